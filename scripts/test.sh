@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test: lint and format check, type check, schema drift check, unit tests, and the
+# integration tests on a real local control plane (built from Go modules on first use, then cached).
+#   scripts/test.sh                 everything
+#   scripts/test.sh unit            only the unit project (no control plane)
+#   scripts/test.sh -- <vitest args> pass arguments to vitest
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/scripts/lib.sh"
+ensure_node
+ensure_go
+ensure_deps "$root"
+cd "$root"
+
+projects=(--project unit --project integration)
+if [[ "${1:-}" == "unit" ]]; then projects=(--project unit); shift; fi
+[[ "${1:-}" == "--" ]] && shift
+
+say "lint and format (biome)"
+npx biome check .
+say "type check (tsc)"
+npx tsc -p tsconfig.json
+say "generated types match crds/"
+node scripts/gen-types.ts --check
+if [[ " ${projects[*]} " == *" integration "* ]]; then
+  say "control plane binaries (first build takes several minutes)"
+  node src/cli/main.ts controlplane build >/dev/null
+fi
+mkdir -p .keywarden
+say "vitest ${projects[*]}"
+status=0
+npx vitest run "${projects[@]}" --reporter=default --reporter=json --outputFile.json=.keywarden/vitest.json "$@" || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(".keywarden/vitest.json", "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' || true
+exit $status

@@ -1,0 +1,24 @@
+import type { ApiKey, ApiKeyPolicy } from './types.generated.ts';
+
+export type { ApiKey, ApiKeyPolicy } from './types.generated.ts';
+export type ApiKeySpec = ApiKey['spec'];
+export type ApiKeyStatus = NonNullable<ApiKey['status']>;
+export type ApiKeyState = NonNullable<ApiKeyStatus['state']>;
+export type ApiKeyCondition = NonNullable<ApiKeyStatus['conditions']>[number];
+export type ApiKeyPolicySpec = ApiKeyPolicy['spec'];
+
+export const GROUP = 'keywarden.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const APIKEY_PLURAL = 'apikeys';
+export const POLICY_PLURAL = 'apikeypolicies';
+export const POLICY_NAME = 'default';
+
+/** Labels keywarden sets so users can filter with label selectors. */
+export const LABELS = {
+  environment: 'keywarden.dev/environment',
+  type: 'keywarden.dev/type',
+  state: 'keywarden.dev/state',
+  apiKeyName: 'keywarden.dev/apikey',
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;

@@ -1,0 +1,206 @@
+import type { Server } from 'node:http';
+import { COMPONENT_LABEL, DELIVERY_COMPONENT, HASH_COMPONENT } from '../api/hash-record.ts';
+import { APIKEY_PLURAL, GROUP, VERSION } from '../api/index.ts';
+import { EventRecorder } from '../kube/events.ts';
+import { Informer, type KubeObject, objectKey } from '../kube/informer.ts';
+import { LeaderElector } from '../kube/leader.ts';
+import { PolicyWatcher } from '../kube/policy-watcher.ts';
+import { KubeError, type KubeRest } from '../kube/rest.ts';
+import { WorkQueue } from '../kube/workqueue.ts';
+import { startHealthServer } from '../observability/health-server.ts';
+import type { Logger } from '../observability/logger.ts';
+import { ANNOTATIONS } from './delivery.ts';
+import { ControllerMetrics } from './metrics.ts';
+import { CONTROLLER_NAME, type ControllerOptions } from './options.ts';
+import { type LiveApiKey, Reconciler } from './reconcile.ts';
+
+/**
+ * The ApiKey controller: informers feed a work queue keyed by namespace/name; `concurrency` workers
+ * reconcile, only while this process holds the leader Lease.
+ */
+export class ApiKeyController {
+  readonly #rest: KubeRest;
+  readonly #opts: ControllerOptions;
+  readonly #log: Logger;
+  readonly queue = new WorkQueue();
+  readonly apiKeys: Informer<LiveApiKey & KubeObject>[];
+  readonly secrets: Informer<KubeObject>[];
+  readonly policy: PolicyWatcher;
+  readonly metrics: ControllerMetrics;
+  readonly #reconciler: Reconciler;
+  #elector: LeaderElector | undefined;
+  #server: Server | undefined;
+  #resync: NodeJS.Timeout | undefined;
+  #workers: Promise<void>[] = [];
+  #leading = false;
+  onLostLeadership: () => void = () => {};
+
+  constructor(rest: KubeRest, opts: ControllerOptions, log: Logger) {
+    this.#rest = rest;
+    this.#opts = opts;
+    this.#log = log;
+    const onError = (what: string) => (err: unknown, attempt: number) =>
+      log.warn({ err: describe(err), attempt }, `${what} watch failed; retrying with backoff`);
+    const scopes = opts.namespaces.length > 0 ? opts.namespaces : [undefined];
+    this.apiKeys = scopes.map(
+      (namespace) =>
+        new Informer<LiveApiKey & KubeObject>(rest, {
+          resource: { group: GROUP, version: VERSION, plural: APIKEY_PLURAL },
+          namespace,
+          onError: onError('ApiKey'),
+        }),
+    );
+    this.secrets = [
+      ...scopes.map(
+        (namespace) =>
+          new Informer<KubeObject>(rest, {
+            resource: { group: '', version: 'v1', plural: 'secrets' },
+            namespace,
+            labelSelector: `${COMPONENT_LABEL}=${HASH_COMPONENT}`,
+            onError: onError('hash Secret'),
+          }),
+      ),
+      new Informer<KubeObject>(rest, {
+        resource: { group: '', version: 'v1', plural: 'secrets' },
+        namespace: opts.operatorNamespace,
+        labelSelector: `${COMPONENT_LABEL}=${DELIVERY_COMPONENT}`,
+        onError: onError('delivery Secret'),
+      }),
+    ];
+    this.policy = new PolicyWatcher(rest, onError('ApiKeyPolicy'));
+    const events = new EventRecorder(rest, CONTROLLER_NAME, opts.identity);
+    events.onError = (err) => log.warn({ err: describe(err) }, 'could not record an Event');
+    this.#reconciler = new Reconciler({
+      rest,
+      events,
+      operatorNamespace: opts.operatorNamespace,
+      deliveryTtlMs: opts.deliveryTtlMs,
+      expiringSoonMs: () => this.policy.current.expiringSoonDays * 86_400_000,
+      now: () => new Date(),
+    });
+    this.metrics = new ControllerMetrics(this.queue, () => this.apiKeys.flatMap((i) => i.list()));
+  }
+
+  get isLeader(): boolean {
+    return this.#leading;
+  }
+
+  get synced(): boolean {
+    return [...this.apiKeys, ...this.secrets, this.policy.informer].every((i) => i.hasSynced);
+  }
+
+  get healthy(): boolean {
+    return [...this.apiKeys, ...this.secrets, this.policy.informer].every((i) => i.healthy);
+  }
+
+  get healthPort(): number {
+    const address = this.#server?.address();
+    return address && typeof address === 'object' ? address.port : 0;
+  }
+
+  async start(): Promise<void> {
+    for (const inf of this.apiKeys) {
+      inf.on('add', (o) => this.queue.add(objectKey(o)));
+      inf.on('update', (o) => this.queue.add(objectKey(o)));
+      inf.on('delete', (o) => this.queue.add(objectKey(o)));
+    }
+    const owner = (s: KubeObject) => {
+      const a = s.metadata.annotations ?? {};
+      const ns = a[ANNOTATIONS.apiKeyNamespace] ?? s.metadata.namespace;
+      const name = a[ANNOTATIONS.apiKeyName];
+      if (ns && name) this.queue.add(`${ns}/${name}`);
+    };
+    for (const inf of this.secrets) {
+      inf.on('update', owner);
+      inf.on('delete', owner);
+    }
+    this.policy.start();
+    for (const inf of [...this.apiKeys, ...this.secrets]) inf.start();
+    this.#server = await startHealthServer({
+      port: this.#opts.healthPort,
+      registry: this.metrics.registry,
+      checks: {
+        healthz: () => (this.healthy ? { ok: true } : { ok: false, reason: 'a watch has not reached the API server for too long' }),
+        readyz: () => (this.synced ? { ok: true } : { ok: false, reason: 'caches not synced yet' }),
+      },
+    });
+    await Promise.all([...this.apiKeys, ...this.secrets, this.policy.informer].map((i) => i.waitForSync(120_000)));
+    this.#log.info({ keys: this.apiKeys.reduce((n, i) => n + i.size, 0) }, 'caches synced');
+
+    if (!this.#opts.leaderElection) {
+      this.#startWorkers();
+      return;
+    }
+    this.#elector = new LeaderElector(this.#rest, {
+      namespace: this.#opts.operatorNamespace,
+      name: this.#opts.leaseName,
+      identity: this.#opts.identity,
+      onStartedLeading: () => {
+        this.#log.info({ identity: this.#opts.identity }, 'became leader');
+        this.#startWorkers();
+      },
+      onStoppedLeading: () => {
+        this.#log.error('lost the leader Lease; stopping so that a fresh start rejoins the election');
+        this.#leading = false;
+        this.queue.shutDown();
+        this.onLostLeadership();
+      },
+      onError: (err) => this.#log.warn({ err: describe(err) }, 'leader election attempt failed'),
+    });
+    this.#elector.start();
+  }
+
+  #startWorkers(): void {
+    this.#leading = true;
+    for (const inf of this.apiKeys) for (const o of inf.list()) this.queue.add(objectKey(o));
+    this.#resync = setInterval(() => {
+      for (const inf of this.apiKeys) for (const o of inf.list()) this.queue.add(objectKey(o));
+    }, this.#opts.resyncMs);
+    this.#resync.unref();
+    for (let i = 0; i < this.#opts.concurrency; i++) this.#workers.push(this.#work());
+  }
+
+  async #work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      const started = performance.now();
+      try {
+        const ak = this.#find(key);
+        const result = ak ? await this.#reconciler.reconcile(ak) : {};
+        this.queue.forget(key);
+        if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+        this.metrics.observe(result.requeueAfterMs !== undefined ? 'requeue_after' : 'success', (performance.now() - started) / 1000);
+      } catch (err) {
+        this.metrics.observe('error', (performance.now() - started) / 1000);
+        const conflict = err instanceof KubeError && err.status === 409;
+        (conflict ? this.#log.debug : this.#log.warn).call(this.#log, { key, err: describe(err), attempt: this.queue.failures(key) + 1 }, 'reconcile failed; retrying with backoff');
+        this.queue.addRateLimited(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  #find(key: string): LiveApiKey | undefined {
+    for (const inf of this.apiKeys) {
+      const o = inf.get(key);
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#resync) clearInterval(this.#resync);
+    this.queue.shutDown();
+    await Promise.allSettled(this.#workers);
+    await this.#elector?.stop();
+    for (const inf of [...this.apiKeys, ...this.secrets]) inf.stop();
+    this.policy.stop();
+    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

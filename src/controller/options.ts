@@ -1,0 +1,32 @@
+export interface ControllerOptions {
+  /** Namespace of the operator: delivery Secrets and the leader Lease live here. */
+  operatorNamespace: string;
+  /** Watch only these namespaces; all when empty. */
+  namespaces: string[];
+  /** How long an unrevealed one-time delivery is kept. */
+  deliveryTtlMs: number;
+  /** Workers reconciling in parallel (one key is never reconciled twice at once). */
+  concurrency: number;
+  /** Every ApiKey is reconciled again this often, even with no change. */
+  resyncMs: number;
+  leaderElection: boolean;
+  leaseName: string;
+  identity: string;
+  /** Port for /healthz, /readyz and /metrics (0: choose a free one). */
+  healthPort: number;
+}
+
+export const DEFAULT_OPTIONS: Omit<ControllerOptions, 'identity'> = {
+  operatorNamespace: 'keywarden-system',
+  namespaces: [],
+  deliveryTtlMs: 24 * 3600_000,
+  concurrency: 4,
+  resyncMs: 10 * 60_000,
+  leaderElection: true,
+  leaseName: 'keywarden-controller',
+  healthPort: 8081,
+};
+
+export const FIELD_MANAGER = 'keywarden-controller';
+export const FINALIZER = 'keywarden.dev/cleanup';
+export const CONTROLLER_NAME = 'keywarden.dev/controller';

@@ -1,0 +1,437 @@
+import {
+  COMPONENT_LABEL,
+  HASH_COMPONENT,
+  HASH_RECORD_KEY,
+  HASH_SECRET_TYPE,
+  type HashRecord,
+  hashSecretName,
+  parseHashRecord,
+  serializeHashRecord,
+} from '../api/hash-record.ts';
+import { API_VERSION, type ApiKey, type ApiKeyStatus, LABELS } from '../api/index.ts';
+import type { EventRecorder, EventSpec } from '../kube/events.ts';
+import { isAlreadyExists, isConflict, isNotFound, KubeError, type KubeRest } from '../kube/rest.ts';
+import { durationMs, generateKey, generateKeyId, hashKey, keyHint, normalizePermissions, normalizeSources } from '../rules/index.ts';
+import { setCondition } from './conditions.ts';
+import {
+  ANNOTATIONS,
+  consumerSecret,
+  deliverySecret,
+  getSecret,
+  readStaged,
+  type SecretObject,
+  type StagedKey,
+  sealForRecipient,
+  secretsPath,
+} from './delivery.ts';
+import { FIELD_MANAGER, FINALIZER } from './options.ts';
+
+export type LiveApiKey = ApiKey & {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation?: number;
+    resourceVersion?: string;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+  };
+};
+
+export interface ReconcileContext {
+  rest: KubeRest;
+  events: EventRecorder;
+  operatorNamespace: string;
+  deliveryTtlMs: number;
+  /** ExpiringSoon window from the ApiKeyPolicy (default 14 days). */
+  expiringSoonMs: () => number;
+  now: () => Date;
+}
+
+export interface ReconcileResult {
+  /** Come back after this many ms (expiry, grace cut-off, delivery TTL, ExpiringSoon). */
+  requeueAfterMs?: number;
+}
+
+const apiKeyPath = (ns: string, name: string, sub?: string) =>
+  `/apis/keywarden.dev/v1alpha1/namespaces/${encodeURIComponent(ns)}/apikeys/${encodeURIComponent(name)}${sub ? `/${sub}` : ''}`;
+
+const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
+
+export class Reconciler {
+  readonly #ctx: ReconcileContext;
+
+  constructor(ctx: ReconcileContext) {
+    this.#ctx = ctx;
+  }
+
+  async reconcile(ak: LiveApiKey): Promise<ReconcileResult> {
+    if (ak.metadata.deletionTimestamp) {
+      await this.#finalize(ak);
+      return {};
+    }
+    await this.#ensureFinalizer(ak);
+
+    const { rest, operatorNamespace } = this.#ctx;
+    const now = this.#ctx.now();
+    const ns = ak.metadata.namespace;
+    const generation = ak.spec.rotation?.generation ?? 0;
+    const hashSecret = await getSecret(rest, ns, hashSecretName(ak.metadata.name));
+    const parsed = hashSecret?.data?.[HASH_RECORD_KEY]
+      ? parseHashRecord(Buffer.from(hashSecret.data[HASH_RECORD_KEY], 'base64').toString('utf8'))
+      : undefined;
+    let record = parsed?.ok && parsed.value.apiKey.uid === ak.metadata.uid ? parsed.value : undefined;
+    let delivery = await getSecret(rest, operatorNamespace, this.#deliveryName(ak));
+    let staged = delivery ? readStaged(delivery) : undefined;
+    if (staged && staged.apiKeyUid !== ak.metadata.uid) {
+      // Left over from a deleted ApiKey of the same name: never hand it out.
+      await this.#deleteSecret(operatorNamespace, delivery as SecretObject);
+      delivery = undefined;
+      staged = undefined;
+    }
+
+    const status: ApiKeyStatus = structuredClone(ak.status ?? {});
+    const events: EventSpec[] = [];
+    let requeueAt = Number.POSITIVE_INFINITY;
+    const wake = (t: number) => {
+      if (t > now.getTime()) requeueAt = Math.min(requeueAt, t);
+    };
+
+    // 1. Mint when there is no key for this generation yet (or repair a mint a crash interrupted).
+    if (!record || record.rotationGeneration < generation) {
+      const previous = record;
+      if (!staged || staged.generation !== generation) {
+        try {
+          staged = await this.#stageNewKey(ak, previous?.keyId ?? status.keyId, generation, now);
+        } catch (err) {
+          if (err instanceof RecipientError) return this.#fail(ak, status, 'InvalidRecipient', err.message);
+          throw err;
+        }
+        delivery = staged.secret;
+      }
+      if (ak.spec.delivery?.secretRef) {
+        if (staged.plaintext === undefined) {
+          return this.#fail(ak, status, 'DeliveryLost', 'the plaintext for spec.delivery.secretRef is no longer available; raise spec.rotation.generation to mint a new key');
+        }
+        await this.#writeConsumerSecret(ak, staged);
+      }
+      const graceMs = previous && ak.spec.rotation?.gracePeriod ? durationMs(ak.spec.rotation.gracePeriod) : 0;
+      const prevCutoff = previous ? Math.min(now.getTime() + graceMs, Date.parse(previous.expiresAt)) : 0;
+      record = this.#record(ak, {
+        keyId: staged.keyId,
+        hash: staged.hash,
+        rotationGeneration: staged.generation,
+        issuedAt: rfc3339(now),
+        ...(previous && graceMs > 0 && prevCutoff > now.getTime()
+          ? { previous: { hash: previous.hash, validUntil: new Date(prevCutoff).toISOString() } }
+          : {}),
+      });
+      await this.#writeHashSecret(ak, hashSecret, record);
+      status.keyId = staged.keyId;
+      status.keyHint = staged.hint;
+      status.issuedAt = record.issuedAt;
+      status.rotationGeneration = staged.generation;
+      status.delivery = staged.jwe
+        ? { state: 'Sealed', jwe: staged.jwe }
+        : { state: 'Pending', expiresAt: staged.expiresAt };
+      events.push(
+        previous
+          ? { type: 'Normal', reason: 'Regenerated', action: 'Regenerate', note: `Minted a new secret for key ${staged.keyId} (generation ${staged.generation})${record.previous ? `; the previous secret works until ${record.previous.validUntil}` : '; the previous secret stopped at once'}` }
+          : { type: 'Normal', reason: 'Created', action: 'Mint', note: `Minted key ${staged.keyId} (${staged.hint})` },
+      );
+    } else {
+      // 2. Keep the record in step with the spec; drop a previous hash whose grace period is over.
+      const keepPrevious = record.previous && Date.parse(record.previous.validUntil) > now.getTime();
+      const desired = this.#record(ak, {
+        keyId: record.keyId,
+        hash: record.hash,
+        rotationGeneration: record.rotationGeneration,
+        issuedAt: record.issuedAt,
+        ...(keepPrevious && record.previous ? { previous: record.previous } : {}),
+      });
+      if (serializeHashRecord(desired) !== serializeHashRecord(record)) {
+        await this.#writeHashSecret(ak, hashSecret, desired);
+        record = desired;
+      }
+      status.keyId = record.keyId;
+      status.rotationGeneration = record.rotationGeneration;
+      status.issuedAt ??= record.issuedAt;
+      if (!status.keyHint && staged) status.keyHint = staged.hint;
+    }
+    if (record.previous) wake(Date.parse(record.previous.validUntil) + 1);
+    status.previousSecretValidUntil = record.previous?.validUntil;
+
+    // 3. The one-time delivery: destroyed after its TTL; its disappearance before that means revealed.
+    if (delivery && staged && staged.generation === record.rotationGeneration) {
+      if (staged.jwe) {
+        // Sealed: the JWE moves to status; the staging copy is deleted once status is written (below).
+        status.delivery = { state: 'Sealed', jwe: staged.jwe };
+      } else if (Date.parse(staged.expiresAt) <= now.getTime()) {
+        if (await this.#deleteSecret(operatorNamespace, delivery)) {
+          status.delivery = { state: 'Expired', expiresAt: staged.expiresAt };
+          events.push({ type: 'Normal', reason: 'DeliveryExpired', action: 'Expire', note: `The unrevealed copy of key ${record.keyId} was destroyed after its TTL; raise spec.rotation.generation to mint a new key` });
+        }
+        delivery = undefined;
+      } else {
+        wake(Date.parse(staged.expiresAt));
+      }
+    } else if (!delivery && status.delivery?.state === 'Pending') {
+      status.delivery = { state: 'Revealed' };
+      events.push({ type: 'Normal', reason: 'Revealed', action: 'Reveal', note: `The one-time copy of key ${record.keyId} was revealed and destroyed` });
+    }
+
+    // 4. State and conditions.
+    const expiresAt = Date.parse(record.expiresAt);
+    const previousState = ak.status?.state;
+    const state = record.disabled ? 'Inactive' : expiresAt <= now.getTime() ? 'Expired' : 'Active';
+    status.state = state;
+    status.expiresAt = record.expiresAt;
+    status.observedGeneration = ak.metadata.generation;
+    const gen = ak.metadata.generation;
+    status.conditions = setCondition(
+      status.conditions,
+      state === 'Active'
+        ? { type: 'Ready', status: 'True', reason: 'Active', message: 'The key works at validators of its environment', observedGeneration: gen }
+        : state === 'Inactive'
+          ? { type: 'Ready', status: 'False', reason: 'Disabled', message: 'spec.disabled is true: validators refuse the key', observedGeneration: gen }
+          : { type: 'Ready', status: 'False', reason: 'Expired', message: `The key expired at ${record.expiresAt}; set a new spec.expiresAt within one year to use it again`, observedGeneration: gen },
+      now,
+    );
+    const soonMs = this.#ctx.expiringSoonMs();
+    const soon = state === 'Active' && expiresAt - now.getTime() <= soonMs;
+    const wasSoon = ak.status?.conditions?.find((c) => c.type === 'ExpiringSoon')?.status === 'True';
+    status.conditions = setCondition(
+      status.conditions,
+      soon
+        ? { type: 'ExpiringSoon', status: 'True', reason: 'ExpiresWithinWindow', message: `The key expires at ${record.expiresAt}`, observedGeneration: gen }
+        : { type: 'ExpiringSoon', status: 'False', reason: state === 'Active' ? 'NotSoon' : state, message: state === 'Active' ? `The key expires at ${record.expiresAt}` : 'The key is not active', observedGeneration: gen },
+      now,
+    );
+    if (soon && !wasSoon) events.push({ type: 'Warning', reason: 'ExpiringSoon', action: 'Check', note: `Key ${record.keyId} expires at ${record.expiresAt}; extend spec.expiresAt or replace the key` });
+    if (state === 'Active') {
+      wake(expiresAt - soonMs);
+      wake(expiresAt);
+    }
+    if (previousState && previousState !== state) {
+      if (state === 'Inactive') events.push({ type: 'Normal', reason: 'Disabled', action: 'Disable', note: `Key ${record.keyId} was disabled` });
+      if (state === 'Expired') events.push({ type: 'Normal', reason: 'Expired', action: 'Expire', note: `Key ${record.keyId} expired at ${record.expiresAt}` });
+      if (state === 'Active' && (previousState === 'Inactive' || previousState === 'Expired'))
+        events.push({ type: 'Normal', reason: 'Enabled', action: 'Enable', note: `Key ${record.keyId} works again until ${record.expiresAt}` });
+    }
+
+    await this.#writeStatus(ak, status);
+    await this.#ensureStateLabel(ak, state);
+    if (delivery && staged?.jwe) await this.#deleteSecret(operatorNamespace, delivery);
+    for (const e of events) await this.#ctx.events.record(ak, e);
+    return Number.isFinite(requeueAt) ? { requeueAfterMs: requeueAt - now.getTime() } : {};
+  }
+
+  #deliveryName(ak: LiveApiKey): string {
+    return deliverySecret(this.#ctx.operatorNamespace, ak, { generation: 0, hash: '', keyId: '', hint: '', expiresAt: '' }).metadata.name;
+  }
+
+  async #stageNewKey(ak: LiveApiKey, knownKeyId: string | undefined, generation: number, now: Date): Promise<StagedKey> {
+    const keyId = knownKeyId ?? generateKeyId();
+    const plaintext = generateKey({ type: ak.spec.type ?? 'private', environment: ak.spec.environment, keyId });
+    let jwe: string | undefined;
+    if (ak.spec.delivery?.recipient) {
+      try {
+        jwe = await sealForRecipient(plaintext, ak.spec.delivery.recipient);
+      } catch (err) {
+        throw new RecipientError(`spec.delivery.recipient is not a usable public JWK: ${(err as Error).message}`);
+      }
+    }
+    const staged = {
+      generation,
+      hash: hashKey(plaintext),
+      keyId,
+      hint: keyHint(plaintext),
+      ...(jwe ? { jwe } : { plaintext }),
+      expiresAt: new Date(now.getTime() + this.#ctx.deliveryTtlMs).toISOString(),
+    };
+    const body = deliverySecret(this.#ctx.operatorNamespace, ak, staged);
+    const path = secretsPath(this.#ctx.operatorNamespace);
+    let written: SecretObject;
+    try {
+      written = await this.#ctx.rest.create<SecretObject>(path, body);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      // An older generation's unrevealed copy: replace it (its key stops working with this mint).
+      const existing = await getSecret(this.#ctx.rest, this.#ctx.operatorNamespace, body.metadata.name);
+      if (!existing) throw err;
+      const old = readStaged(existing);
+      if (old && old.generation === generation && old.apiKeyUid === ak.metadata.uid) {
+        return old; // someone (a previous run of ours) staged this generation already
+      }
+      body.metadata.resourceVersion = existing.metadata.resourceVersion;
+      written = await this.#ctx.rest.replace<SecretObject>(secretsPath(this.#ctx.operatorNamespace, body.metadata.name), body);
+    }
+    return { ...staged, apiKeyUid: ak.metadata.uid, secret: written };
+  }
+
+  #record(ak: LiveApiKey, base: Pick<HashRecord, 'keyId' | 'hash' | 'rotationGeneration' | 'issuedAt' | 'previous'>): HashRecord {
+    const spec = ak.spec;
+    const expiresAt = spec.expiresAt ?? ak.status?.expiresAt ?? new Date(Date.parse(base.issuedAt) + 365 * 86_400_000).toISOString();
+    const record: HashRecord = {
+      version: 1,
+      keyId: base.keyId,
+      hash: base.hash,
+      ...(base.previous ? { previous: base.previous } : {}),
+      apiKey: { namespace: ak.metadata.namespace, name: ak.metadata.name, uid: ak.metadata.uid },
+      environment: spec.environment,
+      type: spec.type ?? 'private',
+      permissions: normalizePermissions(spec.permissions ?? []),
+      allowedSources: normalizeSources(spec.allowedSources ?? []),
+      ...(spec.rateLimit ? { rateLimit: { ...spec.rateLimit } } : {}),
+      customers: [...(spec.customers ?? [])],
+      expiresAt: new Date(Date.parse(expiresAt)).toISOString(),
+      disabled: spec.disabled === true,
+      rotationGeneration: base.rotationGeneration,
+      issuedAt: base.issuedAt,
+    };
+    return record;
+  }
+
+  async #writeHashSecret(ak: LiveApiKey, existing: SecretObject | undefined, record: HashRecord): Promise<void> {
+    const body: SecretObject = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: HASH_SECRET_TYPE,
+      metadata: {
+        name: hashSecretName(ak.metadata.name),
+        namespace: ak.metadata.namespace,
+        labels: {
+          [COMPONENT_LABEL]: HASH_COMPONENT,
+          [LABELS.environment]: record.environment,
+          [LABELS.managedBy]: 'keywarden',
+        },
+        annotations: { [ANNOTATIONS.apiKeyName]: ak.metadata.name, [ANNOTATIONS.keyId]: record.keyId },
+        ownerReferences: [
+          { apiVersion: API_VERSION, kind: 'ApiKey', name: ak.metadata.name, uid: ak.metadata.uid, controller: true, blockOwnerDeletion: true },
+        ],
+      },
+      data: { [HASH_RECORD_KEY]: Buffer.from(serializeHashRecord(record)).toString('base64') },
+    };
+    const path = secretsPath(ak.metadata.namespace);
+    if (!existing) {
+      await this.#ctx.rest.create(path, body);
+      return;
+    }
+    // The resourceVersion we read is a precondition: a concurrent writer makes this fail and retry.
+    body.metadata.resourceVersion = existing.metadata.resourceVersion;
+    await this.#ctx.rest.replace(secretsPath(ak.metadata.namespace, body.metadata.name), body);
+  }
+
+  async #writeConsumerSecret(ak: LiveApiKey, staged: StagedKey): Promise<void> {
+    const ref = ak.spec.delivery?.secretRef;
+    if (!ref || staged.plaintext === undefined) return;
+    const body = consumerSecret(ak, ref, staged.plaintext, staged.generation, staged.keyId);
+    const ns = body.metadata.namespace;
+    try {
+      await this.#ctx.rest.create(secretsPath(ns), body);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      const existing = await getSecret(this.#ctx.rest, ns, body.metadata.name);
+      if (existing?.metadata.annotations?.[ANNOTATIONS.apiKeyName] !== ak.metadata.name ||
+        existing.metadata.annotations?.[ANNOTATIONS.apiKeyNamespace] !== ak.metadata.namespace) {
+        throw new KubeError(409, 'Conflict', `Secret ${ns}/${body.metadata.name} exists and does not belong to this ApiKey`, undefined);
+      }
+      body.metadata.resourceVersion = existing.metadata.resourceVersion;
+      await this.#ctx.rest.replace(secretsPath(ns, body.metadata.name), body);
+    }
+  }
+
+  async #deleteSecret(ns: string, secret: SecretObject): Promise<boolean> {
+    try {
+      await this.#ctx.rest.delete(secretsPath(ns, secret.metadata.name), {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions: { uid: secret.metadata.uid, resourceVersion: secret.metadata.resourceVersion },
+      });
+      return true;
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  async #writeStatus(ak: LiveApiKey, status: ApiKeyStatus): Promise<void> {
+    const clean = JSON.parse(JSON.stringify(status)) as ApiKeyStatus; // drop undefined
+    await this.#ctx.rest.patch(
+      apiKeyPath(ak.metadata.namespace, ak.metadata.name, 'status'),
+      { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: ak.metadata.name, namespace: ak.metadata.namespace }, status: clean },
+      'apply',
+      { fieldManager: FIELD_MANAGER, force: true },
+    );
+  }
+
+  async #ensureFinalizer(ak: LiveApiKey): Promise<void> {
+    if (ak.metadata.finalizers?.includes(FINALIZER)) return;
+    await this.#ctx.rest.patch(
+      apiKeyPath(ak.metadata.namespace, ak.metadata.name),
+      [
+        ...(ak.metadata.finalizers ? [] : [{ op: 'add', path: '/metadata/finalizers', value: [] }]),
+        { op: 'add', path: '/metadata/finalizers/-', value: FINALIZER },
+      ],
+      'json',
+    );
+  }
+
+  async #ensureStateLabel(ak: LiveApiKey, state: string): Promise<void> {
+    if (ak.metadata.labels?.[LABELS.state] === state) return;
+    await this.#ctx.rest.patch(
+      apiKeyPath(ak.metadata.namespace, ak.metadata.name),
+      { metadata: { labels: { [LABELS.state]: state } } },
+      'merge',
+    );
+  }
+
+  async #fail(ak: LiveApiKey, status: ApiKeyStatus, reason: string, message: string): Promise<ReconcileResult> {
+    // A key that works keeps its state; one that was never minted is Failed.
+    if (!status.keyId) status.state = 'Failed';
+    status.observedGeneration = ak.metadata.generation;
+    status.conditions = setCondition(status.conditions, { type: 'Ready', status: 'False', reason, message, observedGeneration: ak.metadata.generation }, this.#ctx.now());
+    await this.#writeStatus(ak, status);
+    if (ak.status?.conditions?.find((c) => c.type === 'Ready')?.reason !== reason) {
+      await this.#ctx.events.record(ak, { type: 'Warning', reason, action: 'Mint', note: message });
+    }
+    return {};
+  }
+
+  async #finalize(ak: LiveApiKey): Promise<void> {
+    if (!ak.metadata.finalizers?.includes(FINALIZER)) return;
+    const { rest, operatorNamespace } = this.#ctx;
+    const ns = ak.metadata.namespace;
+    for (const [secretNs, name] of [
+      [ns, hashSecretName(ak.metadata.name)],
+      [operatorNamespace, this.#deliveryName(ak)],
+      ...(ak.spec.delivery?.secretRef ? [[ak.spec.delivery.secretRef.namespace ?? ns, ak.spec.delivery.secretRef.name]] : []),
+    ] as [string, string][]) {
+      try {
+        await rest.delete(secretsPath(secretNs, name));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    await this.#ctx.events.record(ak, {
+      type: 'Normal',
+      reason: 'Deleted',
+      action: 'Revoke',
+      note: `Key ${ak.status?.keyId ?? '(never minted)'} was revoked for good; its hash and delivery Secrets were removed`,
+    });
+    const index = ak.metadata.finalizers.indexOf(FINALIZER);
+    await rest.patch(
+      apiKeyPath(ns, ak.metadata.name),
+      [
+        { op: 'test', path: `/metadata/finalizers/${index}`, value: FINALIZER },
+        { op: 'remove', path: `/metadata/finalizers/${index}` },
+      ],
+      'json',
+    );
+  }
+}
+
+class RecipientError extends Error {}

@@ -1,0 +1,56 @@
+import { hostname } from 'node:os';
+import type { KubeObject } from './informer.ts';
+import type { KubeRest } from './rest.ts';
+
+// events.k8s.io/v1 Events about our objects. Notes are written by our code from fixed templates plus
+// names and ids; a key string never goes in (a test scans every Event).
+
+export interface EventSpec {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  action: string;
+  note: string;
+}
+
+export class EventRecorder {
+  readonly #rest: KubeRest;
+  readonly #controller: string;
+  readonly #instance: string;
+  onError?: (err: unknown) => void;
+
+  constructor(rest: KubeRest, controller: string, instance = process.env.POD_NAME ?? hostname()) {
+    this.#rest = rest;
+    this.#controller = controller;
+    this.#instance = instance;
+  }
+
+  async record(regarding: KubeObject, e: EventSpec): Promise<void> {
+    const ns = regarding.metadata.namespace ?? 'default';
+    const now = new Date();
+    const body = {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { generateName: `${regarding.metadata.name}.`, namespace: ns },
+      eventTime: now.toISOString().replace('Z', '000Z'),
+      reportingController: this.#controller,
+      reportingInstance: this.#instance.slice(0, 128),
+      action: e.action,
+      reason: e.reason,
+      note: e.note.slice(0, 1024),
+      type: e.type,
+      regarding: {
+        apiVersion: regarding.apiVersion,
+        kind: regarding.kind,
+        name: regarding.metadata.name,
+        namespace: regarding.metadata.namespace,
+        uid: regarding.metadata.uid,
+        resourceVersion: regarding.metadata.resourceVersion,
+      },
+    };
+    try {
+      await this.#rest.create(`/apis/events.k8s.io/v1/namespaces/${ns}/events`, body);
+    } catch (err) {
+      this.onError?.(err);
+    }
+  }
+}

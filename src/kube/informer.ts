@@ -1,0 +1,264 @@
+import { EventEmitter } from 'node:events';
+import { Watch } from '@kubernetes/client-node';
+import { KubeRest, resourcePath } from './rest.ts';
+
+// Our own list+watch loop rather than client-node's makeInformer: that one stops for good on any error
+// it does not know, asks for no bookmarks and has no watchdog (the "watch that silently dies").
+// This one never stops until told to: it rewatches from the last resourceVersion, relists on 410 Gone,
+// backs off on errors, relists when nothing at all has arrived for a while, and resyncs periodically.
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+    finalizers?: string[];
+    deletionTimestamp?: string;
+    creationTimestamp?: string;
+  };
+}
+
+export interface ResourceRef {
+  group: string;
+  version: string;
+  plural: string;
+}
+
+export interface InformerOptions {
+  resource: ResourceRef;
+  /** Watch one namespace; all namespaces when absent. */
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Full relist this often even when all is well (default 10 min). */
+  resyncMs?: number;
+  /** Relist when nothing, not even a bookmark, arrived for this long (default 3 min). */
+  silenceMs?: number;
+  /** Longest wait between retries after errors (default 30 s). */
+  maxBackoffMs?: number;
+  onError?: (err: unknown, attempt: number) => void;
+}
+
+export const objectKey = (o: { metadata: { name: string; namespace?: string } }): string =>
+  o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
+
+interface InformerEvents<T> {
+  add: [T];
+  update: [T, T];
+  delete: [T];
+  synced: [];
+  relisted: [];
+}
+
+export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<T>> {
+  readonly #rest: KubeRest;
+  readonly #watch: Watch;
+  readonly #opts: Required<Pick<InformerOptions, 'resyncMs' | 'silenceMs' | 'maxBackoffMs'>> & InformerOptions;
+  readonly #cache = new Map<string, T>();
+  #resourceVersion: string | undefined;
+  #stopped = true;
+  #synced = false;
+  #abort: AbortController | undefined;
+  #lastContactAt = 0;
+  #lastListAt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #syncWaiters: (() => void)[] = [];
+  /** Count of list calls, for tests and metrics. */
+  lists = 0;
+  watchRestarts = 0;
+
+  constructor(rest: KubeRest, opts: InformerOptions) {
+    super();
+    this.#rest = rest;
+    this.#watch = new Watch(rest.kc);
+    this.#opts = { resyncMs: 600_000, silenceMs: 180_000, maxBackoffMs: 30_000, ...opts };
+  }
+
+  get hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  /** False when the API server has not been heard from for longer than the silence limit. */
+  get healthy(): boolean {
+    return !this.#stopped && Date.now() - this.#lastContactAt < this.#opts.silenceMs + 30_000;
+  }
+
+  get lastContactAt(): number {
+    return this.#lastContactAt;
+  }
+
+  get(key: string): T | undefined {
+    return this.#cache.get(key);
+  }
+
+  list(): T[] {
+    return [...this.#cache.values()];
+  }
+
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#timer = setInterval(() => this.#watchdog(), Math.min(5_000, this.#opts.silenceMs / 2));
+    this.#timer.unref();
+    void this.#run();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#abort?.abort();
+    for (const w of this.#syncWaiters.splice(0)) w();
+  }
+
+  waitForSync(timeoutMs = 60_000): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(
+        () => reject(new Error(`${this.#opts.resource.plural}: cache not synced after ${timeoutMs / 1000} s`)),
+        timeoutMs,
+      );
+      this.#syncWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** Forces a full relist at the next opportunity (used by the watchdog and by tests). */
+  relist(): void {
+    this.#resourceVersion = undefined;
+    this.#abort?.abort();
+  }
+
+  #watchdog(): void {
+    const now = Date.now();
+    if (now - this.#lastContactAt > this.#opts.silenceMs || now - this.#lastListAt > this.#opts.resyncMs) {
+      this.relist();
+    }
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped) {
+      try {
+        if (this.#resourceVersion === undefined) await this.#list();
+        const outcome = await this.#watchOnce();
+        if (outcome === 'gone') this.#resourceVersion = undefined;
+        failures = 0;
+      } catch (err) {
+        if (this.#stopped) break;
+        failures++;
+        this.#opts.onError?.(err, failures);
+        // After repeated failures start over from a list: the resourceVersion may be too old.
+        if (failures >= 3) this.#resourceVersion = undefined;
+        const backoff = Math.min(this.#opts.maxBackoffMs, 250 * 2 ** Math.min(failures, 10));
+        await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random() / 2)));
+      }
+    }
+  }
+
+  #path(): string {
+    return resourcePath(this.#opts.resource, this.#opts.namespace);
+  }
+
+  async #list(): Promise<void> {
+    const res = await this.#rest.get<{ metadata: { resourceVersion: string }; items: T[] }>(this.#path(), {
+      labelSelector: this.#opts.labelSelector,
+      fieldSelector: this.#opts.fieldSelector,
+    });
+    this.lists++;
+    this.#lastContactAt = this.#lastListAt = Date.now();
+    const seen = new Set<string>();
+    for (const item of res.items) {
+      const key = objectKey(item);
+      seen.add(key);
+      this.#apply('upsert', item);
+    }
+    for (const [key, old] of this.#cache) {
+      if (!seen.has(key)) {
+        this.#cache.delete(key);
+        this.emit('delete', old);
+      }
+    }
+    this.#resourceVersion = res.metadata.resourceVersion;
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const w of this.#syncWaiters.splice(0)) w();
+      this.emit('synced');
+    }
+    this.emit('relisted');
+  }
+
+  #apply(kind: 'upsert' | 'delete', obj: T): void {
+    const key = objectKey(obj);
+    const old = this.#cache.get(key);
+    if (kind === 'delete') {
+      if (old) {
+        this.#cache.delete(key);
+        this.emit('delete', obj);
+      }
+      return;
+    }
+    this.#cache.set(key, obj);
+    if (!old) this.emit('add', obj);
+    else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, old);
+  }
+
+  #watchOnce(): Promise<'closed' | 'gone'> {
+    return new Promise((resolve, reject) => {
+      let gone = false;
+      const done = (err: unknown) => {
+        if (gone) return resolve('gone');
+        if (this.#stopped) return resolve('closed');
+        const e = err as { name?: string; statusCode?: number } | null;
+        // Aborted by us (relist) or by client-node's inactivity timer: just go round again.
+        if (!e || e.name === 'AbortError' || e.name === 'TimeoutError') return resolve('closed');
+        if (e.statusCode === 410) return resolve('gone');
+        reject(err);
+      };
+      const onEvent = (phase: string, obj: T & { code?: number; metadata?: { resourceVersion?: string } }) => {
+        this.#lastContactAt = Date.now();
+        if (phase === 'ERROR') {
+          if (obj.code === 410) gone = true;
+          this.#abort?.abort();
+          return;
+        }
+        const rv = obj.metadata?.resourceVersion;
+        if (rv) this.#resourceVersion = rv;
+        if (phase === 'ADDED' || phase === 'MODIFIED') this.#apply('upsert', obj);
+        else if (phase === 'DELETED') this.#apply('delete', obj);
+      };
+      this.watchRestarts++;
+      this.#watch
+        .watch(
+          this.#path(),
+          {
+            resourceVersion: this.#resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: 300,
+            labelSelector: this.#opts.labelSelector,
+            fieldSelector: this.#opts.fieldSelector,
+          },
+          onEvent,
+          done,
+        )
+        .then((abort) => {
+          this.#abort = abort;
+          if (this.#stopped) abort.abort();
+          else this.#lastContactAt = Date.now();
+        })
+        .catch(reject);
+    });
+  }
+}
