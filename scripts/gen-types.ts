@@ -2,7 +2,7 @@
 //   node scripts/gen-types.ts          write the file
 //   node scripts/gen-types.ts --check  exit 1 if the file is out of date
 import { readFileSync, writeFileSync } from 'node:fs';
-import { generateTypes, GENERATED_TYPES_PATH } from '../src/api/generate.ts';
+import { GENERATED_TYPES_PATH, generateTypes } from '../src/api/generate.ts';
 
 const wanted = await generateTypes();
 if (process.argv.includes('--check')) {

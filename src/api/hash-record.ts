@@ -50,22 +50,29 @@ export function parseHashRecord(text: string): ParseResult<HashRecord> {
   }
   if (typeof raw !== 'object' || raw === null) return { ok: false, error: 'record is not an object' };
   const r = raw as Record<string, unknown>;
-  if (r.version !== HASH_RECORD_VERSION) return { ok: false, error: `unsupported record version ${String(r.version)}` };
+  if (r.version !== HASH_RECORD_VERSION)
+    return { ok: false, error: `unsupported record version ${String(r.version)}` };
   const problems: string[] = [];
   if (typeof r.keyId !== 'string' || !/^[0-9A-Za-z]{12}$/.test(r.keyId)) problems.push('keyId');
   if (typeof r.hash !== 'string' || !HEX64.test(r.hash)) problems.push('hash');
   const prev = r.previous as { hash?: unknown; validUntil?: unknown } | undefined;
-  if (prev !== undefined && (typeof prev?.hash !== 'string' || !HEX64.test(prev.hash) || typeof prev.validUntil !== 'string'))
+  if (
+    prev !== undefined &&
+    (typeof prev?.hash !== 'string' || !HEX64.test(prev.hash) || typeof prev.validUntil !== 'string')
+  )
     problems.push('previous');
   const ak = r.apiKey as { namespace?: unknown; name?: unknown; uid?: unknown } | undefined;
-  if (typeof ak?.namespace !== 'string' || typeof ak.name !== 'string' || typeof ak.uid !== 'string') problems.push('apiKey');
-  if (!['production', 'staging', 'development'].includes(r.environment as string)) problems.push('environment');
+  if (typeof ak?.namespace !== 'string' || typeof ak.name !== 'string' || typeof ak.uid !== 'string')
+    problems.push('apiKey');
+  if (!['production', 'staging', 'development'].includes(r.environment as string))
+    problems.push('environment');
   if (!['public', 'private'].includes(r.type as string)) problems.push('type');
   if (!isStringArray(r.permissions)) problems.push('permissions');
   if (!isStringArray(r.allowedSources)) problems.push('allowedSources');
   if (!isStringArray(r.customers)) problems.push('customers');
   const rl = r.rateLimit as { requests?: unknown; period?: unknown; burst?: unknown } | undefined;
-  if (rl !== undefined && (typeof rl?.requests !== 'number' || typeof rl.period !== 'string')) problems.push('rateLimit');
+  if (rl !== undefined && (typeof rl?.requests !== 'number' || typeof rl.period !== 'string'))
+    problems.push('rateLimit');
   if (typeof r.expiresAt !== 'string' || Number.isNaN(Date.parse(r.expiresAt))) problems.push('expiresAt');
   if (typeof r.disabled !== 'boolean') problems.push('disabled');
   if (typeof r.rotationGeneration !== 'number') problems.push('rotationGeneration');
@@ -87,7 +94,9 @@ export function hashSecretName(apiKeyName: string): string {
 /** Name of the one-time delivery Secret in the operator's namespace. */
 export function deliverySecretName(namespace: string, apiKeyName: string): string {
   const name = `${namespace}.${apiKeyName}.delivery`;
-  return name.length <= 253 ? name : `${namespace}.${apiKeyName.slice(0, 150)}.${shortHash(`${namespace}/${apiKeyName}`)}.delivery`;
+  return name.length <= 253
+    ? name
+    : `${namespace}.${apiKeyName.slice(0, 150)}.${shortHash(`${namespace}/${apiKeyName}`)}.delivery`;
 }
 
 function shortHash(s: string): string {

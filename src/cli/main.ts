@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The one entry point: servers (controller, webhook, validator) and people's commands are subcommands.
 import { Command, CommanderError } from 'commander';
-import { registerControlPlane } from './commands/controlplane.ts';
 import { registerController } from './commands/controller.ts';
+import { registerControlPlane } from './commands/controlplane.ts';
 import { registerDev } from './commands/dev.ts';
 import { registerReveal } from './commands/reveal.ts';
+import { registerValidator } from './commands/validator.ts';
+import { registerWebhook } from './commands/webhook.ts';
 import { CliError } from './errors.ts';
 import { EXIT } from './exit-codes.ts';
 
@@ -18,6 +20,8 @@ registerControlPlane(program);
 registerDev(program);
 registerController(program);
 registerReveal(program);
+registerValidator(program);
+registerWebhook(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -32,7 +32,14 @@ export interface SecretObject {
     creationTimestamp?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
-    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
+    ownerReferences?: {
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller?: boolean;
+      blockOwnerDeletion?: boolean;
+    }[];
   };
   data?: Record<string, string>;
 }
@@ -51,7 +58,8 @@ export interface StagedKey {
 }
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-const unb64 = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
+const unb64 = (s: string | undefined) =>
+  s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8');
 
 export const secretsPath = (ns: string, name?: string) =>
   `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets${name ? `/${encodeURIComponent(name)}` : ''}`;
@@ -120,7 +128,11 @@ export async function sealForRecipient(
 ): Promise<string> {
   const alg = recipient.kty === 'RSA' ? 'RSA-OAEP-256' : 'ECDH-ES+A256KW';
   const key = await importJWK(recipient as JWK, alg);
-  const header: { alg: string; enc: string; kid?: string; cty: string } = { alg, enc: 'A256GCM', cty: 'text/plain' };
+  const header: { alg: string; enc: string; kid?: string; cty: string } = {
+    alg,
+    enc: 'A256GCM',
+    cty: 'text/plain',
+  };
   if (recipient.kid) header.kid = recipient.kid;
   return new CompactEncrypt(new TextEncoder().encode(plaintext)).setProtectedHeader(header).encrypt(key);
 }
@@ -150,7 +162,18 @@ export function consumerSecret(
       },
       // Owner references cannot cross namespaces; a Secret elsewhere is removed by the finalizer.
       ...(sameNamespace
-        ? { ownerReferences: [{ apiVersion: 'keywarden.dev/v1alpha1', kind: 'ApiKey', name: ak.metadata.name, uid: ak.metadata.uid, controller: true, blockOwnerDeletion: true }] }
+        ? {
+            ownerReferences: [
+              {
+                apiVersion: 'keywarden.dev/v1alpha1',
+                kind: 'ApiKey',
+                name: ak.metadata.name,
+                uid: ak.metadata.uid,
+                controller: true,
+                blockOwnerDeletion: true,
+              },
+            ],
+          }
         : {}),
     },
     data: { [ref.key ?? 'apiKey']: b64(plaintext) },

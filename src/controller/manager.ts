@@ -120,11 +120,16 @@ export class ApiKeyController {
       port: this.#opts.healthPort,
       registry: this.metrics.registry,
       checks: {
-        healthz: () => (this.healthy ? { ok: true } : { ok: false, reason: 'a watch has not reached the API server for too long' }),
+        healthz: () =>
+          this.healthy
+            ? { ok: true }
+            : { ok: false, reason: 'a watch has not reached the API server for too long' },
         readyz: () => (this.synced ? { ok: true } : { ok: false, reason: 'caches not synced yet' }),
       },
     });
-    await Promise.all([...this.apiKeys, ...this.secrets, this.policy.informer].map((i) => i.waitForSync(120_000)));
+    await Promise.all(
+      [...this.apiKeys, ...this.secrets, this.policy.informer].map((i) => i.waitForSync(120_000)),
+    );
     this.#log.info({ keys: this.apiKeys.reduce((n, i) => n + i.size, 0) }, 'caches synced');
 
     if (!this.#opts.leaderElection) {
@@ -170,11 +175,18 @@ export class ApiKeyController {
         const result = ak ? await this.#reconciler.reconcile(ak) : {};
         this.queue.forget(key);
         if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
-        this.metrics.observe(result.requeueAfterMs !== undefined ? 'requeue_after' : 'success', (performance.now() - started) / 1000);
+        this.metrics.observe(
+          result.requeueAfterMs !== undefined ? 'requeue_after' : 'success',
+          (performance.now() - started) / 1000,
+        );
       } catch (err) {
         this.metrics.observe('error', (performance.now() - started) / 1000);
         const conflict = err instanceof KubeError && err.status === 409;
-        (conflict ? this.#log.debug : this.#log.warn).call(this.#log, { key, err: describe(err), attempt: this.queue.failures(key) + 1 }, 'reconcile failed; retrying with backoff');
+        (conflict ? this.#log.debug : this.#log.warn).call(
+          this.#log,
+          { key, err: describe(err), attempt: this.queue.failures(key) + 1 },
+          'reconcile failed; retrying with backoff',
+        );
         this.queue.addRateLimited(key);
       } finally {
         this.queue.done(key);

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ApiKey } from '../api/index.ts';
 import type { WorkQueue } from '../kube/workqueue.ts';
 
@@ -104,7 +104,10 @@ export class ControllerMetrics {
         for (const k of listKeys() as (ApiKey & { metadata: { name: string; namespace: string } })[]) {
           const at = k.status?.expiresAt ?? k.spec.expiresAt;
           if (!at) continue;
-          this.set({ namespace: k.metadata.namespace, name: k.metadata.name, key_id: k.status?.keyId ?? '' }, Date.parse(at) / 1000);
+          this.set(
+            { namespace: k.metadata.namespace, name: k.metadata.name, key_id: k.status?.keyId ?? '' },
+            Date.parse(at) / 1000,
+          );
         }
       },
     });

@@ -11,7 +11,17 @@ import {
 import { API_VERSION, type ApiKey, type ApiKeyStatus, LABELS } from '../api/index.ts';
 import type { EventRecorder, EventSpec } from '../kube/events.ts';
 import { isAlreadyExists, isConflict, isNotFound, KubeError, type KubeRest } from '../kube/rest.ts';
-import { durationMs, generateKey, generateKeyId, hashKey, keyHint, normalizePermissions, normalizeSources } from '../rules/index.ts';
+import {
+  defaultExpiry,
+  durationMs,
+  formatRfc3339,
+  generateKey,
+  generateKeyId,
+  hashKey,
+  keyHint,
+  normalizePermissions,
+  normalizeSources,
+} from '../rules/index.ts';
 import { setCondition } from './conditions.ts';
 import {
   ANNOTATIONS,
@@ -59,7 +69,7 @@ export interface ReconcileResult {
 const apiKeyPath = (ns: string, name: string, sub?: string) =>
   `/apis/keywarden.dev/v1alpha1/namespaces/${encodeURIComponent(ns)}/apikeys/${encodeURIComponent(name)}${sub ? `/${sub}` : ''}`;
 
-const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
+const rfc3339 = formatRfc3339;
 
 export class Reconciler {
   readonly #ctx: ReconcileContext;
@@ -114,11 +124,17 @@ export class Reconciler {
       }
       if (ak.spec.delivery?.secretRef) {
         if (staged.plaintext === undefined) {
-          return this.#fail(ak, status, 'DeliveryLost', 'the plaintext for spec.delivery.secretRef is no longer available; raise spec.rotation.generation to mint a new key');
+          return this.#fail(
+            ak,
+            status,
+            'DeliveryLost',
+            'the plaintext for spec.delivery.secretRef is no longer available; raise spec.rotation.generation to mint a new key',
+          );
         }
         await this.#writeConsumerSecret(ak, staged);
       }
-      const graceMs = previous && ak.spec.rotation?.gracePeriod ? durationMs(ak.spec.rotation.gracePeriod) : 0;
+      const graceMs =
+        previous && ak.spec.rotation?.gracePeriod ? durationMs(ak.spec.rotation.gracePeriod) : 0;
       const prevCutoff = previous ? Math.min(now.getTime() + graceMs, Date.parse(previous.expiresAt)) : 0;
       record = this.#record(ak, {
         keyId: staged.keyId,
@@ -139,8 +155,18 @@ export class Reconciler {
         : { state: 'Pending', expiresAt: staged.expiresAt };
       events.push(
         previous
-          ? { type: 'Normal', reason: 'Regenerated', action: 'Regenerate', note: `Minted a new secret for key ${staged.keyId} (generation ${staged.generation})${record.previous ? `; the previous secret works until ${record.previous.validUntil}` : '; the previous secret stopped at once'}` }
-          : { type: 'Normal', reason: 'Created', action: 'Mint', note: `Minted key ${staged.keyId} (${staged.hint})` },
+          ? {
+              type: 'Normal',
+              reason: 'Regenerated',
+              action: 'Regenerate',
+              note: `Minted a new secret for key ${staged.keyId} (generation ${staged.generation})${record.previous ? `; the previous secret works until ${record.previous.validUntil}` : '; the previous secret stopped at once'}`,
+            }
+          : {
+              type: 'Normal',
+              reason: 'Created',
+              action: 'Mint',
+              note: `Minted key ${staged.keyId} (${staged.hint})`,
+            },
       );
     } else {
       // 2. Keep the record in step with the spec; drop a previous hash whose grace period is over.
@@ -172,7 +198,12 @@ export class Reconciler {
       } else if (Date.parse(staged.expiresAt) <= now.getTime()) {
         if (await this.#deleteSecret(operatorNamespace, delivery)) {
           status.delivery = { state: 'Expired', expiresAt: staged.expiresAt };
-          events.push({ type: 'Normal', reason: 'DeliveryExpired', action: 'Expire', note: `The unrevealed copy of key ${record.keyId} was destroyed after its TTL; raise spec.rotation.generation to mint a new key` });
+          events.push({
+            type: 'Normal',
+            reason: 'DeliveryExpired',
+            action: 'Expire',
+            note: `The unrevealed copy of key ${record.keyId} was destroyed after its TTL; raise spec.rotation.generation to mint a new key`,
+          });
         }
         delivery = undefined;
       } else {
@@ -180,7 +211,12 @@ export class Reconciler {
       }
     } else if (!delivery && status.delivery?.state === 'Pending') {
       status.delivery = { state: 'Revealed' };
-      events.push({ type: 'Normal', reason: 'Revealed', action: 'Reveal', note: `The one-time copy of key ${record.keyId} was revealed and destroyed` });
+      events.push({
+        type: 'Normal',
+        reason: 'Revealed',
+        action: 'Reveal',
+        note: `The one-time copy of key ${record.keyId} was revealed and destroyed`,
+      });
     }
 
     // 4. State and conditions.
@@ -194,10 +230,28 @@ export class Reconciler {
     status.conditions = setCondition(
       status.conditions,
       state === 'Active'
-        ? { type: 'Ready', status: 'True', reason: 'Active', message: 'The key works at validators of its environment', observedGeneration: gen }
+        ? {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Active',
+            message: 'The key works at validators of its environment',
+            observedGeneration: gen,
+          }
         : state === 'Inactive'
-          ? { type: 'Ready', status: 'False', reason: 'Disabled', message: 'spec.disabled is true: validators refuse the key', observedGeneration: gen }
-          : { type: 'Ready', status: 'False', reason: 'Expired', message: `The key expired at ${record.expiresAt}; set a new spec.expiresAt within one year to use it again`, observedGeneration: gen },
+          ? {
+              type: 'Ready',
+              status: 'False',
+              reason: 'Disabled',
+              message: 'spec.disabled is true: validators refuse the key',
+              observedGeneration: gen,
+            }
+          : {
+              type: 'Ready',
+              status: 'False',
+              reason: 'Expired',
+              message: `The key expired at ${record.expiresAt}; set a new spec.expiresAt within one year to use it again`,
+              observedGeneration: gen,
+            },
       now,
     );
     const soonMs = this.#ctx.expiringSoonMs();
@@ -206,42 +260,95 @@ export class Reconciler {
     status.conditions = setCondition(
       status.conditions,
       soon
-        ? { type: 'ExpiringSoon', status: 'True', reason: 'ExpiresWithinWindow', message: `The key expires at ${record.expiresAt}`, observedGeneration: gen }
-        : { type: 'ExpiringSoon', status: 'False', reason: state === 'Active' ? 'NotSoon' : state, message: state === 'Active' ? `The key expires at ${record.expiresAt}` : 'The key is not active', observedGeneration: gen },
+        ? {
+            type: 'ExpiringSoon',
+            status: 'True',
+            reason: 'ExpiresWithinWindow',
+            message: `The key expires at ${record.expiresAt}`,
+            observedGeneration: gen,
+          }
+        : {
+            type: 'ExpiringSoon',
+            status: 'False',
+            reason: state === 'Active' ? 'NotSoon' : state,
+            message: state === 'Active' ? `The key expires at ${record.expiresAt}` : 'The key is not active',
+            observedGeneration: gen,
+          },
       now,
     );
-    if (soon && !wasSoon) events.push({ type: 'Warning', reason: 'ExpiringSoon', action: 'Check', note: `Key ${record.keyId} expires at ${record.expiresAt}; extend spec.expiresAt or replace the key` });
+    if (soon && !wasSoon)
+      events.push({
+        type: 'Warning',
+        reason: 'ExpiringSoon',
+        action: 'Check',
+        note: `Key ${record.keyId} expires at ${record.expiresAt}; extend spec.expiresAt or replace the key`,
+      });
     if (state === 'Active') {
       wake(expiresAt - soonMs);
       wake(expiresAt);
     }
     if (previousState && previousState !== state) {
-      if (state === 'Inactive') events.push({ type: 'Normal', reason: 'Disabled', action: 'Disable', note: `Key ${record.keyId} was disabled` });
-      if (state === 'Expired') events.push({ type: 'Normal', reason: 'Expired', action: 'Expire', note: `Key ${record.keyId} expired at ${record.expiresAt}` });
+      if (state === 'Inactive')
+        events.push({
+          type: 'Normal',
+          reason: 'Disabled',
+          action: 'Disable',
+          note: `Key ${record.keyId} was disabled`,
+        });
+      if (state === 'Expired')
+        events.push({
+          type: 'Normal',
+          reason: 'Expired',
+          action: 'Expire',
+          note: `Key ${record.keyId} expired at ${record.expiresAt}`,
+        });
       if (state === 'Active' && (previousState === 'Inactive' || previousState === 'Expired'))
-        events.push({ type: 'Normal', reason: 'Enabled', action: 'Enable', note: `Key ${record.keyId} works again until ${record.expiresAt}` });
+        events.push({
+          type: 'Normal',
+          reason: 'Enabled',
+          action: 'Enable',
+          note: `Key ${record.keyId} works again until ${record.expiresAt}`,
+        });
     }
 
-    await this.#writeStatus(ak, status);
+    // Label first, so that anyone who sees the state in status can already select on it.
     await this.#ensureStateLabel(ak, state);
+    await this.#writeStatus(ak, status);
     if (delivery && staged?.jwe) await this.#deleteSecret(operatorNamespace, delivery);
     for (const e of events) await this.#ctx.events.record(ak, e);
     return Number.isFinite(requeueAt) ? { requeueAfterMs: requeueAt - now.getTime() } : {};
   }
 
   #deliveryName(ak: LiveApiKey): string {
-    return deliverySecret(this.#ctx.operatorNamespace, ak, { generation: 0, hash: '', keyId: '', hint: '', expiresAt: '' }).metadata.name;
+    return deliverySecret(this.#ctx.operatorNamespace, ak, {
+      generation: 0,
+      hash: '',
+      keyId: '',
+      hint: '',
+      expiresAt: '',
+    }).metadata.name;
   }
 
-  async #stageNewKey(ak: LiveApiKey, knownKeyId: string | undefined, generation: number, now: Date): Promise<StagedKey> {
+  async #stageNewKey(
+    ak: LiveApiKey,
+    knownKeyId: string | undefined,
+    generation: number,
+    now: Date,
+  ): Promise<StagedKey> {
     const keyId = knownKeyId ?? generateKeyId();
-    const plaintext = generateKey({ type: ak.spec.type ?? 'private', environment: ak.spec.environment, keyId });
+    const plaintext = generateKey({
+      type: ak.spec.type ?? 'private',
+      environment: ak.spec.environment,
+      keyId,
+    });
     let jwe: string | undefined;
     if (ak.spec.delivery?.recipient) {
       try {
         jwe = await sealForRecipient(plaintext, ak.spec.delivery.recipient);
       } catch (err) {
-        throw new RecipientError(`spec.delivery.recipient is not a usable public JWK: ${(err as Error).message}`);
+        throw new RecipientError(
+          `spec.delivery.recipient is not a usable public JWK: ${(err as Error).message}`,
+        );
       }
     }
     const staged = {
@@ -267,14 +374,22 @@ export class Reconciler {
         return old; // someone (a previous run of ours) staged this generation already
       }
       body.metadata.resourceVersion = existing.metadata.resourceVersion;
-      written = await this.#ctx.rest.replace<SecretObject>(secretsPath(this.#ctx.operatorNamespace, body.metadata.name), body);
+      written = await this.#ctx.rest.replace<SecretObject>(
+        secretsPath(this.#ctx.operatorNamespace, body.metadata.name),
+        body,
+      );
     }
     return { ...staged, apiKeyUid: ak.metadata.uid, secret: written };
   }
 
-  #record(ak: LiveApiKey, base: Pick<HashRecord, 'keyId' | 'hash' | 'rotationGeneration' | 'issuedAt' | 'previous'>): HashRecord {
+  #record(
+    ak: LiveApiKey,
+    base: Pick<HashRecord, 'keyId' | 'hash' | 'rotationGeneration' | 'issuedAt' | 'previous'>,
+  ): HashRecord {
     const spec = ak.spec;
-    const expiresAt = spec.expiresAt ?? ak.status?.expiresAt ?? new Date(Date.parse(base.issuedAt) + 365 * 86_400_000).toISOString();
+    // The webhook defaults expiresAt; without it the key still gets the default lifetime, never none.
+    const expiresAt =
+      spec.expiresAt ?? ak.status?.expiresAt ?? formatRfc3339(defaultExpiry(new Date(base.issuedAt)));
     const record: HashRecord = {
       version: 1,
       keyId: base.keyId,
@@ -284,10 +399,10 @@ export class Reconciler {
       environment: spec.environment,
       type: spec.type ?? 'private',
       permissions: normalizePermissions(spec.permissions ?? []),
-      allowedSources: normalizeSources(spec.allowedSources ?? []),
+      allowedSources: normalizedSources(spec.allowedSources ?? []),
       ...(spec.rateLimit ? { rateLimit: { ...spec.rateLimit } } : {}),
       customers: [...(spec.customers ?? [])],
-      expiresAt: new Date(Date.parse(expiresAt)).toISOString(),
+      expiresAt: formatRfc3339(new Date(expiresAt)),
       disabled: spec.disabled === true,
       rotationGeneration: base.rotationGeneration,
       issuedAt: base.issuedAt,
@@ -295,7 +410,11 @@ export class Reconciler {
     return record;
   }
 
-  async #writeHashSecret(ak: LiveApiKey, existing: SecretObject | undefined, record: HashRecord): Promise<void> {
+  async #writeHashSecret(
+    ak: LiveApiKey,
+    existing: SecretObject | undefined,
+    record: HashRecord,
+  ): Promise<void> {
     const body: SecretObject = {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -310,7 +429,14 @@ export class Reconciler {
         },
         annotations: { [ANNOTATIONS.apiKeyName]: ak.metadata.name, [ANNOTATIONS.keyId]: record.keyId },
         ownerReferences: [
-          { apiVersion: API_VERSION, kind: 'ApiKey', name: ak.metadata.name, uid: ak.metadata.uid, controller: true, blockOwnerDeletion: true },
+          {
+            apiVersion: API_VERSION,
+            kind: 'ApiKey',
+            name: ak.metadata.name,
+            uid: ak.metadata.uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
         ],
       },
       data: { [HASH_RECORD_KEY]: Buffer.from(serializeHashRecord(record)).toString('base64') },
@@ -335,9 +461,16 @@ export class Reconciler {
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       const existing = await getSecret(this.#ctx.rest, ns, body.metadata.name);
-      if (existing?.metadata.annotations?.[ANNOTATIONS.apiKeyName] !== ak.metadata.name ||
-        existing.metadata.annotations?.[ANNOTATIONS.apiKeyNamespace] !== ak.metadata.namespace) {
-        throw new KubeError(409, 'Conflict', `Secret ${ns}/${body.metadata.name} exists and does not belong to this ApiKey`, undefined);
+      if (
+        existing?.metadata.annotations?.[ANNOTATIONS.apiKeyName] !== ak.metadata.name ||
+        existing.metadata.annotations?.[ANNOTATIONS.apiKeyNamespace] !== ak.metadata.namespace
+      ) {
+        throw new KubeError(
+          409,
+          'Conflict',
+          `Secret ${ns}/${body.metadata.name} exists and does not belong to this ApiKey`,
+          undefined,
+        );
       }
       body.metadata.resourceVersion = existing.metadata.resourceVersion;
       await this.#ctx.rest.replace(secretsPath(ns, body.metadata.name), body);
@@ -362,7 +495,12 @@ export class Reconciler {
     const clean = JSON.parse(JSON.stringify(status)) as ApiKeyStatus; // drop undefined
     await this.#ctx.rest.patch(
       apiKeyPath(ak.metadata.namespace, ak.metadata.name, 'status'),
-      { apiVersion: API_VERSION, kind: 'ApiKey', metadata: { name: ak.metadata.name, namespace: ak.metadata.namespace }, status: clean },
+      {
+        apiVersion: API_VERSION,
+        kind: 'ApiKey',
+        metadata: { name: ak.metadata.name, namespace: ak.metadata.namespace },
+        status: clean,
+      },
       'apply',
       { fieldManager: FIELD_MANAGER, force: true },
     );
@@ -389,11 +527,20 @@ export class Reconciler {
     );
   }
 
-  async #fail(ak: LiveApiKey, status: ApiKeyStatus, reason: string, message: string): Promise<ReconcileResult> {
+  async #fail(
+    ak: LiveApiKey,
+    status: ApiKeyStatus,
+    reason: string,
+    message: string,
+  ): Promise<ReconcileResult> {
     // A key that works keeps its state; one that was never minted is Failed.
     if (!status.keyId) status.state = 'Failed';
     status.observedGeneration = ak.metadata.generation;
-    status.conditions = setCondition(status.conditions, { type: 'Ready', status: 'False', reason, message, observedGeneration: ak.metadata.generation }, this.#ctx.now());
+    status.conditions = setCondition(
+      status.conditions,
+      { type: 'Ready', status: 'False', reason, message, observedGeneration: ak.metadata.generation },
+      this.#ctx.now(),
+    );
     await this.#writeStatus(ak, status);
     if (ak.status?.conditions?.find((c) => c.type === 'Ready')?.reason !== reason) {
       await this.#ctx.events.record(ak, { type: 'Warning', reason, action: 'Mint', note: message });
@@ -408,7 +555,9 @@ export class Reconciler {
     for (const [secretNs, name] of [
       [ns, hashSecretName(ak.metadata.name)],
       [operatorNamespace, this.#deliveryName(ak)],
-      ...(ak.spec.delivery?.secretRef ? [[ak.spec.delivery.secretRef.namespace ?? ns, ak.spec.delivery.secretRef.name]] : []),
+      ...(ak.spec.delivery?.secretRef
+        ? [[ak.spec.delivery.secretRef.namespace ?? ns, ak.spec.delivery.secretRef.name]]
+        : []),
     ] as [string, string][]) {
       try {
         await rest.delete(secretsPath(secretNs, name));
@@ -435,3 +584,9 @@ export class Reconciler {
 }
 
 class RecipientError extends Error {}
+
+/** The CRD's CEL rule already refused malformed sources; should one slip through, keep it as written (it matches nothing). */
+function normalizedSources(list: string[]): string[] {
+  const r = normalizeSources(list);
+  return r.ok ? r.sources : [...list];
+}

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { KubeObject } from './informer.ts';
 import type { KubeRest } from './rest.ts';
@@ -30,7 +31,11 @@ export class EventRecorder {
     const body = {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
-      metadata: { generateName: `${regarding.metadata.name}.`, namespace: ns },
+      // Named as client-go names them: the object's name and a unique suffix.
+      metadata: {
+        name: `${regarding.metadata.name.slice(0, 200)}.${now.getTime().toString(16)}${randomBytes(2).toString('hex')}`,
+        namespace: ns,
+      },
       eventTime: now.toISOString().replace('Z', '000Z'),
       reportingController: this.#controller,
       reportingInstance: this.#instance.slice(0, 128),

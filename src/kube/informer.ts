@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Watch } from '@kubernetes/client-node';
-import { KubeRest, resourcePath } from './rest.ts';
+import { type KubeRest, resourcePath } from './rest.ts';
 
 // Our own list+watch loop rather than client-node's makeInformer: that one stops for good on any error
 // it does not know, asks for no bookmarks and has no watchdog (the "watch that silently dies").
@@ -60,7 +60,8 @@ interface InformerEvents<T> {
 export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<T>> {
   readonly #rest: KubeRest;
   readonly #watch: Watch;
-  readonly #opts: Required<Pick<InformerOptions, 'resyncMs' | 'silenceMs' | 'maxBackoffMs'>> & InformerOptions;
+  readonly #opts: Required<Pick<InformerOptions, 'resyncMs' | 'silenceMs' | 'maxBackoffMs'>> &
+    InformerOptions;
   readonly #cache = new Map<string, T>();
   #resourceVersion: string | undefined;
   #stopped = true;
@@ -125,7 +126,8 @@ export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<
     if (this.#synced) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const t = setTimeout(
-        () => reject(new Error(`${this.#opts.resource.plural}: cache not synced after ${timeoutMs / 1000} s`)),
+        () =>
+          reject(new Error(`${this.#opts.resource.plural}: cache not synced after ${timeoutMs / 1000} s`)),
         timeoutMs,
       );
       this.#syncWaiters.push(() => {
@@ -227,7 +229,10 @@ export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<
         if (e.statusCode === 410) return resolve('gone');
         reject(err);
       };
-      const onEvent = (phase: string, obj: T & { code?: number; metadata?: { resourceVersion?: string } }) => {
+      const onEvent = (
+        phase: string,
+        obj: T & { code?: number; metadata?: { resourceVersion?: string } },
+      ) => {
         this.#lastContactAt = Date.now();
         if (phase === 'ERROR') {
           if (obj.code === 410) gone = true;

@@ -1,4 +1,4 @@
-import { isConflict, isNotFound, type KubeRest, KubeError } from './rest.ts';
+import { isConflict, isNotFound, KubeError, type KubeRest } from './rest.ts';
 
 // Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection does it: the holder
 // renews every retry period; a candidate takes the lease once renewTime + leaseDuration has passed.

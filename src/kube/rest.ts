@@ -49,9 +49,14 @@ export class KubeRest {
     this.server = cluster.server.replace(/\/$/, '');
   }
 
-  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
+  async request<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    opts: RequestOptions = {},
+  ): Promise<T> {
     const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(opts.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), HttpMethod[method]);
     await this.kc.applySecurityAuthentication(ctx);
     const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
@@ -104,9 +109,20 @@ export class KubeRest {
 }
 
 /** REST paths: `/api/v1/...` for the core group, `/apis/g/v/...` otherwise. */
-export function resourcePath(r: { group: string; version: string; plural: string }, namespace?: string, name?: string, sub?: string): string {
+export function resourcePath(
+  r: { group: string; version: string; plural: string },
+  namespace?: string,
+  name?: string,
+  sub?: string,
+): string {
   const base = r.group === '' ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
-  return [base, namespace ? `namespaces/${encodeURIComponent(namespace)}` : '', r.plural, name ? encodeURIComponent(name) : '', sub ?? '']
+  return [
+    base,
+    namespace ? `namespaces/${encodeURIComponent(namespace)}` : '',
+    r.plural,
+    name ? encodeURIComponent(name) : '',
+    sub ?? '',
+  ]
     .filter(Boolean)
     .join('/');
 }

@@ -57,7 +57,10 @@ export class WorkQueue {
   /** Adds the key after `delayMs`; an earlier pending delayed add for the same key wins. */
   addAfter(key: string, delayMs: number): void {
     if (this.#shutdown) return;
-    if (delayMs <= 0) return this.add(key);
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
     const at = Date.now() + delayMs;
     const existing = this.#delayed.get(key);
     if (existing && existing.at <= at) return;

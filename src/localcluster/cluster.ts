@@ -236,7 +236,12 @@ export class LocalControlPlane {
     return new Promise((resolve, reject) => {
       const options = { timeout: 2_000 };
       const req = url.startsWith('https:')
-        ? httpsRequest(url, { ...options, ca: this.admin.caPem, cert: this.admin.certPem, key: this.admin.keyPem })
+        ? httpsRequest(url, {
+            ...options,
+            ca: this.admin.caPem,
+            cert: this.admin.certPem,
+            key: this.admin.keyPem,
+          })
         : httpRequest(url, options);
       req.on('response', (res) => {
         res.resume();

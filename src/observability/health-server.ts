@@ -18,10 +18,14 @@ export function startHealthServer(opts: {
 }): Promise<Server> {
   const app = express();
   app.disable('x-powered-by');
-  const answer = (check: () => { ok: boolean; reason?: string }) => (_req: express.Request, res: express.Response) => {
-    const r = check();
-    res.status(r.ok ? 200 : 503).type('text/plain').send(r.ok ? 'ok\n' : `not ok: ${r.reason ?? 'unknown'}\n`);
-  };
+  const answer =
+    (check: () => { ok: boolean; reason?: string }) => (_req: express.Request, res: express.Response) => {
+      const r = check();
+      res
+        .status(r.ok ? 200 : 503)
+        .type('text/plain')
+        .send(r.ok ? 'ok\n' : `not ok: ${r.reason ?? 'unknown'}\n`);
+    };
   app.get('/healthz', answer(opts.checks.healthz));
   app.get('/readyz', answer(opts.checks.readyz));
   app.get('/metrics', async (_req, res) => {

@@ -76,7 +76,12 @@ export async function createCa(commonName: string, notAfter: Date): Promise<Cert
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { cert, privateKey: keys.privateKey, certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
+  return {
+    cert,
+    privateKey: keys.privateKey,
+    certPem: cert.toString('pem'),
+    keyPem: await exportKeyPem(keys.privateKey),
+  };
 }
 
 export async function loadCa(pair: KeyPairPem): Promise<CertificateAuthority> {
@@ -103,7 +108,10 @@ export async function issueCert(ca: CertificateAuthority, req: CertRequest): Pro
   ].join(', ');
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+    new x509.KeyUsagesExtension(
+      x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+      true,
+    ),
     new x509.ExtendedKeyUsageExtension(ekus, false),
     await x509.AuthorityKeyIdentifierExtension.create(ca.cert, false),
   ];

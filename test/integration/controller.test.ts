@@ -13,8 +13,8 @@ import {
   revealCli,
   secretExists,
 } from './support/apikeys.ts';
-import { adminRest } from './support/kube.ts';
 import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
+import { adminRest } from './support/kube.ts';
 import { applyCrds } from './support/kubectl.ts';
 
 const rest = adminRest();
@@ -23,10 +23,14 @@ let controller: KeywardenProcess;
 const DELIVERY_TTL_S = 6;
 
 async function waitState(name: string, state: string, timeoutMs = 15_000) {
-  return eventually(async () => {
-    const ak = await getApiKey(rest, ns, name);
-    return ak.status?.state === state ? ak : undefined;
-  }, timeoutMs, 50);
+  return eventually(
+    async () => {
+      const ak = await getApiKey(rest, ns, name);
+      return ak.status?.state === state ? ak : undefined;
+    },
+    timeoutMs,
+    50,
+  );
 }
 
 beforeAll(async () => {
@@ -36,11 +40,16 @@ beforeAll(async () => {
   await ensureNamespace(rest, ns);
   controller = new KeywardenProcess([
     'controller',
-    '--operator-namespace', OPERATOR_NS,
-    '--namespaces', ns,
-    '--delivery-ttl', `${DELIVERY_TTL_S}s`,
-    '--health-port', '0',
-    '--lease-name', `ctrl-test-${ns}`,
+    '--operator-namespace',
+    OPERATOR_NS,
+    '--namespaces',
+    ns,
+    '--delivery-ttl',
+    `${DELIVERY_TTL_S}s`,
+    '--health-port',
+    '0',
+    '--lease-name',
+    `ctrl-test-${ns}`,
   ]);
   await controller.waitForLog('became leader');
 });
@@ -87,10 +96,13 @@ describe('the controller', () => {
     await createApiKey(rest, ns, 'unread');
     await waitState('unread', 'Active');
     expect(await secretExists(rest, OPERATOR_NS, deliverySecretName(ns, 'unread'))).toBe(true);
-    const ak = await eventually(async () => {
-      const a = await getApiKey(rest, ns, 'unread');
-      return a.status?.delivery?.state === 'Expired' ? a : undefined;
-    }, (DELIVERY_TTL_S + 10) * 1000);
+    const ak = await eventually(
+      async () => {
+        const a = await getApiKey(rest, ns, 'unread');
+        return a.status?.delivery?.state === 'Expired' ? a : undefined;
+      },
+      (DELIVERY_TTL_S + 10) * 1000,
+    );
     expect(ak.status?.delivery?.state).toBe('Expired');
     expect(await secretExists(rest, OPERATOR_NS, deliverySecretName(ns, 'unread'))).toBe(false);
     const reveal = await revealCli(ns, 'unread');
@@ -131,10 +143,12 @@ describe('the controller', () => {
     expect(after.keyId).toBe(before?.keyId);
     expect(after.hash).not.toBe(hashKey(oldKey));
     expect(after.previous).toBeUndefined();
-    const newKey = (await eventually(async () => {
-      const r = await revealCli(ns, 'rotate');
-      return r.code === 0 ? r : undefined;
-    })).stdout.trim();
+    const newKey = (
+      await eventually(async () => {
+        const r = await revealCli(ns, 'rotate');
+        return r.code === 0 ? r : undefined;
+      })
+    ).stdout.trim();
     expect(newKey).not.toBe(oldKey);
     expect(keyMatchesHash(newKey, after.hash)).toBe(true);
     expect((await getApiKey(rest, ns, 'rotate')).status?.rotationGeneration).toBe(2);
@@ -162,10 +176,15 @@ describe('the controller', () => {
   });
 
   it('seals the key for a recipient: the JWE opens with the matching private key only; no plaintext is kept', async () => {
-    const { publicKey, privateKey } = await generateKeyPair('ECDH-ES+A256KW', { crv: 'P-256', extractable: true });
+    const { publicKey, privateKey } = await generateKeyPair('ECDH-ES+A256KW', {
+      crv: 'P-256',
+      extractable: true,
+    });
     const other = await generateKeyPair('ECDH-ES+A256KW', { crv: 'P-256' });
     const jwk = await exportJWK(publicKey);
-    await createApiKey(rest, ns, 'sealed', { delivery: { recipient: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, kid: 'ops' } } });
+    await createApiKey(rest, ns, 'sealed', {
+      delivery: { recipient: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, kid: 'ops' } },
+    });
     const ak = await waitState('sealed', 'Active');
     const jwe = await eventually(async () => (await getApiKey(rest, ns, 'sealed')).status?.delivery?.jwe);
     expect(ak.status?.delivery?.state).toBe('Sealed');
@@ -173,7 +192,9 @@ describe('the controller', () => {
     const record = await getRecord(rest, ns, 'sealed');
     expect(record && keyMatchesHash(opened, record.hash)).toBe(true);
     await expect(compactDecrypt(jwe, other.privateKey)).rejects.toThrow();
-    await eventually(async () => ((await secretExists(rest, OPERATOR_NS, deliverySecretName(ns, 'sealed'))) ? undefined : true));
+    await eventually(async () =>
+      (await secretExists(rest, OPERATOR_NS, deliverySecretName(ns, 'sealed'))) ? undefined : true,
+    );
     const reveal = await revealCli(ns, 'sealed');
     expect(reveal.code).not.toBe(0);
   });
@@ -181,10 +202,14 @@ describe('the controller', () => {
   it('keeps a consumer Secret for spec.delivery.secretRef in another namespace, updated on regenerate', async () => {
     const consumerNs = `${ns}-consumer`;
     await ensureNamespace(rest, consumerNs);
-    await createApiKey(rest, ns, 'consumed', { delivery: { secretRef: { name: 'billing-key', namespace: consumerNs } } });
+    await createApiKey(rest, ns, 'consumed', {
+      delivery: { secretRef: { name: 'billing-key', namespace: consumerNs } },
+    });
     await waitState('consumed', 'Active');
     const read = async () => {
-      const s = await rest.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${consumerNs}/secrets/billing-key`);
+      const s = await rest.get<{ data: Record<string, string> }>(
+        `/api/v1/namespaces/${consumerNs}/secrets/billing-key`,
+      );
       return Buffer.from(s.data.apiKey ?? '', 'base64').toString('utf8');
     };
     const first = await read();
@@ -207,7 +232,8 @@ describe('the controller', () => {
     expect(await secretExists(rest, ns, hashSecretName('doomed'))).toBe(true);
     await rest.delete(`/apis/keywarden.dev/v1alpha1/namespaces/${ns}/apikeys/doomed`);
     await eventually(async () => {
-      const gone = !(await secretExists(rest, ns, hashSecretName('doomed'))) &&
+      const gone =
+        !(await secretExists(rest, ns, hashSecretName('doomed'))) &&
         !(await secretExists(rest, OPERATOR_NS, deliverySecretName(ns, 'doomed')));
       return gone ? true : undefined;
     });
@@ -226,7 +252,9 @@ describe('the controller', () => {
     const events = await rest.get<{ items: unknown[] }>(`/apis/events.k8s.io/v1/namespaces/${ns}/events`);
     expect(events.items.length).toBeGreaterThan(3);
     expect(JSON.stringify(events)).not.toMatch(pattern);
-    const keys = await rest.get<{ items: unknown[] }>(`/apis/keywarden.dev/v1alpha1/namespaces/${ns}/apikeys`);
+    const keys = await rest.get<{ items: unknown[] }>(
+      `/apis/keywarden.dev/v1alpha1/namespaces/${ns}/apikeys`,
+    );
     expect(JSON.stringify(keys)).not.toMatch(pattern);
   });
 
@@ -236,7 +264,9 @@ describe('the controller', () => {
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toMatch(/controller_runtime_reconcile_total\{controller="apikey",result="(success|requeue_after)"\} [1-9]/);
+    expect(metrics).toMatch(
+      /controller_runtime_reconcile_total\{controller="apikey",result="(success|requeue_after)"\} [1-9]/,
+    );
     expect(metrics).toMatch(/keywarden_apikeys\{state="Active"\} [1-9]/);
     expect(metrics).toContain('workqueue_depth{name="apikey"}');
     expect(metrics).toMatch(/keywarden_apikey_expiry_timestamp_seconds\{namespace="[^"]+",name="first"/);

@@ -24,14 +24,38 @@ export function registerController(program: Command): void {
     .command('controller')
     .description('run the ApiKey controller: mints keys, writes hash Secrets, one-time deliveries and status')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or in-cluster)')
-    .option('--operator-namespace <ns>', 'namespace for delivery Secrets and the leader Lease', process.env.POD_NAMESPACE ?? DEFAULT_OPTIONS.operatorNamespace)
+    .option(
+      '--operator-namespace <ns>',
+      'namespace for delivery Secrets and the leader Lease',
+      process.env.POD_NAMESPACE ?? DEFAULT_OPTIONS.operatorNamespace,
+    )
     .option('--namespaces <list>', 'comma-separated namespaces to watch (default: all)', '')
-    .option('--delivery-ttl <duration>', 'how long an unrevealed key is kept, e.g. 24h', parseDurationOption, DEFAULT_OPTIONS.deliveryTtlMs)
-    .option('--concurrency <n>', 'workers reconciling in parallel', parseIntOption, DEFAULT_OPTIONS.concurrency)
-    .option('--resync <duration>', 'reconcile every key again this often', parseDurationOption, DEFAULT_OPTIONS.resyncMs)
+    .option(
+      '--delivery-ttl <duration>',
+      'how long an unrevealed key is kept, e.g. 24h',
+      parseDurationOption,
+      DEFAULT_OPTIONS.deliveryTtlMs,
+    )
+    .option(
+      '--concurrency <n>',
+      'workers reconciling in parallel',
+      parseIntOption,
+      DEFAULT_OPTIONS.concurrency,
+    )
+    .option(
+      '--resync <duration>',
+      'reconcile every key again this often',
+      parseDurationOption,
+      DEFAULT_OPTIONS.resyncMs,
+    )
     .option('--no-leader-elect', 'act without a leader Lease (only one replica!)')
     .option('--lease-name <name>', 'name of the leader Lease', DEFAULT_OPTIONS.leaseName)
-    .option('--health-port <port>', 'port for /healthz, /readyz and /metrics', parseIntOption, DEFAULT_OPTIONS.healthPort)
+    .option(
+      '--health-port <port>',
+      'port for /healthz, /readyz and /metrics',
+      parseIntOption,
+      DEFAULT_OPTIONS.healthPort,
+    )
     .action(async (o) => {
       const log = createLogger('controller');
       const rest = new KubeRest(loadKubeConfig(o.kubeconfig));
@@ -39,7 +63,10 @@ export function registerController(program: Command): void {
         rest,
         {
           operatorNamespace: o.operatorNamespace,
-          namespaces: (o.namespaces as string).split(',').map((s) => s.trim()).filter(Boolean),
+          namespaces: (o.namespaces as string)
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
           deliveryTtlMs: o.deliveryTtl,
           concurrency: Math.max(1, o.concurrency),
           resyncMs: o.resync,

@@ -21,25 +21,48 @@ export function registerDev(program: Command): void {
       const plane = await LocalControlPlane.start();
       const kubectl = (...args: string[]) => {
         process.stdout.write(`$ kubectl ${args.join(' ')}\n`);
-        const out = execFileSync(plane.kubectlPath, args, { env: { ...process.env, ...plane.env }, cwd: REPO });
+        const out = execFileSync(plane.kubectlPath, args, {
+          env: { ...process.env, ...plane.env },
+          cwd: REPO,
+        });
         process.stdout.write(out);
       };
       try {
         step('installing the CRDs');
         kubectl('apply', '--server-side', '-f', 'crds/');
-        kubectl('wait', '--for=condition=Established', 'crd/apikeys.keywarden.dev', 'crd/apikeypolicies.keywarden.dev');
+        kubectl(
+          'wait',
+          '--for=condition=Established',
+          'crd/apikeys.keywarden.dev',
+          'crd/apikeypolicies.keywarden.dev',
+        );
         step('applying the examples');
         kubectl('create', 'namespace', 'demo');
-        for (const file of readdirSync(`${REPO}/examples`).filter((f) => f.endsWith('.yaml')).sort()) {
+        for (const file of readdirSync(`${REPO}/examples`)
+          .filter((f) => f.endsWith('.yaml'))
+          .sort()) {
           kubectl('apply', '-n', 'demo', '-f', `examples/${file}`);
         }
         kubectl('get', 'apikeys', '-n', 'demo');
         step('a bad manifest is refused by the API server');
         try {
-          execFileSync(plane.kubectlPath, ['-n', 'demo', 'patch', 'apikey', 'billing-admin', '--type=merge', '-p', '{"spec":{"environment":"staging"}}'], {
-            env: { ...process.env, ...plane.env },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
+          execFileSync(
+            plane.kubectlPath,
+            [
+              '-n',
+              'demo',
+              'patch',
+              'apikey',
+              'billing-admin',
+              '--type=merge',
+              '-p',
+              '{"spec":{"environment":"staging"}}',
+            ],
+            {
+              env: { ...process.env, ...plane.env },
+              stdio: ['ignore', 'pipe', 'pipe'],
+            },
+          );
         } catch (err) {
           process.stdout.write(String((err as { stderr?: Buffer }).stderr ?? ''));
         }

@@ -1,8 +1,8 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
-import { serviceDnsNames, type TlsOptions, WEBHOOK_DEFAULTS as D } from '../../webhook/options.ts';
+import { WEBHOOK_DEFAULTS as D, serviceDnsNames, type TlsOptions } from '../../webhook/options.ts';
 import { AdmissionWebhook } from '../../webhook/webhook.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -43,7 +43,12 @@ function tlsOptions(o: WebhookFlags): TlsOptions {
     if (!o.tlsCertFile || !o.tlsKeyFile) {
       throw new CliError('--tls-mode=files needs --tls-cert-file and --tls-key-file', EXIT.usage);
     }
-    return { mode: 'files', certFile: o.tlsCertFile, keyFile: o.tlsKeyFile, reloadIntervalMs: o.tlsReloadInterval };
+    return {
+      mode: 'files',
+      certFile: o.tlsCertFile,
+      keyFile: o.tlsKeyFile,
+      reloadIntervalMs: o.tlsReloadInterval,
+    };
   }
   if (o.certRenewBefore >= o.certValidity) {
     throw new CliError('--cert-renew-before must be shorter than --cert-validity', EXIT.usage);
@@ -69,7 +74,12 @@ export function registerWebhook(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--host <address>', 'address to listen on', D.host)
     .option('--port <port>', 'HTTPS port for AdmissionReviews', parseIntOption, D.port)
-    .option('--health-port <port>', 'plain HTTP port for /healthz, /readyz and /metrics', parseIntOption, D.healthPort)
+    .option(
+      '--health-port <port>',
+      'plain HTTP port for /healthz, /readyz and /metrics',
+      parseIntOption,
+      D.healthPort,
+    )
     .option('--max-body-bytes <n>', 'largest AdmissionReview accepted', parseIntOption, D.maxBodyBytes)
     .addOption(
       new Option('--tls-mode <mode>', 'bootstrap: own CA in a Secret; files: cert-manager mounted files')
@@ -78,24 +88,70 @@ export function registerWebhook(program: Command): void {
     )
     .option('--tls-cert-file <file>', 'files mode: serving certificate (PEM, reloaded on change)')
     .option('--tls-key-file <file>', 'files mode: its private key (PEM)')
-    .option('--tls-reload-interval <duration>', 'files mode: how often to look for new files', parseDurationOption, D.reloadIntervalMs)
-    .option('--namespace <ns>', 'operator namespace (bootstrap Secret)', process.env.POD_NAMESPACE ?? D.namespace)
-    .option('--tls-secret <name>', 'bootstrap mode: Secret holding the CA and serving certificate', D.secretName)
-    .option('--service-name <name>', 'bootstrap mode: Service in front of the webhook (gives the default DNS names)', D.serviceName)
-    .option('--dns-names <list>', 'bootstrap mode: DNS names for the certificate (default: the Service names)', list)
-    .option('--ip-addresses <list>', 'bootstrap mode: IP addresses for the certificate, e.g. 127.0.0.1', list, [])
-    .option('--cert-validity <duration>', 'bootstrap mode: serving certificate lifetime', parseDurationOption, D.certValidityMs)
-    .option('--cert-renew-before <duration>', 'bootstrap mode: renew this long before expiry', parseDurationOption, D.renewBeforeMs)
+    .option(
+      '--tls-reload-interval <duration>',
+      'files mode: how often to look for new files',
+      parseDurationOption,
+      D.reloadIntervalMs,
+    )
+    .option(
+      '--namespace <ns>',
+      'operator namespace (bootstrap Secret)',
+      process.env.POD_NAMESPACE ?? D.namespace,
+    )
+    .option(
+      '--tls-secret <name>',
+      'bootstrap mode: Secret holding the CA and serving certificate',
+      D.secretName,
+    )
+    .option(
+      '--service-name <name>',
+      'bootstrap mode: Service in front of the webhook (gives the default DNS names)',
+      D.serviceName,
+    )
+    .option(
+      '--dns-names <list>',
+      'bootstrap mode: DNS names for the certificate (default: the Service names)',
+      list,
+    )
+    .option(
+      '--ip-addresses <list>',
+      'bootstrap mode: IP addresses for the certificate, e.g. 127.0.0.1',
+      list,
+      [],
+    )
+    .option(
+      '--cert-validity <duration>',
+      'bootstrap mode: serving certificate lifetime',
+      parseDurationOption,
+      D.certValidityMs,
+    )
+    .option(
+      '--cert-renew-before <duration>',
+      'bootstrap mode: renew this long before expiry',
+      parseDurationOption,
+      D.renewBeforeMs,
+    )
     .option('--ca-validity <duration>', 'bootstrap mode: CA lifetime', parseDurationOption, D.caValidityMs)
-    .option('--mutating-configuration <names>', 'bootstrap mode: MutatingWebhookConfigurations to patch caBundle into', list, [])
-    .option('--validating-configuration <names>', 'bootstrap mode: ValidatingWebhookConfigurations to patch caBundle into', list, [])
+    .option(
+      '--mutating-configuration <names>',
+      'bootstrap mode: MutatingWebhookConfigurations to patch caBundle into',
+      list,
+      [],
+    )
+    .option(
+      '--validating-configuration <names>',
+      'bootstrap mode: ValidatingWebhookConfigurations to patch caBundle into',
+      list,
+      [],
+    )
     .addHelpText(
       'after',
       `\nDurations: ms, s, m, h (e.g. 90s, 720h). Defaults: --cert-validity ${ms(D.certValidityMs)}, --cert-renew-before ${ms(D.renewBeforeMs)}, --ca-validity ${ms(D.caValidityMs)}.`,
     )
     .action(async (o: WebhookFlags) => {
       if (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1024) {
-        throw new InvalidArgumentError('--max-body-bytes must be at least 1024');
+        throw new CliError('--max-body-bytes must be at least 1024', EXIT.usage);
       }
       const log = createLogger('webhook');
       const webhook = new AdmissionWebhook(

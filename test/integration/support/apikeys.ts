@@ -1,7 +1,12 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
-import { HASH_RECORD_KEY, type HashRecord, hashSecretName, parseHashRecord } from '../../../src/api/hash-record.ts';
+import {
+  HASH_RECORD_KEY,
+  type HashRecord,
+  hashSecretName,
+  parseHashRecord,
+} from '../../../src/api/hash-record.ts';
 import type { ApiKeySpec } from '../../../src/api/index.ts';
 import type { LiveApiKey } from '../../../src/controller/reconcile.ts';
 import { isNotFound, type KubeRest } from '../../../src/kube/rest.ts';
@@ -20,7 +25,12 @@ export async function ensureNamespace(rest: KubeRest, name: string): Promise<voi
   }
 }
 
-export function createApiKey(rest: KubeRest, ns: string, name: string, spec: Partial<ApiKeySpec> = {}): Promise<LiveApiKey> {
+export function createApiKey(
+  rest: KubeRest,
+  ns: string,
+  name: string,
+  spec: Partial<ApiKeySpec> = {},
+): Promise<LiveApiKey> {
   return rest.create<LiveApiKey>(apiKeyPath(ns), {
     apiVersion: 'keywarden.dev/v1alpha1',
     kind: 'ApiKey',
@@ -29,7 +39,12 @@ export function createApiKey(rest: KubeRest, ns: string, name: string, spec: Par
   });
 }
 
-export function patchSpec(rest: KubeRest, ns: string, name: string, spec: Record<string, unknown>): Promise<LiveApiKey> {
+export function patchSpec(
+  rest: KubeRest,
+  ns: string,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<LiveApiKey> {
   return rest.patch<LiveApiKey>(apiKeyPath(ns, name), { spec }, 'merge');
 }
 
@@ -39,7 +54,9 @@ export function getApiKey(rest: KubeRest, ns: string, name: string): Promise<Liv
 
 export async function getRecord(rest: KubeRest, ns: string, name: string): Promise<HashRecord | undefined> {
   try {
-    const s = await rest.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${ns}/secrets/${hashSecretName(name)}`);
+    const s = await rest.get<{ data?: Record<string, string> }>(
+      `/api/v1/namespaces/${ns}/secrets/${hashSecretName(name)}`,
+    );
     const text = Buffer.from(s.data?.[HASH_RECORD_KEY] ?? '', 'base64').toString('utf8');
     const r = parseHashRecord(text);
     if (!r.ok) throw new Error(r.error);
@@ -61,7 +78,10 @@ export async function secretExists(rest: KubeRest, ns: string, name: string): Pr
 }
 
 /** Runs the real CLI: `keywarden reveal NAME -n NS`. */
-export function revealCli(ns: string, name: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export function revealCli(
+  ns: string,
+  name: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,

@@ -42,7 +42,8 @@ export class KeywardenProcess {
           // not a JSON line
         }
       }
-      if (this.child.exitCode !== null) throw new Error(`process exited (${this.child.exitCode}):\n${this.lines.slice(-30).join('\n')}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`process exited (${this.child.exitCode}):\n${this.lines.slice(-30).join('\n')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`no log line "${msg}" after ${timeoutMs} ms:\n${this.lines.slice(-30).join('\n')}`);
@@ -68,7 +69,11 @@ export class KeywardenProcess {
 }
 
 /** Polls until `check` returns a value that is not undefined (or throws the last error at the deadline). */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -80,5 +85,7 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`condition not met within ${timeoutMs} ms${lastError ? `: ${(lastError as Error).message}` : ''}`);
+  throw new Error(
+    `condition not met within ${timeoutMs} ms${lastError ? `: ${(lastError as Error).message}` : ''}`,
+  );
 }

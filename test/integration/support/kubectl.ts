@@ -28,7 +28,8 @@ export function kubectl(args: string[], input?: string): Promise<KubectlResult> 
 /** kubectl that must succeed; the error names the command and kubectl's message. */
 export async function kubectlOk(args: string[], input?: string): Promise<string> {
   const result = await kubectl(args, input);
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
+  if (result.code !== 0)
+    throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
   return result.stdout;
 }
 
@@ -42,5 +43,10 @@ export async function createNamespace(prefix: string): Promise<string> {
 export async function applyCrds(): Promise<void> {
   await kubectlOk(['apply', '--server-side', '-f', 'crds/']);
   await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/apikeys.keywarden.dev']);
-  await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/apikeypolicies.keywarden.dev']);
+  await kubectlOk([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd/apikeypolicies.keywarden.dev',
+  ]);
 }

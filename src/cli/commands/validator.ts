@@ -1,0 +1,99 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { stringify } from 'yaml';
+import { loadKubeConfig } from '../../kube/config.ts';
+import { KubeRest } from '../../kube/rest.ts';
+import { createLogger } from '../../observability/logger.ts';
+import { DEFAULT_SIGNING_KEY_FIELD, formatProblem, loadConfigFile } from '../../validator/config/load.ts';
+import { generateSigningKeyPem } from '../../validator/identity/signer.ts';
+import { Validator } from '../../validator/server.ts';
+import { CliError } from '../errors.ts';
+import { EXIT } from '../exit-codes.ts';
+
+function portOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError(`${value} is not a port (0-65535)`);
+  return n;
+}
+
+export function registerValidator(program: Command): void {
+  const validator = program
+    .command('validator')
+    .description('run the validator sidecar: forward auth (/authz), reverse proxy and POST /v1/keys/verify')
+    .option('--config <file>', 'validator configuration (YAML; see docs/validator.md); required')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or in-cluster)')
+    .option('--port <port>', 'main port, overrides server.port (0: any free port)', portOption)
+    .option(
+      '--admin-port <port>',
+      '/healthz, /readyz and /metrics port, overrides server.adminPort',
+      portOption,
+    )
+    .option('--host <address>', 'address to listen on, overrides server.host')
+    .option('--check', 'check the configuration file and exit')
+    .action(async (o) => {
+      if (!o.config)
+        throw new CliError('--config <file> is required (see examples/validator-config.yaml)', EXIT.usage);
+      const result = loadConfigFile(o.config);
+      if (!result.ok) {
+        throw new CliError(
+          `the configuration has ${result.problems.length} problem(s):\n${result.problems.map((p) => `  ${formatProblem(o.config, p)}`).join('\n')}`,
+          EXIT.usage,
+        );
+      }
+      if (o.check) {
+        process.stdout.write(`${o.config}: ok\n`);
+        return;
+      }
+      const log = createLogger('validator');
+      const validator = new Validator(result.config, {
+        rest: new KubeRest(loadKubeConfig(o.kubeconfig)),
+        log,
+      });
+      await validator.start({ port: o.port, adminPort: o.adminPort, host: o.host });
+      log.info(
+        {
+          port: validator.port,
+          adminPort: validator.adminPort,
+          environment: result.config.environment,
+          upstream: result.config.upstream?.url,
+        },
+        'validator listening',
+      );
+      const shutdown = async (signal: string) => {
+        log.info({ signal }, 'shutting down: draining in-flight requests');
+        await validator.shutdown();
+        log.info('validator stopped');
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void shutdown('SIGTERM'));
+      process.once('SIGINT', () => void shutdown('SIGINT'));
+    });
+
+  validator
+    .command('signing-key')
+    .description('print a Secret manifest holding a new JWT signing key (apply it with kubectl apply -f -)')
+    .requiredOption('--name <name>', 'Secret name')
+    .requiredOption(
+      '-n, --namespace <ns>',
+      'Secret namespace (the validator needs get/list/watch on this one Secret)',
+    )
+    .addOption(
+      new Option('--algorithm <alg>', 'EdDSA (Ed25519) or ES256 (P-256)')
+        .choices(['EdDSA', 'ES256'])
+        .default('EdDSA'),
+    )
+    .action((o) => {
+      const manifest = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name: o.name,
+          namespace: o.namespace,
+          labels: { 'app.kubernetes.io/managed-by': 'keywarden' },
+        },
+        type: 'Opaque',
+        stringData: { [DEFAULT_SIGNING_KEY_FIELD]: generateSigningKeyPem(o.algorithm) },
+      };
+      process.stdout.write(stringify(manifest));
+    });
+}
