@@ -88,7 +88,10 @@ export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<
 
   /** False when the API server has not been heard from for longer than the silence limit. */
   get healthy(): boolean {
-    return !this.#stopped && Date.now() - this.#lastContactAt < this.#opts.silenceMs + 30_000;
+    return (
+      !this.#stopped &&
+      Date.now() - this.#lastContactAt < this.#opts.silenceMs + Math.min(30_000, this.#opts.silenceMs)
+    );
   }
 
   get lastContactAt(): number {

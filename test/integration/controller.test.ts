@@ -130,6 +130,43 @@ describe('the controller', () => {
     expect(ak.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('Expired');
   });
 
+  it('marks a key ExpiringSoon inside the policy window (default 14 days) and records a Warning Event', async () => {
+    await createApiKey(rest, ns, 'soon', { expiresAt: new Date(Date.now() + 2 * 86_400_000).toISOString() });
+    const ak = await waitState('soon', 'Active');
+    const cond = ak.status?.conditions?.find((c) => c.type === 'ExpiringSoon');
+    expect(cond?.status).toBe('True');
+    const far = await createApiKey(rest, ns, 'far', {
+      expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+    });
+    const farAk = await waitState(far.metadata.name, 'Active');
+    expect(farAk.status?.conditions?.find((c) => c.type === 'ExpiringSoon')?.status).toBe('False');
+    const events = await eventually(async () => {
+      const list = await rest.get<{ items: { reason: string; type: string; regarding: { name: string } }[] }>(
+        `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
+      );
+      return list.items.find((e) => e.regarding.name === 'soon' && e.reason === 'ExpiringSoon');
+    });
+    expect(events.type).toBe('Warning');
+  });
+
+  it('moves lastTransitionTime only when a condition changes', async () => {
+    await createApiKey(rest, ns, 'stable');
+    const first = await waitState('stable', 'Active');
+    const t0 = first.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
+    await new Promise((r) => setTimeout(r, 1_100));
+    await patchSpec(rest, ns, 'stable', { description: 'touched' });
+    const second = await eventually(async () => {
+      const a = await getApiKey(rest, ns, 'stable');
+      return a.status?.observedGeneration === a.metadata.generation && a.metadata.generation === 2
+        ? a
+        : undefined;
+    });
+    expect(second.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe(t0);
+    await patchSpec(rest, ns, 'stable', { disabled: true });
+    const third = await waitState('stable', 'Inactive');
+    expect(third.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).not.toBe(t0);
+  });
+
   it('regenerates with the same key id: the old secret stops at once', async () => {
     await createApiKey(rest, ns, 'rotate', { rotation: { generation: 1 } });
     await waitState('rotate', 'Active');
