@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerController } from './commands/controller.ts';
 import { registerControlPlane } from './commands/controlplane.ts';
 import { registerDev } from './commands/dev.ts';
+import { registerKeyCommands } from './commands/keys.ts';
 import { registerReveal } from './commands/reveal.ts';
 import { registerValidator } from './commands/validator.ts';
 import { registerWebhook } from './commands/webhook.ts';
@@ -20,6 +21,7 @@ registerControlPlane(program);
 registerDev(program);
 registerController(program);
 registerReveal(program);
+registerKeyCommands(program);
 registerValidator(program);
 registerWebhook(program);
 

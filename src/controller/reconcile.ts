@@ -312,7 +312,7 @@ export class Reconciler {
     }
 
     // Label first, so that anyone who sees the state in status can already select on it.
-    await this.#ensureStateLabel(ak, state);
+    await this.#ensureLabels(ak, state);
     await this.#writeStatus(ak, status);
     if (delivery && staged?.jwe) await this.#deleteSecret(operatorNamespace, delivery);
     for (const e of events) await this.#ctx.events.record(ak, e);
@@ -518,13 +518,11 @@ export class Reconciler {
     );
   }
 
-  async #ensureStateLabel(ak: LiveApiKey, state: string): Promise<void> {
-    if (ak.metadata.labels?.[LABELS.state] === state) return;
-    await this.#ctx.rest.patch(
-      apiKeyPath(ak.metadata.namespace, ak.metadata.name),
-      { metadata: { labels: { [LABELS.state]: state } } },
-      'merge',
-    );
+  /** Environment, type and state labels for label selectors (the webhook sets the first two too). */
+  async #ensureLabels(ak: LiveApiKey, state: string): Promise<void> {
+    const want = { [LABELS.environment]: ak.spec.environment, [LABELS.type]: ak.spec.type ?? 'private', [LABELS.state]: state };
+    if (Object.entries(want).every(([k, v]) => ak.metadata.labels?.[k] === v)) return;
+    await this.#ctx.rest.patch(apiKeyPath(ak.metadata.namespace, ak.metadata.name), { metadata: { labels: want } }, 'merge');
   }
 
   async #fail(

@@ -14,8 +14,6 @@ const list = (value: string): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-const ms = (n: number) => `${n / 3_600_000}h`;
-
 interface WebhookFlags {
   kubeconfig?: string;
   host: string;
@@ -88,11 +86,10 @@ export function registerWebhook(program: Command): void {
     )
     .option('--tls-cert-file <file>', 'files mode: serving certificate (PEM, reloaded on change)')
     .option('--tls-key-file <file>', 'files mode: its private key (PEM)')
-    .option(
-      '--tls-reload-interval <duration>',
-      'files mode: how often to look for new files',
-      parseDurationOption,
-      D.reloadIntervalMs,
+    .addOption(
+      new Option('--tls-reload-interval <duration>', 'files mode: how often to look for new files')
+        .argParser(parseDurationOption)
+        .default(D.reloadIntervalMs, '10s'),
     )
     .option(
       '--namespace <ns>',
@@ -120,19 +117,21 @@ export function registerWebhook(program: Command): void {
       list,
       [],
     )
-    .option(
-      '--cert-validity <duration>',
-      'bootstrap mode: serving certificate lifetime',
-      parseDurationOption,
-      D.certValidityMs,
+    .addOption(
+      new Option('--cert-validity <duration>', 'bootstrap mode: serving certificate lifetime')
+        .argParser(parseDurationOption)
+        .default(D.certValidityMs, '2160h'),
     )
-    .option(
-      '--cert-renew-before <duration>',
-      'bootstrap mode: renew this long before expiry',
-      parseDurationOption,
-      D.renewBeforeMs,
+    .addOption(
+      new Option('--cert-renew-before <duration>', 'bootstrap mode: renew this long before expiry')
+        .argParser(parseDurationOption)
+        .default(D.renewBeforeMs, '720h'),
     )
-    .option('--ca-validity <duration>', 'bootstrap mode: CA lifetime', parseDurationOption, D.caValidityMs)
+    .addOption(
+      new Option('--ca-validity <duration>', 'bootstrap mode: CA lifetime')
+        .argParser(parseDurationOption)
+        .default(D.caValidityMs, '87600h'),
+    )
     .option(
       '--mutating-configuration <names>',
       'bootstrap mode: MutatingWebhookConfigurations to patch caBundle into',
@@ -145,14 +144,12 @@ export function registerWebhook(program: Command): void {
       list,
       [],
     )
-    .addHelpText(
-      'after',
-      `\nDurations: ms, s, m, h (e.g. 90s, 720h). Defaults: --cert-validity ${ms(D.certValidityMs)}, --cert-renew-before ${ms(D.renewBeforeMs)}, --ca-validity ${ms(D.caValidityMs)}.`,
-    )
+    .addHelpText('after', '\nDurations are written with ms, s, m or h, e.g. 90s or 720h.')
     .action(async (o: WebhookFlags) => {
       if (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1024) {
         throw new CliError('--max-body-bytes must be at least 1024', EXIT.usage);
       }
+      const tls = tlsOptions(o);
       const log = createLogger('webhook');
       const webhook = new AdmissionWebhook(
         new KubeRest(loadKubeConfig(o.kubeconfig)),
@@ -162,7 +159,7 @@ export function registerWebhook(program: Command): void {
           healthPort: o.healthPort,
           maxBodyBytes: o.maxBodyBytes,
           policySyncTimeoutMs: D.policySyncTimeoutMs,
-          tls: tlsOptions(o),
+          tls,
         },
         log,
       );

@@ -1,0 +1,91 @@
+// A tiny benchmark harness. No timed assertions: every figure is reported as a ratio against a
+// baseline measured in the same run on the same machine, so the numbers can be compared across runs.
+
+export interface BenchFigure {
+  name: string;
+  value: number;
+  unit: string;
+  /** The baseline's value, in the same unit, measured in the same run. */
+  baseline: number;
+  baselineName: string;
+  /** value / baseline. */
+  ratio: number;
+}
+
+export interface BenchResult {
+  name: string;
+  description: string;
+  figures: BenchFigure[];
+  /** Parameters worth knowing when reading the figures (sizes, rounds). */
+  params?: Record<string, number | string>;
+}
+
+export interface Bench {
+  name: string;
+  run(): Promise<BenchResult>;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median of nothing');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** Results are folded into this so the work cannot be optimised away. */
+export let sink = 0;
+
+/** Operations per second of `batch` (which performs `opsPerBatch` operations), run for at least `ms`. */
+export function opsPerSecond(batch: () => number, opsPerBatch: number, ms: number): number {
+  let ops = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  do {
+    sink = (sink + batch()) | 0;
+    ops += opsPerBatch;
+    elapsed = performance.now() - start;
+  } while (elapsed < ms);
+  return (ops * 1000) / elapsed;
+}
+
+export interface ThroughputOptions {
+  opsPerBatch: number;
+  warmupMs?: number;
+  rounds?: number;
+  roundMs?: number;
+}
+
+/**
+ * Medians of subject and baseline throughput over several rounds, after a warm-up. The two alternate
+ * within each round (and swap order every round), so drift in machine load hits both alike.
+ */
+export function compareThroughput(
+  subject: () => number,
+  baseline: () => number,
+  { opsPerBatch, warmupMs = 500, rounds = 7, roundMs = 300 }: ThroughputOptions,
+): { value: number; baseline: number } {
+  opsPerSecond(subject, opsPerBatch, warmupMs);
+  opsPerSecond(baseline, opsPerBatch, warmupMs);
+  const s: number[] = [];
+  const b: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      s.push(opsPerSecond(subject, opsPerBatch, roundMs));
+      b.push(opsPerSecond(baseline, opsPerBatch, roundMs));
+    } else {
+      b.push(opsPerSecond(baseline, opsPerBatch, roundMs));
+      s.push(opsPerSecond(subject, opsPerBatch, roundMs));
+    }
+  }
+  return { value: median(s), baseline: median(b) };
+}
+
+export function figure(
+  name: string,
+  unit: string,
+  value: number,
+  baseline: number,
+  baselineName: string,
+): BenchFigure {
+  return { name, unit, value, baseline, baselineName, ratio: value / baseline };
+}

@@ -1,0 +1,202 @@
+import { type Command, Option } from 'commander';
+import { LABELS } from '../../api/index.ts';
+import type { LiveApiKey } from '../../controller/reconcile.ts';
+import { loadKubeConfig } from '../../kube/config.ts';
+import { isNotFound, KubeRest } from '../../kube/rest.ts';
+import { formatRfc3339, latestAllowedExpiry, parseRfc3339 } from '../../rules/index.ts';
+import { CliError } from '../errors.ts';
+import { EXIT } from '../exit-codes.ts';
+import { printTable } from '../output.ts';
+
+// People's commands on ApiKeys: list, regenerate, disable, enable, extend. They change the spec only;
+// the webhook checks every change and the controller does the work, exactly as with kubectl.
+
+const apiKeysPath = (ns?: string, name?: string) =>
+  `/apis/keywarden.dev/v1alpha1${ns ? `/namespaces/${encodeURIComponent(ns)}` : ''}/apikeys${name ? `/${encodeURIComponent(name)}` : ''}`;
+
+function client(kubeconfig?: string): KubeRest {
+  return new KubeRest(loadKubeConfig(kubeconfig));
+}
+
+async function getKey(rest: KubeRest, ns: string, name: string): Promise<LiveApiKey> {
+  try {
+    return await rest.get<LiveApiKey>(apiKeysPath(ns, name));
+  } catch (err) {
+    if (isNotFound(err)) throw new CliError(`ApiKey ${ns}/${name} not found. List keys with: kubectl keywarden list -n ${ns}`, EXIT.notFound);
+    throw err;
+  }
+}
+
+/** A merge patch guarded by the resourceVersion just read, so two people never overwrite each other. */
+async function patchKey(rest: KubeRest, ak: LiveApiKey, spec: Record<string, unknown>): Promise<LiveApiKey> {
+  return rest.patch<LiveApiKey>(
+    apiKeysPath(ak.metadata.namespace, ak.metadata.name),
+    { metadata: { resourceVersion: ak.metadata.resourceVersion }, spec },
+    'merge',
+  );
+}
+
+export function matchesSearch(ak: LiveApiKey, term: string): boolean {
+  const t = term.toLowerCase();
+  return [ak.status?.keyId, ak.status?.keyHint, ak.spec.description, ...(ak.spec.allowedSources ?? []), ak.metadata.name]
+    .filter((v): v is string => typeof v === 'string')
+    .some((v) => v.toLowerCase().includes(t));
+}
+
+const ago = (iso?: string) => {
+  if (!iso) return '-';
+  const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
+  if (s < 0) return `in ${human(-s)}`;
+  return `${human(s)} ago`;
+};
+const human = (s: number) =>
+  s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`;
+
+export function registerKeyCommands(program: Command): void {
+  const output = () => new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table');
+
+  program
+    .command('list')
+    .description('list ApiKeys, filtered by environment, type and state, searching key id, hint, description and sources')
+    .option('-n, --namespace <ns>', 'namespace (default: all namespaces)')
+    .option('-e, --environment <env>', 'production, staging or development')
+    .option('-t, --type <type>', 'public or private')
+    .option('-s, --state <state>', 'Pending, Active, Inactive, Expired or Failed')
+    .option('-q, --search <text>', 'text to find in key id, hint, description, name or allowed sources')
+    .option('--kubeconfig <file>', 'kubeconfig file')
+    .addOption(output())
+    .action(async (o) => {
+      const selector = [
+        o.environment && `${LABELS.environment}=${o.environment}`,
+        o.type && `${LABELS.type}=${o.type}`,
+        o.state && `${LABELS.state}=${o.state}`,
+      ]
+        .filter(Boolean)
+        .join(',');
+      const list = await client(o.kubeconfig).get<{ items: LiveApiKey[] }>(apiKeysPath(o.namespace), {
+        labelSelector: selector || undefined,
+      });
+      // Labels are set by the webhook and controller; filter on the spec and status too, so keys created
+      // before the webhook was installed are not missed.
+      const items = list.items.filter(
+        (k) =>
+          (!o.environment || k.spec.environment === o.environment) &&
+          (!o.type || (k.spec.type ?? 'private') === o.type) &&
+          (!o.state || k.status?.state === o.state) &&
+          (!o.search || matchesSearch(k, o.search)),
+      );
+      if (o.output === 'json') {
+        process.stdout.write(`${JSON.stringify(items.map(summary), null, 2)}\n`);
+        return;
+      }
+      if (items.length === 0) {
+        process.stderr.write('No ApiKeys found.\n');
+        return;
+      }
+      printTable(
+        ['NAMESPACE', 'NAME', 'ENVIRONMENT', 'TYPE', 'STATE', 'KEY', 'EXPIRES', 'LAST USED', 'DESCRIPTION'],
+        items.map((k) => [
+          k.metadata.namespace,
+          k.metadata.name,
+          k.spec.environment,
+          k.spec.type ?? 'private',
+          k.status?.state ?? 'Pending',
+          k.status?.keyHint ?? '-',
+          ago(k.status?.expiresAt ?? k.spec.expiresAt),
+          ago(k.status?.lastUsedAt),
+          (k.spec.description ?? '').slice(0, 40),
+        ]),
+      );
+    });
+
+  program
+    .command('regenerate')
+    .description('mint a new secret for the key (same id and settings); reveal it afterwards')
+    .argument('<name>', 'ApiKey name')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('--grace-period <duration>', 'keep the old secret working this long, e.g. 1h (default: it stops at once)')
+    .option('--kubeconfig <file>', 'kubeconfig file')
+    .action(async (name: string, o) => {
+      const rest = client(o.kubeconfig);
+      const ak = await getKey(rest, o.namespace, name);
+      const generation = (ak.spec.rotation?.generation ?? 0) + 1;
+      await patchKey(rest, ak, { rotation: { ...ak.spec.rotation, generation, ...(o.gracePeriod ? { gracePeriod: o.gracePeriod } : {}) } });
+      process.stdout.write(`ApiKey ${o.namespace}/${name}: regeneration ${generation} requested. Get the new key with: kubectl keywarden reveal ${name} -n ${o.namespace}\n`);
+    });
+
+  program
+    .command('disable')
+    .description('cut the key off at once (401); the object and its history stay')
+    .argument('<name>', 'ApiKey name')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('--kubeconfig <file>', 'kubeconfig file')
+    .action(async (name: string, o) => {
+      const rest = client(o.kubeconfig);
+      const ak = await getKey(rest, o.namespace, name);
+      await patchKey(rest, ak, { disabled: true });
+      process.stdout.write(`ApiKey ${o.namespace}/${name} disabled.\n`);
+    });
+
+  program
+    .command('enable')
+    .description('bring a disabled key back; an expired one needs a new expiry (--expires-at or --days)')
+    .argument('<name>', 'ApiKey name')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('--expires-at <time>', 'new expiry, RFC 3339, at most one year ahead')
+    .option('--days <n>', 'new expiry this many days from now (capped at one year)')
+    .option('--kubeconfig <file>', 'kubeconfig file')
+    .action(async (name: string, o) => {
+      const rest = client(o.kubeconfig);
+      const ak = await getKey(rest, o.namespace, name);
+      const expiresAt = o.expiresAt || o.days ? newExpiry(o.expiresAt, o.days) : undefined;
+      await patchKey(rest, ak, { disabled: false, ...(expiresAt ? { expiresAt } : {}) });
+      process.stdout.write(`ApiKey ${o.namespace}/${name} enabled${expiresAt ? ` until ${expiresAt}` : ''}.\n`);
+    });
+
+  program
+    .command('extend')
+    .description('set a new expiry within the one-year cap (default: the latest allowed now)')
+    .argument('<name>', 'ApiKey name')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('--expires-at <time>', 'new expiry, RFC 3339')
+    .option('--days <n>', 'new expiry this many days from now')
+    .option('--kubeconfig <file>', 'kubeconfig file')
+    .action(async (name: string, o) => {
+      const rest = client(o.kubeconfig);
+      const ak = await getKey(rest, o.namespace, name);
+      const expiresAt = newExpiry(o.expiresAt, o.days);
+      await patchKey(rest, ak, { expiresAt });
+      process.stdout.write(`ApiKey ${o.namespace}/${name} now expires at ${expiresAt}.\n`);
+    });
+}
+
+/** The expiry asked for; the webhook has the final word on the cap, this only fills the default. */
+export function newExpiry(expiresAt: string | undefined, days: string | undefined, now = new Date()): string {
+  if (expiresAt) {
+    const d = parseRfc3339(expiresAt);
+    if (!d) throw new CliError(`--expires-at ${expiresAt} is not an RFC 3339 time such as 2027-01-31T00:00:00Z`, EXIT.usage);
+    return formatRfc3339(d);
+  }
+  const cap = latestAllowedExpiry(now);
+  if (days === undefined) return formatRfc3339(cap);
+  const n = Number(days);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`--days ${days} must be a whole number of days, 1 or more`, EXIT.usage);
+  return formatRfc3339(new Date(Math.min(now.getTime() + n * 86_400_000, cap.getTime())));
+}
+
+function summary(k: LiveApiKey) {
+  return {
+    namespace: k.metadata.namespace,
+    name: k.metadata.name,
+    environment: k.spec.environment,
+    type: k.spec.type ?? 'private',
+    state: k.status?.state ?? 'Pending',
+    keyId: k.status?.keyId,
+    keyHint: k.status?.keyHint,
+    expiresAt: k.status?.expiresAt ?? k.spec.expiresAt,
+    lastUsedAt: k.status?.lastUsedAt,
+    description: k.spec.description,
+    permissions: k.spec.permissions ?? [],
+    allowedSources: k.spec.allowedSources ?? [],
+  };
+}

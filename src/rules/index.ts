@@ -1,0 +1,75 @@
+// The pure rules shared by the webhook, the controller and the validator: no I/O, no clock reads.
+
+export {
+  BASE62_ALPHABET,
+  decodeBase62Bytes,
+  decodeBase62Int,
+  encodeBase62Bytes,
+  encodeBase62Int,
+  isBase62,
+  randomBase62,
+} from './base62.ts';
+export type { DurationResult } from './duration.ts';
+export { DURATION_PATTERN, durationMs, formatDuration, parseDuration } from './duration.ts';
+export type { ExpiryCheckOptions, ExpiryCheckResult } from './expiry.ts';
+export {
+  addOneCalendarYear,
+  CLOCK_SKEW_TOLERANCE_MS,
+  checkExpiry,
+  DAY_MS,
+  defaultExpiry,
+  formatRfc3339,
+  isExpired,
+  isExpiringSoon,
+  latestAllowedExpiry,
+  parseRfc3339,
+} from './expiry.ts';
+export type { Environment, GenerateKeyOptions, KeyType, ParsedKey, ParseKeyResult } from './key.ts';
+export {
+  CHECKSUM_LENGTH,
+  ENVIRONMENTS,
+  generateKey,
+  generateKeyId,
+  hashesEqual,
+  hashKey,
+  isKeyId,
+  KEY_ID_LENGTH,
+  KEY_ID_PATTERN,
+  KEY_PATTERN,
+  KEY_TYPES,
+  keyChecksum,
+  keyHint,
+  keyMatchesHash,
+  keyPrefix,
+  MAX_KEY_LENGTH,
+  parseKey,
+  SECRET_LENGTH,
+} from './key.ts';
+export type { Permission, PermissionCatalogue, PermissionResult } from './permissions.ts';
+export {
+  checkCatalogue,
+  checkPermissions,
+  hasPermission,
+  normalizePermissions,
+  PERMISSION_PATTERN,
+  parsePermission,
+  permissionGrants,
+} from './permissions.ts';
+export type { BucketState, RateLimitConfig, TakeResult } from './rate-limit.ts';
+export {
+  bucketCapacity,
+  bucketTokens,
+  initialBucket,
+  rateLimitHeaders,
+  takeToken,
+} from './rate-limit.ts';
+export { describeValue } from './redact.ts';
+export type {
+  ClientAddressResult,
+  IpKind,
+  NormalizeSourcesResult,
+  ParsedSource,
+  SourceMatcher,
+  SourceResult,
+} from './sources.ts';
+export { compileSources, normalizeSources, parseClientAddress, parseSource } from './sources.ts';

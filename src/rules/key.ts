@@ -1,0 +1,146 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { encodeBase62Int, randomBase62 } from './base62.ts';
+import { describeValue } from './redact.ts';
+
+// Key string: kw{pk|sk}_{prod|stg|dev}_{keyId}_{secret}{checksum}
+//   keyId    12 random base62 characters, kept across regenerations
+//   secret   33 random base62 characters: 33 × log2(62) ≈ 196 bits
+//   checksum CRC32 of everything before it, 6 base62 characters (62^6 > 2^32), so typos and
+//            forged strings are refused before any lookup, and scanners can confirm a finding.
+
+export type KeyType = 'public' | 'private';
+export type Environment = 'production' | 'staging' | 'development';
+
+export const KEY_TYPES: readonly KeyType[] = ['public', 'private'];
+export const ENVIRONMENTS: readonly Environment[] = ['production', 'staging', 'development'];
+
+export const KEY_ID_LENGTH = 12;
+export const SECRET_LENGTH = 33;
+export const CHECKSUM_LENGTH = 6;
+/** Longer input is refused before any regular expression runs on it. */
+export const MAX_KEY_LENGTH = 128;
+
+const TYPE_CODE: Record<KeyType, string> = { public: 'pk', private: 'sk' };
+const TYPE_BY_CODE: Record<string, KeyType> = { pk: 'public', sk: 'private' };
+const ENV_CODE: Record<Environment, string> = { production: 'prod', staging: 'stg', development: 'dev' };
+const ENV_BY_CODE: Record<string, Environment> = { prod: 'production', stg: 'staging', dev: 'development' };
+
+/** Unanchored pattern (RE2- and JS-compatible) for secret scanners; confirm a match with parseKey. */
+export const KEY_PATTERN = '\\bkw[ps]k_(?:prod|stg|dev)_[0-9A-Za-z]{12}_[0-9A-Za-z]{39}\\b';
+/** Anchored pattern for a key id. */
+export const KEY_ID_PATTERN = '^[0-9A-Za-z]{12}$';
+
+const KEY_RE = /^kw(pk|sk)_(prod|stg|dev)_([0-9A-Za-z]{12})_([0-9A-Za-z]{33})([0-9A-Za-z]{6})$/;
+const KEY_ID_RE = new RegExp(KEY_ID_PATTERN);
+
+export interface ParsedKey {
+  type: KeyType;
+  environment: Environment;
+  keyId: string;
+  /** e.g. `kwsk_prod_` */
+  prefix: string;
+  /** Masked form safe to show and store, see keyHint. */
+  hint: string;
+}
+
+export type ParseKeyResult =
+  | { ok: true; key: ParsedKey }
+  | { ok: false; code: 'key_malformed'; message: string };
+
+export interface GenerateKeyOptions {
+  type: KeyType;
+  environment: Environment;
+  /** Reuse the id of an existing key (regeneration); a new one is drawn when absent. */
+  keyId?: string;
+}
+
+export function keyPrefix(type: KeyType, environment: Environment): string {
+  const t = TYPE_CODE[type];
+  const e = ENV_CODE[environment];
+  if (t === undefined) throw new TypeError(`unknown key type ${describeValue(type)}`);
+  if (e === undefined) throw new TypeError(`unknown environment ${describeValue(environment)}`);
+  return `kw${t}_${e}_`;
+}
+
+export function generateKeyId(): string {
+  return randomBase62(KEY_ID_LENGTH);
+}
+
+export function isKeyId(s: unknown): s is string {
+  return typeof s === 'string' && KEY_ID_RE.test(s);
+}
+
+/** The 6-character checksum of a key body (everything before the checksum). */
+export function keyChecksum(body: string): string {
+  return encodeBase62Int(crc32(body), CHECKSUM_LENGTH);
+}
+
+export function generateKey(options: GenerateKeyOptions): string {
+  const keyId = options.keyId ?? generateKeyId();
+  if (!isKeyId(keyId)) throw new TypeError(`keyId ${describeValue(keyId)} is not 12 base62 characters`);
+  const body = `${keyPrefix(options.type, options.environment)}${keyId}_${randomBase62(SECRET_LENGTH)}`;
+  return body + keyChecksum(body);
+}
+
+function malformed(message: string): ParseKeyResult {
+  return { ok: false, code: 'key_malformed', message };
+}
+
+/**
+ * Checks shape, length, charset and checksum. Messages are fixed texts: they never quote the input,
+ * which may be a real key with a typo in it.
+ */
+export function parseKey(s: unknown): ParseKeyResult {
+  if (typeof s !== 'string' || s.length === 0) return malformed('no key given');
+  if (s.length > MAX_KEY_LENGTH) {
+    return malformed(`key is longer than ${MAX_KEY_LENGTH} characters: not a keywarden key`);
+  }
+  const m = KEY_RE.exec(s);
+  if (m === null) {
+    if (/[^0-9A-Za-z_]/.test(s)) {
+      return malformed('key contains characters other than letters, digits and underscores');
+    }
+    if (!/^kw[ps]k_/.test(s)) return malformed('key does not start with a keywarden prefix (kwpk or kwsk)');
+    if (!/^kw[ps]k_(?:prod|stg|dev)_/.test(s)) {
+      return malformed('key environment is not one of prod, stg, dev');
+    }
+    return malformed('key does not have the keywarden shape: prefix, 12-character id, 39-character secret');
+  }
+  const [, typeCode = '', envCode = '', keyId = '', , checksum = ''] = m;
+  // Compared as strings: the checksum is public, so no constant-time compare is needed here.
+  if (keyChecksum(s.slice(0, -CHECKSUM_LENGTH)) !== checksum) {
+    return malformed('key checksum does not match: the key was mistyped or is not a keywarden key');
+  }
+  const type = TYPE_BY_CODE[typeCode];
+  const environment = ENV_BY_CODE[envCode];
+  if (type === undefined || environment === undefined) return malformed('key prefix is not recognised');
+  const prefix = `kw${typeCode}_${envCode}_`;
+  return { ok: true, key: { type, environment, keyId, prefix, hint: `${prefix}${keyId}_…${s.slice(-4)}` } };
+}
+
+/** Masked hint, e.g. `kwsk_prod_<keyId>_…<last 4>`; the last 4 are checksum characters, not secret ones. */
+export function keyHint(s: string): string {
+  const parsed = parseKey(s);
+  return parsed.ok ? parsed.key.hint : '…';
+}
+
+/** SHA-256 of the full key string, lower-case hex. This is all that is ever stored. */
+export function hashKey(s: string): string {
+  return createHash('sha256').update(s, 'utf8').digest('hex');
+}
+
+/** Constant-time comparison of two hex digests; false (never a throw) on malformed input or length mismatch. */
+export function hashesEqual(a: string, b: string): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string' || a.length === 0) return false;
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  // Hex decoding stops at the first invalid pair, so a short buffer means the string was not all hex.
+  if (x.length * 2 !== a.length || y.length * 2 !== b.length || x.length !== y.length) return false;
+  return timingSafeEqual(x, y);
+}
+
+/** Whether a presented key hashes to the stored hash. */
+export function keyMatchesHash(key: string, storedHash: string): boolean {
+  return hashesEqual(hashKey(key), storedHash);
+}

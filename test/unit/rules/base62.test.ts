@@ -1,0 +1,72 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  BASE62_ALPHABET,
+  decodeBase62Bytes,
+  decodeBase62Int,
+  encodeBase62Bytes,
+  encodeBase62Int,
+  isBase62,
+  randomBase62,
+} from '../../../src/rules/index.ts';
+import { referenceBase62 } from './arbitraries.ts';
+
+describe('base62', () => {
+  it('encodes integers like the reference, and decodes them back', () => {
+    expect(encodeBase62Int(0)).toBe('0');
+    expect(encodeBase62Int(61)).toBe('z');
+    expect(encodeBase62Int(62)).toBe('10');
+    expect(encodeBase62Int(2 ** 32 - 1, 6)).toBe(referenceBase62(2 ** 32 - 1, 6));
+    expect(encodeBase62Int(2 ** 32 - 1).length).toBeLessThanOrEqual(6);
+    fc.assert(
+      fc.property(fc.nat({ max: 2 ** 32 - 1 }), (n) => {
+        expect(encodeBase62Int(n, 6)).toBe(referenceBase62(n, 6));
+        expect(decodeBase62Int(encodeBase62Int(n, 6))).toBe(BigInt(n));
+      }),
+    );
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 256n }), (n) => {
+        expect(decodeBase62Int(encodeBase62Int(n))).toBe(n);
+      }),
+    );
+  });
+
+  it('keeps numeric order in fixed-width encodings', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 2 ** 32 - 1 }), fc.nat({ max: 2 ** 32 - 1 }), (a, b) => {
+        expect(encodeBase62Int(a, 6) < encodeBase62Int(b, 6)).toBe(a < b);
+      }),
+    );
+  });
+
+  it('round-trips bytes, leading zero bytes included', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const s = encodeBase62Bytes(bytes);
+        expect(isBase62(s)).toBe(true);
+        expect(decodeBase62Bytes(s)).toEqual(bytes);
+      }),
+    );
+    expect(encodeBase62Bytes(new Uint8Array([0, 0, 1]))).toBe('001');
+  });
+
+  it('refuses bad input', () => {
+    expect(() => encodeBase62Int(-1)).toThrow(RangeError);
+    expect(() => encodeBase62Int(1.5)).toThrow(RangeError);
+    expect(() => decodeBase62Int('ab-c')).toThrow(RangeError);
+    expect(() => decodeBase62Int('')).toThrow(RangeError);
+    expect(() => randomBase62(-1)).toThrow(RangeError);
+  });
+
+  it('draws random strings of the asked length from the whole alphabet', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 300 }), (n) => {
+        const s = randomBase62(n);
+        expect(s).toHaveLength(n);
+        expect(isBase62(s)).toBe(true);
+      }),
+      { numRuns: 50 },
+    );
+    expect(new Set(randomBase62(5000))).toEqual(new Set(BASE62_ALPHABET));
+  });
+});
