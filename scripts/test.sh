@@ -23,8 +23,10 @@ npx tsc -p tsconfig.json
 say "generated types match crds/"
 node scripts/gen-types.ts --check
 if [[ " ${projects[*]} " == *" integration "* ]]; then
-  say "control plane binaries (first build takes several minutes)"
+  say "control plane, helm and promtool from their Go modules (first build takes several minutes)"
   node src/cli/main.ts controlplane build >/dev/null
+  bash tools/build-go-tool.sh helm >/dev/null
+  bash tools/build-go-tool.sh promtool >/dev/null
 fi
 mkdir -p .keywarden
 say "vitest ${projects[*]}"

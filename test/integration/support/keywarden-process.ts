@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 
@@ -11,7 +12,11 @@ export class KeywardenProcess {
   #exit: Promise<number | null>;
 
   constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [MAIN, ...args], {
+    // Under setpriv --pdeathsig, so a crashed test worker leaves no keywarden process behind.
+    const [cmd, cmdArgs] = existsSync('/usr/bin/setpriv')
+      ? ['/usr/bin/setpriv', ['--pdeathsig', 'SIGKILL', '--', process.execPath, MAIN, ...args]]
+      : [process.execPath, [MAIN, ...args]];
+    this.child = spawn(cmd, cmdArgs, {
       env: { ...process.env, KUBECONFIG: inject('kubeconfigPath'), KEYWARDEN_LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
