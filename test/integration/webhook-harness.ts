@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type X509Certificate } from 'node:crypto';
 import { request } from 'node:http';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -43,8 +43,6 @@ export interface WebhookProcess {
   healthPort: number;
   stop(): Promise<void>;
   metrics(): Promise<string>;
-  /** Serial number of the certificate a fresh TLS handshake gets. */
-  servedSerial(): Promise<string>;
 }
 
 export interface WebhookRunOptions {
@@ -105,14 +103,6 @@ export async function startWebhookProcess(opts: WebhookRunOptions): Promise<Webh
     healthPort,
     stop: () => proc.stop(),
     metrics: async () => (await httpGet(healthPort, '/metrics')).body,
-    servedSerial: () =>
-      new Promise((resolve, reject) => {
-        const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
-          resolve(socket.getPeerCertificate().serialNumber);
-          socket.end();
-        });
-        socket.on('error', reject);
-      }),
   };
 }
 
@@ -176,3 +166,16 @@ export async function waitUntilWebhookActive(namespace: string): Promise<void> {
 }
 
 export const rfc3339 = (ms: number) => formatRfc3339(new Date(ms));
+
+/** The certificate a fresh TLS handshake with the webhook gets. */
+export function servedCertificate(port: number): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      const cert = socket.getPeerX509Certificate();
+      socket.end();
+      if (cert) resolve(cert);
+      else reject(new Error('no peer certificate'));
+    });
+    socket.on('error', reject);
+  });
+}

@@ -1,5 +1,4 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyCrds, createNamespace, kubectl, kubectlOk } from './support/kubectl.ts';
 import {
@@ -8,6 +7,7 @@ import {
   deleteConfigurations,
   eventually,
   installConfigurations,
+  servedCertificate,
   sleep,
   startWebhookProcess,
   type WebhookProcess,
@@ -41,18 +41,6 @@ const start = (port?: number) =>
 async function caFromSecret(): Promise<string> {
   const b64 = await kubectlOk(['get', 'secret', SECRET, '-n', system, '-o', 'jsonpath={.data.ca\\.crt}']);
   return Buffer.from(b64, 'base64').toString();
-}
-
-function servedCertificate(port: number): Promise<X509Certificate> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
-      const cert = socket.getPeerX509Certificate();
-      socket.end();
-      if (cert) resolve(cert);
-      else reject(new Error('no peer certificate'));
-    });
-    socket.on('error', reject);
-  });
 }
 
 const createDryRun = (name: string) =>

@@ -1,0 +1,63 @@
+import { LABELS } from '../api/index.ts';
+import {
+  defaultExpiry,
+  ENVIRONMENTS,
+  formatRfc3339,
+  KEY_TYPES,
+  normalizePermissions,
+  normalizeSources,
+} from '../rules/index.ts';
+import type { Decision, ReviewContext } from './handler.ts';
+import { PatchBuilder } from './json-patch.ts';
+import type { AdmissionRequest } from './review.ts';
+
+// Defaults and normal forms, as a JSON Patch. Mutation runs before the API server checks the schema,
+// so a field of the wrong shape is left alone for the schema to refuse with its own message.
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStringArray = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+export function mutateApiKey(req: AdmissionRequest, ctx: ReviewContext): Decision {
+  const obj = structuredClone(req.object);
+  if (!isObject(obj) || !isObject(obj.spec)) return { allowed: true };
+  const meta = isObject(obj.metadata) ? obj.metadata : {};
+  if (meta.deletionTimestamp) return { allowed: true };
+  const spec = obj.spec;
+  const patch = new PatchBuilder(obj);
+
+  // The CRD defaults type already; kept here so an older CRD or a schema without the default still works.
+  if (spec.type === undefined) patch.set(['spec', 'type'], 'private');
+
+  if (spec.expiresAt === undefined) {
+    // An update that drops expiresAt (e.g. server-side apply by a manager that never set it) keeps the
+    // current expiry: defaulting again would quietly extend the key by another year.
+    const old =
+      isObject(req.oldObject) && isObject(req.oldObject.spec) ? req.oldObject.spec.expiresAt : undefined;
+    const value =
+      typeof old === 'string'
+        ? old
+        : formatRfc3339(defaultExpiry(ctx.now, ctx.policy.defaultLifetimeDays, ctx.policy.maxLifetimeDays));
+    patch.set(['spec', 'expiresAt'], value);
+  }
+
+  // Label values must be valid, so only known enum values are copied; the schema refuses the rest.
+  if (
+    typeof spec.environment === 'string' &&
+    (ENVIRONMENTS as readonly string[]).includes(spec.environment)
+  ) {
+    patch.set(['metadata', 'labels', LABELS.environment], spec.environment);
+  }
+  if (typeof spec.type === 'string' && (KEY_TYPES as readonly string[]).includes(spec.type)) {
+    patch.set(['metadata', 'labels', LABELS.type], spec.type);
+  }
+
+  if (isStringArray(spec.permissions))
+    patch.set(['spec', 'permissions'], normalizePermissions(spec.permissions));
+  if (isStringArray(spec.allowedSources)) {
+    const normal = normalizeSources(spec.allowedSources);
+    if (normal.ok) patch.set(['spec', 'allowedSources'], normal.sources);
+  }
+  return { allowed: true, patch: patch.ops };
+}

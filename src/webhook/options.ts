@@ -1,0 +1,50 @@
+/** How the serving certificate is obtained. */
+export type TlsOptions =
+  | {
+      mode: 'bootstrap';
+      /** Operator namespace: the CA and serving certificate Secret lives here. */
+      namespace: string;
+      secretName: string;
+      dnsNames: string[];
+      ipAddresses: string[];
+      certValidityMs: number;
+      renewBeforeMs: number;
+      caValidityMs: number;
+      /** Webhook configurations whose caBundle this process keeps up to date. */
+      mutatingConfigurations: string[];
+      validatingConfigurations: string[];
+    }
+  | { mode: 'files'; certFile: string; keyFile: string; reloadIntervalMs: number };
+
+export interface WebhookOptions {
+  host: string;
+  port: number;
+  /** Plain HTTP /healthz, /readyz and /metrics (0: a free port). */
+  healthPort: number;
+  maxBodyBytes: number;
+  /** How long to wait for the ApiKeyPolicy cache before giving up at start. */
+  policySyncTimeoutMs: number;
+  tls: TlsOptions;
+}
+
+const HOUR = 3_600_000;
+
+export const WEBHOOK_DEFAULTS = {
+  host: '0.0.0.0',
+  port: 9443,
+  healthPort: 8082,
+  maxBodyBytes: 3 * 1024 * 1024,
+  policySyncTimeoutMs: 60_000,
+  namespace: 'keywarden-system',
+  serviceName: 'keywarden-webhook',
+  secretName: 'keywarden-webhook-tls',
+  certValidityMs: 90 * 24 * HOUR,
+  renewBeforeMs: 30 * 24 * HOUR,
+  caValidityMs: 10 * 365 * 24 * HOUR,
+  reloadIntervalMs: 10_000,
+} as const;
+
+/** The DNS names a Service gets inside the cluster, as the API server dials it. */
+export function serviceDnsNames(service: string, namespace: string): string[] {
+  return [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+}

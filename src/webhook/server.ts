@@ -1,0 +1,169 @@
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { EffectivePolicy } from '../api/policy.ts';
+import type { Logger } from '../observability/logger.ts';
+import { MUTATE_PATH, VALIDATE_PATH } from './configurations.ts';
+import { failureStatus, handleReview, type Reviewer } from './handler.ts';
+import type { WebhookMetrics, WebhookName } from './metrics.ts';
+import { mutateApiKey } from './mutate.ts';
+import type { CertificateHolder } from './tls/holder.ts';
+import { validateApiKey } from './validate.ts';
+
+// The HTTPS server the API server calls. Timeouts are set so a slow or stuck client cannot hold a
+// worker, and keep-alive outlasts the API server's idle timeout (90 s) so it never reuses a connection
+// we are closing (that race would surface as a refused admission with failurePolicy Fail).
+
+export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export interface WebhookServerOptions {
+  host?: string;
+  port: number;
+  holder: CertificateHolder;
+  metrics: WebhookMetrics;
+  policy: () => EffectivePolicy;
+  /** Ready to admit (certificate in use, policy synced). */
+  ready: () => { ok: boolean; reason?: string };
+  log: Logger;
+  maxBodyBytes?: number;
+  now?: () => Date;
+  /** Called with the server-side handling time of each admission request, for the bench. */
+  onTimed?: (webhook: WebhookName, ms: number) => void;
+}
+
+export interface RunningWebhookServer {
+  server: Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+const REVIEWERS: Record<WebhookName, Reviewer> = { mutate: mutateApiKey, validate: validateApiKey };
+
+export function createWebhookApp(
+  opts: Omit<WebhookServerOptions, 'host' | 'port' | 'holder'>,
+): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const now = opts.now ?? (() => new Date());
+  const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  const route = (webhook: WebhookName) => {
+    const reviewer = REVIEWERS[webhook];
+    const timing: express.RequestHandler = (_req, res, next) => {
+      const start = process.hrtime.bigint();
+      const end = opts.metrics.latency.startTimer({ webhook });
+      opts.metrics.inFlight.inc({ webhook });
+      res.once('close', () => {
+        end();
+        opts.metrics.inFlight.dec({ webhook });
+        opts.metrics.requests.inc({ webhook, code: String(res.statusCode) });
+        opts.onTimed?.(webhook, Number(process.hrtime.bigint() - start) / 1e6);
+      });
+      next();
+    };
+    const handle: express.RequestHandler = (req, res) => {
+      const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+      const handled = handleReview(webhook, text, reviewer, { policy: opts.policy(), now: now() });
+      opts.metrics.admissions.inc({ webhook, operation: handled.operation, result: handled.result });
+      if (handled.result === 'error' || handled.result === 'bad_request') {
+        const message =
+          'response' in handled.body ? handled.body.response.status?.message : handled.body.message;
+        opts.log.warn({ webhook, result: handled.result, message }, 'admission request not handled normally');
+      }
+      res.status(handled.httpStatus).json(handled.body);
+    };
+    app.post(
+      `${webhook === 'mutate' ? MUTATE_PATH : VALIDATE_PATH}`,
+      timing,
+      express.raw({ type: () => true, limit }),
+      handle,
+    );
+  };
+  route('mutate');
+  route('validate');
+
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
+  app.get('/readyz', (_req, res) => {
+    const r = opts.ready();
+    res
+      .status(r.ok ? 200 : 503)
+      .type('text/plain')
+      .send(r.ok ? 'ok\n' : `not ok: ${r.reason ?? 'unknown'}\n`);
+  });
+  app.use((req, res) => {
+    res
+      .status(404)
+      .json(
+        failureStatus(
+          404,
+          'NotFound',
+          `no such endpoint: ${req.method} ${req.path} (use POST ${MUTATE_PATH} or ${VALIDATE_PATH})`,
+        ),
+      );
+  });
+  // Body errors (too large, broken encoding, aborted) and anything unexpected: always a message.
+  app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const e = err as { status?: number; type?: string; message?: string };
+    if (res.headersSent) return;
+    if (e.type === 'entity.too.large') {
+      res
+        .status(413)
+        .json(
+          failureStatus(
+            413,
+            'RequestEntityTooLarge',
+            `the request body is larger than the limit of ${limit} bytes`,
+          ),
+        );
+      return;
+    }
+    const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 500;
+    if (status === 500) opts.log.error({ err: e.message }, 'unexpected error in the webhook server');
+    res
+      .status(status)
+      .json(
+        failureStatus(
+          status,
+          status === 500 ? 'InternalError' : 'BadRequest',
+          e.message ?? 'unexpected error',
+        ),
+      );
+  });
+  return app;
+}
+
+export function startWebhookServer(opts: WebhookServerOptions): Promise<RunningWebhookServer> {
+  const cert = opts.holder.current;
+  if (!cert) throw new Error('no serving certificate yet: load or bootstrap one before starting the server');
+  const server = createServer(
+    { cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 },
+    createWebhookApp(opts),
+  );
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 95_000;
+  const swap = (c: { certPem: string; keyPem: string }) =>
+    server.setSecureContext({ cert: c.certPem, key: c.keyPem, minVersion: 'TLSv1.2' });
+  opts.holder.on('change', swap);
+  server.on('tlsClientError', (err) => opts.log.debug({ err: err.message }, 'TLS handshake failed'));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
+      server.off('error', reject);
+      server.on('error', (err) => opts.log.error({ err: err.message }, 'webhook server error'));
+      resolve({
+        server,
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((done) => {
+            opts.holder.off('change', swap);
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
