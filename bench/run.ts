@@ -1,6 +1,6 @@
 // Runs bench/*.bench.ts (all, or those named on the command line: `node bench/run.ts key-verify`),
 // prints a table and writes bench/results/latest.json.
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -67,3 +67,49 @@ const report = {
 await mkdir(join(dir, 'results'), { recursive: true });
 await writeFile(join(dir, 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
 console.log(`wrote ${join('bench', 'results', 'latest.json')}`);
+
+// docs/BENCHMARKS.md keeps the newest result of every bench: a partial run replaces only its own rows.
+const docPath = join(dir, '..', 'docs', 'BENCHMARKS.md');
+const storePath = join(dir, '..', 'docs', 'benchmarks.json');
+type Stored = { date: string; machine: typeof report.machine; result: BenchResult };
+let stored: Record<string, Stored> = {};
+try {
+  stored = JSON.parse(await readFile(storePath, 'utf8')) as Record<string, Stored>;
+} catch {
+  // first run
+}
+for (const r of results) stored[r.name] = { date: report.date, machine: report.machine, result: r };
+await writeFile(storePath, `${JSON.stringify(stored, null, 2)}\n`);
+const lines = [
+  '# Benchmarks',
+  '',
+  'Produced by `npm run bench` (`node bench/run.ts [name...]`); do not edit by hand. Every figure is measured',
+  'against a baseline in the same run on the same machine, so read the ratio rather than the raw value.',
+  'The raw results are in `docs/benchmarks.json`.',
+  '',
+  '| bench | figure | value | baseline | ratio | baseline is | machine | date |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- |',
+];
+for (const name of Object.keys(stored).sort()) {
+  const { date, machine, result } = stored[name] as Stored;
+  for (const f of result.figures) {
+    lines.push(
+      `| ${name} | ${f.name} | ${fmt(f.value)} ${f.unit} | ${fmt(f.baseline)} ${f.unit} | ${f.ratio.toFixed(3)} | ${f.baselineName} | ${machine.cores}× ${machine.cpu}, Node ${machine.node} | ${date.slice(0, 10)} |`,
+    );
+  }
+}
+lines.push('', 'Parameters per bench:', '');
+for (const name of Object.keys(stored).sort()) {
+  const { result } = stored[name] as Stored;
+  lines.push(
+    `- **${name}**: ${result.description}${
+      result.params
+        ? ` (${Object.entries(result.params)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')})`
+        : ''
+    }`,
+  );
+}
+await writeFile(docPath, `${lines.join('\n')}\n`);
+console.log(`refreshed ${join('docs', 'BENCHMARKS.md')}`);

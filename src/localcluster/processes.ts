@@ -23,7 +23,7 @@ export class ManagedProcess {
   #exited: Promise<number | null>;
   #exitCode: number | null | undefined;
 
-  constructor(name: string, bin: string, args: string[], runDir: string) {
+  constructor(name: string, bin: string, args: string[], runDir: string, env?: NodeJS.ProcessEnv) {
     this.name = name;
     this.logFile = join(runDir, `${name}.log`);
     const log = createWriteStream(this.logFile, { flags: 'a' });
@@ -31,7 +31,7 @@ export class ManagedProcess {
     const [cmd, cmdArgs] = usePdeathsig
       ? ['/usr/bin/setpriv', ['--pdeathsig', 'SIGKILL', '--', bin, ...args]]
       : [bin, args];
-    this.child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
     this.child.stdout?.pipe(log, { end: false });
     this.child.stderr?.pipe(log, { end: false });
     this.#exited = new Promise((resolve) => {

@@ -3,7 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 // controller-runtime's webhook metric names (existing dashboards carry over), plus keywarden's own
 // admission outcomes by operation and the serving certificate's expiry.
 
-export type WebhookName = 'mutate' | 'validate';
+export type WebhookName = 'mutate' | 'validate' | 'inject';
 /** allowed, patched (allowed with changes), denied, bad_request (malformed review), error (our fault). */
 export type AdmissionResult = 'allowed' | 'patched' | 'denied' | 'bad_request' | 'error';
 

@@ -1,3 +1,4 @@
+import type { InjectorConfig } from '../injector/index.ts';
 /** How the serving certificate is obtained. */
 export type TlsOptions =
   | {
@@ -25,6 +26,8 @@ export interface WebhookOptions {
   /** How long to wait for the ApiKeyPolicy cache before giving up at start. */
   policySyncTimeoutMs: number;
   tls: TlsOptions;
+  /** Pod injection settings; without them /pods/inject is not served. */
+  injector?: InjectorConfig;
 }
 
 const HOUR = 3_600_000;

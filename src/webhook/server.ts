@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { EffectivePolicy } from '../api/policy.ts';
+import { handlePodReview, INJECT_PATH, type InjectorConfig } from '../injector/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import { MUTATE_PATH, VALIDATE_PATH } from './configurations.ts';
 import { failureStatus, handleReview, type Reviewer } from './handler.ts';
@@ -27,6 +28,8 @@ export interface WebhookServerOptions {
   log: Logger;
   maxBodyBytes?: number;
   now?: () => Date;
+  /** Pod injection settings; /pods/inject is served only with them. */
+  injector?: InjectorConfig | undefined;
   /** Called with the server-side handling time of each admission request, for the bench. */
   onTimed?: (webhook: WebhookName, ms: number) => void;
 }
@@ -37,7 +40,10 @@ export interface RunningWebhookServer {
   close(): Promise<void>;
 }
 
-const REVIEWERS: Record<WebhookName, Reviewer> = { mutate: mutateApiKey, validate: validateApiKey };
+const REVIEWERS: Record<Exclude<WebhookName, 'inject'>, Reviewer> = {
+  mutate: mutateApiKey,
+  validate: validateApiKey,
+};
 
 export function createWebhookApp(
   opts: Omit<WebhookServerOptions, 'host' | 'port' | 'holder'>,
@@ -48,9 +54,9 @@ export function createWebhookApp(
   const now = opts.now ?? (() => new Date());
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
-  const route = (webhook: WebhookName) => {
-    const reviewer = REVIEWERS[webhook];
-    const timing: express.RequestHandler = (_req, res, next) => {
+  const timed =
+    (webhook: WebhookName): express.RequestHandler =>
+    (_req, res, next) => {
       const start = process.hrtime.bigint();
       const end = opts.metrics.latency.startTimer({ webhook });
       opts.metrics.inFlight.inc({ webhook });
@@ -62,6 +68,10 @@ export function createWebhookApp(
       });
       next();
     };
+
+  const route = (webhook: Exclude<WebhookName, 'inject'>) => {
+    const reviewer = REVIEWERS[webhook];
+    const timing = timed(webhook);
     const handle: express.RequestHandler = (req, res) => {
       const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
       const handled = handleReview(webhook, text, reviewer, { policy: opts.policy(), now: now() });
@@ -82,6 +92,15 @@ export function createWebhookApp(
   };
   route('mutate');
   route('validate');
+  const injector = opts.injector;
+  if (injector) {
+    app.post(INJECT_PATH, timed('inject'), express.raw({ type: () => true, limit }), (req, res) => {
+      const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+      const h = handlePodReview(text, injector);
+      opts.metrics.admissions.inc({ webhook: 'inject', operation: h.operation, result: h.result });
+      res.status(h.httpStatus).json(h.body);
+    });
+  }
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
@@ -100,7 +119,7 @@ export function createWebhookApp(
         failureStatus(
           404,
           'NotFound',
-          `no such endpoint: ${req.method} ${req.path} (use POST ${MUTATE_PATH} or ${VALIDATE_PATH})`,
+          `no such endpoint: ${req.method} ${req.path} (use POST ${MUTATE_PATH}, ${VALIDATE_PATH}${injector ? ` or ${INJECT_PATH}` : ''})`,
         ),
       );
   });

@@ -77,6 +77,7 @@ export class AdmissionWebhook {
       ready: () => this.ready(),
       log: this.#log,
       maxBodyBytes: this.#opts.maxBodyBytes,
+      injector: this.#opts.injector,
     });
   }
 

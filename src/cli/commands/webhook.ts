@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { type InjectorConfig, loadInjectorConfigFile } from '../../injector/index.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
@@ -34,6 +35,7 @@ interface WebhookFlags {
   caValidity: number;
   mutatingConfiguration: string[];
   validatingConfiguration: string[];
+  injectorConfig?: string;
 }
 
 function tlsOptions(o: WebhookFlags): TlsOptions {
@@ -144,12 +146,22 @@ export function registerWebhook(program: Command): void {
       list,
       [],
     )
+    .option(
+      '--injector-config <file>',
+      'pod injection: injector settings; without it /pods/inject is not served',
+    )
     .addHelpText('after', '\nDurations are written with ms, s, m or h, e.g. 90s or 720h.')
     .action(async (o: WebhookFlags) => {
       if (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1024) {
         throw new CliError('--max-body-bytes must be at least 1024', EXIT.usage);
       }
       const tls = tlsOptions(o);
+      let injector: InjectorConfig | undefined;
+      if (o.injectorConfig) {
+        const loaded = loadInjectorConfigFile(o.injectorConfig);
+        if (!loaded.ok) throw new CliError(loaded.problems.join('\n'), EXIT.usage);
+        injector = loaded.config;
+      }
       const log = createLogger('webhook');
       const webhook = new AdmissionWebhook(
         new KubeRest(loadKubeConfig(o.kubeconfig)),
@@ -160,6 +172,7 @@ export function registerWebhook(program: Command): void {
           maxBodyBytes: o.maxBodyBytes,
           policySyncTimeoutMs: D.policySyncTimeoutMs,
           tls,
+          injector,
         },
         log,
       );

@@ -1,0 +1,71 @@
+import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import { formatProblem, parseConfig } from '../validator/config/load.ts';
+
+// The injected init container's job: the routes from the app's ConfigMap plus the settings the injector
+// derived from the pod's annotations make the validator's configuration file. The routes text goes
+// first, unchanged, so a problem in it is reported at its own line in the ConfigMap; the file is then
+// checked with the validator's own loader, so the pod stops at init with a clear message instead of
+// a validator crash loop.
+
+export type ComposeResult = { ok: true; text: string } | { ok: false; problems: string[] };
+
+/**
+ * `routesText`: either a mapping with one key, `routes:` (the same section as in a validator config
+ * file), or the bare list of routes. `settingsYaml`: what the injector wrote (everything but routes).
+ * `source` names the routes for messages, e.g. "ConfigMap api-routes, key routes.yaml".
+ */
+export function composeValidatorConfig(
+  settingsYaml: string,
+  routesText: string,
+  source: string,
+): ComposeResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(routesText, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => {
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        return `${source}:${line}:${col}: ${e.message.split('\n')[0]}`;
+      }),
+    };
+  }
+  let prefix = '';
+  if (isSeq(doc.contents)) {
+    prefix = 'routes:\n';
+  } else if (isMap(doc.contents)) {
+    const keys = doc.contents.items.map((p) => String((p.key as { value?: unknown } | null)?.value ?? p.key));
+    const other = keys.filter((k) => k !== 'routes');
+    if (other.length > 0) {
+      return {
+        ok: false,
+        problems: [
+          `${source}: only "routes" belongs here, found ${other.map((k) => JSON.stringify(k)).join(', ')}; ` +
+            "the rest of the validator configuration comes from the pod's keywarden.dev/* annotations",
+        ],
+      };
+    }
+    if (keys.length === 0) return { ok: false, problems: [`${source}: "routes" is missing`] };
+  } else {
+    return {
+      ok: false,
+      problems: [
+        `${source}: expected "routes:" with a list of routes (path, methods, permission), as in examples/validator-config.yaml`,
+      ],
+    };
+  }
+  const body = routesText.replace(/\s+$/, '');
+  const text = `${prefix}${body}\n# --- set by the keywarden injector from the pod's annotations ---\n${settingsYaml}`;
+  const routesLines = (prefix ? 1 : 0) + body.split('\n').length;
+  const offset = prefix ? 1 : 0;
+  const result = parseConfig(text);
+  if (result.ok) return { ok: true, text };
+  return {
+    ok: false,
+    problems: result.problems.map((p) =>
+      p.line > 0 && p.line <= routesLines
+        ? formatProblem(source, { ...p, line: Math.max(1, p.line - offset) })
+        : formatProblem('settings from the pod annotations', { ...p, line: 0 }),
+    ),
+  };
+}

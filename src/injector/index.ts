@@ -1,0 +1,34 @@
+// Sidecar injection: pods annotated keywarden.dev/inject: "true" get the validator container.
+// Pure functions only; the webhook server mounts handlePodReview at INJECT_PATH.
+
+export type { DeclaredPort, InjectionSettings, InjectRequest } from './annotations.ts';
+export {
+  ANNOTATIONS,
+  INJECTED_LABEL,
+  INJECTED_LABEL_VALUE,
+  readAnnotations,
+  STATUS_INJECTED,
+} from './annotations.ts';
+export type { ComposeResult } from './compose.ts';
+export { composeValidatorConfig } from './compose.ts';
+export type { InjectorConfig, InjectorConfigResult, ResourceRequirements } from './config.ts';
+export {
+  checkInjectorConfig,
+  INJECTOR_DEFAULTS,
+  loadInjectorConfigFile,
+  parseInjectorConfig,
+} from './config.ts';
+export type { InjectionOutcome } from './inject.ts';
+export {
+  ADMIN_PORT_NAME,
+  CONFIG_FILE,
+  computeInjection,
+  INIT_NAME,
+  PORT_NAME,
+  SETTINGS_ENV,
+  SIDECAR_NAME,
+  VOLUMES,
+  validatorSettings,
+} from './inject.ts';
+export type { Decision, HandledPodReview } from './review.ts';
+export { handlePodReview, INJECT_PATH, INJECT_WEBHOOK_NAME, reviewPod } from './review.ts';
