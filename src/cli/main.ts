@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The one entry point: servers (controller, webhook, validator) and people's commands are subcommands.
 import { Command, CommanderError } from 'commander';
+import { registerAudit } from './commands/audit.ts';
 import { registerController } from './commands/controller.ts';
 import { registerControlPlane } from './commands/controlplane.ts';
 import { registerDev } from './commands/dev.ts';
@@ -17,6 +18,7 @@ const program = new Command('keywarden')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
+registerAudit(program);
 registerControlPlane(program);
 registerDev(program);
 registerController(program);

@@ -1,6 +1,12 @@
 import type { Server } from 'node:http';
 import { COMPONENT_LABEL, DELIVERY_COMPONENT, HASH_COMPONENT } from '../api/hash-record.ts';
 import { APIKEY_PLURAL, GROUP, VERSION } from '../api/index.ts';
+import {
+  createAuditSink,
+  type ParquetAuditSink,
+  parseAuditSettings,
+  registerAuditMetrics,
+} from '../audit/index.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { Informer, type KubeObject, objectKey } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leader.ts';
@@ -33,6 +39,7 @@ export class ApiKeyController {
   #resync: NodeJS.Timeout | undefined;
   #workers: Promise<void>[] = [];
   #leading = false;
+  #audit: ParquetAuditSink | undefined;
   onLostLeadership: () => void = () => {};
 
   constructor(rest: KubeRest, opts: ControllerOptions, log: Logger) {
@@ -75,6 +82,7 @@ export class ApiKeyController {
       events,
       operatorNamespace: opts.operatorNamespace,
       deliveryTtlMs: opts.deliveryTtlMs,
+      audit: { recordLifecycle: (e) => this.#audit?.recordLifecycle(e) },
       expiringSoonMs: () => this.policy.current.expiringSoonDays * 86_400_000,
       now: () => new Date(),
     });
@@ -99,6 +107,13 @@ export class ApiKeyController {
   }
 
   async start(): Promise<void> {
+    if (this.#opts.auditDirectory) {
+      this.#audit = await createAuditSink(
+        parseAuditSettings({ directory: this.#opts.auditDirectory }, `controller/${this.#opts.identity}`),
+        this.#log,
+      );
+      registerAuditMetrics(this.metrics.registry, this.#audit);
+    }
     for (const inf of this.apiKeys) {
       inf.on('add', (o) => this.queue.add(objectKey(o)));
       inf.on('update', (o) => this.queue.add(objectKey(o)));
@@ -210,6 +225,7 @@ export class ApiKeyController {
     for (const inf of [...this.apiKeys, ...this.secrets]) inf.stop();
     this.policy.stop();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+    await this.#audit?.close();
   }
 }
 

@@ -14,6 +14,8 @@ export interface ControllerOptions {
   identity: string;
   /** Port for /healthz, /readyz and /metrics (0: choose a free one). */
   healthPort: number;
+  /** Folder for the Parquet audit trail of lifecycle events; none when absent. */
+  auditDirectory?: string;
 }
 
 export const DEFAULT_OPTIONS: Omit<ControllerOptions, 'identity'> = {

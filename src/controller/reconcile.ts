@@ -9,6 +9,7 @@ import {
   serializeHashRecord,
 } from '../api/hash-record.ts';
 import { API_VERSION, type ApiKey, type ApiKeyStatus, LABELS } from '../api/index.ts';
+import { type LifecycleEvent, lifecycleFromEvent } from '../audit/index.ts';
 import type { EventRecorder, EventSpec } from '../kube/events.ts';
 import { isAlreadyExists, isConflict, isNotFound, KubeError, type KubeRest } from '../kube/rest.ts';
 import {
@@ -56,6 +57,8 @@ export interface ReconcileContext {
   events: EventRecorder;
   operatorNamespace: string;
   deliveryTtlMs: number;
+  /** The audit trail for lifecycle events (created, regenerated, disabled, ...), when configured. */
+  audit?: { recordLifecycle(event: LifecycleEvent): void };
   /** ExpiringSoon window from the ApiKeyPolicy (default 14 days). */
   expiringSoonMs: () => number;
   now: () => Date;
@@ -315,8 +318,17 @@ export class Reconciler {
     await this.#ensureLabels(ak, state);
     await this.#writeStatus(ak, status);
     if (delivery && staged?.jwe) await this.#deleteSecret(operatorNamespace, delivery);
-    for (const e of events) await this.#ctx.events.record(ak, e);
+    for (const e of events) await this.#announce(ak, e);
     return Number.isFinite(requeueAt) ? { requeueAfterMs: requeueAt - now.getTime() } : {};
+  }
+
+  /** An Event for people, and the same change in the audit trail. */
+  async #announce(ak: LiveApiKey, e: EventSpec): Promise<void> {
+    await this.#ctx.events.record(ak, e);
+    const lifecycle =
+      this.#ctx.audit &&
+      lifecycleFromEvent(ak, e, { ignoreManagers: [FIELD_MANAGER], keyId: ak.status?.keyId });
+    if (lifecycle) this.#ctx.audit?.recordLifecycle(lifecycle);
   }
 
   #deliveryName(ak: LiveApiKey): string {
@@ -520,9 +532,17 @@ export class Reconciler {
 
   /** Environment, type and state labels for label selectors (the webhook sets the first two too). */
   async #ensureLabels(ak: LiveApiKey, state: string): Promise<void> {
-    const want = { [LABELS.environment]: ak.spec.environment, [LABELS.type]: ak.spec.type ?? 'private', [LABELS.state]: state };
+    const want = {
+      [LABELS.environment]: ak.spec.environment,
+      [LABELS.type]: ak.spec.type ?? 'private',
+      [LABELS.state]: state,
+    };
     if (Object.entries(want).every(([k, v]) => ak.metadata.labels?.[k] === v)) return;
-    await this.#ctx.rest.patch(apiKeyPath(ak.metadata.namespace, ak.metadata.name), { metadata: { labels: want } }, 'merge');
+    await this.#ctx.rest.patch(
+      apiKeyPath(ak.metadata.namespace, ak.metadata.name),
+      { metadata: { labels: want } },
+      'merge',
+    );
   }
 
   async #fail(
@@ -563,7 +583,7 @@ export class Reconciler {
         if (!isNotFound(err)) throw err;
       }
     }
-    await this.#ctx.events.record(ak, {
+    await this.#announce(ak, {
       type: 'Normal',
       reason: 'Deleted',
       action: 'Revoke',

@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApiKey, ensureNamespace, getApiKey, getRecord, OPERATOR_NS } from './support/apikeys.ts';
-import { adminRest } from './support/kube.ts';
 import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
+import { adminRest } from './support/kube.ts';
 import { applyCrds } from './support/kubectl.ts';
 
 const PLUGIN = fileURLToPath(new URL('../../bin/kubectl-keywarden', import.meta.url));
@@ -43,14 +42,35 @@ beforeAll(async () => {
   await ensureNamespace(rest, OPERATOR_NS);
   ns = `cli-${randomBytes(3).toString('hex')}`;
   await ensureNamespace(rest, ns);
-  controller = new KeywardenProcess(['controller', '--operator-namespace', OPERATOR_NS, '--namespaces', ns, '--health-port', '0', '--no-leader-elect']);
+  controller = new KeywardenProcess([
+    'controller',
+    '--operator-namespace',
+    OPERATOR_NS,
+    '--namespaces',
+    ns,
+    '--health-port',
+    '0',
+    '--no-leader-elect',
+  ]);
   await controller.waitForLog('controller started');
-  await createApiKey(rest, ns, 'prod-admin', { environment: 'production', type: 'private', description: 'Billing back office', allowedSources: ['10.0.0.0/8'] });
-  await createApiKey(rest, ns, 'stg-web', { environment: 'staging', type: 'public', description: 'Web app', permissions: [] });
+  await createApiKey(rest, ns, 'prod-admin', {
+    environment: 'production',
+    type: 'private',
+    description: 'Billing back office',
+    allowedSources: ['10.0.0.0/8'],
+  });
+  await createApiKey(rest, ns, 'stg-web', {
+    environment: 'staging',
+    type: 'public',
+    description: 'Web app',
+    permissions: [],
+  });
   await createApiKey(rest, ns, 'dev-laptop', { environment: 'development', description: 'Laptop' });
   await eventually(async () => {
     const all = await Promise.all(['prod-admin', 'stg-web', 'dev-laptop'].map((n) => getApiKey(rest, ns, n)));
-    return all.every((a) => a.status?.state === 'Active' && a.metadata.labels?.['keywarden.dev/state']) ? true : undefined;
+    return all.every((a) => a.status?.state === 'Active' && a.metadata.labels?.['keywarden.dev/state'])
+      ? true
+      : undefined;
   });
 });
 
@@ -63,7 +83,9 @@ describe('kubectl keywarden', () => {
     const r = await kubectlKeywarden(['list', '-n', ns]);
     expect(r.code, r.stderr).toBe(0);
     const [header, ...rows] = r.stdout.trim().split('\n');
-    expect(header).toMatch(/^NAMESPACE\s+NAME\s+ENVIRONMENT\s+TYPE\s+STATE\s+KEY\s+EXPIRES\s+LAST USED\s+DESCRIPTION$/);
+    expect(header).toMatch(
+      /^NAMESPACE\s+NAME\s+ENVIRONMENT\s+TYPE\s+STATE\s+KEY\s+EXPIRES\s+LAST USED\s+DESCRIPTION$/,
+    );
     expect(rows).toHaveLength(3);
     expect(r.stdout).toMatch(/prod-admin\s+production\s+private\s+Active\s+kwsk_prod_/);
     expect(r.stdout).toMatch(/stg-web\s+staging\s+public\s+Active\s+kwpk_stg_/);
@@ -86,11 +108,15 @@ describe('kubectl keywarden', () => {
 
   it('disables and enables a key; the state follows', async () => {
     expect((await kubectlKeywarden(['disable', 'dev-laptop', '-n', ns])).code).toBe(0);
-    await eventually(async () => ((await getApiKey(rest, ns, 'dev-laptop')).status?.state === 'Inactive' ? true : undefined));
+    await eventually(async () =>
+      (await getApiKey(rest, ns, 'dev-laptop')).status?.state === 'Inactive' ? true : undefined,
+    );
     const listed = await kubectlKeywarden(['list', '-n', ns, '--state', 'Inactive', '-o', 'json']);
     expect(JSON.parse(listed.stdout).map((k: { name: string }) => k.name)).toEqual(['dev-laptop']);
     expect((await kubectlKeywarden(['enable', 'dev-laptop', '-n', ns])).code).toBe(0);
-    await eventually(async () => ((await getApiKey(rest, ns, 'dev-laptop')).status?.state === 'Active' ? true : undefined));
+    await eventually(async () =>
+      (await getApiKey(rest, ns, 'dev-laptop')).status?.state === 'Active' ? true : undefined,
+    );
   });
 
   it('regenerates: same key id, a new secret to reveal', async () => {

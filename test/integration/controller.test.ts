@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { compactDecrypt, exportJWK, generateKeyPair } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deliverySecretName, hashSecretName } from '../../src/api/hash-record.ts';
+import { findPlaintextKeys } from '../../src/audit/index.ts';
+import { queryEvents } from '../../src/audit/query.ts';
 import { hashKey, KEY_PATTERN, keyMatchesHash, parseKey } from '../../src/rules/index.ts';
 import {
   createApiKey,
@@ -21,6 +24,7 @@ const rest = adminRest();
 let ns = '';
 let controller: KeywardenProcess;
 const DELIVERY_TTL_S = 6;
+const auditDir = () => join(inject('runDir'), `audit-${ns}`);
 
 async function waitState(name: string, state: string, timeoutMs = 15_000) {
   return eventually(
@@ -50,6 +54,8 @@ beforeAll(async () => {
     '0',
     '--lease-name',
     `ctrl-test-${ns}`,
+    '--audit-dir',
+    auditDir(),
   ]);
   await controller.waitForLog('became leader');
 });
@@ -308,5 +314,24 @@ describe('the controller', () => {
     expect(metrics).toContain('workqueue_depth{name="apikey"}');
     expect(metrics).toMatch(/keywarden_apikey_expiry_timestamp_seconds\{namespace="[^"]+",name="first"/);
     expect(metrics).not.toMatch(/name="doomed"/);
+  });
+  it('writes every lifecycle change to the Parquet audit trail (flushed on SIGTERM), with no key in it', async () => {
+    expect(await controller.stop()).toBe(0);
+    const result = await queryEvents({ directory: auditDir(), namespace: ns, eventType: 'lifecycle' });
+    const seen = new Set(result.rows.map((r) => `${r.api_key_name}:${r.action}`));
+    for (const want of [
+      'first:created',
+      'first:revealed',
+      'toggle:disabled',
+      'toggle:enabled',
+      'short:expired',
+      'rotate:regenerated',
+      'doomed:deleted',
+    ]) {
+      expect(seen, `missing ${want} in ${[...seen].join(', ')}`).toContain(want);
+    }
+    const scan = await findPlaintextKeys(auditDir());
+    expect(scan.files).toBeGreaterThan(0);
+    expect(scan.findings).toEqual([]);
   });
 });

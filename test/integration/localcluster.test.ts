@@ -30,7 +30,9 @@ describe('the local control plane', () => {
     });
     const kubeconfig = await eventually(async () => /export KUBECONFIG=(\S+)/.exec(out)?.[1], 120_000, 100);
     const runDir = kubeconfig.replace(/\/kubeconfig$/, '');
-    const record = JSON.parse(readFileSync(join(runDir, 'pids.json'), 'utf8')) as { children: { pid: number; name: string }[] };
+    const record = JSON.parse(readFileSync(join(runDir, 'pids.json'), 'utf8')) as {
+      children: { pid: number; name: string }[];
+    };
     const pids = record.children.map((c) => c.pid);
     expect(record.children.map((c) => c.name).sort()).toEqual(['etcd', 'kube-apiserver']);
     expect(pids.every(alive)).toBe(true);
@@ -55,7 +57,9 @@ describe('the local control plane', () => {
     });
     const kubeconfig = await eventually(async () => /export KUBECONFIG=(\S+)/.exec(out)?.[1], 120_000, 100);
     const runDir = kubeconfig.replace(/\/kubeconfig$/, '');
-    const pids = (JSON.parse(readFileSync(join(runDir, 'pids.json'), 'utf8')) as { children: { pid: number }[] }).children.map((c) => c.pid);
+    const pids = (
+      JSON.parse(readFileSync(join(runDir, 'pids.json'), 'utf8')) as { children: { pid: number }[] }
+    ).children.map((c) => c.pid);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGINT');
     expect(await exited).toBe(0);

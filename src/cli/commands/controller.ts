@@ -50,6 +50,7 @@ export function registerController(program: Command): void {
     )
     .option('--no-leader-elect', 'act without a leader Lease (only one replica!)')
     .option('--lease-name <name>', 'name of the leader Lease', DEFAULT_OPTIONS.leaseName)
+    .option('--audit-dir <dir>', 'write lifecycle events to the Parquet audit trail in this folder')
     .option(
       '--health-port <port>',
       'port for /healthz, /readyz and /metrics',
@@ -74,6 +75,7 @@ export function registerController(program: Command): void {
           leaseName: o.leaseName,
           identity: `${process.env.POD_NAME ?? hostname()}_${process.pid}`,
           healthPort: o.healthPort,
+          ...(o.auditDir ? { auditDirectory: o.auditDir } : {}),
         },
         log,
       );

@@ -22,7 +22,11 @@ async function getKey(rest: KubeRest, ns: string, name: string): Promise<LiveApi
   try {
     return await rest.get<LiveApiKey>(apiKeysPath(ns, name));
   } catch (err) {
-    if (isNotFound(err)) throw new CliError(`ApiKey ${ns}/${name} not found. List keys with: kubectl keywarden list -n ${ns}`, EXIT.notFound);
+    if (isNotFound(err))
+      throw new CliError(
+        `ApiKey ${ns}/${name} not found. List keys with: kubectl keywarden list -n ${ns}`,
+        EXIT.notFound,
+      );
     throw err;
   }
 }
@@ -38,7 +42,13 @@ async function patchKey(rest: KubeRest, ak: LiveApiKey, spec: Record<string, unk
 
 export function matchesSearch(ak: LiveApiKey, term: string): boolean {
   const t = term.toLowerCase();
-  return [ak.status?.keyId, ak.status?.keyHint, ak.spec.description, ...(ak.spec.allowedSources ?? []), ak.metadata.name]
+  return [
+    ak.status?.keyId,
+    ak.status?.keyHint,
+    ak.spec.description,
+    ...(ak.spec.allowedSources ?? []),
+    ak.metadata.name,
+  ]
     .filter((v): v is string => typeof v === 'string')
     .some((v) => v.toLowerCase().includes(t));
 }
@@ -50,14 +60,23 @@ const ago = (iso?: string) => {
   return `${human(s)} ago`;
 };
 const human = (s: number) =>
-  s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`;
+  s < 120
+    ? `${s}s`
+    : s < 7200
+      ? `${Math.round(s / 60)}m`
+      : s < 172800
+        ? `${Math.round(s / 3600)}h`
+        : `${Math.round(s / 86400)}d`;
 
 export function registerKeyCommands(program: Command): void {
-  const output = () => new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table');
+  const output = () =>
+    new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table');
 
   program
     .command('list')
-    .description('list ApiKeys, filtered by environment, type and state, searching key id, hint, description and sources')
+    .description(
+      'list ApiKeys, filtered by environment, type and state, searching key id, hint, description and sources',
+    )
     .option('-n, --namespace <ns>', 'namespace (default: all namespaces)')
     .option('-e, --environment <env>', 'production, staging or development')
     .option('-t, --type <type>', 'public or private')
@@ -114,14 +133,25 @@ export function registerKeyCommands(program: Command): void {
     .description('mint a new secret for the key (same id and settings); reveal it afterwards')
     .argument('<name>', 'ApiKey name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option('--grace-period <duration>', 'keep the old secret working this long, e.g. 1h (default: it stops at once)')
+    .option(
+      '--grace-period <duration>',
+      'keep the old secret working this long, e.g. 1h (default: it stops at once)',
+    )
     .option('--kubeconfig <file>', 'kubeconfig file')
     .action(async (name: string, o) => {
       const rest = client(o.kubeconfig);
       const ak = await getKey(rest, o.namespace, name);
       const generation = (ak.spec.rotation?.generation ?? 0) + 1;
-      await patchKey(rest, ak, { rotation: { ...ak.spec.rotation, generation, ...(o.gracePeriod ? { gracePeriod: o.gracePeriod } : {}) } });
-      process.stdout.write(`ApiKey ${o.namespace}/${name}: regeneration ${generation} requested. Get the new key with: kubectl keywarden reveal ${name} -n ${o.namespace}\n`);
+      await patchKey(rest, ak, {
+        rotation: {
+          ...ak.spec.rotation,
+          generation,
+          ...(o.gracePeriod ? { gracePeriod: o.gracePeriod } : {}),
+        },
+      });
+      process.stdout.write(
+        `ApiKey ${o.namespace}/${name}: regeneration ${generation} requested. Get the new key with: kubectl keywarden reveal ${name} -n ${o.namespace}\n`,
+      );
     });
 
   program
@@ -150,7 +180,9 @@ export function registerKeyCommands(program: Command): void {
       const ak = await getKey(rest, o.namespace, name);
       const expiresAt = o.expiresAt || o.days ? newExpiry(o.expiresAt, o.days) : undefined;
       await patchKey(rest, ak, { disabled: false, ...(expiresAt ? { expiresAt } : {}) });
-      process.stdout.write(`ApiKey ${o.namespace}/${name} enabled${expiresAt ? ` until ${expiresAt}` : ''}.\n`);
+      process.stdout.write(
+        `ApiKey ${o.namespace}/${name} enabled${expiresAt ? ` until ${expiresAt}` : ''}.\n`,
+      );
     });
 
   program
@@ -174,13 +206,18 @@ export function registerKeyCommands(program: Command): void {
 export function newExpiry(expiresAt: string | undefined, days: string | undefined, now = new Date()): string {
   if (expiresAt) {
     const d = parseRfc3339(expiresAt);
-    if (!d) throw new CliError(`--expires-at ${expiresAt} is not an RFC 3339 time such as 2027-01-31T00:00:00Z`, EXIT.usage);
+    if (!d)
+      throw new CliError(
+        `--expires-at ${expiresAt} is not an RFC 3339 time such as 2027-01-31T00:00:00Z`,
+        EXIT.usage,
+      );
     return formatRfc3339(d);
   }
   const cap = latestAllowedExpiry(now);
   if (days === undefined) return formatRfc3339(cap);
   const n = Number(days);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`--days ${days} must be a whole number of days, 1 or more`, EXIT.usage);
+  if (!Number.isInteger(n) || n < 1)
+    throw new CliError(`--days ${days} must be a whole number of days, 1 or more`, EXIT.usage);
   return formatRfc3339(new Date(Math.min(now.getTime() + n * 86_400_000, cap.getTime())));
 }
 

@@ -1,0 +1,179 @@
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ParquetEnvelopeWriter } from '@dsnp/parquetjs/dist/lib/writer.js';
+import { type Compression, encodeRowGroup } from './encode.ts';
+import { collectingEnvelope, fileMetadata, parquetSchema, serializeRowGroup } from './format.ts';
+import { appendFrame, entryFrame, headerFrame } from './journal.ts';
+import { journalName, tempName } from './naming.ts';
+import type { BufferedEvent } from './schema.ts';
+import { SCHEMA_VERSION } from './schema.ts';
+
+// One file being written: a hidden temp file that grows a row group per batch, and its journal. The
+// order of each step is what makes a crash harmless:
+//   append:  row group bytes → data file (fsync) → journal frame (fsync)  = the batch is committed
+//   finish:  footer → data file (fsync) → rename to the final name → remove the journal
+// A crash before a journal frame loses that batch only; recovery (recovery.ts) cuts the data file back
+// to the last committed row group, writes the footer from the journal and renames it.
+
+export interface PartFileOptions {
+  compression: Compression;
+  source: string;
+  /** fsync data and journal at each commit, and the file before its rename. */
+  fsync: boolean;
+  /** Fault injection for tests: runs after a batch's bytes are written, before it is committed. */
+  beforeCommit?: (() => Promise<void>) | undefined;
+}
+
+export class PartFile {
+  readonly dir: string;
+  readonly finalName: string;
+  readonly openedAtMs: number;
+  rows = 0;
+  rowGroups = 0;
+  redactions = 0;
+  readonly #opts: PartFileOptions;
+  readonly #data: FileHandle;
+  readonly #journal: FileHandle;
+  readonly #envelope: ParquetEnvelopeWriter;
+  readonly #chunks: Buffer[];
+  #dataEnd: number;
+  #journalEnd: number;
+  #done = false;
+
+  private constructor(
+    dir: string,
+    finalName: string,
+    opts: PartFileOptions,
+    handles: { data: FileHandle; journal: FileHandle; dataEnd: number; journalEnd: number },
+    env: { envelope: ParquetEnvelopeWriter; chunks: Buffer[] },
+    openedAtMs: number,
+  ) {
+    this.dir = dir;
+    this.finalName = finalName;
+    this.#opts = opts;
+    this.#data = handles.data;
+    this.#journal = handles.journal;
+    this.#dataEnd = handles.dataEnd;
+    this.#journalEnd = handles.journalEnd;
+    this.#envelope = env.envelope;
+    this.#chunks = env.chunks;
+    this.openedAtMs = openedAtMs;
+  }
+
+  static async create(
+    dir: string,
+    finalName: string,
+    opts: PartFileOptions,
+    nowMs: number,
+  ): Promise<PartFile> {
+    await mkdir(dir, { recursive: true });
+    const env = await collectingEnvelope(parquetSchema(opts.compression));
+    env.envelope.writeHeader();
+    const magic = Buffer.concat(env.chunks.splice(0));
+    const journal = await open(join(dir, journalName(finalName)), 'wx');
+    let data: FileHandle | undefined;
+    try {
+      const journalEnd = await appendFrame(
+        journal,
+        headerFrame({
+          journalVersion: 1,
+          schemaVersion: SCHEMA_VERSION,
+          compression: opts.compression,
+          source: opts.source,
+          createdMs: nowMs,
+          metadata: fileMetadata(opts.source),
+        }),
+        0,
+        false,
+      );
+      data = await open(join(dir, tempName(finalName)), 'wx');
+      const dataEnd = await appendFrame(data, magic, 0, false);
+      return new PartFile(dir, finalName, opts, { data, journal, dataEnd, journalEnd }, env, nowMs);
+    } catch (err) {
+      await data?.close().catch(() => {});
+      await journal.close().catch(() => {});
+      await unlink(join(dir, journalName(finalName))).catch(() => {});
+      await unlink(join(dir, tempName(finalName))).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Bytes in the file so far (without the footer). */
+  get bytes(): number {
+    return this.#dataEnd;
+  }
+
+  get path(): string {
+    return join(this.dir, this.finalName);
+  }
+
+  /** Writes the events as one row group and commits it. */
+  async append(events: readonly BufferedEvent[]): Promise<void> {
+    if (this.#done) throw new Error('audit file already finished');
+    const encoded = await encodeRowGroup(events, this.#opts.source, this.#opts.compression);
+    await this.#envelope.writeRowGroup(encoded.buffer);
+    const bytes = Buffer.concat(this.#chunks.splice(0));
+    const dataEnd = await appendFrame(this.#data, bytes, this.#dataEnd, this.#opts.fsync);
+    await this.#opts.beforeCommit?.();
+    const rowGroup = this.#envelope.rowGroups[this.#envelope.rowGroups.length - 1];
+    this.#journalEnd = await appendFrame(
+      this.#journal,
+      entryFrame({ dataEnd, rows: events.length, rowGroup: serializeRowGroup(rowGroup) }),
+      this.#journalEnd,
+      this.#opts.fsync,
+    );
+    this.#dataEnd = dataEnd;
+    this.rows += events.length;
+    this.rowGroups++;
+    this.redactions += encoded.redactions;
+  }
+
+  /**
+   * Writes the footer and renames the file to its final name; returns its path, or undefined when it
+   * held nothing (then both files are removed).
+   */
+  async finish(): Promise<string | undefined> {
+    if (this.#done) return undefined;
+    this.#done = true;
+    const temp = join(this.dir, tempName(this.finalName));
+    const journal = join(this.dir, journalName(this.finalName));
+    if (this.rows === 0) {
+      await this.#data.close();
+      await this.#journal.close();
+      await unlink(temp);
+      await unlink(journal);
+      return undefined;
+    }
+    this.#envelope.writeFooter(fileMetadata(this.#opts.source));
+    const footer = Buffer.concat(this.#chunks.splice(0));
+    await appendFrame(this.#data, footer, this.#dataEnd, this.#opts.fsync);
+    await this.#data.close();
+    await this.#journal.close();
+    await rename(temp, this.path);
+    await unlink(journal);
+    if (this.#opts.fsync) await syncDirectory(this.dir);
+    return this.path;
+  }
+
+  /** Closes the handles without finishing (after a write error): recovery deals with the rest. */
+  async abandon(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    await this.#data.close().catch(() => {});
+    await this.#journal.close().catch(() => {});
+  }
+}
+
+/** Makes a rename in `dir` durable (Linux: fsync on the directory). Best effort elsewhere. */
+export async function syncDirectory(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Not supported on this platform or file system: the rename is still atomic, only not yet durable.
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}

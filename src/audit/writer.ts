@@ -1,0 +1,378 @@
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../observability/logger.ts';
+import type { AuditSink } from '../validator/audit.ts';
+import { EventBuffer } from './buffer.ts';
+import { FileNamer, partitionOf, sourceOfName, sourceToken } from './naming.ts';
+import { type AuditWriterOptions, type ResolvedAuditOptions, resolveOptions } from './options.ts';
+import { PartFile } from './part-file.ts';
+import { findLeftovers, recoverFile } from './recovery.ts';
+import { applyRetention } from './retention.ts';
+import type { AuditDecisionEvent, BufferedEvent, LifecycleEvent } from './schema.ts';
+
+// The audit writer: takes events on the request path (record, recordLifecycle: synchronous, never
+// blocking), writes them in batches to hourly partitions, and rotates files by rows, bytes, row groups
+// and age. One write cycle at a time: take what is buffered, append one row group per partition to that
+// partition's open file (a commit each), finish files that are due. flush() finishes every open file,
+// so after it (SIGTERM) everything recorded is in complete, visible files.
+
+export interface AuditWriterStats {
+  /** Offered by callers (accepted, waiting or dropped). */
+  offered: number;
+  accepted: number;
+  blocked: number;
+  dropped: { buffer_full: number; write_error: number; closed: number };
+  /** Rows committed to files. */
+  written: number;
+  buffered: number;
+  waiting: number;
+  capacity: number;
+  batches: number;
+  filesFinished: number;
+  openFiles: number;
+  bytesWritten: number;
+  writeErrors: number;
+  redactions: number;
+  recovered: { files: number; rows: number; removed: number };
+  retention: {
+    deletedFiles: number;
+    deletedBytes: number;
+    keptFiles: number;
+    keptBytes: number;
+    runs: number;
+  };
+  /** Epoch ms of the last commit (0: none yet). */
+  lastCommitMs: number;
+}
+
+export class ParquetAuditSink implements AuditSink {
+  readonly options: ResolvedAuditOptions;
+  readonly #log: Logger | undefined;
+  readonly #buffer: EventBuffer;
+  readonly #namer: FileNamer;
+  readonly #open = new Map<number, PartFile>();
+  #offered = 0;
+  #written = 0;
+  #batches = 0;
+  #filesFinished = 0;
+  #bytesWritten = 0;
+  #writeErrors = 0;
+  #redactions = 0;
+  #lastCommitMs = 0;
+  readonly #recovered = { files: 0, rows: 0, removed: 0 };
+  readonly #retention = { deletedFiles: 0, deletedBytes: 0, keptFiles: 0, keptBytes: 0, runs: 0 };
+  #chain: Promise<void> = Promise.resolve();
+  #queued: Promise<void> | undefined;
+  #finishRequested = false;
+  #closed = false;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #retentionTimer: NodeJS.Timeout | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #retentionRunning: Promise<void> | undefined;
+
+  /** Use ParquetAuditSink.open() (recovers leftovers first and starts the timers). */
+  constructor(options: AuditWriterOptions, log?: Logger) {
+    this.options = resolveOptions(options);
+    this.#log = log;
+    this.#buffer = new EventBuffer({
+      capacity: this.options.bufferEvents,
+      blockMs: this.options.blockMs,
+      overflow: this.options.overflowEvents,
+    });
+    this.#namer = new FileNamer(this.options.source, this.options.now());
+  }
+
+  static async open(options: AuditWriterOptions, log?: Logger): Promise<ParquetAuditSink> {
+    const sink = new ParquetAuditSink(options, log);
+    // Fail at start, loudly, rather than drop every event later.
+    const dir = sink.options.directory;
+    try {
+      await mkdir(dir, { recursive: true });
+      await access(dir, constants.W_OK);
+    } catch (err) {
+      throw new Error(`audit directory ${dir} is not writable: ${(err as Error).message}`);
+    }
+    await sink.recover();
+    sink.start();
+    return sink;
+  }
+
+  /** Recovers or removes leftovers of interrupted writes (this source's always, others' once stale). */
+  async recover(): Promise<void> {
+    const own = sourceToken(this.options.source);
+    const now = this.options.now();
+    for (const left of await findLeftovers(this.options.directory)) {
+      const mine = sourceOfName(left.finalName) === own;
+      if (!mine && now - left.mtimeMs < this.options.staleAfterMs) continue;
+      const r = await recoverFile(left.dir, left.finalName);
+      if (r.outcome === 'recovered') {
+        this.#recovered.files++;
+        this.#recovered.rows += r.rows;
+        this.#log?.warn(
+          { file: r.path, rows: r.rows },
+          'audit: recovered a file left by an interrupted writer',
+        );
+      } else {
+        this.#recovered.removed++;
+        this.#log?.warn(
+          { file: join(left.dir, left.finalName), reason: r.reason },
+          'audit: removed an unrecoverable leftover',
+        );
+      }
+    }
+  }
+
+  /** Starts the flush and retention timers (unref'd: they never keep a process alive). */
+  start(): void {
+    if (this.#flushTimer || this.#closed) return;
+    this.#flushTimer = setInterval(() => void this.#schedule(false), this.options.flushIntervalMs);
+    this.#flushTimer.unref();
+    const r = this.options.retention;
+    if (r.maxAgeMs !== undefined || r.maxTotalBytes !== undefined) {
+      void this.runRetention();
+      this.#retentionTimer = setInterval(() => void this.runRetention(), r.intervalMs);
+      this.#retentionTimer.unref();
+    }
+  }
+
+  /** A validator decision. Synchronous and cheap: the event object is kept as is until written. */
+  record(event: AuditDecisionEvent): void {
+    this.#offer({ type: 'decision', timeMs: event.timeMs, event });
+  }
+
+  /** A controller lifecycle change (same buffer, same files, event_type = lifecycle). */
+  recordLifecycle(event: LifecycleEvent): void {
+    this.#offer({ type: 'lifecycle', timeMs: event.timeMs ?? this.options.now(), event });
+  }
+
+  #offer(b: BufferedEvent): void {
+    this.#offered++;
+    if (!Number.isFinite(b.timeMs)) b.timeMs = this.options.now();
+    if (this.#closed) {
+      this.#buffer.counters.dropped.closed++;
+      return;
+    }
+    const r = this.#buffer.offer(b, performance.now());
+    if (r === 'waiting') {
+      this.#armExpiry();
+      void this.#schedule(false);
+    } else if (r === 'accepted' && this.#buffer.pending >= this.options.batchRows) void this.#schedule(false);
+  }
+
+  /** While events wait for room, drop (and count) those that waited blockMs, on time. */
+  #armExpiry(): void {
+    if (this.#expiryTimer) return;
+    this.#expiryTimer = setTimeout(() => {
+      this.#expiryTimer = undefined;
+      this.#buffer.admit(performance.now());
+      if (this.#buffer.waiting > 0) this.#armExpiry();
+    }, this.options.blockMs + 1);
+    this.#expiryTimer.unref();
+  }
+
+  /** Writes (commits) what is buffered now, leaving files open; the flush timer does this on its own. */
+  commit(): Promise<void> {
+    return this.#schedule(false);
+  }
+
+  /** Writes everything recorded so far and finishes every open file (all of it visible to readers). */
+  flush(): Promise<void> {
+    return this.#schedule(true);
+  }
+
+  /** flush(), then stop: later events are dropped (counted as `closed`). */
+  async close(): Promise<void> {
+    if (this.#flushTimer) clearInterval(this.#flushTimer);
+    if (this.#retentionTimer) clearInterval(this.#retentionTimer);
+    this.#flushTimer = undefined;
+    this.#retentionTimer = undefined;
+    await this.flush();
+    this.#closed = true;
+    if (this.#expiryTimer) clearTimeout(this.#expiryTimer);
+    this.#buffer.dropAll('closed');
+    await this.#retentionRunning;
+  }
+
+  get stats(): AuditWriterStats {
+    const c = this.#buffer.counters;
+    return {
+      offered: this.#offered,
+      accepted: c.accepted,
+      blocked: c.blocked,
+      dropped: { ...c.dropped },
+      written: this.#written,
+      buffered: this.#buffer.held,
+      waiting: this.#buffer.waiting,
+      capacity: this.options.bufferEvents,
+      batches: this.#batches,
+      filesFinished: this.#filesFinished,
+      openFiles: this.#open.size,
+      bytesWritten: this.#bytesWritten,
+      writeErrors: this.#writeErrors,
+      redactions: this.#redactions,
+      recovered: { ...this.#recovered },
+      retention: { ...this.#retention },
+      lastCommitMs: this.#lastCommitMs,
+    };
+  }
+
+  /** One retention pass now (also run on a timer when a policy is set). */
+  runRetention(): Promise<void> {
+    this.#retentionRunning ??= (async () => {
+      try {
+        const r = await applyRetention(this.options.directory, this.options.retention, this.options.now());
+        this.#retention.deletedFiles += r.deletedFiles;
+        this.#retention.deletedBytes += r.deletedBytes;
+        this.#retention.keptFiles = r.keptFiles;
+        this.#retention.keptBytes = r.keptBytes;
+        this.#retention.runs++;
+        if (r.deletedFiles > 0) this.#log?.info(r, 'audit: retention deleted old files');
+      } catch (err) {
+        this.#log?.error({ err: (err as Error).message }, 'audit: retention failed');
+      } finally {
+        this.#retentionRunning = undefined;
+      }
+    })();
+    return this.#retentionRunning;
+  }
+
+  /** Queues one write cycle (coalescing with one already queued); never rejects. */
+  #schedule(finish: boolean): Promise<void> {
+    if (finish) this.#finishRequested = true;
+    if (!this.#queued) {
+      const next = this.#chain.then(async () => {
+        this.#queued = undefined;
+        const finishAll = this.#finishRequested;
+        this.#finishRequested = false;
+        try {
+          await this.#cycle(finishAll);
+        } catch (err) {
+          this.#log?.error({ err: (err as Error).message }, 'audit: write cycle failed');
+        }
+      });
+      this.#queued = next;
+      this.#chain = next;
+    }
+    return this.#queued;
+  }
+
+  async #cycle(finishAll: boolean): Promise<void> {
+    const touched = new Set<number>();
+    // When finishing (shutdown), keep going until nothing is left, including events that were waiting.
+    // Bounded, so a flush under sustained traffic still ends (what arrives meanwhile waits a cycle).
+    for (let round = 0; round < 4; round++) {
+      if (round > 0 && !finishAll && this.#buffer.pending < this.options.batchRows) break;
+      this.#buffer.admit(performance.now());
+      const batch = this.#buffer.take();
+      if (batch.length === 0) break;
+      for (const [hour, events] of groupByHour(batch)) {
+        touched.add(hour);
+        for (let i = 0; i < events.length; i += this.options.batchRows) {
+          const chunk = events.slice(i, i + this.options.batchRows);
+          const ok = await this.#append(hour, chunk);
+          this.#buffer.done(chunk.length, performance.now(), !ok);
+        }
+      }
+    }
+    this.#buffer.admit(performance.now());
+
+    const now = this.options.now();
+    const currentHour = partitionOf(now).hourStartMs;
+    for (const [hour, file] of this.#open) {
+      const due =
+        finishAll ||
+        now - file.openedAtMs >= this.options.maxFileAgeMs ||
+        (hour < currentHour && !touched.has(hour));
+      if (due) await this.#finish(hour, file);
+    }
+  }
+
+  async #append(hour: number, events: BufferedEvent[]): Promise<boolean> {
+    let file = this.#open.get(hour);
+    try {
+      if (!file) {
+        const dir = join(this.options.directory, partitionOf(hour).path);
+        file = await PartFile.create(
+          dir,
+          this.#namer.next(),
+          {
+            compression: this.options.compression,
+            source: this.options.source,
+            fsync: this.options.fsync,
+            beforeCommit: this.options.beforeCommit,
+          },
+          this.options.now(),
+        );
+        this.#open.set(hour, file);
+      }
+      const before = file.bytes;
+      const redactionsBefore = file.redactions;
+      await file.append(events);
+      this.#written += events.length;
+      this.#batches++;
+      this.#bytesWritten += file.bytes - before;
+      this.#redactions += file.redactions - redactionsBefore;
+      this.#lastCommitMs = this.options.now();
+      if (
+        file.rows >= this.options.maxFileRows ||
+        file.bytes >= this.options.maxFileBytes ||
+        file.rowGroups >= this.options.maxFileRowGroups
+      ) {
+        await this.#finish(hour, file);
+      }
+      return true;
+    } catch (err) {
+      this.#writeErrors++;
+      this.#log?.error(
+        { err: (err as Error).message, rows: events.length },
+        'audit: writing a batch failed; its events are dropped',
+      );
+      if (file) {
+        // Keep what the file committed before the error: recover it now rather than at the next start.
+        this.#open.delete(hour);
+        await file.abandon();
+        await recoverFile(file.dir, file.finalName).catch(() => {});
+      }
+      return false;
+    }
+  }
+
+  async #finish(hour: number, file: PartFile): Promise<void> {
+    this.#open.delete(hour);
+    try {
+      const path = await file.finish();
+      if (path) {
+        this.#filesFinished++;
+        this.#log?.debug({ file: path, rows: file.rows }, 'audit: file finished');
+      }
+    } catch (err) {
+      this.#writeErrors++;
+      this.#log?.error(
+        { err: (err as Error).message, file: file.finalName },
+        'audit: finishing a file failed; recovering it',
+      );
+      await file.abandon();
+      await recoverFile(file.dir, file.finalName).catch(() => {});
+    }
+  }
+}
+
+function groupByHour(events: BufferedEvent[]): Map<number, BufferedEvent[]> {
+  const groups = new Map<number, BufferedEvent[]>();
+  let lastHour = Number.NaN;
+  let last: BufferedEvent[] | undefined;
+  for (const e of events) {
+    const hour = Math.floor(e.timeMs / 3_600_000) * 3_600_000;
+    if (hour !== lastHour || !last) {
+      lastHour = hour;
+      last = groups.get(hour);
+      if (!last) {
+        last = [];
+        groups.set(hour, last);
+      }
+    }
+    last.push(e);
+  }
+  return groups;
+}
