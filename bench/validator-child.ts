@@ -1,0 +1,90 @@
+// Child processes for bench/validator.bench.ts, so that servers and memory figures are measured in a
+// process of their own (not sharing a heap or an event loop with the load generator):
+//   node bench/validator-child.ts serve-validator N   the validator's front doors, N keys fed in-process
+//   node bench/validator-child.ts serve-express       a bare express handler answering 200
+//   node --expose-gc bench/validator-child.ts store   the key store synced from KUBECONFIG's API server
+//   node --expose-gc bench/validator-child.ts list    baseline: one raw LIST of the same Secrets, kept
+// Each prints one JSON line on stdout.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import { HASH_COMPONENT } from '../src/api/hash-record.ts';
+import { loadKubeConfig } from '../src/kube/config.ts';
+import { KubeRest } from '../src/kube/rest.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { parseConfig } from '../src/validator/config/load.ts';
+import { generateSigningKeyPem } from '../src/validator/identity/signer.ts';
+import { KeyStore } from '../src/validator/key-store.ts';
+import { Validator } from '../src/validator/server.ts';
+import { makeKey } from '../test/unit/validator/fixtures.ts';
+
+const [mode = '', arg = ''] = process.argv.slice(2);
+const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+// Exit normally on a signal, so `--cpu-prof` can write its profile.
+process.once('SIGINT', () => process.exit(0));
+
+if (mode === 'serve-validator') {
+  const count = Number(arg || 10_000);
+  const store = new KeyStore();
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const k = makeKey({ permissions: ['devices:read'], customers: ['acme'] });
+    store.upsert(k.secret);
+    if (i < 100) keys.push(k.key);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'kw-bench-'));
+  writeFileSync(join(dir, 'jwt.pem'), generateSigningKeyPem('EdDSA'));
+  const cfg = parseConfig(
+    `environment: production\nroutes: [{path: /v1/devices/**, methods: [GET], permission: devices:read}]\nidentity: {jwt: {signingKey: {file: ${join(dir, 'jwt.pem')}}}}\n`,
+  );
+  if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
+  const v = new Validator(cfg.config, { rest: undefined, log: createLogger('bench', 'error'), store });
+  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
+  while (!v.ready) await new Promise((r) => setTimeout(r, 10));
+  out({ port: v.port, keys });
+} else if (mode === 'serve-express') {
+  const app = express();
+  app.disable('x-powered-by');
+  app.all('/authz', (_req, res) => {
+    res.status(200).end();
+  });
+  const server = app.listen(0, '127.0.0.1', () => {
+    const a = server.address();
+    out({ port: typeof a === 'object' && a ? a.port : 0, keys: [] });
+  });
+} else if (mode === 'store' || mode === 'list') {
+  const rest = new KubeRest(loadKubeConfig());
+  const namespace = arg;
+  gc();
+  const heap0 = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  let held: unknown;
+  if (mode === 'store') {
+    const store = KeyStore.watching(rest, {
+      namespaces: [namespace],
+      labelSelector: `keywarden.dev/component=${HASH_COMPONENT}`,
+    });
+    store.start();
+    await store.waitForSync(600_000);
+    const ms = performance.now() - t0;
+    held = store;
+    gc();
+    out({ ms, heapBytes: process.memoryUsage().heapUsed - heap0, size: store.size });
+  } else {
+    const list = await rest.request<{ items: unknown[] }>('GET', `/api/v1/namespaces/${namespace}/secrets`, {
+      query: { labelSelector: `keywarden.dev/component=${HASH_COMPONENT}` },
+      timeoutMs: 600_000,
+    });
+    const ms = performance.now() - t0;
+    held = list.items;
+    gc();
+    out({ ms, heapBytes: process.memoryUsage().heapUsed - heap0, size: list.items.length });
+  }
+  if (!held) throw new Error('nothing loaded');
+  process.exit(0);
+} else {
+  process.stderr.write(`unknown mode ${mode}\n`);
+  process.exit(2);
+}

@@ -1,0 +1,53 @@
+import type { Environment } from '../../rules/index.ts';
+
+// The validator's configuration file, after checking and defaulting. The YAML shape is documented in
+// docs/validator.md and examples/validator-config.yaml; the JSON schema is in schema.ts.
+
+export type UnmappedRoutes = 'deny' | 'allow';
+export type JwtAlgorithm = 'EdDSA' | 'ES256';
+
+export interface RouteConfig {
+  /** `/v1/devices/*` (one segment), `/v1/devices/**` (the rest of the path), or an exact path. */
+  path: string;
+  /** Upper-case methods; empty means any method. */
+  methods: string[];
+  permission: string;
+}
+
+export type SigningKeySource =
+  | { secret: { namespace: string; name: string; key: string } }
+  | { file: string };
+
+export interface ValidatorConfig {
+  /** The one environment this validator serves; keys of another environment are 401. */
+  environment: Environment;
+  server: { host: string; port: number; adminPort: number; shutdownTimeoutMs: number };
+  keyStore: { namespaces: string[]; labelSelector: string };
+  /** Peers whose X-Forwarded-For is believed (CIDRs or addresses). */
+  trustedProxies: string[];
+  routes: RouteConfig[];
+  unmappedRoutes: UnmappedRoutes;
+  upstream?: { url: string; timeoutMs: number };
+  forwardAuth: { enabled: boolean };
+  verifyApi: { enabled: boolean };
+  identity: {
+    jwt?: {
+      issuer: string;
+      audience?: string;
+      ttlMs: number;
+      algorithm?: JwtAlgorithm;
+      signingKey: SigningKeySource;
+    };
+  };
+  lastUsed: { enabled: boolean; intervalMs: number };
+  metrics: { perKey: { enabled: boolean; maxKeys: number } };
+}
+
+export interface ConfigProblem {
+  /** 1-based; 0 when the problem has no place in the file (e.g. it is empty). */
+  line: number;
+  column: number;
+  /** Dotted path of the field, e.g. `routes[2].permission`; empty for the document itself. */
+  field: string;
+  message: string;
+}

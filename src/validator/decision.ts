@@ -1,0 +1,142 @@
+import {
+  type Environment,
+  hashesEqual,
+  hashKey,
+  hasPermission,
+  isExpired,
+  parseKey,
+  type TakeResult,
+} from '../rules/index.ts';
+import type { StoredKey } from './stored-key.ts';
+
+// The one decision behind every front door. Pure given its inputs: the key store lookup, the clock and
+// the rate limiter are passed in. The order is the contract (see docs/validator.md): each check runs
+// only when all before it passed, so a malformed key costs no lookup, and nothing about a key (its
+// environment, state or permissions) is revealed before its secret has been proven.
+
+export type DenyCode =
+  | 'key_malformed'
+  | 'key_unknown'
+  | 'wrong_environment'
+  | 'key_disabled'
+  | 'key_expired'
+  | 'source_not_allowed'
+  | 'route_not_mapped'
+  | 'permission_denied'
+  | 'rate_limited';
+
+/** What the request needs: one permission, nothing beyond a valid key, or a route the config does not map. */
+export type Requirement = { permission: string } | { anyValidKey: true } | { unmapped: true };
+
+export interface DecisionInput {
+  /** The presented key, as sent (undefined when none was sent). */
+  key: string | undefined;
+  /** The client's address; undefined when unknown, which no allowlist matches. */
+  clientIp: string | undefined;
+  requirement: Requirement;
+  nowMs: number;
+}
+
+export interface DecisionContext {
+  environment: Environment;
+  lookup: (keyId: string) => StoredKey | undefined;
+  unmappedRoutes: 'deny' | 'allow';
+  /** Takes a token; undefined when the key has no limit. Called only once every other check passed. */
+  takeToken: (key: StoredKey, nowMs: number) => TakeResult | undefined;
+}
+
+export type Decision =
+  | { allowed: true; status: 200; key: StoredKey; rate: TakeResult | undefined; environment: Environment }
+  | {
+      allowed: false;
+      status: 401 | 403 | 429;
+      code: DenyCode;
+      message: string;
+      /** Set once the key's secret was proven (the caller may then name the key in logs and metrics). */
+      key: StoredKey | undefined;
+      rate: TakeResult | undefined;
+      /** The id and environment the key string names, when it parsed (not secret; not yet proven). */
+      keyId: string | undefined;
+      environment: Environment | undefined;
+    };
+
+const deny = (
+  status: 401 | 403 | 429,
+  code: DenyCode,
+  message: string,
+  extra: { key?: StoredKey; rate?: TakeResult; keyId?: string; environment?: Environment } = {},
+): Decision => ({
+  allowed: false,
+  status,
+  code,
+  message,
+  key: extra.key,
+  rate: extra.rate,
+  keyId: extra.keyId,
+  environment: extra.environment,
+});
+
+const UNKNOWN = 'the key is not known to this validator (never issued, revoked, or replaced by a newer one)';
+
+export function decide(input: DecisionInput, ctx: DecisionContext): Decision {
+  const parsed = parseKey(input.key);
+  if (!parsed.ok) {
+    const message =
+      input.key === undefined
+        ? 'no API key: send it as Authorization: Bearer <key> or X-API-Key: <key>'
+        : parsed.message;
+    return deny(401, 'key_malformed', message);
+  }
+  const { keyId, environment } = parsed.key;
+  const stored = ctx.lookup(keyId);
+  if (!stored) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
+  // Hash once, then compare in constant time with the current hash and, inside a grace period, the previous one.
+  const presented = hashKey(input.key as string);
+  const current = hashesEqual(presented, stored.record.hash);
+  const previous =
+    !current &&
+    stored.record.previous !== undefined &&
+    stored.previousValidUntilMs !== undefined &&
+    input.nowMs < stored.previousValidUntilMs &&
+    hashesEqual(presented, stored.record.previous.hash);
+  if (!current && !previous) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
+  const proven = { key: stored, keyId, environment };
+  if (environment !== ctx.environment || stored.record.environment !== ctx.environment) {
+    return deny(
+      401,
+      'wrong_environment',
+      `this validator serves ${ctx.environment} keys; this is a ${environment} key`,
+      proven,
+    );
+  }
+  if (stored.record.disabled) return deny(401, 'key_disabled', 'the key is disabled', proven);
+  if (isExpired(new Date(stored.expiresAtMs), new Date(input.nowMs))) {
+    return deny(401, 'key_expired', `the key expired at ${stored.record.expiresAt}`, proven);
+  }
+  if (
+    stored.record.allowedSources.length > 0 &&
+    (input.clientIp === undefined || !stored.sources.allows(input.clientIp))
+  ) {
+    return deny(403, 'source_not_allowed', 'the key may not be used from this address', proven);
+  }
+  const req = input.requirement;
+  if ('unmapped' in req && ctx.unmappedRoutes === 'deny') {
+    return deny(
+      403,
+      'route_not_mapped',
+      'no route in the validator configuration matches this method and path',
+      proven,
+    );
+  }
+  if ('permission' in req && !hasPermission(stored.record.permissions, req.permission)) {
+    return deny(403, 'permission_denied', `the key lacks the permission ${req.permission}`, proven);
+  }
+  const rate = ctx.takeToken(stored, input.nowMs);
+  if (rate && !rate.allowed) {
+    return deny(429, 'rate_limited', `rate limit exceeded: retry after ${rate.retryAfterSeconds} s`, {
+      ...proven,
+      rate,
+    });
+  }
+  return { allowed: true, status: 200, key: stored, rate, environment };
+}

@@ -1,0 +1,108 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseClientAddress, parsePermission } from '../../rules/index.ts';
+import type { Gate } from '../gate.ts';
+import { readKey } from '../identity/headers.ts';
+import { errorBody, sendError, sendJson } from './respond.ts';
+
+// POST /v1/keys/verify {"key": "...", "permission"?: "devices:read", "sourceIp"?: "203.0.113.7"}
+// For services that check keys themselves. The same decision as the other doors (it takes a
+// rate-limit token too); the answer is 200 with `valid` either way, and 400 only for a bad request.
+// A key restricted to sources fails without `sourceIp`: we cannot know where its caller is.
+
+export const VERIFY_PATH = '/v1/keys/verify';
+const MAX_BODY = 16 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        resolve(undefined);
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export async function handleVerify(gate: Gate, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'POST') return sendError(res, 405, 'method_not_allowed', 'use POST', { Allow: 'POST' });
+  const text = await readBody(req);
+  if (text === undefined)
+    return sendError(res, 413, 'bad_request', `the body is larger than ${MAX_BODY} bytes`);
+  let body: { key?: unknown; permission?: unknown; sourceIp?: unknown };
+  try {
+    body = text.trim() === '' ? {} : JSON.parse(text);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error();
+  } catch {
+    return sendError(
+      res,
+      400,
+      'bad_request',
+      'the body must be a JSON object: {"key": "...", "permission": "...", "sourceIp": "..."}',
+    );
+  }
+  const bad = (message: string) => {
+    const o = gate.refuse('verify', 'POST', VERIFY_PATH, undefined, message);
+    sendJson(res, o.status, errorBody('bad_request', message));
+  };
+  if (body.key !== undefined && typeof body.key !== 'string') return bad('key must be a string');
+  if (body.permission !== undefined && !parsePermission(body.permission).ok)
+    return bad('permission must be resource:action, e.g. devices:read');
+  let clientIp: string | undefined;
+  if (body.sourceIp !== undefined) {
+    const ip = parseClientAddress(body.sourceIp);
+    if (!ip.ok) return bad('sourceIp must be an IPv4 or IPv6 address');
+    clientIp = ip.address;
+  }
+  const key = typeof body.key === 'string' ? body.key : readKey(req.headers)?.key;
+  const outcome = await gate.evaluate({
+    door: 'verify',
+    key,
+    clientIp,
+    requirement:
+      typeof body.permission === 'string' ? { permission: body.permission } : { anyValidKey: true },
+    method: 'POST',
+    path: VERIFY_PATH,
+  });
+  const rate = outcome.headers['RateLimit-Limit']
+    ? {
+        limit: Number(outcome.headers['RateLimit-Limit']),
+        remaining: Number(outcome.headers['RateLimit-Remaining']),
+        resetSeconds: Number(outcome.headers['RateLimit-Reset']),
+      }
+    : undefined;
+  const headers = Object.fromEntries(
+    Object.entries(outcome.headers).filter(([k]) => /^(?:ratelimit-|retry-after)/i.test(k)),
+  );
+  if (!outcome.allowed) {
+    return sendJson(
+      res,
+      200,
+      JSON.stringify({ valid: false, code: outcome.code, message: outcome.message, rateLimit: rate }),
+      headers,
+    );
+  }
+  const r = outcome.decision.key.record;
+  sendJson(
+    res,
+    200,
+    JSON.stringify({
+      valid: true,
+      keyId: r.keyId,
+      apiKey: { namespace: r.apiKey.namespace, name: r.apiKey.name },
+      environment: r.environment,
+      type: r.type,
+      permissions: r.permissions,
+      customers: r.customers,
+      expiresAt: r.expiresAt,
+      rateLimit: rate,
+    }),
+    headers,
+  );
+}

@@ -1,0 +1,67 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { StoredKey } from '../stored-key.ts';
+
+// Identity headers: what the upstream may believe about the caller. Any header with our prefix that a
+// client sends is removed before we set ours, and so is the key itself, so the upstream neither sees a
+// key nor trusts a forged identity.
+
+export const IDENTITY_PREFIX = 'x-keywarden-';
+
+export const IDENTITY_HEADERS = {
+  keyId: 'X-Keywarden-Key-Id',
+  apiKeyName: 'X-Keywarden-ApiKey-Name',
+  apiKeyNamespace: 'X-Keywarden-ApiKey-Namespace',
+  environment: 'X-Keywarden-Environment',
+  keyType: 'X-Keywarden-Key-Type',
+  permissions: 'X-Keywarden-Permissions',
+  customers: 'X-Keywarden-Customers',
+  clientIp: 'X-Keywarden-Client-Ip',
+  jwt: 'X-Keywarden-Jwt',
+} as const;
+
+export type KeySource = 'x-api-key' | 'authorization';
+
+/**
+ * The presented key: `X-API-Key` first (so an API that uses Authorization for its own tokens can still
+ * take keys), then `Authorization: Bearer`. The scheme is case-insensitive, as RFC 9110 says.
+ */
+export function readKey(headers: IncomingHttpHeaders): { key: string; source: KeySource } | undefined {
+  const x = headers['x-api-key'];
+  if (typeof x === 'string' && x.trim() !== '') return { key: x.trim(), source: 'x-api-key' };
+  const auth = headers.authorization;
+  if (typeof auth === 'string') {
+    const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(auth);
+    if (m?.[1]) return { key: m[1], source: 'authorization' };
+  }
+  return undefined;
+}
+
+/** Identity headers for an allowed request (lists comma-separated; empty lists as empty values). */
+export function identityHeaders(
+  key: StoredKey,
+  clientIp: string | undefined,
+  jwt: string | undefined,
+): Record<string, string> {
+  const r = key.record;
+  const h: Record<string, string> = {
+    [IDENTITY_HEADERS.keyId]: r.keyId,
+    [IDENTITY_HEADERS.apiKeyName]: r.apiKey.name,
+    [IDENTITY_HEADERS.apiKeyNamespace]: r.apiKey.namespace,
+    [IDENTITY_HEADERS.environment]: r.environment,
+    [IDENTITY_HEADERS.keyType]: r.type,
+    [IDENTITY_HEADERS.permissions]: r.permissions.join(','),
+    [IDENTITY_HEADERS.customers]: r.customers.join(','),
+  };
+  if (clientIp) h[IDENTITY_HEADERS.clientIp] = clientIp;
+  if (jwt) h[IDENTITY_HEADERS.jwt] = jwt;
+  return h;
+}
+
+/** Removes every `X-Keywarden-*` header, `X-API-Key`, and Authorization when it carried the key. */
+export function stripIncoming(headers: IncomingHttpHeaders, source: KeySource | undefined): void {
+  for (const name of Object.keys(headers)) {
+    if (name.startsWith(IDENTITY_PREFIX)) delete headers[name];
+  }
+  delete headers['x-api-key'];
+  if (source === 'authorization') delete headers.authorization;
+}

@@ -1,0 +1,259 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { KubeRest } from '../kube/rest.ts';
+import { startHealthServer } from '../observability/health-server.ts';
+import type { Logger } from '../observability/logger.ts';
+import { type AuditSink, NO_AUDIT } from './audit.ts';
+import { ClientAddressResolver } from './client-address.ts';
+import type { ValidatorConfig } from './config/types.ts';
+import { Gate } from './gate.ts';
+import { AUTHZ_PATH, handleAuthz } from './http/authz.ts';
+import { ReverseProxy } from './http/proxy.ts';
+import { sendError, sendJson } from './http/respond.ts';
+import { handleVerify, VERIFY_PATH } from './http/verify.ts';
+import { SigningKeys } from './identity/signing-keys.ts';
+import { KeyStore } from './key-store.ts';
+import { LastUsedReporter } from './last-used.ts';
+import { ValidatorMetrics } from './metrics.ts';
+import { RateLimiter } from './rate-limiter.ts';
+import { compileRoutes, splitTarget } from './routes.ts';
+
+// Wiring: the key store, the gate and the three front doors on the main port; /healthz, /readyz and
+// /metrics on the admin port. Not ready until the key store has synced (and the JWT key is loaded);
+// once ready it stays ready while the API server is away, answering from its cache.
+
+export const JWKS_PATH = '/.well-known/jwks.json';
+
+export interface ValidatorDeps {
+  rest: KubeRest | undefined;
+  log: Logger;
+  audit?: AuditSink;
+  /** A store to use instead of watching the API server (benchmarks). */
+  store?: KeyStore;
+  now?: () => number;
+}
+
+export class Validator {
+  readonly config: ValidatorConfig;
+  readonly store: KeyStore;
+  readonly metrics: ValidatorMetrics;
+  readonly gate: Gate;
+  readonly #log: Logger;
+  readonly #audit: AuditSink;
+  readonly #signing: SigningKeys | undefined;
+  readonly #lastUsed: LastUsedReporter | undefined;
+  readonly #limiter = new RateLimiter();
+  readonly #proxy: ReverseProxy | undefined;
+  readonly #rest: KubeRest | undefined;
+  #server: Server | undefined;
+  #admin: Server | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  #stopping = false;
+  /** Upgraded (websocket) connections: long-lived, so shutdown closes them instead of waiting. */
+  readonly #tunnels = new Set<Socket>();
+
+  constructor(config: ValidatorConfig, deps: ValidatorDeps) {
+    this.config = config;
+    this.#log = deps.log;
+    this.#rest = deps.rest;
+    this.#audit = deps.audit ?? NO_AUDIT;
+    const now = deps.now ?? Date.now;
+    if (!deps.store && !deps.rest) throw new Error('the validator needs API server access or a key store');
+    this.store =
+      deps.store ??
+      KeyStore.watching(deps.rest as KubeRest, {
+        ...config.keyStore,
+        onError: (err, attempt) =>
+          deps.log.warn(
+            { err: (err as Error).message, attempt },
+            'hash Secret watch failed; serving from cache, retrying',
+          ),
+      });
+    this.store.on('refused', (ref, error) => {
+      this.metrics.refusedRecords.inc();
+      deps.log.warn({ secret: ref, error }, 'hash Secret refused; its key will not work here');
+    });
+    this.metrics = new ValidatorMetrics(this.store, { perKey: config.metrics.perKey, now });
+    const jwt = config.identity.jwt;
+    if (jwt) {
+      this.#signing = new SigningKeys(jwt, (message) => deps.log.error(message));
+      this.#signing.onLoaded = (kid) => deps.log.info({ kid }, 'JWT signing key loaded');
+    }
+    if (config.lastUsed.enabled && deps.rest) {
+      this.#lastUsed = new LastUsedReporter(deps.rest, config.lastUsed.intervalMs);
+      this.#lastUsed.onOutcome = (outcome, err) => {
+        this.metrics.lastUsedWrites.inc({ outcome });
+        if (err && outcome === 'error')
+          deps.log.warn({ err: (err as Error).message }, 'could not report lastUsedAt; will retry');
+      };
+    }
+    const resolver = new ClientAddressResolver(config.trustedProxies);
+    this.gate = new Gate({
+      config,
+      store: this.store,
+      limiter: this.#limiter,
+      routes: compileRoutes(config.routes),
+      resolver,
+      signing: this.#signing,
+      metrics: this.metrics,
+      audit: this.#audit,
+      lastUsed: this.#lastUsed,
+      now,
+    });
+    if (config.upstream) {
+      this.#proxy = new ReverseProxy({
+        gate: this.gate,
+        resolver,
+        ...config.upstream,
+        metrics: this.metrics,
+        log: deps.log,
+      });
+    }
+  }
+
+  get ready(): boolean {
+    return !this.#stopping && this.store.synced && (!this.#signing || this.#signing.signer !== undefined);
+  }
+
+  get port(): number {
+    return addressPort(this.#server);
+  }
+
+  get adminPort(): number {
+    return addressPort(this.#admin);
+  }
+
+  async start(overrides: { port?: number; adminPort?: number; host?: string } = {}): Promise<void> {
+    const t0 = Date.now();
+    this.store.start();
+    if (this.#signing && this.config.identity.jwt)
+      this.#signing.start(this.config.identity.jwt.signingKey, this.#rest);
+    void this.store.waitForSync(24 * 3600_000).then(
+      () => this.#log.info({ keys: this.store.size, ms: Date.now() - t0 }, 'key store synced'),
+      () => {},
+    );
+    this.#lastUsed?.start();
+    this.#sweep = setInterval(() => this.#limiter.sweep(Date.now(), (id) => this.store.get(id)), 60_000);
+    this.#sweep.unref();
+
+    const host = overrides.host ?? this.config.server.host;
+    this.#server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.#handle(req, res));
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.#upgrade(req, socket, head),
+    );
+    await listen(this.#server, overrides.port ?? this.config.server.port, host);
+    this.#admin = await startHealthServer({
+      port: overrides.adminPort ?? this.config.server.adminPort,
+      host,
+      registry: this.metrics.registry,
+      checks: {
+        // Alive even while the API server is away: restarting would only lose the cache.
+        healthz: () => ({ ok: true }),
+        readyz: () =>
+          this.ready
+            ? { ok: true }
+            : {
+                ok: false,
+                reason: this.#stopping
+                  ? 'shutting down'
+                  : !this.store.synced
+                    ? 'key store not synced'
+                    : 'JWT signing key not loaded',
+              },
+      },
+    });
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const { path, query } = splitTarget(req.url ?? '/');
+    this.#route(req, res, path, query).catch((err: unknown) => {
+      this.#log.error({ err: (err as Error).message }, 'request failed');
+      sendError(res, 500, 'internal_error', 'the validator failed to handle the request');
+    });
+  }
+
+  async #route(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+    if (path === JWKS_PATH && this.#signing) {
+      sendJson(res, 200, JSON.stringify(this.#signing.jwks()), { 'Cache-Control': 'max-age=60' });
+    } else if (!this.ready && !this.#stopping) {
+      sendError(res, 503, 'not_ready', 'the validator has not loaded its keys yet');
+    } else if (
+      this.config.forwardAuth.enabled &&
+      (path === AUTHZ_PATH || path.startsWith(`${AUTHZ_PATH}/`))
+    ) {
+      await handleAuthz(this.gate, req, res, path, query);
+    } else if (this.config.verifyApi.enabled && path === VERIFY_PATH) {
+      await handleVerify(this.gate, req, res);
+    } else if (this.#proxy) {
+      await this.#proxy.handle(req, res, path);
+    } else {
+      sendError(res, 404, 'not_found', 'no such endpoint (no upstream is configured)');
+    }
+  }
+
+  #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const { path } = splitTarget(req.url ?? '/');
+    if (
+      !this.#proxy ||
+      !this.ready ||
+      path === AUTHZ_PATH ||
+      path.startsWith(`${AUTHZ_PATH}/`) ||
+      path === VERIFY_PATH
+    ) {
+      socket.destroy();
+      return;
+    }
+    this.#tunnels.add(socket);
+    socket.once('close', () => this.#tunnels.delete(socket));
+    this.#proxy.upgrade(req, socket, head, path).catch((err: unknown) => {
+      this.#log.error({ err: (err as Error).message }, 'upgrade failed');
+      socket.destroy();
+    });
+  }
+
+  /** Stop accepting, let in-flight requests finish (up to the shutdown timeout), then flush and stop. */
+  async shutdown(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const server = this.#server;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      for (const s of this.#tunnels) s.end();
+      const timeout = new Promise<'timeout'>((resolve) =>
+        setTimeout(() => resolve('timeout'), this.config.server.shutdownTimeoutMs).unref(),
+      );
+      if ((await Promise.race([closed, timeout])) === 'timeout') {
+        this.#log.warn('in-flight requests did not finish within the shutdown timeout; closing them');
+        server.closeAllConnections();
+      }
+    }
+    this.#proxy?.close();
+    if (this.#sweep) clearInterval(this.#sweep);
+    await this.#lastUsed?.stop();
+    await this.#audit.flush();
+    this.#signing?.stop();
+    this.store.stop();
+    const admin = this.#admin;
+    if (admin) {
+      const closed = new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeAllConnections();
+      await closed;
+    }
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function addressPort(server: Server | undefined): number {
+  const a = server?.address();
+  return typeof a === 'object' && a ? a.port : 0;
+}

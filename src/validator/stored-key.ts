@@ -1,0 +1,123 @@
+import {
+  HASH_RECORD_KEY,
+  HASH_SECRET_TYPE,
+  type HashRecord,
+  hashSecretName,
+  parseHashRecord,
+} from '../api/hash-record.ts';
+import {
+  compileSources,
+  parseDuration,
+  parseRfc3339,
+  type RateLimitConfig,
+  type SourceMatcher,
+} from '../rules/index.ts';
+import { Interner, internList } from './interner.ts';
+
+// A hash record made ready for the hot path: times as epoch milliseconds, sources compiled, the rate
+// limit in the shape the token-bucket rules take. Built once per Secret change, read on every request.
+
+export interface StoredKey {
+  readonly keyId: string;
+  readonly record: HashRecord;
+  readonly expiresAtMs: number;
+  readonly previousValidUntilMs: number | undefined;
+  readonly sources: SourceMatcher;
+  readonly rateLimit: RateLimitConfig | undefined;
+  /** `namespace/name` of the hash Secret it came from. */
+  readonly secretRef: string;
+  /** Changes whenever the record does (the Secret's resourceVersion): for caches keyed on the record. */
+  readonly revision: string;
+}
+
+export interface SecretLike {
+  type?: string;
+  data?: Record<string, string>;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    ownerReferences?: { kind: string; name: string; uid: string }[];
+  };
+}
+
+export type StoredKeyResult = { ok: true; key: StoredKey } | { ok: false; error: string };
+
+/**
+ * Reads and checks one hash Secret. Refused (never guessed at): a wrong Secret type, a record that
+ * does not parse, or a record that does not belong where it sits (its ApiKey's namespace, the hash
+ * Secret name the controller gives it, and the owner the controller sets) — a record copied elsewhere
+ * must not become a working key.
+ */
+export function storedKeyFromSecret(secret: SecretLike, ref?: string): StoredKeyResult {
+  const ns = secret.metadata.namespace ?? '';
+  if (secret.type !== HASH_SECRET_TYPE)
+    return { ok: false, error: `Secret type is ${secret.type ?? '(none)'}, not ${HASH_SECRET_TYPE}` };
+  const data = secret.data?.[HASH_RECORD_KEY];
+  if (data === undefined) return { ok: false, error: `Secret has no ${HASH_RECORD_KEY}` };
+  const parsed = parseHashRecord(Buffer.from(data, 'base64').toString('utf8'));
+  if (!parsed.ok) return { ok: false, error: parsed.error };
+  const r = parsed.value;
+  if (r.apiKey.namespace !== ns)
+    return { ok: false, error: `record names namespace ${r.apiKey.namespace} but sits in ${ns}` };
+  if (hashSecretName(r.apiKey.name) !== secret.metadata.name)
+    return { ok: false, error: `record names ApiKey ${r.apiKey.name}, whose hash Secret has another name` };
+  const owner = secret.metadata.ownerReferences?.find((o) => o.kind === 'ApiKey');
+  if (!owner || owner.uid !== r.apiKey.uid || owner.name !== r.apiKey.name) {
+    return { ok: false, error: 'Secret is not owned by the ApiKey its record names' };
+  }
+  return compileRecord(r, ref ?? `${ns}/${secret.metadata.name}`, secret.metadata.resourceVersion ?? '');
+}
+
+const lists = new Interner<readonly string[]>();
+const matchers = new Interner<SourceMatcher | Error>();
+
+export function compileRecord(r: HashRecord, secretRef: string, revision: string): StoredKeyResult {
+  const expires = parseRfc3339(r.expiresAt);
+  if (!expires) return { ok: false, error: 'expiresAt is not RFC 3339' };
+  let previousValidUntilMs: number | undefined;
+  if (r.previous) {
+    const until = parseRfc3339(r.previous.validUntil);
+    if (!until) return { ok: false, error: 'previous.validUntil is not RFC 3339' };
+    previousValidUntilMs = until.getTime();
+  }
+  const sources = matchers.get(r.allowedSources.join('\n'), () => {
+    try {
+      return compileSources(r.allowedSources);
+    } catch (err) {
+      return err as Error;
+    }
+  });
+  if (sources instanceof Error) return { ok: false, error: sources.message };
+  r.permissions = internList(lists, r.permissions);
+  r.customers = internList(lists, r.customers);
+  r.allowedSources = internList(lists, r.allowedSources);
+  let rateLimit: RateLimitConfig | undefined;
+  if (r.rateLimit) {
+    const period = parseDuration(r.rateLimit.period);
+    const { requests, burst } = r.rateLimit;
+    if (!period.ok || period.ms < 1) return { ok: false, error: 'rateLimit.period is not a duration' };
+    if (
+      !Number.isSafeInteger(requests) ||
+      requests < 1 ||
+      (burst !== undefined && (!Number.isSafeInteger(burst) || burst < 1))
+    ) {
+      return { ok: false, error: 'rateLimit.requests and burst must be positive integers' };
+    }
+    rateLimit = { requests, periodMs: period.ms, ...(burst !== undefined ? { burst } : {}) };
+  }
+  return {
+    ok: true,
+    key: {
+      keyId: r.keyId,
+      record: r,
+      expiresAtMs: expires.getTime(),
+      previousValidUntilMs,
+      sources,
+      rateLimit,
+      secretRef,
+      revision,
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import {
+  HASH_RECORD_KEY,
+  HASH_SECRET_TYPE,
+  type HashRecord,
+  hashSecretName,
+} from '../../../src/api/hash-record.ts';
+import { type Environment, generateKey, hashKey, type KeyType, parseKey } from '../../../src/rules/index.ts';
+import type { SecretLike } from '../../../src/validator/stored-key.ts';
+
+// Keys and hash Secrets shaped exactly as the controller writes them, for tests without a cluster.
+
+export interface TestKey {
+  key: string;
+  keyId: string;
+  record: HashRecord;
+  secret: SecretLike;
+}
+
+let rv = 1;
+
+export function makeKey(
+  overrides: Partial<Omit<HashRecord, 'keyId' | 'hash' | 'apiKey'>> & {
+    name?: string;
+    namespace?: string;
+    type?: KeyType;
+    keyId?: string;
+  } = {},
+): TestKey {
+  const environment: Environment = overrides.environment ?? 'production';
+  const type: KeyType = overrides.type ?? 'private';
+  const key = generateKey({ type, environment, ...(overrides.keyId ? { keyId: overrides.keyId } : {}) });
+  const parsed = parseKey(key);
+  if (!parsed.ok) throw new Error('generated key does not parse');
+  const name = overrides.name ?? `key-${parsed.key.keyId.toLowerCase()}`;
+  const namespace = overrides.namespace ?? 'team-a';
+  const record: HashRecord = {
+    version: 1,
+    keyId: parsed.key.keyId,
+    hash: hashKey(key),
+    apiKey: { namespace, name, uid: randomUUID() },
+    environment,
+    type,
+    permissions: overrides.permissions ?? ['devices:read'],
+    allowedSources: overrides.allowedSources ?? [],
+    customers: overrides.customers ?? [],
+    expiresAt: overrides.expiresAt ?? new Date(Date.now() + 30 * 86_400_000).toISOString(),
+    disabled: overrides.disabled ?? false,
+    rotationGeneration: overrides.rotationGeneration ?? 0,
+    issuedAt: overrides.issuedAt ?? new Date().toISOString(),
+    ...(overrides.rateLimit ? { rateLimit: overrides.rateLimit } : {}),
+    ...(overrides.previous ? { previous: overrides.previous } : {}),
+  };
+  return { key, keyId: record.keyId, record, secret: secretFor(record) };
+}
+
+export function secretFor(record: HashRecord): SecretLike {
+  return {
+    type: HASH_SECRET_TYPE,
+    metadata: {
+      name: hashSecretName(record.apiKey.name),
+      namespace: record.apiKey.namespace,
+      uid: randomUUID(),
+      resourceVersion: String(rv++),
+      ownerReferences: [{ kind: 'ApiKey', name: record.apiKey.name, uid: record.apiKey.uid }],
+    },
+    data: { [HASH_RECORD_KEY]: Buffer.from(JSON.stringify(record)).toString('base64') },
+  };
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { KeyStore } from '../../../src/validator/key-store.ts';
+import { ValidatorMetrics } from '../../../src/validator/metrics.ts';
+import { makeKey } from './fixtures.ts';
+
+describe('validator metrics', () => {
+  it('keeps per-key series opt-in and bounded', async () => {
+    const store = new KeyStore();
+    const off = new ValidatorMetrics(store, { perKey: { enabled: false, maxKeys: 2 } });
+    off.decision('proxy', 'allow', 'ok', 'production', 0.0001, 'AAAAAAAAAAAA');
+    expect(await off.registry.metrics()).not.toContain('key_id');
+
+    const on = new ValidatorMetrics(store, { perKey: { enabled: true, maxKeys: 2 } });
+    for (const id of ['AAAAAAAAAAAA', 'BBBBBBBBBBBB', 'CCCCCCCCCCCC', 'DDDDDDDDDDDD', 'AAAAAAAAAAAA']) {
+      on.decision('proxy', 'allow', 'ok', 'production', 0.0001, id);
+    }
+    on.decision('proxy', 'deny', 'key_unknown', 'production', 0.0001);
+    const text = await on.registry.metrics();
+    expect(text).toContain('keywarden_validator_key_decisions_total{key_id="AAAAAAAAAAAA",result="allow"} 2');
+    expect(text).toContain('keywarden_validator_key_decisions_total{key_id="BBBBBBBBBBBB",result="allow"} 1');
+    expect(text).toContain('keywarden_validator_key_decisions_total{key_id="other",result="allow"} 2');
+    expect(text).not.toContain('CCCCCCCCCCCC');
+  });
+
+  it('counts keys by state and environment at scrape time', async () => {
+    const store = new KeyStore();
+    const now = Date.now();
+    for (const k of [
+      makeKey(),
+      makeKey({ disabled: true }),
+      makeKey({ expiresAt: new Date(now - 1000).toISOString() }),
+      makeKey({ environment: 'staging' }),
+    ]) {
+      store.upsert(k.secret);
+    }
+    const m = new ValidatorMetrics(store, { perKey: { enabled: false, maxKeys: 1 }, now: () => now });
+    const text = await m.registry.metrics();
+    expect(text).toContain('keywarden_validator_keys{state="active",environment="production"} 1');
+    expect(text).toContain('keywarden_validator_keys{state="disabled",environment="production"} 1');
+    expect(text).toContain('keywarden_validator_keys{state="expired",environment="production"} 1');
+    expect(text).toContain('keywarden_validator_keys{state="active",environment="staging"} 1');
+    expect(text).toMatch(/keywarden_validator_key_store_seconds_since_update \d/);
+  });
+});

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { identityHeaders, readKey, stripIncoming } from '../../../src/validator/identity/headers.ts';
+import { KeyStore } from '../../../src/validator/key-store.ts';
+import { makeKey, secretFor } from './fixtures.ts';
+
+describe('key store', () => {
+  it('finds keys by id, replaces them on update, forgets them on delete', () => {
+    const store = new KeyStore();
+    const k = makeKey();
+    store.upsert(structuredClone(k.secret));
+    expect(store.get(k.keyId)?.record.apiKey.name).toBe(k.record.apiKey.name);
+    store.upsert(secretFor({ ...k.record, disabled: true, apiKey: k.record.apiKey }));
+    expect(store.get(k.keyId)?.record.disabled).toBe(true);
+    expect(store.size).toBe(1);
+    store.remove(`${k.secret.metadata.namespace}/${k.secret.metadata.name}`);
+    expect(store.get(k.keyId)).toBeUndefined();
+  });
+
+  it('refuses records that are unreadable or misplaced, and drops the key a Secret carried before', () => {
+    const store = new KeyStore();
+    const refused: string[] = [];
+    store.on('refused', (_ref, err) => refused.push(err));
+    const k = makeKey();
+    store.upsert(structuredClone(k.secret));
+    store.upsert({
+      ...structuredClone(k.secret),
+      data: { 'record.json': Buffer.from('{"version":2}').toString('base64') },
+    });
+    expect(store.get(k.keyId)).toBeUndefined();
+    const elsewhere = structuredClone(k.secret);
+    elsewhere.metadata.namespace = 'other';
+    store.upsert(elsewhere);
+    const unowned = structuredClone(k.secret);
+    unowned.metadata.ownerReferences = [];
+    store.upsert(unowned);
+    const opaque = { ...structuredClone(k.secret), type: 'Opaque' };
+    store.upsert(opaque);
+    expect(refused).toEqual([
+      'unsupported record version 2',
+      expect.stringContaining('names namespace team-a but sits in other'),
+      'Secret is not owned by the ApiKey its record names',
+      expect.stringContaining('not keywarden.dev/key-hash'),
+    ]);
+    expect(store.size).toBe(0);
+  });
+
+  it('fails closed when two Secrets claim one key id, and recovers when one goes', () => {
+    const store = new KeyStore();
+    const a = makeKey();
+    const b = makeKey({ keyId: a.keyId, namespace: 'team-b' });
+    store.upsert(structuredClone(a.secret));
+    store.upsert(structuredClone(b.secret));
+    expect(store.get(a.keyId)).toBeUndefined();
+    store.remove(`team-b/${b.secret.metadata.name}`);
+    expect(store.get(a.keyId)?.record.hash).toBe(a.record.hash);
+  });
+
+  it('drops the bulky parts of the cached Secret once parsed', () => {
+    const store = new KeyStore();
+    const s = structuredClone(makeKey().secret) as ReturnType<typeof makeKey>['secret'] & {
+      metadata: { managedFields?: unknown };
+    };
+    s.metadata.managedFields = [{ manager: 'x' }];
+    store.upsert(s);
+    expect(s.data).toBeUndefined();
+    expect(s.metadata.managedFields).toBeUndefined();
+    expect(s.metadata.resourceVersion).toBeDefined();
+  });
+});
+
+describe('identity headers', () => {
+  it('reads the key from X-API-Key first, then Authorization: Bearer (any case)', () => {
+    expect(readKey({ 'x-api-key': ' k1 ', authorization: 'Bearer k2' })).toEqual({
+      key: 'k1',
+      source: 'x-api-key',
+    });
+    expect(readKey({ authorization: 'bearer   k2' })).toEqual({ key: 'k2', source: 'authorization' });
+    expect(readKey({ authorization: 'Basic abc' })).toBeUndefined();
+    expect(readKey({ authorization: 'Bearer a b' })).toBeUndefined();
+    expect(readKey({})).toBeUndefined();
+  });
+
+  it('strips every X-Keywarden-* header, X-API-Key, and Authorization only when it carried the key', () => {
+    const h = {
+      'x-keywarden-key-id': 'forged',
+      'x-keywarden-anything': '1',
+      'x-api-key': 'k',
+      authorization: 'Bearer t',
+      accept: '*/*',
+    };
+    stripIncoming(h, 'x-api-key');
+    expect(h).toEqual({ authorization: 'Bearer t', accept: '*/*' });
+    stripIncoming(h, 'authorization');
+    expect(h).toEqual({ accept: '*/*' });
+  });
+
+  it('sets the identity from the record, lists comma-separated', () => {
+    const k = makeKey({ permissions: ['a:b', 'c:*'], customers: [] });
+    const store = new KeyStore();
+    store.upsert(structuredClone(k.secret));
+    const stored = store.get(k.keyId);
+    if (!stored) throw new Error('not stored');
+    expect(identityHeaders(stored, '203.0.113.1', 'jwt')).toEqual({
+      'X-Keywarden-Key-Id': k.keyId,
+      'X-Keywarden-ApiKey-Name': k.record.apiKey.name,
+      'X-Keywarden-ApiKey-Namespace': 'team-a',
+      'X-Keywarden-Environment': 'production',
+      'X-Keywarden-Key-Type': 'private',
+      'X-Keywarden-Permissions': 'a:b,c:*',
+      'X-Keywarden-Customers': '',
+      'X-Keywarden-Client-Ip': '203.0.113.1',
+      'X-Keywarden-Jwt': 'jwt',
+    });
+  });
+});
