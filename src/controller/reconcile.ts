@@ -318,16 +318,15 @@ export class Reconciler {
     await this.#ensureLabels(ak, state);
     await this.#writeStatus(ak, status);
     if (delivery && staged?.jwe) await this.#deleteSecret(operatorNamespace, delivery);
-    for (const e of events) await this.#announce(ak, e);
+    for (const e of events) await this.#announce(ak, e, status.keyId);
     return Number.isFinite(requeueAt) ? { requeueAfterMs: requeueAt - now.getTime() } : {};
   }
 
   /** An Event for people, and the same change in the audit trail. */
-  async #announce(ak: LiveApiKey, e: EventSpec): Promise<void> {
+  async #announce(ak: LiveApiKey, e: EventSpec, keyId = ak.status?.keyId): Promise<void> {
     await this.#ctx.events.record(ak, e);
     const lifecycle =
-      this.#ctx.audit &&
-      lifecycleFromEvent(ak, e, { ignoreManagers: [FIELD_MANAGER], keyId: ak.status?.keyId });
+      this.#ctx.audit && lifecycleFromEvent(ak, e, { ignoreManagers: [FIELD_MANAGER], keyId });
     if (lifecycle) this.#ctx.audit?.recordLifecycle(lifecycle);
   }
 
@@ -505,6 +504,8 @@ export class Reconciler {
 
   async #writeStatus(ak: LiveApiKey, status: ApiKeyStatus): Promise<void> {
     const clean = JSON.parse(JSON.stringify(status)) as ApiKeyStatus; // drop undefined
+    // lastUsedAt belongs to the validators: applying a cached copy would move it backwards.
+    delete clean.lastUsedAt;
     await this.#ctx.rest.patch(
       apiKeyPath(ak.metadata.namespace, ak.metadata.name, 'status'),
       {

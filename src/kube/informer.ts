@@ -178,12 +178,31 @@ export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<
   }
 
   async #list(): Promise<void> {
-    const res = await this.#rest.get<{ metadata: { resourceVersion: string }; items: T[] }>(this.#path(), {
-      labelSelector: this.#opts.labelSelector,
-      fieldSelector: this.#opts.fieldSelector,
-    });
+    // Paginated, so a list of 100,000 objects is many short requests rather than one that times out.
+    const items: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await this.#rest.request<{
+        metadata: { resourceVersion: string; continue?: string };
+        items: T[];
+      }>('GET', this.#path(), {
+        query: {
+          labelSelector: this.#opts.labelSelector,
+          fieldSelector: this.#opts.fieldSelector,
+          limit: 500,
+          continue: cont,
+        },
+        timeoutMs: 60_000,
+      });
+      items.push(...page.items);
+      resourceVersion = page.metadata.resourceVersion;
+      cont = page.metadata.continue || undefined;
+      this.#lastContactAt = Date.now();
+    } while (cont);
     this.lists++;
     this.#lastContactAt = this.#lastListAt = Date.now();
+    const res = { items, metadata: { resourceVersion } };
     const seen = new Set<string>();
     for (const item of res.items) {
       const key = objectKey(item);

@@ -17,6 +17,10 @@ export interface DecisionEvent {
   reason: string;
   clientIp: string | undefined;
   latencyMs: number;
+  /** The ApiKey the key belongs to, once the key was found. */
+  apiKeyNamespace?: string | undefined;
+  apiKeyName?: string | undefined;
+  requestId?: string | undefined;
 }
 
 export interface AuditSink {

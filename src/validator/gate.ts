@@ -30,6 +30,8 @@ export interface Facts {
   requirement: Requirement;
   method: string;
   path: string;
+  /** The caller's X-Request-Id, for the audit trail. */
+  requestId?: string | undefined;
 }
 
 export interface GateDeps {
@@ -85,6 +87,7 @@ export class Gate {
         requirement,
         method,
         path,
+        requestId: requestIdOf(headers['x-request-id']),
       },
       keySource: found?.source,
     };
@@ -129,6 +132,7 @@ export class Gate {
         f.clientIp,
         start,
         d.key !== undefined,
+        { apiKey: d.key?.record.apiKey, requestId: f.requestId },
       );
       if (d.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="keywarden"';
       return { allowed: false, status: d.status, code: d.code, message: d.message, headers };
@@ -149,6 +153,7 @@ export class Gate {
           f.clientIp,
           start,
           true,
+          { apiKey: d.key.record.apiKey, requestId: f.requestId },
         );
         return {
           allowed: false,
@@ -174,6 +179,7 @@ export class Gate {
       f.clientIp,
       start,
       true,
+      { apiKey: d.key.record.apiKey, requestId: f.requestId },
     );
     return { allowed: true, status: 200, decision: d, headers };
   }
@@ -190,6 +196,7 @@ export class Gate {
     clientIp: string | undefined,
     startMs: number,
     proven = false,
+    extra: { apiKey?: { namespace: string; name: string } | undefined; requestId?: string | undefined } = {},
   ): void {
     const seconds = (performance.now() - startMs) / 1000;
     this.#d.metrics.decision(door, result, reason, environment, seconds, proven ? keyId : undefined);
@@ -204,6 +211,15 @@ export class Gate {
       reason,
       clientIp,
       latencyMs: seconds * 1000,
+      apiKeyNamespace: extra.apiKey?.namespace,
+      apiKeyName: extra.apiKey?.name,
+      requestId: extra.requestId,
     });
   }
+}
+
+/** A request id worth keeping: printable, bounded (it lands in the audit trail). */
+function requestIdOf(v: string | string[] | undefined): string | undefined {
+  const id = Array.isArray(v) ? v[0] : v;
+  return id && /^[\x21-\x7e]{1,128}$/.test(id) ? id : undefined;
 }

@@ -21,6 +21,9 @@ describe("the README's first command", () => {
     expect(out).toMatch(/public staging key, POST \/v1\/sessions\s+200\s+200/);
     expect(out).toMatch(/a burst over 10 requests\/s\s+429\s+429/);
     expect(out).toContain('==> tearing down');
+    // The audit trail outlives the teardown: decisions per key and lifecycle events with their actor.
+    expect(out).toMatch(/demo\/webapp-public\s+\d+\s+\d+/);
+    expect(out).toMatch(/created\s+\S+\s+demo\/billing-admin/);
     // The revealed key is shown shortened, never whole.
     expect(out).not.toMatch(/kw[ps]k_(prod|stg|dev)_[0-9A-Za-z]{12}_[0-9A-Za-z]{39}/);
   }, 300_000);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,6 +89,9 @@ export function registerDev(program: Command): void {
         children.push(p);
         return p;
       };
+      // Outside the run folder, so the trail outlives the teardown and can be queried afterwards.
+      const auditDir = join(REPO, '.keywarden', 'dev-audit');
+      rmSync(auditDir, { recursive: true, force: true });
       const healthy = (port: number, path = '/readyz') =>
         until(
           `${path} on port ${port}`,
@@ -158,6 +161,8 @@ export function registerDev(program: Command): void {
           'keywarden-system',
           '--health-port',
           String(controllerHealth),
+          '--audit-dir',
+          auditDir,
         ]);
         await healthy(controllerHealth as number);
 
@@ -266,6 +271,7 @@ export function registerDev(program: Command): void {
               { path: '/v1/devices/**', methods: ['GET'], permission: 'devices:read' },
             ],
             unmappedRoutes: 'deny',
+            audit: { directory: auditDir, flushInterval: '1s' },
             identity: {
               jwt: {
                 issuer: 'keywarden-dev',
@@ -387,6 +393,25 @@ export function registerDev(program: Command): void {
         for (const c of children.reverse()) await c.stop();
         demo?.close();
         await plane.stop();
+        if (existsSync(auditDir)) {
+          step(`the audit trail (Parquet, flushed on shutdown): keywarden audit usage --dir ${auditDir}`);
+          try {
+            process.stdout.write(
+              execFileSync(process.execPath, [MAIN, 'audit', 'usage', '--dir', auditDir], { env }).toString(),
+            );
+            process.stdout.write(
+              execFileSync(
+                process.execPath,
+                [MAIN, 'audit', 'events', '--dir', auditDir, '--type', 'lifecycle'],
+                { env },
+              ).toString(),
+            );
+          } catch (err) {
+            process.stdout.write(
+              `  could not read the audit trail: ${String((err as { stderr?: Buffer }).stderr ?? err)}\n`,
+            );
+          }
+        }
       }
     });
 }

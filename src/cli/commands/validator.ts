@@ -1,5 +1,7 @@
+import { hostname } from 'node:os';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
+import { createAuditSink, parseAuditSettings, registerAuditMetrics } from '../../audit/index.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
@@ -45,10 +47,21 @@ export function registerValidator(program: Command): void {
         return;
       }
       const log = createLogger('validator');
+      const audit = result.config.audit
+        ? await createAuditSink(
+            parseAuditSettings(
+              result.config.audit,
+              `validator/${process.env.POD_NAME ?? hostname()}_${process.pid}`,
+            ),
+            log,
+          )
+        : undefined;
       const validator = new Validator(result.config, {
         rest: new KubeRest(loadKubeConfig(o.kubeconfig)),
         log,
+        ...(audit ? { audit } : {}),
       });
+      if (audit) registerAuditMetrics(validator.metrics.registry, audit);
       await validator.start({ port: o.port, adminPort: o.adminPort, host: o.host });
       log.info(
         {
@@ -62,6 +75,7 @@ export function registerValidator(program: Command): void {
       const shutdown = async (signal: string) => {
         log.info({ signal }, 'shutting down: draining in-flight requests');
         await validator.shutdown();
+        await audit?.close();
         log.info('validator stopped');
         process.exit(0);
       };

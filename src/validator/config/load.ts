@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isNode, LineCounter, type Node, parseDocument } from 'yaml';
+import { type AuditSettings, parseAuditSettings } from '../../audit/options.ts';
 import { PERMISSION_PATTERN, parseDuration, parseSource } from '../../rules/index.ts';
 import { patternProblem } from '../routes.ts';
 import { CONFIG_SCHEMA } from './schema.ts';
@@ -187,6 +188,13 @@ export function parseConfig(text: string): ConfigResult {
     600_000,
   );
   const lastUsedMs = durationAt(['lastUsed', 'interval'], c.lastUsed?.interval, 60_000, 1000, 86_400_000);
+  if (c.audit) {
+    try {
+      parseAuditSettings(c.audit, 'config-check');
+    } catch (err) {
+      at(offsetOf(['audit']), 'audit', (err as Error).message);
+    }
+  }
   if (problems.length > 0) return { ok: false, problems: sortProblems(problems) };
   const config: ValidatorConfig = {
     environment: c.environment,
@@ -214,6 +222,7 @@ export function parseConfig(text: string): ConfigResult {
     metrics: {
       perKey: { enabled: c.metrics?.perKey?.enabled ?? false, maxKeys: c.metrics?.perKey?.maxKeys ?? 100 },
     },
+    ...(c.audit ? { audit: c.audit } : {}),
   };
   return { ok: true, config };
 }
@@ -239,6 +248,7 @@ interface RawConfig {
   };
   lastUsed?: { enabled?: boolean; interval?: string };
   metrics?: { perKey?: { enabled?: boolean; maxKeys?: number } };
+  audit?: AuditSettings;
 }
 
 function pointerToPath(pointer: string): Path {

@@ -64,6 +64,20 @@ export const CONFIG_SCHEMA = strict(
       ),
     }),
     lastUsed: strict({ enabled: { type: 'boolean' }, interval: duration }),
+    // The Parquet audit trail (docs/audit.md); values are checked again by parseAuditSettings.
+    audit: strict(
+      {
+        directory: nonEmpty,
+        compression: { enum: ['GZIP', 'SNAPPY', 'UNCOMPRESSED'] },
+        flushInterval: duration,
+        batchRows: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        rotate: strict({ rows: { type: 'integer', minimum: 1 }, size: nonEmpty, age: duration }),
+        buffer: strict({ events: { type: 'integer', minimum: 1 }, block: duration }),
+        fsync: { type: 'boolean' },
+        retention: strict({ maxAge: duration, maxSize: nonEmpty, interval: duration }),
+      },
+      ['directory'],
+    ),
     metrics: strict({
       perKey: strict({
         enabled: { type: 'boolean' },

@@ -1,3 +1,4 @@
+import type { AuditSettings } from '../../audit/options.ts';
 import type { Environment } from '../../rules/index.ts';
 
 // The validator's configuration file, after checking and defaulting. The YAML shape is documented in
@@ -41,6 +42,8 @@ export interface ValidatorConfig {
   };
   lastUsed: { enabled: boolean; intervalMs: number };
   metrics: { perKey: { enabled: boolean; maxKeys: number } };
+  /** The Parquet audit trail of every decision; none when absent. */
+  audit?: AuditSettings;
 }
 
 export interface ConfigProblem {

@@ -108,3 +108,18 @@ describe('validator configuration', () => {
     expect(r.ok && r.config.identity.jwt?.signingKey).toEqual({ file: '/k.pem' });
   });
 });
+
+describe('the audit section', () => {
+  it('turns the audit trail on with a directory, and refuses bad values naming the field and line', () => {
+    const ok = parseConfig(
+      'environment: staging\naudit:\n  directory: /var/lib/keywarden/audit\n  flushInterval: 5s\n',
+    );
+    expect(ok.ok && ok.config.audit).toEqual({ directory: '/var/lib/keywarden/audit', flushInterval: '5s' });
+    expect(
+      parseConfig('environment: staging\n').ok && parseConfig('environment: staging\n'),
+    ).not.toHaveProperty('config.audit');
+    const bad = problems('environment: staging\naudit:\n  directory: /tmp/a\n  flushInterval: soon\n');
+    expect(bad.join('\n')).toMatch(/^f\.yaml:\d+:\d+: audit.*flushInterval/m);
+    expect(problems('environment: staging\naudit:\n  compression: ZIP\n').join('\n')).toMatch(/audit/);
+  });
+});
