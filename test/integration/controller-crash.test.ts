@@ -87,7 +87,7 @@ describe('crash safety', () => {
     let kills = 0;
     const chaos = (async () => {
       while (!stop) {
-        await new Promise((r) => setTimeout(r, 300 + randomInt(1200)));
+        await new Promise((r) => setTimeout(r, 500 + randomInt(2000)));
         if (stop) break;
         await controller.kill();
         kills++;
@@ -105,6 +105,11 @@ describe('crash safety', () => {
       (n) => patchSpec(rest, ns, n, { rotation: { generation: 2 } }),
     );
     await new Promise((r) => setTimeout(r, 3_000));
+    // Keep killing until the readers have raced for a fair number of copies (a busy machine mints slowly).
+    const deadline = Date.now() + 90_000;
+    while ([...revealed.values()].flat().length < 20 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
     stop = true;
     await chaos;
     await readers;
