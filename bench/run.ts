@@ -111,5 +111,15 @@ for (const name of Object.keys(stored).sort()) {
     }`,
   );
 }
+// The soak (bench/soak.ts, `npm run soak`) is not a ratio bench: its section comes from docs/soak.json.
+try {
+  const { soakSection } = await import('./soak-report.ts');
+  lines.push(
+    '',
+    soakSection(JSON.parse(await readFile(join(dir, '..', 'docs', 'soak.json'), 'utf8'))).trimEnd(),
+  );
+} catch {
+  // no soak run yet
+}
 await writeFile(docPath, `${lines.join('\n')}\n`);
 console.log(`refreshed ${join('docs', 'BENCHMARKS.md')}`);

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { KubeRest } from '../kube/rest.ts';
+import { answerClientErrors } from '../observability/client-error.ts';
 import { startHealthServer } from '../observability/health-server.ts';
 import type { Logger } from '../observability/logger.ts';
 import { type AuditSink, NO_AUDIT } from './audit.ts';
@@ -138,6 +139,7 @@ export class Validator {
 
     const host = overrides.host ?? this.config.server.host;
     this.#server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.#handle(req, res));
+    answerClientErrors(this.#server);
     this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
       this.#upgrade(req, socket, head),
     );

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { EffectivePolicy } from '../api/policy.ts';
 import { handlePodReview, INJECT_PATH, type InjectorConfig } from '../injector/index.ts';
+import { answerClientErrors } from '../observability/client-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { MUTATE_PATH, VALIDATE_PATH } from './configurations.ts';
 import { failureStatus, handleReview, type Reviewer } from './handler.ts';
@@ -164,6 +165,7 @@ export function startWebhookServer(opts: WebhookServerOptions): Promise<RunningW
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 95_000;
+  answerClientErrors(server as unknown as import('node:http').Server);
   const swap = (c: { certPem: string; keyPem: string }) =>
     server.setSecureContext({ cert: c.certPem, key: c.keyPem, minVersion: 'TLSv1.2' });
   opts.holder.on('change', swap);

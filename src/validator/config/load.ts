@@ -73,7 +73,23 @@ export function parseConfig(text: string): ConfigResult {
 
   for (const e of [...doc.errors, ...doc.warnings]) at(e.pos[0], '', e.message.split('\n')[0] ?? e.message);
   if (doc.errors.length > 0) return { ok: false, problems };
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An unresolved alias or an alias bomb: a problem to report, never a crash.
+    return {
+      ok: false,
+      problems: [
+        {
+          line: 0,
+          column: 0,
+          field: '',
+          message: `the YAML document cannot be read: ${(err as Error).message.split('\n')[0] ?? 'unreadable YAML'}`,
+        },
+      ],
+    };
+  }
   if (raw === null || raw === undefined) {
     return {
       ok: false,

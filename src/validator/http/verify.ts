@@ -19,8 +19,10 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY) {
+        // Stop reading but keep the socket: the 413 must reach the client (the server closes after it).
+        req.removeAllListeners('data');
+        req.pause();
         resolve(undefined);
-        req.destroy();
         return;
       }
       chunks.push(c);
@@ -33,8 +35,10 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
 export async function handleVerify(gate: Gate, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'POST') return sendError(res, 405, 'method_not_allowed', 'use POST', { Allow: 'POST' });
   const text = await readBody(req);
-  if (text === undefined)
+  if (text === undefined) {
+    res.setHeader('Connection', 'close');
     return sendError(res, 413, 'bad_request', `the body is larger than ${MAX_BODY} bytes`);
+  }
   let body: { key?: unknown; permission?: unknown; sourceIp?: unknown };
   try {
     body = text.trim() === '' ? {} : JSON.parse(text);

@@ -57,11 +57,18 @@ export function identityHeaders(
   return h;
 }
 
-/** Removes every `X-Keywarden-*` header, `X-API-Key`, and Authorization when it carried the key. */
+const KEY_PREFIX_RE = /kw[ps]k_/i;
+
+/**
+ * Removes every `X-Keywarden-*` header, `X-API-Key`, and Authorization when it carried the key, or when
+ * it holds anything key-shaped (a client may send the key in both headers: neither copy goes upstream).
+ */
 export function stripIncoming(headers: IncomingHttpHeaders, source: KeySource | undefined): void {
   for (const name of Object.keys(headers)) {
     if (name.startsWith(IDENTITY_PREFIX)) delete headers[name];
   }
   delete headers['x-api-key'];
-  if (source === 'authorization') delete headers.authorization;
+  const auth = headers.authorization;
+  if (source === 'authorization' || (typeof auth === 'string' && KEY_PREFIX_RE.test(auth)))
+    delete headers.authorization;
 }

@@ -1,0 +1,230 @@
+// Soak: N requests (SOAK_REQUESTS, default 1,000,000) through a validator child process over loopback
+// at a steady rate (SOAK_RATE per second, default 4,000), sampling the child's RSS and open file
+// descriptors (/proc/PID/status, /proc/PID/fd) once a second. Pass/fail against stated bounds:
+//   - max RSS              <= SOAK_MAX_RSS_MB (default 320 MiB)
+//   - RSS growth           <= SOAK_MAX_GROWTH_MB (default 64 MiB) from the end of warm-up to the end
+//   - descriptors          count after the run (client sockets closed) <= count before it + 2
+//   - every answer as expected (200 for a valid key, 401 for a refused one), no socket error
+// `npm run soak` writes docs/soak.json and the "Soak" section of docs/BENCHMARKS.md (bench/run.ts keeps
+// that section when it refreshes the table). test/integration/soak.test.ts runs a short soak.
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import os from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { type SoakReport, soakSection } from './soak-report.ts';
+
+const CHILD = fileURLToPath(new URL('./validator-child.ts', import.meta.url));
+
+export interface SoakOptions {
+  requests: number;
+  ratePerSecond: number;
+  concurrency: number;
+  maxRssMb: number;
+  maxGrowthMb: number;
+  /** Requests before the baseline RSS is taken (caches, JIT, sockets settle). */
+  warmup: number;
+  keys: number;
+  log?: (line: string) => void;
+}
+
+export function optionsFromEnv(env = process.env): SoakOptions {
+  const n = (name: string, dflt: number) => {
+    const v = Number(env[name]);
+    return Number.isFinite(v) && v > 0 ? v : dflt;
+  };
+  const requests = n('SOAK_REQUESTS', 1_000_000);
+  return {
+    requests,
+    ratePerSecond: n('SOAK_RATE', 4_000),
+    concurrency: n('SOAK_CONCURRENCY', 16),
+    maxRssMb: n('SOAK_MAX_RSS_MB', 320),
+    maxGrowthMb: n('SOAK_MAX_GROWTH_MB', 64),
+    warmup: Math.min(n('SOAK_WARMUP', 20_000), Math.floor(requests / 5)),
+    keys: n('SOAK_KEYS', 1_000),
+  };
+}
+
+function rssBytes(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const child = spawn(process.execPath, [CHILD, 'serve-validator', String(opts.keys)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const pid = child.pid ?? 0;
+  try {
+    const first = await new Promise<string>((resolve, reject) => {
+      const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+      rl.once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`validator child exited (${code}) before listening`)));
+    });
+    const { port, keys } = JSON.parse(first) as { port: number; keys: string[] };
+    const refused = keys.slice(0, 10).map((k) => `${k.slice(0, -8)}AAAAAAAA`);
+    const fdStart = fdCount(pid);
+    const rssStart = rssBytes(pid);
+    const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
+    const samples: { t: number; sent: number; rssBytes: number; fds: number }[] = [];
+    let sent = 0;
+    let done = 0;
+    let inFlight = 0;
+    let unexpected = 0;
+    let errors = 0;
+    let rssAfterWarmup = 0;
+    const t0 = performance.now();
+    const sample = () => {
+      try {
+        samples.push({
+          t: (performance.now() - t0) / 1000,
+          sent,
+          rssBytes: rssBytes(pid),
+          fds: fdCount(pid),
+        });
+      } catch {
+        // the child is gone: reported below
+      }
+    };
+    sample();
+    const sampler = setInterval(() => {
+      sample();
+      const s = samples.at(-1);
+      if (s && samples.length % 10 === 0)
+        log(
+          `soak: ${done}/${opts.requests} done, rss ${(s.rssBytes / 2 ** 20).toFixed(1)} MiB, fds ${s.fds}`,
+        );
+    }, 1_000);
+
+    const one = (i: number) =>
+      new Promise<void>((resolve) => {
+        const bad = i % 10 === 9;
+        const key = bad ? (refused[i % refused.length] ?? '') : (keys[i % keys.length] ?? '');
+        inFlight++;
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/authz',
+            agent,
+            headers: {
+              authorization: `Bearer ${key}`,
+              'x-forwarded-method': 'GET',
+              'x-forwarded-uri': `/v1/devices/${i}`,
+            },
+          },
+          (res) => {
+            if (res.statusCode !== (bad ? 401 : 200)) unexpected++;
+            res.resume();
+            res.on('end', () => {
+              inFlight--;
+              done++;
+              if (done === opts.warmup) rssAfterWarmup = rssBytes(pid);
+              resolve();
+            });
+          },
+        );
+        req.on('error', () => {
+          errors++;
+          inFlight--;
+          done++;
+          resolve();
+        });
+        req.end();
+      });
+
+    // Steady rate: every 10 ms, send what the schedule says is due (never more than the concurrency
+    // allows in flight; a validator too slow for the rate shows as a lower achieved rate).
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        const due = Math.min(
+          opts.requests,
+          Math.floor(((performance.now() - t0) / 1000) * opts.ratePerSecond),
+        );
+        while (sent < due && inFlight < opts.concurrency * 4) void one(sent++);
+        if (done >= opts.requests) {
+          clearInterval(tick);
+          resolve();
+        }
+      }, 10);
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    agent.destroy();
+    // Let the validator see the client sockets close.
+    await new Promise((r) => setTimeout(r, 500));
+    sample();
+    const fdEnd = fdCount(pid);
+    const rssEnd = rssBytes(pid);
+    const maxRss = Math.max(...samples.map((s) => s.rssBytes), rssEnd);
+    const maxFds = Math.max(...samples.map((s) => s.fds));
+    const growth = rssEnd - (rssAfterWarmup || rssStart);
+    const checks = {
+      maxRss: maxRss <= opts.maxRssMb * 2 ** 20,
+      rssGrowth: growth <= opts.maxGrowthMb * 2 ** 20,
+      fds: fdEnd <= fdStart + 2,
+      answers: unexpected === 0 && errors === 0,
+      alive: child.exitCode === null,
+    };
+    const cpus = os.cpus();
+    return {
+      date: new Date().toISOString(),
+      machine: `${cpus.length}× ${cpus[0]?.model ?? 'unknown'}, Node ${process.version}`,
+      requests: opts.requests,
+      targetRate: opts.ratePerSecond,
+      achievedRate: Math.round(opts.requests / seconds),
+      seconds: Math.round(seconds * 10) / 10,
+      concurrency: opts.concurrency,
+      keys: opts.keys,
+      rss: {
+        startBytes: rssStart,
+        afterWarmupBytes: rssAfterWarmup,
+        endBytes: rssEnd,
+        maxBytes: maxRss,
+        growthBytes: growth,
+      },
+      fds: { start: fdStart, end: fdEnd, max: maxFds },
+      unexpectedStatus: unexpected,
+      socketErrors: errors,
+      bounds: {
+        maxRssMb: opts.maxRssMb,
+        maxGrowthMb: opts.maxGrowthMb,
+        fds: 'end <= start + 2',
+        answers: '200 for a valid key, 401 for a refused one; no socket error',
+      },
+      checks,
+      pass: Object.values(checks).every(Boolean),
+      samples: samples.filter((_, i) => i % Math.max(1, Math.ceil(samples.length / 60)) === 0),
+    };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+if (import.meta.main) {
+  const opts = optionsFromEnv();
+  process.stderr.write(
+    `soak: ${opts.requests} requests at ${opts.ratePerSecond}/s, concurrency ${opts.concurrency}, bounds: RSS <= ${opts.maxRssMb} MiB, growth <= ${opts.maxGrowthMb} MiB, fds end <= start + 2\n`,
+  );
+  const report = await runSoak(opts);
+  const { samples: _samples, ...summary } = report;
+  console.log(JSON.stringify(summary, null, 2));
+  const root = join(import.meta.dirname, '..');
+  await writeFile(join(root, 'docs', 'soak.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const docPath = join(root, 'docs', 'BENCHMARKS.md');
+  const doc = readFileSync(docPath, 'utf8');
+  const start = doc.indexOf('\n## Soak');
+  await writeFile(
+    docPath,
+    `${start < 0 ? doc.trimEnd() : doc.slice(0, start).trimEnd()}\n\n${soakSection(report)}`,
+  );
+  console.log(
+    `soak ${report.pass ? 'PASSED' : 'FAILED'}; wrote docs/soak.json and the Soak section of docs/BENCHMARKS.md`,
+  );
+  process.exit(report.pass ? 0 : 1);
+}

@@ -1,0 +1,414 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HASH_RECORD_KEY, type HashRecord } from '../../src/api/hash-record.ts';
+import { readableRowsOf } from '../../src/audit/scan.ts';
+import { loadKubeConfig } from '../../src/kube/config.ts';
+import { KubeRest } from '../../src/kube/rest.ts';
+import { LocalControlPlane } from '../../src/localcluster/cluster.ts';
+import { call } from '../unit/validator/http-client.ts';
+import { apiKeyPath, createApiKey, ensureNamespace, OPERATOR_NS, patchSpec } from './support/apikeys.ts';
+import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
+import { type RunningValidator, startValidator, writeConfig } from './validator-support.ts';
+
+// The fault suite, on a control plane of its own (the shared one is never stopped): continuous churn of
+// ApiKeys and validator traffic while the controller and the validator are SIGKILLed and restarted,
+// the API server is restarted, etcd is restarted, and the validator is cut off from the API server.
+// Invariants asserted afterwards:
+//   - no key lost or duplicated: one hash Secret per ApiKey, its keyId = status.keyId, keyIds unique,
+//     no hash Secret left for a deleted ApiKey;
+//   - no plaintext delivered twice: each key reveals exactly once, and what it revealed is the key
+//     the validator accepts;
+//   - no valid key refused while the validator had it cached: a stable key is never 401/403 (only
+//     refused connections while the validator is down, or 503 while a restarted one syncs);
+//   - no disabled key accepted once the validator has refused it (and all disabled keys refused at
+//     the end); no expired key accepted after its expiresAt;
+//   - no corrupt audit file: every finished file in the validator's trail reads back.
+// (Not covered here: SIGKILL of the admission webhook, which needs the TLS webhook registration.)
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const ns = `faults-${randomBytes(3).toString('hex')}`;
+const auditDir = mkdtempSync(join(tmpdir(), 'kw-faults-audit-'));
+let plane: LocalControlPlane;
+let rest: KubeRest;
+let env: Record<string, string>;
+let controller: KeywardenProcess;
+let v: RunningValidator | undefined;
+let validatorConfig = '';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function reveal(name: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [MAIN, 'reveal', name, '-n', ns, '--operator-namespace', OPERATOR_NS],
+      { env: { ...process.env, ...env } },
+      (err, stdout, stderr) => {
+        const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+        resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+      },
+    );
+  });
+}
+
+function startController(): KeywardenProcess {
+  return new KeywardenProcess(
+    ['controller', '--operator-namespace', OPERATOR_NS, '--namespaces', ns, '--health-port', '0'],
+    env,
+  );
+}
+
+async function waitApiServer(): Promise<void> {
+  await eventually(async () => ((await rest.get<string>('/readyz')) ? true : undefined), 90_000, 250);
+}
+
+beforeAll(async () => {
+  plane = await LocalControlPlane.start({ log: () => {} });
+  env = { KUBECONFIG: plane.kubeconfigPath };
+  rest = new KubeRest(loadKubeConfig(plane.kubeconfigPath));
+  await waitApiServer();
+  const kubectl = (args: string[]) =>
+    new Promise<void>((resolve, reject) =>
+      execFile(plane.kubectlPath, args, { env: { ...process.env, ...env } }, (err, _o, stderr) =>
+        err ? reject(new Error(stderr)) : resolve(),
+      ),
+    );
+  await kubectl(['apply', '--server-side', '-f', 'crds/']);
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/apikeys.keywarden.dev']);
+  await ensureNamespace(rest, OPERATOR_NS);
+  await ensureNamespace(rest, ns);
+  controller = startController();
+  await controller.waitForLog('became leader', 120_000);
+  validatorConfig = writeConfig(`
+environment: production
+keyStore: { namespaces: [${ns}] }
+routes:
+  - { path: /v1/devices/**, methods: [GET], permission: devices:read }
+lastUsed: { enabled: true, interval: 2s }
+audit: { directory: ${auditDir}, flushInterval: 1s }
+`);
+  v = await startValidator(validatorConfig, env);
+}, 300_000);
+
+afterAll(async () => {
+  await v?.proc.stop();
+  await controller?.stop();
+  await plane?.stop();
+  rmSync(auditDir, { recursive: true, force: true });
+});
+
+type Outcome = { t: number; name: string; status: number | 'down' };
+
+describe('fault suite', () => {
+  it('keeps every invariant through SIGKILLs, API server and etcd restarts, and a cut-off', {
+    timeout: 600_000,
+  }, async () => {
+    const plaintext = new Map<string, string>();
+    const revealOnce = async (name: string) => {
+      const r = await eventually(
+        async () => {
+          const out = await reveal(name);
+          return out.code === 0 ? out : undefined;
+        },
+        90_000,
+        200,
+      );
+      plaintext.set(name, r.stdout.trim());
+    };
+    const waitActive = (name: string) =>
+      eventually(
+        async () =>
+          (await rest.get<{ status?: { state?: string } }>(apiKeyPath(ns, name))).status?.state === 'Active'
+            ? true
+            : undefined,
+        90_000,
+        100,
+      );
+
+    // Stable keys (never touched) and churn keys (disabled and enabled, deleted, created).
+    const stable = ['stable-a', 'stable-b', 'stable-c'];
+    const churn = ['churn-a', 'churn-b', 'churn-c', 'churn-d'];
+    for (const name of [...stable, ...churn]) await createApiKey(rest, ns, name);
+    // A key that expires during the faults: the validator must refuse it by itself from then on.
+    const expiresAtMs = Date.now() + 60_000;
+    await createApiKey(rest, ns, 'expiring', { expiresAt: new Date(expiresAtMs).toISOString() });
+    for (const name of [...stable, ...churn, 'expiring']) {
+      await waitActive(name);
+      await revealOnce(name);
+    }
+
+    // Traffic: one request every 10 ms to a random key, against whichever validator runs now.
+    const outcomes: Outcome[] = [];
+    let trafficOn = true;
+    const traffic = (async () => {
+      let i = 0;
+      while (trafficOn) {
+        const names = [...plaintext.keys()];
+        const name = names[i++ % names.length] ?? '';
+        const key = plaintext.get(name) ?? '';
+        const port = v?.port;
+        let status: number | 'down' = 'down';
+        if (port) {
+          try {
+            status = (
+              await call(port, {
+                path: '/authz',
+                headers: {
+                  'x-api-key': key,
+                  'x-forwarded-method': 'GET',
+                  'x-forwarded-uri': '/v1/devices/1',
+                },
+              })
+            ).status;
+          } catch {
+            status = 'down';
+          }
+        }
+        outcomes.push({ t: Date.now(), name, status });
+        await sleep(10);
+      }
+    })();
+
+    // Churn: flip churn keys' disabled flag, delete one and create new ones, all through the faults.
+    const disabled = new Map<string, boolean>();
+    /**
+     * Disable/enable writes: `sentAt` when the request went out, `t` when it was acknowledged;
+     * `uncertain` when it failed (it may or may not have landed).
+     */
+    const toggles: { name: string; sentAt: number; t: number; disabled: boolean; uncertain: boolean }[] = [];
+    const deleted = new Set<string>();
+    const created: string[] = [];
+    let churnOn = true;
+    const churnErrors: string[] = [];
+    const churning = (async () => {
+      let n = 0;
+      while (churnOn) {
+        const name = churn[n % churn.length] ?? '';
+        try {
+          if (name === 'churn-d' && n > 8 && !deleted.has(name)) {
+            await rest.delete(apiKeyPath(ns, name));
+            deleted.add(name);
+            plaintext.delete(name);
+          } else if (!deleted.has(name)) {
+            const next = !(disabled.get(name) ?? false);
+            // Enabling again needs a fresh expiresAt within the year (the webhook rule; no webhook here).
+            const sentAt = Date.now();
+            try {
+              await patchSpec(rest, ns, name, {
+                disabled: next,
+                ...(next ? {} : { expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString() }),
+              });
+            } catch (err) {
+              toggles.push({ name, sentAt, t: Date.now(), disabled: next, uncertain: true });
+              throw err;
+            }
+            toggles.push({ name, sentAt, t: Date.now(), disabled: next, uncertain: false });
+            disabled.set(name, next);
+          }
+          if (n % 5 === 4) {
+            const fresh = `new-${n}`;
+            await createApiKey(rest, ns, fresh);
+            created.push(fresh);
+          }
+        } catch (err) {
+          churnErrors.push((err as Error).message); // API server away: expected, retried next round
+        }
+        n++;
+        await sleep(300);
+      }
+    })();
+
+    const restartValidator = async () => {
+      const old = v;
+      v = undefined;
+      await old?.proc.kill();
+      v = await startValidator(validatorConfig, env);
+    };
+    const phases: { name: string; from: number; to: number }[] = [];
+    const phase = async (name: string, f: () => Promise<void>) => {
+      const from = Date.now();
+      await f();
+      phases.push({ name, from, to: Date.now() });
+      console.log(`phase ${name}: ${from}..${Date.now()}`);
+      await sleep(3_000);
+    };
+
+    await sleep(3_000);
+    await phase('SIGKILL controller', async () => {
+      await controller.kill();
+      await sleep(2_000);
+      controller = startController();
+      await controller.waitForLog('became leader', 120_000);
+    });
+    await phase('SIGKILL validator', () => restartValidator());
+    await phase('restart kube-apiserver', () => plane.restartProcess('kube-apiserver'));
+    await phase('restart etcd', async () => {
+      await plane.restartProcess('etcd');
+      await waitApiServer();
+    });
+    await phase('validator cut off from the API server', async () => {
+      await plane.stopProcess('kube-apiserver');
+      await sleep(6_000);
+      await plane.startProcess('kube-apiserver');
+      await waitApiServer();
+    });
+    await phase('SIGKILL controller and validator together', async () => {
+      await controller.kill();
+      await restartValidator();
+      controller = startController();
+      await controller.waitForLog('became leader', 120_000);
+    });
+
+    churnOn = false;
+    await churning;
+    // Settle: the last churn writes reach the validator.
+    await sleep(5_000);
+    trafficOn = false;
+    await traffic;
+
+    // Invariant: a stable key was never refused (401/403/429) by a validator.
+    const refusedStable = outcomes.filter(
+      (o) => stable.includes(o.name) && o.status !== 'down' && o.status !== 200 && o.status !== 503,
+    );
+    expect(refusedStable, JSON.stringify(refusedStable.slice(0, 5))).toEqual([]);
+    expect(outcomes.filter((o) => stable.includes(o.name) && o.status === 200).length).toBeGreaterThan(100);
+
+    // Invariant: no expired key accepted (with a second of clock slack).
+    const expiredAccepted = outcomes.filter(
+      (o) => o.name === 'expiring' && o.t > expiresAtMs + 1_000 && o.status === 200,
+    );
+    expect(expiredAccepted).toEqual([]);
+    expect(outcomes.some((o) => o.name === 'expiring' && o.t > expiresAtMs + 1_000 && o.status === 401)).toBe(
+      true,
+    );
+
+    // Invariant: once a validator has refused a disabled key, it never accepts it again until the key is
+    // enabled (per key, over the churn's own timeline of disable/enable writes; intervals that begin
+    // with a write of unknown outcome are skipped).
+    const violations: string[] = [];
+    for (const name of churn) {
+      const own = toggles.filter((x) => x.name === name);
+      own.forEach((tg, i) => {
+        if (!tg.disabled || tg.uncertain) return;
+        // The next write may take effect as soon as it is sent (its acknowledgement can lag under load).
+        const end = own[i + 1]?.sentAt ?? Number.POSITIVE_INFINITY;
+        const seen = outcomes.filter((o) => o.name === name && o.t > tg.t && o.t < end);
+        const firstRefusal = seen.findIndex((o) => o.status === 401);
+        if (firstRefusal < 0) return;
+        for (const o of seen.slice(firstRefusal))
+          if (o.status === 200) violations.push(`${name} accepted at ${o.t} after refusal`);
+      });
+    }
+    if (violations.length > 0) {
+      // The timeline around the first violation, to tell a lost write from a stale cache.
+      const name = violations[0]?.split(' ')[0] ?? '';
+      console.log(
+        JSON.stringify({
+          phases,
+          toggles: toggles.filter((x) => x.name === name),
+          outcomes: outcomes.filter((o) => o.name === name).map((o) => `${o.t}:${o.status}`),
+          controllerLog: controller.lines.filter((l) => l.includes(name)).slice(-40),
+        }),
+      );
+    }
+    expect(violations).toEqual([]);
+    expect(toggles.filter((x) => x.disabled && !x.uncertain).length).toBeGreaterThan(5);
+    // And at the end, every disabled churn key is refused and every enabled one accepted.
+    const final = async (name: string) =>
+      (
+        await call(v?.port ?? 0, {
+          path: '/authz',
+          headers: {
+            'x-api-key': plaintext.get(name) ?? '',
+            'x-forwarded-method': 'GET',
+            'x-forwarded-uri': '/v1/devices/1',
+          },
+        })
+      ).status;
+    for (const name of churn.filter((n) => !deleted.has(n))) {
+      const want = disabled.get(name) ? 401 : 200;
+      await eventually(async () => ((await final(name)) === want ? true : undefined), 30_000, 200);
+    }
+
+    // Invariant: no key lost or duplicated.
+    for (const name of created) {
+      await waitActive(name);
+      await revealOnce(name);
+    }
+    const items = (
+      await rest.get<{
+        items: { metadata: { name: string }; status?: { keyId?: string; state?: string } }[];
+      }>(apiKeyPath(ns))
+    ).items;
+    const secrets = (
+      await rest.get<{
+        items: {
+          metadata: { name: string; ownerReferences?: { name: string }[] };
+          data?: Record<string, string>;
+        }[];
+      }>(`/api/v1/namespaces/${ns}/secrets`, { labelSelector: 'keywarden.dev/component=key-hash' })
+    ).items;
+    expect(items.map((i) => i.metadata.name).sort()).toEqual(
+      [...stable, ...churn.filter((n) => !deleted.has(n)), 'expiring', ...created].sort(),
+    );
+    const keyIds = items.map((i) => i.status?.keyId);
+    expect(new Set(keyIds).size).toBe(items.length);
+    await eventually(
+      async () => {
+        const live = (
+          await rest.get<{ items: { metadata: { ownerReferences?: { name: string }[] } }[] }>(
+            `/api/v1/namespaces/${ns}/secrets`,
+            { labelSelector: 'keywarden.dev/component=key-hash' },
+          )
+        ).items;
+        return live.length === items.length ? true : undefined;
+      },
+      60_000,
+      500,
+    );
+    for (const item of items) {
+      const own = secrets.filter((s) =>
+        s.metadata.ownerReferences?.some((o) => o.name === item.metadata.name),
+      );
+      expect(own, `hash Secrets of ${item.metadata.name}`).toHaveLength(1);
+      const record = JSON.parse(
+        Buffer.from(own[0]?.data?.[HASH_RECORD_KEY] ?? '', 'base64').toString('utf8'),
+      ) as HashRecord;
+      expect(record.keyId).toBe(item.status?.keyId);
+    }
+
+    // Invariant: no plaintext delivered twice; the one delivered is the one that works.
+    for (const name of plaintext.keys()) {
+      const again = await reveal(name);
+      expect(again.code, `second reveal of ${name}`).not.toBe(0);
+      if (!disabled.get(name) && name !== 'expiring')
+        expect(await final(name), `revealed key of ${name} works`).toBe(200);
+    }
+
+    // Invariant: no corrupt audit file (stop the validator so its last file is finished).
+    await v?.proc.stop();
+    v = undefined;
+    const audit = await readableRowsOf(auditDir);
+    expect(audit.files).toBeGreaterThan(0);
+    expect(audit.unreadable).toEqual([]);
+    console.log(
+      JSON.stringify({
+        requests: outcomes.length,
+        byStatus: outcomes.reduce<Record<string, number>>((m, o) => {
+          m[String(o.status)] = (m[String(o.status)] ?? 0) + 1;
+          return m;
+        }, {}),
+        phases: phases.map((p) => `${p.name}: ${p.to - p.from} ms`),
+        churnErrors: churnErrors.length,
+        toggles: toggles.length,
+        auditFiles: audit.files,
+        auditRows: audit.rows,
+        leftovers: audit.leftovers.length,
+      }),
+    );
+  });
+});
