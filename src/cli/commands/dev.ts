@@ -318,7 +318,13 @@ export function registerDev(program: Command): void {
           stagingKey,
         );
         await check('no key at all', 401, 'POST', '/v1/sessions');
-        await check('a mistyped key', 401, 'POST', '/v1/sessions', `${stagingKey.slice(0, -1)}x`);
+        await check(
+          'a mistyped key',
+          401,
+          'POST',
+          '/v1/sessions',
+          `${stagingKey.slice(0, -1)}${stagingKey.endsWith('x') ? 'y' : 'x'}`,
+        );
         await check('a development key at a staging validator', 401, 'POST', '/v1/sessions', devKey);
         await check('an unmapped route', 403, 'GET', '/admin', stagingKey);
         let limited = { status: 0, detail: '' };
