@@ -30,5 +30,4 @@ export {
   VOLUMES,
   validatorSettings,
 } from './inject.ts';
-export type { Decision, HandledPodReview } from './review.ts';
 export { handlePodReview, INJECT_PATH, INJECT_WEBHOOK_NAME, reviewPod } from './review.ts';

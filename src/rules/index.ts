@@ -9,6 +9,7 @@ export {
   isBase62,
   randomBase62,
 } from './base62.ts';
+export { CUSTOMER_PATTERN, isCustomer } from './customers.ts';
 export type { DurationResult } from './duration.ts';
 export { DURATION_PATTERN, durationMs, formatDuration, parseDuration } from './duration.ts';
 export type { ExpiryCheckOptions, ExpiryCheckResult } from './expiry.ts';
@@ -45,6 +46,7 @@ export {
   parseKey,
   SECRET_LENGTH,
 } from './key.ts';
+export { isObjectName } from './names.ts';
 export type { Permission, PermissionCatalogue, PermissionResult } from './permissions.ts';
 export {
   checkCatalogue,

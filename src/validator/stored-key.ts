@@ -7,7 +7,11 @@ import {
 } from '../api/hash-record.ts';
 import {
   compileSources,
+  describeValue,
+  isCustomer,
+  isObjectName,
   parseDuration,
+  parsePermission,
   parseRfc3339,
   type RateLimitConfig,
   type SourceMatcher,
@@ -74,6 +78,8 @@ const lists = new Interner<readonly string[]>();
 const matchers = new Interner<SourceMatcher | Error>();
 
 export function compileRecord(r: HashRecord, secretRef: string, revision: string): StoredKeyResult {
+  const invalid = headerValueProblem(r);
+  if (invalid) return { ok: false, error: invalid };
   const expires = parseRfc3339(r.expiresAt);
   if (!expires) return { ok: false, error: 'expiresAt is not RFC 3339' };
   let previousValidUntilMs: number | undefined;
@@ -120,4 +126,20 @@ export function compileRecord(r: HashRecord, secretRef: string, revision: string
       revision,
     },
   };
+}
+
+/**
+ * The fields that go upstream in identity headers, held to the rules the API server applies to the
+ * ApiKey. A hand-edited hash Secret skips those rules, and a line break in a header value would fail
+ * every request with the key (or, written raw, add a header of the Secret author's choosing).
+ */
+function headerValueProblem(r: HashRecord): string | undefined {
+  const { name, namespace } = r.apiKey;
+  if (!isObjectName(name)) return `record has an invalid apiKey.name: ${describeValue(name)}`;
+  if (!isObjectName(namespace)) return `record has an invalid apiKey.namespace: ${describeValue(namespace)}`;
+  const permission = r.permissions.find((p) => !parsePermission(p).ok);
+  if (permission !== undefined) return `record has an invalid permission: ${describeValue(permission)}`;
+  const customer = r.customers.find((c) => !isCustomer(c));
+  if (customer !== undefined) return `record has an invalid customer: ${describeValue(customer)}`;
+  return undefined;
 }

@@ -7,7 +7,8 @@ import {
   normalizePermissions,
   normalizeSources,
 } from '../rules/index.ts';
-import type { Decision, ReviewContext } from './handler.ts';
+import type { Decision } from './envelope.ts';
+import type { ReviewContext } from './handler.ts';
 import { PatchBuilder } from './json-patch.ts';
 import type { AdmissionRequest } from './review.ts';
 

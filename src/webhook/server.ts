@@ -6,7 +6,8 @@ import { handlePodReview, INJECT_PATH, type InjectorConfig } from '../injector/i
 import { answerClientErrors } from '../observability/client-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { MUTATE_PATH, VALIDATE_PATH } from './configurations.ts';
-import { failureStatus, handleReview, type Reviewer } from './handler.ts';
+import { failureStatus, type HandledReview } from './envelope.ts';
+import { handleReview, type Reviewer } from './handler.ts';
 import type { WebhookMetrics, WebhookName } from './metrics.ts';
 import { mutateApiKey } from './mutate.ts';
 import type { CertificateHolder } from './tls/holder.ts';
@@ -70,12 +71,11 @@ export function createWebhookApp(
       next();
     };
 
-  const route = (webhook: Exclude<WebhookName, 'inject'>) => {
-    const reviewer = REVIEWERS[webhook];
-    const timing = timed(webhook);
+  // Every webhook goes through the same envelope; only the answer function differs.
+  const route = (webhook: WebhookName, path: string, answer: (text: string) => HandledReview) => {
     const handle: express.RequestHandler = (req, res) => {
       const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
-      const handled = handleReview(webhook, text, reviewer, { policy: opts.policy(), now: now() });
+      const handled = answer(text);
       opts.metrics.admissions.inc({ webhook, operation: handled.operation, result: handled.result });
       if (handled.result === 'error' || handled.result === 'bad_request') {
         const message =
@@ -84,24 +84,19 @@ export function createWebhookApp(
       }
       res.status(handled.httpStatus).json(handled.body);
     };
-    app.post(
-      `${webhook === 'mutate' ? MUTATE_PATH : VALIDATE_PATH}`,
-      timing,
-      express.raw({ type: () => true, limit }),
-      handle,
-    );
+    app.post(path, timed(webhook), express.raw({ type: () => true, limit }), handle);
   };
-  route('mutate');
-  route('validate');
-  const injector = opts.injector;
-  if (injector) {
-    app.post(INJECT_PATH, timed('inject'), express.raw({ type: () => true, limit }), (req, res) => {
-      const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
-      const h = handlePodReview(text, injector);
-      opts.metrics.admissions.inc({ webhook: 'inject', operation: h.operation, result: h.result });
-      res.status(h.httpStatus).json(h.body);
-    });
+  for (const [webhook, path] of [
+    ['mutate', MUTATE_PATH],
+    ['validate', VALIDATE_PATH],
+  ] as const) {
+    const reviewer = REVIEWERS[webhook];
+    route(webhook, path, (text) =>
+      handleReview(webhook, text, reviewer, { policy: opts.policy(), now: now() }),
+    );
   }
+  const injector = opts.injector;
+  if (injector) route('inject', INJECT_PATH, (text) => handlePodReview(text, injector));
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');

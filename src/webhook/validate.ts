@@ -11,7 +11,8 @@ import {
   latestAllowedExpiry,
   parseDuration,
 } from '../rules/index.ts';
-import type { Decision, ReviewContext } from './handler.ts';
+import type { Decision } from './envelope.ts';
+import type { ReviewContext } from './handler.ts';
 import type { AdmissionRequest } from './review.ts';
 
 // The clock- and policy-dependent rules; the CRD's CEL rules have already run (schema, immutability).

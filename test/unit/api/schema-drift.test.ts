@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { crdSchema } from '../../../src/api/crd-schema.ts';
 import { GENERATED_TYPES_PATH, generateTypes } from '../../../src/api/generate.ts';
-import { PERMISSION_PATTERN } from '../../../src/rules/index.ts';
+import { CUSTOMER_PATTERN, PERMISSION_PATTERN } from '../../../src/rules/index.ts';
 
 type Schema = {
   properties?: Record<string, Schema>;
@@ -36,6 +36,11 @@ describe('one source of truth for the schema', () => {
     const policy = crdSchema('ApiKeyPolicy') as Schema;
     expect(celPattern(at(apiKey, ['spec', 'permissions', '[]']))).toBe(PERMISSION_PATTERN);
     expect(celPattern(at(policy, ['spec', 'permissions', '[]', 'name']))).toBe(PERMISSION_PATTERN);
+  });
+
+  it("the CRD's customer rule is the shared rule's pattern (the validator checks hash records with it)", () => {
+    const apiKey = crdSchema('ApiKey') as Schema;
+    expect(celPattern(at(apiKey, ['spec', 'customers', '[]']))).toBe(CUSTOMER_PATTERN);
   });
 
   it('every field of both CRDs has a description, so kubectl explain helps', () => {

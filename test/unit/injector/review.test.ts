@@ -72,7 +72,16 @@ describe('handlePodReview', () => {
     );
     expect(other).toMatchObject({
       result: 'bad_request',
-      body: { response: { allowed: false, status: { code: 400 } } },
+      body: {
+        response: {
+          allowed: false,
+          status: {
+            code: 400,
+            message:
+              "the keywarden injection webhook only admits pods, not deployments.apps: check the webhook configuration's rules",
+          },
+        },
+      },
     });
     expect(handlePodReview('not json', CONFIG)).toMatchObject({ httpStatus: 400, result: 'bad_request' });
     expect(

@@ -28,6 +28,8 @@ const limited = makeKey({
   rateLimit: { requests: 1, period: '1h', burst: 2 },
 });
 const fenced = makeKey({ permissions: ['devices:read'], allowedSources: ['198.51.100.0/24'] });
+// From a hand-edited hash Secret: the CRD would refuse this customer, the validator must too.
+const tampered = makeKey({ permissions: ['devices:read'], customers: ['a\r\nX-Injected: 1'] });
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
@@ -82,7 +84,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
-  for (const k of [good, limited, fenced]) store.upsert(structuredClone(k.secret));
+  for (const k of [good, limited, fenced, tampered]) store.upsert(structuredClone(k.secret));
   v = new Validator(cfg.config, { rest: undefined, log: createLogger('test', 'silent'), store });
   await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
   for (let i = 0; i < 100 && !v.ready; i++) await new Promise((r) => setTimeout(r, 20));
@@ -289,6 +291,21 @@ describe('reverse proxy', () => {
     });
     expect(seen[0]?.headers['x-forwarded-for']).toBe('198.51.100.7, 127.0.0.2');
     expect(seen[0]?.headers['x-keywarden-client-ip']).toBe('198.51.100.7');
+  });
+
+  it('treats a key whose record has a line break in a customer as unknown: 401, never a 500', async () => {
+    seen.length = 0;
+    const authz = await call(v.port, {
+      path: '/authz',
+      headers: { ...bearer(tampered.key), 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v1/devices/1' },
+    });
+    const proxied = await call(v.port, { path: '/v1/devices/1', headers: bearer(tampered.key) });
+    for (const r of [authz, proxied]) {
+      expect(r.status).toBe(401);
+      expect(r.headers['x-injected']).toBeUndefined();
+      expect(r.headers['x-keywarden-customers']).toBeUndefined();
+    }
+    expect(seen).toHaveLength(0);
   });
 
   it('denies before the upstream sees anything', async () => {

@@ -44,6 +44,36 @@ describe('key store', () => {
     expect(store.size).toBe(0);
   });
 
+  // The CRD forbids these, but a hand-edited hash Secret does not go through the CRD; the values end
+  // up in identity headers, where a line break would be a header of the Secret author's choosing.
+  it('refuses a record whose customers, permissions or ApiKey name cannot go into a header', () => {
+    const store = new KeyStore();
+    const refused: string[] = [];
+    store.on('refused', (_ref, err) => refused.push(err));
+    const crlf = makeKey({ customers: ['acme', 'a\r\nX-Injected: 1'] });
+    const control = makeKey({ customers: ['a\u0000b'] });
+    const permission = makeKey({ permissions: ['devices:read\r\nX-Injected: 1'] });
+    // Past 238 characters the hash Secret's name hashes the tail, so only this check catches it there.
+    const name = makeKey({ name: `${'a'.repeat(200)}\r\nX-Injected: 1${'b'.repeat(40)}` });
+    const bad = [crlf, control, permission, name];
+    for (const k of bad) store.upsert(structuredClone(k.secret));
+    expect(store.size).toBe(0);
+    expect(store.get(crlf.keyId)).toBeUndefined();
+    expect(refused).toEqual([
+      expect.stringMatching(/^record has an invalid customer: /),
+      expect.stringMatching(/^record has an invalid customer: /),
+      expect.stringMatching(/^record has an invalid permission: /),
+      expect.stringMatching(/^record has an invalid apiKey.name: /),
+    ]);
+    for (const [i, k] of bad.entries()) expect(refused[i]).not.toContain(k.key);
+    // A record that was fine, edited to a bad one, loses its key instead of keeping the old one.
+    const ok = makeKey({ customers: ['acme'] });
+    store.upsert(structuredClone(ok.secret));
+    expect(store.get(ok.keyId)).toBeDefined();
+    store.upsert(secretFor({ ...ok.record, customers: ['a\nb'] }));
+    expect(store.get(ok.keyId)).toBeUndefined();
+  });
+
   it('fails closed when two Secrets claim one key id, and recovers when one goes', () => {
     const store = new KeyStore();
     const a = makeKey();

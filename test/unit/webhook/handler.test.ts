@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type HandledReview, handleReview, type Reviewer } from '../../../src/webhook/handler.ts';
+import type { HandledReview } from '../../../src/webhook/envelope.ts';
+import { handleReview, type Reviewer } from '../../../src/webhook/handler.ts';
 import { mutateApiKey } from '../../../src/webhook/mutate.ts';
 import { validateApiKey } from '../../../src/webhook/validate.ts';
 import { apiKey, inDays, NOW, POLICY, review } from './fixtures.ts';
