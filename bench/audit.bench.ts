@@ -7,7 +7,7 @@
 // 300000), BENCH_AUDIT_ROUNDS (default 10) and BENCH_AUDIT_ROUND_MS (default 1000) set the sizes.
 import { execFile } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,7 +16,7 @@ import { createAuditSink } from '../src/audit/index.ts';
 import type { AuditDecisionEvent } from '../src/audit/schema.ts';
 import type { AuditSink } from '../src/validator/audit.ts';
 import type { Validator } from '../src/validator/server.ts';
-import { type Bench, figure, median } from './lib.ts';
+import { authzRequest, type Bench, figure, median } from './lib.ts';
 
 // The validator's modules are imported in run() only: the writer children measure their memory
 // without them.
@@ -112,33 +112,11 @@ async function validatorRps(port: number, key: string, ms: number): Promise<{ wa
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const deadline = performance.now() + ms;
   let done = 0;
-  const one = (i: number) =>
-    new Promise<void>((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/authz',
-          agent,
-          headers: {
-            authorization: `Bearer ${key}`,
-            'x-forwarded-method': 'GET',
-            'x-forwarded-uri': `/v1/devices/${i}`,
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve());
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
   const start = performance.now();
   const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < deadline) await one(done++);
+      while (performance.now() < deadline) await authzRequest(agent, port, key, done++);
     }),
   );
   const cpu = process.cpuUsage(cpu0);

@@ -1,5 +1,6 @@
 // A tiny benchmark harness. No timed assertions: every figure is reported as a ratio against a
 // baseline measured in the same run on the same machine, so the numbers can be compared across runs.
+import { type Agent, request } from 'node:http';
 
 export interface BenchFigure {
   name: string;
@@ -88,4 +89,32 @@ export function figure(
   baselineName: string,
 ): BenchFigure {
   return { name, unit, value, baseline, baselineName, ratio: value / baseline };
+}
+
+/**
+ * One GET /authz (as a forward-auth proxy asks it, for /v1/devices/`i`) with `key` as a bearer token, to
+ * a validator on 127.0.0.1:`port`. Resolves with the status once the body is read; rejects on a socket error.
+ */
+export function authzRequest(agent: Agent, port: number, key: string, i: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/authz',
+        agent,
+        headers: {
+          authorization: `Bearer ${key}`,
+          'x-forwarded-method': 'GET',
+          'x-forwarded-uri': `/v1/devices/${i}`,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }

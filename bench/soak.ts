@@ -10,11 +10,12 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { authzRequest } from './lib.ts';
 import { type SoakReport, soakSection } from './soak-report.ts';
 
 const CHILD = fileURLToPath(new URL('./validator-child.ts', import.meta.url));
@@ -101,42 +102,19 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         );
     }, 1_000);
 
-    const one = (i: number) =>
-      new Promise<void>((resolve) => {
-        const bad = i % 10 === 9;
-        const key = bad ? (refused[i % refused.length] ?? '') : (keys[i % keys.length] ?? '');
-        inFlight++;
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port,
-            path: '/authz',
-            agent,
-            headers: {
-              authorization: `Bearer ${key}`,
-              'x-forwarded-method': 'GET',
-              'x-forwarded-uri': `/v1/devices/${i}`,
-            },
-          },
-          (res) => {
-            if (res.statusCode !== (bad ? 401 : 200)) unexpected++;
-            res.resume();
-            res.on('end', () => {
-              inFlight--;
-              done++;
-              if (done === opts.warmup) rssAfterWarmup = rssBytes(pid);
-              resolve();
-            });
-          },
-        );
-        req.on('error', () => {
-          errors++;
-          inFlight--;
-          done++;
-          resolve();
-        });
-        req.end();
-      });
+    const one = async (i: number) => {
+      const bad = i % 10 === 9;
+      const key = bad ? (refused[i % refused.length] ?? '') : (keys[i % keys.length] ?? '');
+      inFlight++;
+      const status = await authzRequest(agent, port, key, i).catch(() => undefined);
+      inFlight--;
+      done++;
+      if (status === undefined) errors++;
+      else {
+        if (status !== (bad ? 401 : 200)) unexpected++;
+        if (done === opts.warmup) rssAfterWarmup = rssBytes(pid);
+      }
+    };
 
     // Steady rate: every 10 ms, send what the schedule says is due (never more than the concurrency
     // allows in flight; a validator too slow for the rate shows as a lower achieved rate).

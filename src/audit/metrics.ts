@@ -1,35 +1,26 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
+import { metricsOn } from '../observability/metrics.ts';
 import type { ParquetAuditSink } from './writer.ts';
 
 // Prometheus metrics for an audit writer, read from its counters at scrape time. Drops are never
 // silent: keywarden_audit_events_dropped_total{reason} counts every event that did not make it.
 
 export function registerAuditMetrics(registry: Registry, writer: Pick<ParquetAuditSink, 'stats'>): void {
-  const registers = [registry];
+  const m = metricsOn(registry);
+  // Counters copy the writer's totals at scrape time: reset, then count up to them.
   const counter = <L extends string>(
     name: string,
     help: string,
     labelNames: L[],
     read: (c: Counter<L>) => void,
   ) =>
-    new Counter<L>({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
-        this.reset();
-        read(this);
-      },
+    m.counter(name, help, labelNames, function () {
+      this.reset();
+      read(this);
     });
   const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        this.set(read());
-      },
+    m.gauge(name, help, [], function () {
+      this.set(read());
     });
 
   counter('keywarden_audit_events_accepted_total', 'Audit events taken into the buffer.', [], (c) =>

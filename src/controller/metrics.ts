@@ -1,12 +1,13 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
 import type { ApiKey } from '../api/index.ts';
 import type { WorkQueue } from '../kube/workqueue.ts';
+import { createMetrics } from '../observability/metrics.ts';
 
 // Names follow controller-runtime's, so existing dashboards and alerts carry over.
 const CONTROLLER = 'apikey';
 
 export class ControllerMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly reconcileTotal: Counter<'controller' | 'result'>;
   readonly reconcileErrors: Counter<'controller'>;
   readonly reconcileTime: Histogram<'controller'>;
@@ -14,92 +15,65 @@ export class ControllerMetrics {
   readonly workDuration: Histogram<'name'>;
 
   constructor(queue: WorkQueue, listKeys: () => ApiKey[]) {
-    const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
-    this.reconcileTotal = new Counter({
-      name: 'controller_runtime_reconcile_total',
-      help: 'Total number of reconciliations per controller',
-      labelNames: ['controller', 'result'],
-      registers,
-    });
-    this.reconcileErrors = new Counter({
-      name: 'controller_runtime_reconcile_errors_total',
-      help: 'Total number of reconciliation errors per controller',
-      labelNames: ['controller'],
-      registers,
-    });
-    this.reconcileTime = new Histogram({
-      name: 'controller_runtime_reconcile_time_seconds',
-      help: 'Length of time per reconciliation per controller',
-      labelNames: ['controller'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    });
-    new Gauge({
-      name: 'workqueue_depth',
-      help: 'Current depth of workqueue',
-      labelNames: ['name'],
-      registers,
-      collect() {
-        this.set({ name: CONTROLLER }, queue.depth);
-      },
-    });
-    new Gauge({
-      name: 'workqueue_adds_total',
-      help: 'Total number of adds handled by workqueue',
-      labelNames: ['name'],
-      registers,
-      collect() {
-        this.set({ name: CONTROLLER }, queue.adds);
-      },
-    });
-    new Gauge({
-      name: 'workqueue_retries_total',
-      help: 'Total number of retries handled by workqueue',
-      labelNames: ['name'],
-      registers,
-      collect() {
-        this.set({ name: CONTROLLER }, queue.retries);
-      },
-    });
-    this.queueLatency = new Histogram({
-      name: 'workqueue_queue_duration_seconds',
-      help: 'How long in seconds an item stays in workqueue before being requested',
-      labelNames: ['name'],
-      buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 60],
-      registers,
-    });
-    this.workDuration = new Histogram({
-      name: 'workqueue_work_duration_seconds',
-      help: 'How long in seconds processing an item from workqueue takes',
-      labelNames: ['name'],
-      buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 60],
-      registers,
-    });
+    const m = createMetrics();
+    this.registry = m.registry;
+    this.reconcileTotal = m.counter(
+      'controller_runtime_reconcile_total',
+      'Total number of reconciliations per controller',
+      ['controller', 'result'],
+    );
+    this.reconcileErrors = m.counter(
+      'controller_runtime_reconcile_errors_total',
+      'Total number of reconciliation errors per controller',
+      ['controller'],
+    );
+    this.reconcileTime = m.histogram(
+      'controller_runtime_reconcile_time_seconds',
+      'Length of time per reconciliation per controller',
+      ['controller'],
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    );
+    const queueGauge = (name: string, help: string, read: () => number) =>
+      m.gauge(name, help, ['name'], function () {
+        this.set({ name: CONTROLLER }, read());
+      });
+    queueGauge('workqueue_depth', 'Current depth of workqueue', () => queue.depth);
+    queueGauge('workqueue_adds_total', 'Total number of adds handled by workqueue', () => queue.adds);
+    queueGauge(
+      'workqueue_retries_total',
+      'Total number of retries handled by workqueue',
+      () => queue.retries,
+    );
+    const queueBuckets = [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 60];
+    this.queueLatency = m.histogram(
+      'workqueue_queue_duration_seconds',
+      'How long in seconds an item stays in workqueue before being requested',
+      ['name'],
+      queueBuckets,
+    );
+    this.workDuration = m.histogram(
+      'workqueue_work_duration_seconds',
+      'How long in seconds processing an item from workqueue takes',
+      ['name'],
+      queueBuckets,
+    );
     queue.onQueueLatency = (s) => this.queueLatency.observe({ name: CONTROLLER }, s);
     // Computed from the cache at scrape time: a deleted key leaves no stale series.
-    new Gauge({
-      name: 'keywarden_apikeys',
-      help: 'ApiKeys by state',
-      labelNames: ['state'],
-      registers,
-      collect() {
-        this.reset();
-        const counts = new Map<string, number>();
-        for (const state of ['Pending', 'Active', 'Inactive', 'Expired', 'Failed']) counts.set(state, 0);
-        for (const k of listKeys()) {
-          const state = k.status?.state ?? 'Pending';
-          counts.set(state, (counts.get(state) ?? 0) + 1);
-        }
-        for (const [state, n] of counts) this.set({ state }, n);
-      },
+    m.gauge('keywarden_apikeys', 'ApiKeys by state', ['state'], function () {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const state of ['Pending', 'Active', 'Inactive', 'Expired', 'Failed']) counts.set(state, 0);
+      for (const k of listKeys()) {
+        const state = k.status?.state ?? 'Pending';
+        counts.set(state, (counts.get(state) ?? 0) + 1);
+      }
+      for (const [state, n] of counts) this.set({ state }, n);
     });
-    new Gauge({
-      name: 'keywarden_apikey_expiry_timestamp_seconds',
-      help: 'When each ApiKey expires (Unix seconds)',
-      labelNames: ['namespace', 'name', 'key_id'],
-      registers,
-      collect() {
+    m.gauge(
+      'keywarden_apikey_expiry_timestamp_seconds',
+      'When each ApiKey expires (Unix seconds)',
+      ['namespace', 'name', 'key_id'],
+      function () {
         this.reset();
         for (const k of listKeys() as (ApiKey & { metadata: { name: string; namespace: string } })[]) {
           const at = k.status?.expiresAt ?? k.spec.expiresAt;
@@ -110,7 +84,7 @@ export class ControllerMetrics {
           );
         }
       },
-    });
+    );
   }
 
   observe(result: 'success' | 'error' | 'requeue_after', seconds: number): void {

@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import { createMetrics } from '../observability/metrics.ts';
 import type { KeyStore } from './key-store.ts';
 
 // Prometheus metrics. Every label has a bounded set of values: result (2), reason (the deny codes),
@@ -8,7 +9,7 @@ import type { KeyStore } from './key-store.ts';
 export type Door = 'authz' | 'proxy' | 'verify';
 
 export class ValidatorMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly decisions: Counter<'result' | 'reason' | 'environment' | 'door'>;
   readonly decisionSeconds: Histogram<'door'>;
   readonly rateLimited: Counter<'environment'>;
@@ -21,65 +22,49 @@ export class ValidatorMetrics {
   readonly #perKeyMax: number;
 
   constructor(store: KeyStore, opts: { perKey: { enabled: boolean; maxKeys: number }; now?: () => number }) {
-    const registers = [this.registry];
     const now = opts.now ?? Date.now;
-    collectDefaultMetrics({ register: this.registry });
-    // prom-client names these gauges *_total, which `promtool check metrics` rightly refuses.
-    for (const name of [
-      'nodejs_active_handles_total',
-      'nodejs_active_requests_total',
-      'nodejs_active_resources_total',
-    ]) {
-      this.registry.removeSingleMetric(name);
-    }
-    this.decisions = new Counter({
-      name: 'keywarden_validator_decisions_total',
-      help: 'Decisions by result (allow, deny), reason (ok or the error code), key environment and front door.',
-      labelNames: ['result', 'reason', 'environment', 'door'],
-      registers,
-    });
-    this.decisionSeconds = new Histogram({
-      name: 'keywarden_validator_decision_duration_seconds',
-      help: 'Time to decide on one request, from reading the key to the answer (excludes the upstream).',
-      labelNames: ['door'],
-      buckets: [0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.05],
-      registers,
-    });
-    this.rateLimited = new Counter({
-      name: 'keywarden_validator_rate_limited_requests_total',
-      help: 'Requests refused with 429 because their key was over its rate limit.',
-      labelNames: ['environment'],
-      registers,
-    });
-    this.upstreamSeconds = new Histogram({
-      name: 'keywarden_validator_upstream_duration_seconds',
-      help: 'Reverse proxy: time from forwarding a request to the upstream response headers.',
-      labelNames: ['code_class'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
-    this.upstreamErrors = new Counter({
-      name: 'keywarden_validator_upstream_errors_total',
-      help: 'Reverse proxy: requests the upstream did not answer (connection refused, reset, timeout).',
-      registers,
-    });
-    this.refusedRecords = new Counter({
-      name: 'keywarden_validator_refused_records_total',
-      help: 'Hash Secrets refused as unreadable or misplaced (their keys do not work here).',
-      registers,
-    });
-    this.lastUsedWrites = new Counter({
-      name: 'keywarden_validator_last_used_writes_total',
-      help: 'status.lastUsedAt reports by outcome (written, newer_exists, conflict, error).',
-      labelNames: ['outcome'],
-      registers,
-    });
-    new Gauge({
-      name: 'keywarden_validator_keys',
-      help: 'Keys in the key store by state (active, disabled, expired) and environment.',
-      labelNames: ['state', 'environment'],
-      registers,
-      collect() {
+    const m = createMetrics({ promtoolNames: true });
+    this.registry = m.registry;
+    this.decisions = m.counter(
+      'keywarden_validator_decisions_total',
+      'Decisions by result (allow, deny), reason (ok or the error code), key environment and front door.',
+      ['result', 'reason', 'environment', 'door'],
+    );
+    this.decisionSeconds = m.histogram(
+      'keywarden_validator_decision_duration_seconds',
+      'Time to decide on one request, from reading the key to the answer (excludes the upstream).',
+      ['door'],
+      [0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.05],
+    );
+    this.rateLimited = m.counter(
+      'keywarden_validator_rate_limited_requests_total',
+      'Requests refused with 429 because their key was over its rate limit.',
+      ['environment'],
+    );
+    this.upstreamSeconds = m.histogram(
+      'keywarden_validator_upstream_duration_seconds',
+      'Reverse proxy: time from forwarding a request to the upstream response headers.',
+      ['code_class'],
+      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    );
+    this.upstreamErrors = m.counter(
+      'keywarden_validator_upstream_errors_total',
+      'Reverse proxy: requests the upstream did not answer (connection refused, reset, timeout).',
+    );
+    this.refusedRecords = m.counter(
+      'keywarden_validator_refused_records_total',
+      'Hash Secrets refused as unreadable or misplaced (their keys do not work here).',
+    );
+    this.lastUsedWrites = m.counter(
+      'keywarden_validator_last_used_writes_total',
+      'status.lastUsedAt reports by outcome (written, newer_exists, conflict, error).',
+      ['outcome'],
+    );
+    m.gauge(
+      'keywarden_validator_keys',
+      'Keys in the key store by state (active, disabled, expired) and environment.',
+      ['state', 'environment'],
+      function () {
         this.reset();
         const t = now();
         const counts = new Map<string, number>();
@@ -93,32 +78,31 @@ export class ValidatorMetrics {
           this.set({ state, environment }, n);
         }
       },
-    });
-    new Gauge({
-      name: 'keywarden_validator_key_store_seconds_since_update',
-      help: 'Seconds since the key store last heard from the API server (event, bookmark or list); grows while it is away.',
-      registers,
-      collect() {
+    );
+    m.gauge(
+      'keywarden_validator_key_store_seconds_since_update',
+      'Seconds since the key store last heard from the API server (event, bookmark or list); grows while it is away.',
+      [],
+      function () {
         const last = store.lastUpdateMs;
         this.set(last > 0 ? Math.max(0, now() - last) / 1000 : -1);
       },
-    });
-    new Gauge({
-      name: 'keywarden_validator_key_store_synced',
-      help: '1 once the key store has listed every watched namespace.',
-      registers,
-      collect() {
+    );
+    m.gauge(
+      'keywarden_validator_key_store_synced',
+      '1 once the key store has listed every watched namespace.',
+      [],
+      function () {
         this.set(store.synced ? 1 : 0);
       },
-    });
+    );
     this.#perKeyMax = opts.perKey.maxKeys;
     if (opts.perKey.enabled) {
-      this.#perKey = new Counter({
-        name: 'keywarden_validator_key_decisions_total',
-        help: 'Opt-in: decisions per proven key id (bounded; keys beyond the limit count as key_id="other").',
-        labelNames: ['key_id', 'result'],
-        registers,
-      });
+      this.#perKey = m.counter(
+        'keywarden_validator_key_decisions_total',
+        'Opt-in: decisions per proven key id (bounded; keys beyond the limit count as key_id="other").',
+        ['key_id', 'result'],
+      );
     }
   }
 

@@ -6,19 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPlaintextKeys } from '../../src/audit/scan.ts';
 import { generateKey, KEY_PATTERN, parseKey } from '../../src/rules/index.ts';
 import { call } from '../unit/validator/http-client.ts';
-import { apiKeyPath, ensureNamespace, OPERATOR_NS, patchSpec } from './support/apikeys.ts';
-import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
+import { apiKeyPath, patchSpec } from './support/apikeys.ts';
+import { eventually, type KeywardenProcess } from './support/keywarden-process.ts';
 import { adminRest } from './support/kube.ts';
-import { applyCrds, kubectlOk } from './support/kubectl.ts';
-import {
-  createSigningSecret,
-  mintKey,
-  type RunningValidator,
-  startUpstream,
-  startValidator,
-  type Upstream,
-  writeConfig,
-} from './validator-support.ts';
+import { kubectlOk } from './support/kubectl.ts';
+import { mintKey, type RunningValidator, startControllerAndValidator } from './validator-support.ts';
 
 // A full run (controller + validator processes, keys minted, used, refused, regenerated, disabled),
 // then a scan of everything it left behind for a plaintext key: every log line of both processes,
@@ -31,39 +23,20 @@ const auditValidator = mkdtempSync(join(tmpdir(), 'kw-scan-validator-'));
 const auditController = mkdtempSync(join(tmpdir(), 'kw-scan-controller-'));
 const KEY_RE = new RegExp(KEY_PATTERN, 'g');
 let controller: KeywardenProcess;
-let upstream: Upstream;
 let v: RunningValidator;
 let controllerHealthPort = 0;
+let stop = async () => {};
 const keys: string[] = [];
 const forged: string[] = [];
 
 beforeAll(async () => {
-  await applyCrds();
-  await ensureNamespace(rest, OPERATOR_NS);
-  await ensureNamespace(rest, ns);
-  controller = new KeywardenProcess([
-    'controller',
-    '--operator-namespace',
-    OPERATOR_NS,
-    '--namespaces',
-    ns,
-    '--health-port',
-    '0',
-    '--lease-name',
-    `scan-${ns}`,
-    '--audit-dir',
-    auditController,
-  ]);
-  const started = await controller.waitForLog('controller started');
-  controllerHealthPort = Number(started.healthPort);
-  await controller.waitForLog('became leader');
-  upstream = await startUpstream();
-  await createSigningSecret(rest, ns, 'validator-jwt');
-  v = await startValidator(
-    writeConfig(`
+  ({ controller, controllerHealthPort, v, stop } = await startControllerAndValidator(rest, ns, {
+    leaseName: `scan-${ns}`,
+    controllerArgs: ['--audit-dir', auditController],
+    validatorYaml: (upstreamUrl) => `
 environment: production
 keyStore: { namespaces: [${ns}] }
-upstream: { url: "${upstream.url}" }
+upstream: { url: "${upstreamUrl}" }
 routes:
   - { path: /v1/devices/**, methods: [GET], permission: devices:read }
 identity:
@@ -71,14 +44,12 @@ identity:
 lastUsed: { enabled: true, interval: 2s }
 metrics: { perKey: { enabled: true, maxKeys: 100 } }
 audit: { directory: ${auditValidator}, flushInterval: 1s }
-`),
-  );
+`,
+  }));
 }, 180_000);
 
 afterAll(async () => {
-  await v?.proc.stop();
-  await controller?.stop();
-  upstream?.server.close();
+  await stop();
   rmSync(auditValidator, { recursive: true, force: true });
   rmSync(auditController, { recursive: true, force: true });
 });

@@ -7,8 +7,9 @@ import type { ApiKeySpec } from '../../src/api/index.ts';
 import type { KubeRest } from '../../src/kube/rest.ts';
 import { generateSigningKeyPem } from '../../src/validator/identity/signer.ts';
 import { call } from '../unit/validator/http-client.ts';
-import { createApiKey, getApiKey, revealCli } from './support/apikeys.ts';
+import { createApiKey, ensureNamespace, getApiKey, OPERATOR_NS, revealCli } from './support/apikeys.ts';
 import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
+import { applyCrds } from './support/kubectl.ts';
 
 // Helpers for the validator integration tests: an upstream that records what reaches it, the
 // validator as its own process, and keys minted by the real controller.
@@ -80,6 +81,64 @@ export async function createSigningSecret(rest: KubeRest, namespace: string, nam
     type: 'Opaque',
     stringData: { 'signing-key.pem': generateSigningKeyPem('EdDSA') },
   });
+}
+
+export interface ControllerAndValidator {
+  controller: KeywardenProcess;
+  /** The controller's /healthz, /readyz and /metrics port. */
+  controllerHealthPort: number;
+  upstream: Upstream;
+  v: RunningValidator;
+  /** The validator's config file, to start more validators like it. */
+  config: string;
+  /** Stops the validator and the controller and closes the upstream (any of them may be stopped already). */
+  stop(): Promise<void>;
+}
+
+/**
+ * The CRDs and namespaces, the real controller for `ns` (once it leads, under lease `leaseName`), an
+ * upstream, the `validator-jwt` signing Secret in `ns`, and a validator with the config that
+ * `validatorYaml` gives for the upstream's URL. What started is stopped again if a later step fails.
+ */
+export async function startControllerAndValidator(
+  rest: KubeRest,
+  ns: string,
+  opts: { leaseName: string; controllerArgs?: string[]; validatorYaml: (upstreamUrl: string) => string },
+): Promise<ControllerAndValidator> {
+  await applyCrds();
+  await ensureNamespace(rest, OPERATOR_NS);
+  await ensureNamespace(rest, ns);
+  const controller = new KeywardenProcess([
+    'controller',
+    '--operator-namespace',
+    OPERATOR_NS,
+    '--namespaces',
+    ns,
+    '--health-port',
+    '0',
+    '--lease-name',
+    opts.leaseName,
+    ...(opts.controllerArgs ?? []),
+  ]);
+  let upstream: Upstream | undefined;
+  let v: RunningValidator | undefined;
+  const stop = async () => {
+    await v?.proc.stop();
+    await controller.stop();
+    upstream?.server.close();
+  };
+  try {
+    const started = await controller.waitForLog('controller started');
+    await controller.waitForLog('became leader');
+    upstream = await startUpstream();
+    await createSigningSecret(rest, ns, 'validator-jwt');
+    const config = writeConfig(opts.validatorYaml(upstream.url));
+    v = await startValidator(config);
+    return { controller, controllerHealthPort: Number(started.healthPort), upstream, v, config, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 /** Creates an ApiKey, waits for the controller to make it Active, and reveals it once. */

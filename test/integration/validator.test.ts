@@ -6,35 +6,25 @@ import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../unit/validator/http-client.ts';
-import {
-  apiKeyPath,
-  ensureNamespace,
-  getApiKey,
-  OPERATOR_NS,
-  patchSpec,
-  revealCli,
-} from './support/apikeys.ts';
-import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
+import { apiKeyPath, getApiKey, patchSpec, revealCli } from './support/apikeys.ts';
+import { eventually } from './support/keywarden-process.ts';
 import { adminRest } from './support/kube.ts';
-import { applyCrds } from './support/kubectl.ts';
 import {
-  createSigningSecret,
   mintKey,
   type RunningValidator,
-  startUpstream,
+  startControllerAndValidator,
   startValidator,
   type Upstream,
-  writeConfig,
 } from './validator-support.ts';
 
 // The validator as its own process, fed by a real API server, with keys minted by the real controller.
 
 const rest = adminRest();
 const ns = `val-${randomBytes(3).toString('hex')}`;
-let controller: KeywardenProcess;
 let upstream: Upstream;
 let v: RunningValidator;
 let config = '';
+let stop = async () => {};
 
 const ROUTES = `
 routes:
@@ -43,40 +33,21 @@ routes:
 `;
 
 beforeAll(async () => {
-  await applyCrds();
-  await ensureNamespace(rest, OPERATOR_NS);
-  await ensureNamespace(rest, ns);
-  controller = new KeywardenProcess([
-    'controller',
-    '--operator-namespace',
-    OPERATOR_NS,
-    '--namespaces',
-    ns,
-    '--health-port',
-    '0',
-    '--lease-name',
-    `val-${ns}`,
-  ]);
-  await controller.waitForLog('became leader');
-  upstream = await startUpstream();
-  await createSigningSecret(rest, ns, 'validator-jwt');
-  config = writeConfig(`
+  ({ upstream, v, config, stop } = await startControllerAndValidator(rest, ns, {
+    leaseName: `val-${ns}`,
+    validatorYaml: (upstreamUrl) => `
 environment: production
 keyStore: { namespaces: [${ns}] }
 trustedProxies: [127.0.0.2/32]
-upstream: { url: "${upstream.url}" }
+upstream: { url: "${upstreamUrl}" }
 ${ROUTES}
 identity:
   jwt: { issuer: keywarden-it, audience: upstream, ttl: 60s, signingKey: { secret: { namespace: ${ns}, name: validator-jwt } } }
-`);
-  v = await startValidator(config);
+`,
+  }));
 });
 
-afterAll(async () => {
-  await v?.proc.stop();
-  await controller?.stop();
-  upstream?.server.close();
-});
+afterAll(() => stop());
 
 const get = (
   key: string | undefined,
