@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 
@@ -11,12 +12,19 @@ import { crc32 } from 'node:zlib';
 
 const MAGIC = Buffer.from('KWAJ');
 
+/** This process, told apart from an earlier one that had the same pid (a restarted container). */
+export const PROCESS_TOKEN = randomBytes(8).toString('hex');
+
 export interface JournalHeader {
   journalVersion: 1;
   schemaVersion: number;
   compression: string;
   source: string;
   createdMs: number;
+  /** The writing process (absent in journals of older versions): recovery can tell a dead one. */
+  host?: string;
+  pid?: number;
+  process?: string;
   /** Key/value metadata for the footer. */
   metadata: Record<string, string>;
 }

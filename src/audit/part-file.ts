@@ -1,10 +1,11 @@
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ParquetEnvelopeWriter } from '@dsnp/parquetjs/dist/lib/writer.js';
 import { type Compression, encodeRowGroup } from './encode.ts';
 import { collectingEnvelope, fileMetadata, parquetSchema, serializeRowGroup } from './format.ts';
-import { appendFrame, entryFrame, headerFrame } from './journal.ts';
+import { appendFrame, entryFrame, headerFrame, PROCESS_TOKEN } from './journal.ts';
 import { journalName, tempName } from './naming.ts';
 import type { BufferedEvent } from './schema.ts';
 import { SCHEMA_VERSION } from './schema.ts';
@@ -82,6 +83,9 @@ export class PartFile {
           compression: opts.compression,
           source: opts.source,
           createdMs: nowMs,
+          host: hostname(),
+          pid: process.pid,
+          process: PROCESS_TOKEN,
           metadata: fileMetadata(opts.source),
         }),
         0,

@@ -45,6 +45,13 @@ export class AuditFileReader {
     return this.#reader.metadata?.row_groups ?? [];
   }
 
+  /** The file's key-value metadata (e.g. `keywarden.audit.recovered` on a file recovered at start). */
+  get keyValue(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.#reader.getMetadata())) out[k] = String(v);
+    return out;
+  }
+
   get rows(): number {
     return Number(this.#reader.getRowCount());
   }

@@ -1,8 +1,9 @@
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Compression } from './encode.ts';
 import { deserializeRowGroup, footerFor } from './format.ts';
-import { parseJournal } from './journal.ts';
+import { PROCESS_TOKEN, parseJournal } from './journal.ts';
 import { DATE_DIR_RE, finalNameOf, HOUR_DIR_RE, journalName, tempName } from './naming.ts';
 import { syncDirectory } from './part-file.ts';
 import { SCHEMA_VERSION } from './schema.ts';
@@ -77,6 +78,26 @@ export async function recoverFile(dir: string, finalName: string): Promise<Recov
   await rename(temp, finalPath);
   await unlink(journal).catch(() => {});
   return { outcome: 'recovered', path: finalPath, rows };
+}
+
+/**
+ * Whether the process that wrote a leftover is known to be gone: it ran on this host, and its pid
+ * runs nothing, or is ours while it was another process (a restarted container's predecessor). Not
+ * known otherwise (another host, an older journal, a pid reused since): then only age tells.
+ */
+export async function writerIsGone(dir: string, finalName: string): Promise<boolean> {
+  const header = await readFile(join(dir, journalName(finalName))).then(
+    (b) => parseJournal(b).header,
+    () => undefined,
+  );
+  if (header?.host !== hostname() || header.pid === undefined) return false;
+  if (header.pid === process.pid) return header.process !== PROCESS_TOKEN;
+  try {
+    process.kill(header.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /** Rows in a Parquet file, after reading its footer and every row group; throws if unreadable. */

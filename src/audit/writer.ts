@@ -7,7 +7,7 @@ import { EventBuffer } from './buffer.ts';
 import { FileNamer, partitionOf, sourceOfName, sourceToken } from './naming.ts';
 import { type AuditWriterOptions, type ResolvedAuditOptions, resolveOptions } from './options.ts';
 import { PartFile } from './part-file.ts';
-import { findLeftovers, recoverFile } from './recovery.ts';
+import { findLeftovers, recoverFile, writerIsGone } from './recovery.ts';
 import { applyRetention } from './retention.ts';
 import type { AuditDecisionEvent, BufferedEvent, LifecycleEvent } from './schema.ts';
 
@@ -98,13 +98,17 @@ export class ParquetAuditSink implements AuditSink {
     return sink;
   }
 
-  /** Recovers or removes leftovers of interrupted writes (this source's always, others' once stale). */
+  /**
+   * Recovers or removes leftovers of interrupted writes: this source's, and those of a process on this
+   * host that no longer runs, at once; any other only once stale (it may be a live neighbour's).
+   */
   async recover(): Promise<void> {
     const own = sourceToken(this.options.source);
     const now = this.options.now();
     for (const left of await findLeftovers(this.options.directory)) {
       const mine = sourceOfName(left.finalName) === own;
-      if (!mine && now - left.mtimeMs < this.options.staleAfterMs) continue;
+      const stale = now - left.mtimeMs >= this.options.staleAfterMs;
+      if (!mine && !stale && !(await writerIsGone(left.dir, left.finalName))) continue;
       const r = await recoverFile(left.dir, left.finalName);
       if (r.outcome === 'recovered') {
         this.#recovered.files++;

@@ -6,29 +6,38 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HASH_RECORD_KEY, type HashRecord } from '../../src/api/hash-record.ts';
+import { AuditFileReader } from '../../src/audit/reader.ts';
+import { listAuditFiles } from '../../src/audit/retention.ts';
 import { readableRowsOf } from '../../src/audit/scan.ts';
 import { loadKubeConfig } from '../../src/kube/config.ts';
 import { KubeRest } from '../../src/kube/rest.ts';
 import { LocalControlPlane } from '../../src/localcluster/cluster.ts';
+import { freePort } from '../../src/localcluster/ports.ts';
+import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
 import { call } from '../unit/validator/http-client.ts';
 import { apiKeyPath, createApiKey, ensureNamespace, OPERATOR_NS, patchSpec } from './support/apikeys.ts';
 import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
 import { type RunningValidator, startValidator, writeConfig } from './validator-support.ts';
+import { startWebhookProcess, type WebhookProcess } from './webhook-harness.ts';
 
 // The fault suite, on a control plane of its own (the shared one is never stopped): continuous churn of
-// ApiKeys and validator traffic while the controller and the validator are SIGKILLed and restarted,
-// the API server is restarted, etcd is restarted, and the validator is cut off from the API server.
+// ApiKeys (through the real TLS admission webhook) and validator traffic while the controller, the
+// webhook and the validator are SIGKILLed at random moments and restarted, the API server is
+// restarted, etcd is restarted, and the validator is cut off from the API server.
 // Invariants asserted afterwards:
 //   - no key lost or duplicated: one hash Secret per ApiKey, its keyId = status.keyId, keyIds unique,
-//     no hash Secret left for a deleted ApiKey;
+//     no hash Secret left for a deleted ApiKey, no ApiKey admitted while the webhook was dead;
 //   - no plaintext delivered twice: each key reveals exactly once, and what it revealed is the key
 //     the validator accepts;
 //   - no valid key refused while the validator had it cached: a stable key is never 401/403 (only
 //     refused connections while the validator is down, or 503 while a restarted one syncs);
-//   - no disabled key accepted once the validator has refused it (and all disabled keys refused at
-//     the end); no expired key accepted after its expiresAt;
-//   - no corrupt audit file: every finished file in the validator's trail reads back.
-// (Not covered here: SIGKILL of the admission webhook, which needs the TLS webhook registration.)
+//   - no disabled key accepted: what the validator answers for a churned key only ever moves forward
+//     through that key's sequence of disable/enable writes (it may lag, it never goes back to an
+//     older state), and at the end every disabled key is refused; no expired key accepted after its
+//     expiresAt;
+//   - no corrupt audit file: every finished file reads back, the tails left by SIGKILLed validators
+//     were recovered by the next start (no temp file left), and no answered request is missing beyond
+//     what the flush interval allows a SIGKILL to lose.
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const ns = `faults-${randomBytes(3).toString('hex')}`;
@@ -38,8 +47,37 @@ let rest: KubeRest;
 let env: Record<string, string>;
 let controller: KeywardenProcess;
 let v: RunningValidator | undefined;
+let webhook: WebhookProcess | undefined;
+let webhookPort = 0;
 let validatorConfig = '';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A random moment: faults land anywhere in the churn's and the traffic's cycles. */
+const jitter = () => sleep(Math.floor(Math.random() * 1_500));
+const WEBHOOK_CONFIG = 'keywarden-faults';
+
+const startWebhook = () =>
+  startWebhookProcess({
+    operatorNamespace: OPERATOR_NS,
+    secretName: 'keywarden-webhook-tls',
+    configurationName: WEBHOOK_CONFIG,
+    port: webhookPort,
+    kubeconfig: plane.kubeconfigPath,
+    runDir: plane.runDir,
+  });
+
+/** True once the API server calls the webhook for `ns` (its defaulting shows in a dry-run create). */
+async function webhookServes(): Promise<true | undefined> {
+  const probe = await rest.request<{ spec?: { expiresAt?: string } }>('POST', apiKeyPath(ns), {
+    query: { dryRun: 'All' },
+    body: {
+      apiVersion: 'keywarden.dev/v1alpha1',
+      kind: 'ApiKey',
+      metadata: { name: 'probe' },
+      spec: { environment: 'production', permissions: ['devices:read'] },
+    },
+  });
+  return probe.spec?.expiresAt ? true : undefined;
+}
 
 function reveal(name: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -81,6 +119,17 @@ beforeAll(async () => {
   await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/apikeys.keywarden.dev']);
   await ensureNamespace(rest, OPERATOR_NS);
   await ensureNamespace(rest, ns);
+  // The admission webhook over real TLS (it bootstraps its CA and patches the caBundle), for `ns` only.
+  webhookPort = await freePort();
+  webhook = await startWebhook();
+  const { mutating, validating } = buildWebhookConfigurations({
+    name: WEBHOOK_CONFIG,
+    target: { url: `https://127.0.0.1:${webhookPort}` },
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+  });
+  await rest.create('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', mutating);
+  await rest.create('/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', validating);
+  await eventually(webhookServes, 90_000, 250);
   controller = startController();
   await controller.waitForLog('became leader', 120_000);
   validatorConfig = writeConfig(`
@@ -96,6 +145,7 @@ audit: { directory: ${auditDir}, flushInterval: 1s }
 
 afterAll(async () => {
   await v?.proc.stop();
+  await webhook?.stop();
   await controller?.stop();
   await plane?.stop();
   rmSync(auditDir, { recursive: true, force: true });
@@ -180,19 +230,21 @@ describe('fault suite', () => {
      * `uncertain` when it failed (it may or may not have landed).
      */
     const toggles: { name: string; sentAt: number; t: number; disabled: boolean; uncertain: boolean }[] = [];
-    const deleted = new Set<string>();
+    const deleted = new Map<string, number>(); // name -> when the delete was sent
     const created: string[] = [];
+    /** Creates that failed: refused by a dead webhook (must not exist), or of unknown outcome. */
+    const failedCreates: { name: string; t: number; message: string }[] = [];
     let churnOn = true;
-    const churnErrors: string[] = [];
+    const churnErrors: { t: number; message: string }[] = [];
     const churning = (async () => {
       let n = 0;
       while (churnOn) {
         const name = churn[n % churn.length] ?? '';
         try {
           if (name === 'churn-d' && n > 8 && !deleted.has(name)) {
-            await rest.delete(apiKeyPath(ns, name));
-            deleted.add(name);
+            deleted.set(name, Date.now());
             plaintext.delete(name);
+            await rest.delete(apiKeyPath(ns, name));
           } else if (!deleted.has(name)) {
             const next = !(disabled.get(name) ?? false);
             // Enabling again needs a fresh expiresAt within the year (the webhook rule; no webhook here).
@@ -211,22 +263,36 @@ describe('fault suite', () => {
           }
           if (n % 5 === 4) {
             const fresh = `new-${n}`;
-            await createApiKey(rest, ns, fresh);
+            try {
+              await createApiKey(rest, ns, fresh);
+            } catch (err) {
+              failedCreates.push({ name: fresh, t: Date.now(), message: (err as Error).message });
+              throw err;
+            }
             created.push(fresh);
           }
         } catch (err) {
-          churnErrors.push((err as Error).message); // API server away: expected, retried next round
+          // API server or webhook away: expected, retried next round.
+          churnErrors.push({ t: Date.now(), message: (err as Error).message });
         }
         n++;
         await sleep(300);
       }
     })();
 
+    /** When each validator was SIGKILLed, and what each restarted one recovered from the trail. */
+    const validatorKills: number[] = [];
+    const recovered = { files: 0, events: 0 };
     const restartValidator = async () => {
       const old = v;
       v = undefined;
+      validatorKills.push(Date.now());
       await old?.proc.kill();
       v = await startValidator(validatorConfig, env);
+      const metrics = (await call(v.adminPort, { path: '/metrics' })).body;
+      const metric = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? Number.NaN);
+      recovered.files += metric(/^keywarden_audit_recovered_files_total\{result="recovered"\} (\S+)$/m);
+      recovered.events += metric(/^keywarden_audit_recovered_events_total (\S+)$/m);
     };
     const phases: { name: string; from: number; to: number }[] = [];
     const phase = async (name: string, f: () => Promise<void>) => {
@@ -239,12 +305,27 @@ describe('fault suite', () => {
 
     await sleep(3_000);
     await phase('SIGKILL controller', async () => {
+      await jitter();
       await controller.kill();
       await sleep(2_000);
       controller = startController();
       await controller.waitForLog('became leader', 120_000);
     });
-    await phase('SIGKILL validator', () => restartValidator());
+    await phase('SIGKILL validator', async () => {
+      await jitter();
+      await restartValidator();
+    });
+    let webhookDown = { from: 0, to: 0 };
+    await phase('SIGKILL webhook', async () => {
+      await jitter();
+      webhookDown = { from: Date.now(), to: 0 };
+      await webhook?.proc.kill();
+      webhook = undefined;
+      await sleep(4_000); // the churn meets failurePolicy Fail meanwhile
+      webhookDown.to = Date.now();
+      webhook = await startWebhook();
+      await eventually(webhookServes, 60_000, 100);
+    });
     await phase('restart kube-apiserver', () => plane.restartProcess('kube-apiserver'));
     await phase('restart etcd', async () => {
       await plane.restartProcess('etcd');
@@ -257,6 +338,7 @@ describe('fault suite', () => {
       await waitApiServer();
     });
     await phase('SIGKILL controller and validator together', async () => {
+      await jitter();
       await controller.kill();
       await restartValidator();
       controller = startController();
@@ -286,22 +368,34 @@ describe('fault suite', () => {
       true,
     );
 
-    // Invariant: once a validator has refused a disabled key, it never accepts it again until the key is
-    // enabled (per key, over the churn's own timeline of disable/enable writes; intervals that begin
-    // with a write of unknown outcome are skipped).
+    // Invariant: no disabled key accepted. Each churn key goes through a sequence of states (enabled at
+    // creation, then each disable/enable write in order). The validator may lag behind that sequence
+    // (propagation, a dead controller, a cut-off), but what it answers must only ever move forward: an
+    // answer matching an older state than one already shown is a disabled key accepted (or an enabled
+    // key refused) from a stale cache. A write of unknown outcome is a state that may be skipped; a
+    // write cannot show before it was sent.
     const violations: string[] = [];
     for (const name of churn) {
-      const own = toggles.filter((x) => x.name === name);
-      own.forEach((tg, i) => {
-        if (!tg.disabled || tg.uncertain) return;
-        // The next write may take effect as soon as it is sent (its acknowledgement can lag under load).
-        const end = own[i + 1]?.sentAt ?? Number.POSITIVE_INFINITY;
-        const seen = outcomes.filter((o) => o.name === name && o.t > tg.t && o.t < end);
-        const firstRefusal = seen.findIndex((o) => o.status === 401);
-        if (firstRefusal < 0) return;
-        for (const o of seen.slice(firstRefusal))
-          if (o.status === 200) violations.push(`${name} accepted at ${o.t} after refusal`);
-      });
+      const states = [
+        { disabled: false, sentAt: 0 },
+        ...toggles.filter((x) => x.name === name).map((x) => ({ disabled: x.disabled, sentAt: x.sentAt })),
+      ];
+      const until = deleted.get(name) ?? Number.POSITIVE_INFINITY;
+      let at = 0; // the earliest state the validator can still be showing
+      for (const o of outcomes) {
+        if (o.name !== name || o.t >= until || (o.status !== 200 && o.status !== 401)) continue;
+        const shownDisabled = o.status === 401;
+        let k = at;
+        while (k < states.length && (states[k]?.disabled !== shownDisabled || (states[k]?.sentAt ?? 0) > o.t))
+          k++;
+        if (k >= states.length) {
+          violations.push(
+            `${name} ${shownDisabled ? 'refused' : 'accepted'} at ${o.t}, a state older than state ${at} (sent ${states[at]?.sentAt})`,
+          );
+          continue;
+        }
+        at = k;
+      }
     }
     if (violations.length > 0) {
       // The timeline around the first violation, to tell a lost write from a stale cache.
@@ -318,8 +412,10 @@ describe('fault suite', () => {
     expect(violations).toEqual([]);
     expect(toggles.filter((x) => x.disabled && !x.uncertain).length).toBeGreaterThan(5);
     // And at the end, every disabled churn key is refused and every enabled one accepted.
-    const final = async (name: string) =>
-      (
+    let finalCalls = 0;
+    const final = async (name: string) => {
+      finalCalls++;
+      return (
         await call(v?.port ?? 0, {
           path: '/authz',
           headers: {
@@ -329,9 +425,25 @@ describe('fault suite', () => {
           },
         })
       ).status;
+    };
     for (const name of churn.filter((n) => !deleted.has(n))) {
       const want = disabled.get(name) ? 401 : 200;
       await eventually(async () => ((await final(name)) === want ? true : undefined), 30_000, 200);
+    }
+
+    // Invariant: with the webhook dead, failurePolicy Fail refused every write, and no create landed.
+    const refusedByDeadWebhook = churnErrors.filter(
+      (e) => e.t >= webhookDown.from && /failed calling webhook/.test(e.message),
+    );
+    expect(refusedByDeadWebhook.length, JSON.stringify(churnErrors.slice(-5))).toBeGreaterThan(0);
+    const mustNotExist = failedCreates.filter((f) => /failed calling webhook/.test(f.message));
+    for (const f of failedCreates.filter((x) => !mustNotExist.includes(x))) {
+      // A create of unknown outcome (the API server went away mid-request) may have landed.
+      const exists = await rest.get(apiKeyPath(ns, f.name)).then(
+        () => true,
+        () => false,
+      );
+      if (exists) created.push(f.name);
     }
 
     // Invariant: no key lost or duplicated.
@@ -341,9 +453,15 @@ describe('fault suite', () => {
     }
     const items = (
       await rest.get<{
-        items: { metadata: { name: string }; status?: { keyId?: string; state?: string } }[];
+        items: {
+          metadata: { name: string };
+          spec: { expiresAt?: string };
+          status?: { keyId?: string; state?: string };
+        }[];
       }>(apiKeyPath(ns))
     ).items;
+    // Every ApiKey went through the mutating webhook (it defaults expiresAt; nothing else does).
+    expect(items.filter((i) => !i.spec.expiresAt).map((i) => i.metadata.name)).toEqual([]);
     const secrets = (
       await rest.get<{
         items: {
@@ -355,6 +473,11 @@ describe('fault suite', () => {
     expect(items.map((i) => i.metadata.name).sort()).toEqual(
       [...stable, ...churn.filter((n) => !deleted.has(n)), 'expiring', ...created].sort(),
     );
+    for (const f of mustNotExist)
+      expect(
+        items.map((i) => i.metadata.name),
+        `${f.name} was refused by the dead webhook`,
+      ).not.toContain(f.name);
     const keyIds = items.map((i) => i.status?.keyId);
     expect(new Set(keyIds).size).toBe(items.length);
     await eventually(
@@ -389,12 +512,30 @@ describe('fault suite', () => {
         expect(await final(name), `revealed key of ${name} works`).toBe(200);
     }
 
-    // Invariant: no corrupt audit file (stop the validator so its last file is finished).
+    // Invariant: no corrupt audit file (stop the validator so its last file is finished), the tails of
+    // SIGKILLed validators recovered at the next start, and nothing lost beyond what a SIGKILL may lose:
+    // events not yet committed, at most one flush interval (1 s) plus a batch in flight.
     await v?.proc.stop();
     v = undefined;
     const audit = await readableRowsOf(auditDir);
     expect(audit.files).toBeGreaterThan(0);
     expect(audit.unreadable).toEqual([]);
+    expect(audit.leftovers).toEqual([]);
+    expect(recovered.files).toBeGreaterThanOrEqual(validatorKills.length);
+    expect(recovered.events).toBeGreaterThan(0);
+    let recoveredFilesOnDisk = 0;
+    for (const f of await listAuditFiles(auditDir)) {
+      const reader = await AuditFileReader.open(f.path);
+      if (reader.keyValue['keywarden.audit.recovered'] === 'true') recoveredFilesOnDisk++;
+      await reader.close();
+    }
+    expect(recoveredFilesOnDisk).toBe(recovered.files);
+    const decided = outcomes.filter((o) => o.status === 200 || o.status === 401);
+    const mayLose = validatorKills
+      .map((k) => decided.filter((o) => o.t > k - 2_500 && o.t <= k).length)
+      .reduce((a, b) => a + b, 0);
+    expect(audit.rows).toBeGreaterThanOrEqual(decided.length - mayLose);
+    expect(audit.rows).toBeLessThanOrEqual(outcomes.length + finalCalls);
     console.log(
       JSON.stringify({
         requests: outcomes.length,

@@ -51,6 +51,9 @@ export interface WebhookRunOptions {
   configurationName: string;
   port?: number;
   extraArgs?: string[];
+  /** Defaults to the shared control plane's (the fault suite runs its own). */
+  kubeconfig?: string;
+  runDir?: string;
 }
 
 function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -72,7 +75,7 @@ export async function startWebhookProcess(opts: WebhookRunOptions): Promise<Webh
   const args = [
     MAIN,
     'webhook',
-    `--kubeconfig=${inject('kubeconfigPath')}`,
+    `--kubeconfig=${opts.kubeconfig ?? inject('kubeconfigPath')}`,
     '--host=127.0.0.1',
     `--port=${port}`,
     `--health-port=${healthPort}`,
@@ -85,7 +88,7 @@ export async function startWebhookProcess(opts: WebhookRunOptions): Promise<Webh
     ...(opts.extraArgs ?? []),
   ];
   // The name is found in the command line, so an orphan is reaped if the runner dies.
-  const proc = new ManagedProcess('webhook', process.execPath, args, inject('runDir'));
+  const proc = new ManagedProcess('webhook', process.execPath, args, opts.runDir ?? inject('runDir'));
   await eventually(
     'the webhook to be ready',
     async () => {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
@@ -11,6 +12,7 @@ import {
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditSink } from '../../../src/audit/index.ts';
+import { entryFrame, headerFrame, parseJournal } from '../../../src/audit/journal.ts';
 import { journalName, tempName } from '../../../src/audit/naming.ts';
 import { PartFile } from '../../../src/audit/part-file.ts';
 import { readAuditFile, readAuditRows } from '../../../src/audit/reader.ts';
@@ -117,7 +119,41 @@ describe('recovering one file', () => {
   });
 });
 
+/** Rewrites a leftover's journal as if another process (pid, process token) had written it. */
+function writtenBy(dir: string, name: string, writer: { pid: number; process: string }): void {
+  const path = join(dir, journalName(name));
+  const parsed = parseJournal(readFileSync(path));
+  if (!parsed.header) throw new Error('no journal header');
+  writeFileSync(
+    path,
+    Buffer.concat([headerFrame({ ...parsed.header, ...writer }), ...parsed.entries.map(entryFrame)]),
+  );
+}
+
 describe('recovery when a writer starts', () => {
+  it('recovers at once what a process on this host left when it no longer runs, or had our pid before us', async () => {
+    const dir = tempTrail();
+    const part = join(dir, 'date=2026-03-01', 'hour=11');
+    const dead = 'part-validator.vm_1-ddd-000001.parquet';
+    const restarted = 'part-validator.vm_2-eee-000001.parquet';
+    const alive = 'part-validator.vm_3-fff-000001.parquet';
+    await interrupted(part, 2, dead);
+    await interrupted(part, 1, restarted);
+    await interrupted(part, 1, alive);
+    // A process that has exited (and been reaped): its pid runs nothing now.
+    writtenBy(part, dead, { pid: spawnSync(process.execPath, ['-e', '0']).pid ?? 0, process: 'gone' });
+    // Our own pid, but an earlier process (a container restarted in the same pod).
+    writtenBy(part, restarted, { pid: process.pid, process: 'earlier' });
+    // A live process (our parent): maybe a neighbour writing that file now.
+    writtenBy(part, alive, { pid: process.ppid, process: 'neighbour' });
+    const sink = await createAuditSink({ directory: dir, source: 'validator/vm_4', fsync: false });
+    expect(sink.stats.recovered).toEqual({ files: 2, rows: 30, removed: 0 });
+    await sink.close();
+    expect(existsSync(join(part, dead))).toBe(true);
+    expect(existsSync(join(part, restarted))).toBe(true);
+    expect(existsSync(join(part, tempName(alive)))).toBe(true);
+  });
+
   it("recovers its own source's leftovers at once, and another's only once stale", async () => {
     const dir = tempTrail();
     const part = join(dir, 'date=2026-03-01', 'hour=10');

@@ -13,9 +13,9 @@ export const SEEDS: Record<string, Replay[]> = {
   handleReview: [],
   handlePodReview: [],
   // Long pass, 2026-11-26: the key sent in X-API-Key and again in `Authorization: Bearer` reached the
-  // upstream in Authorization (see OPEN_HEADER_BUGS; tolerated by the property until fixed).
+  // upstream in Authorization (fixed; see FIXED_HEADER_BUGS).
   validatorHeaders: [{ seed: -1805407963, path: '7:3:3:3' }],
-  // Quick pass, 2026-11-26: shrunk to `*!`, parseConfig threw (see OPEN_BUGS.validatorConfig).
+  // Quick pass, 2026-11-26: shrunk to `*!`, parseConfig threw (fixed; see FIXED_CONFIG_BUGS).
   validatorConfig: [{ seed: -1712146280, path: '214:8:7:6:7:6:6:6' }],
   policy: [],
 };
@@ -84,9 +84,9 @@ export const CONFIG_EXAMPLES: string[] = [
 
 /**
  * Bugs the fuzzers found, now fixed. Each keeps its explicit inputs as a regression test (`regression
- * (fixed): ...`); `tolerated` is no longer needed by the fix but kept so an old seed replays the same way.
+ * (fixed): ...`), and the property itself tolerates nothing.
  */
-export const OPEN_BUGS: Record<string, { title: string; inputs: string[]; tolerated: RegExp }[]> = {
+export const FIXED_CONFIG_BUGS: Record<string, { title: string; inputs: string[] }[]> = {
   validatorConfig: [
     {
       // Found by the quick pass: { seed: -1712146280, path: "214:8:7:6:7:6:6:6" }, shrunk to `*!`.
@@ -105,7 +105,6 @@ export const OPEN_BUGS: Record<string, { title: string; inputs: string[]; tolera
           'f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]',
         ].join('\n'),
       ],
-      tolerated: /^(Unresolved alias|Excessive alias count)/,
     },
   ],
 };
@@ -115,10 +114,9 @@ export const OPEN_BUGS: Record<string, { title: string; inputs: string[]; tolera
  * door, a request carrying a key in X-API-Key *and* a keywarden key in `Authorization: Bearer` is
  * decided on X-API-Key, and src/validator/identity/headers.ts stripIncoming() then removes X-API-Key
  * but keeps Authorization (it only strips it when it was the key's source), so the upstream receives a
- * plaintext key. The header fuzz tolerates exactly this (a key in the upstream's `authorization` while
- * X-API-Key was sent) and the `it.fails` test below it replays the case.
+ * plaintext key. The header fuzz now strips both, and the regression test replays the case.
  */
-export const OPEN_HEADER_BUGS: {
+export const FIXED_HEADER_BUGS: {
   title: string;
   case: { authorization: string; xApiKeyIsSameKey: boolean };
 }[] = [
