@@ -16,22 +16,10 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          // Failed once in five runs at the end of stop 9 (cause not yet known): run it on its own with
-          // `npm run test:faults` until it is steady, so it cannot hide the rest of the suite's result.
-          exclude: ['test/integration/faults.test.ts'],
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 600_000,
           fileParallelism: false,
-        },
-      },
-      {
-        test: {
-          name: 'faults',
-          include: ['test/integration/faults.test.ts'],
-          globalSetup: ['test/integration/global-setup.ts'],
-          testTimeout: 600_000,
-          hookTimeout: 600_000,
         },
       },
     ],

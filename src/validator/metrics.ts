@@ -23,7 +23,7 @@ export class ValidatorMetrics {
 
   constructor(store: KeyStore, opts: { perKey: { enabled: boolean; maxKeys: number }; now?: () => number }) {
     const now = opts.now ?? Date.now;
-    const m = createMetrics({ promtoolNames: true });
+    const m = createMetrics();
     this.registry = m.registry;
     this.decisions = m.counter(
       'keywarden_validator_decisions_total',
