@@ -37,9 +37,15 @@ export class ControllerMetrics {
       m.gauge(name, help, ['name'], function () {
         this.set({ name: CONTROLLER }, read());
       });
+    // Counters, as in controller-runtime, copied from the queue's totals at scrape time.
+    const queueCounter = (name: string, help: string, read: () => number) =>
+      m.counter(name, help, ['name'], function () {
+        this.reset();
+        this.inc({ name: CONTROLLER }, read());
+      });
     queueGauge('workqueue_depth', 'Current depth of workqueue', () => queue.depth);
-    queueGauge('workqueue_adds_total', 'Total number of adds handled by workqueue', () => queue.adds);
-    queueGauge(
+    queueCounter('workqueue_adds_total', 'Total number of adds handled by workqueue', () => queue.adds);
+    queueCounter(
       'workqueue_retries_total',
       'Total number of retries handled by workqueue',
       () => queue.retries,

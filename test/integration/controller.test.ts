@@ -19,6 +19,7 @@ import {
 import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
 import { adminRest } from './support/kube.ts';
 import { applyCrds } from './support/kubectl.ts';
+import { promtoolCheckMetrics } from './support/promtool.ts';
 
 const rest = adminRest();
 let ns = '';
@@ -312,6 +313,8 @@ describe('the controller', () => {
     );
     expect(metrics).toMatch(/keywarden_apikeys\{state="Active"\} [1-9]/);
     expect(metrics).toContain('workqueue_depth{name="apikey"}');
+    expect(metrics).toMatch(/^# TYPE workqueue_adds_total counter$/m);
+    expect(await promtoolCheckMetrics(metrics)).toEqual({ code: 0, text: '' });
     expect(metrics).toMatch(/keywarden_apikey_expiry_timestamp_seconds\{namespace="[^"]+",name="first"/);
     expect(metrics).not.toMatch(/name="doomed"/);
   });

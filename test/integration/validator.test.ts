@@ -1,14 +1,11 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../unit/validator/http-client.ts';
 import { apiKeyPath, getApiKey, patchSpec, revealCli } from './support/apikeys.ts';
 import { eventually } from './support/keywarden-process.ts';
 import { adminRest } from './support/kube.ts';
+import { promtoolCheckMetrics } from './support/promtool.ts';
 import {
   mintKey,
   type RunningValidator,
@@ -294,25 +291,7 @@ describe('validator against a real API server and controller', () => {
     expect(metrics).toMatch(/keywarden_validator_keys\{state="active",environment="production"\} [1-9]/);
     expect(metrics).toMatch(/keywarden_validator_key_store_seconds_since_update [0-9.]+/);
     expect(metrics).not.toMatch(/key_id=/);
-    // Built by scripts/test.sh (tools/build-go-tool.sh promtool); only this last check needs it.
-    const cacheRoot =
-      process.env.KEYWARDEN_CACHE ??
-      join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'keywarden');
-    const promtool = [process.env.PROMTOOL, join(cacheRoot, 'tools', 'promtool')].find(
-      (p) => p && existsSync(p),
-    );
-    if (!promtool) {
-      console.warn(
-        'promtool not found (run tools/build-go-tool.sh promtool): skipping promtool check metrics',
-      );
-      return;
-    }
-    const out = await new Promise<{ code: number; text: string }>((resolve) => {
-      const child = execFile(promtool, ['check', 'metrics'], (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, text: stdout + stderr }),
-      );
-      child.stdin?.end(metrics);
-    });
+    const out = await promtoolCheckMetrics(metrics);
     expect(out.text).toBe('');
     expect(out.code).toBe(0);
   });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { addOneCalendarYear } from '../../src/rules/index.ts';
 import { applyCrds, createNamespace, kubectl, kubectlOk } from './support/kubectl.ts';
+import { promtoolCheckMetrics } from './support/promtool.ts';
 import {
   apiKeyYaml,
   createSelectedNamespace,
@@ -269,5 +270,6 @@ describe('the key policy and immutable fields', () => {
     );
     const expiry = /^keywarden_webhook_certificate_expiry_timestamp_seconds (\S+)$/m.exec(text)?.[1];
     expect(Number(expiry) * 1000).toBeGreaterThan(Date.now());
+    expect(await promtoolCheckMetrics(text)).toEqual({ code: 0, text: '' });
   });
 });
