@@ -374,13 +374,24 @@ describe('fault suite', () => {
     // answer matching an older state than one already shown is a disabled key accepted (or an enabled
     // key refused) from a stale cache. A write of unknown outcome is a state that may be skipped; a
     // write cannot show before it was sent.
+    // While every part runs, a write shows within STEADY_LAG_MS: the lag from sending a write to the
+    // first answer showing it (or a later state) is measured for writes that no fault phase (nor the
+    // 3 s after one) comes near.
+    const STEADY_LAG_MS = 5_000;
+    const lastAnswer = outcomes.at(-1)?.t ?? 0;
+    const steady = (t: number) =>
+      phases.every((p) => t + STEADY_LAG_MS < p.from || t > p.to + 3_000) && t < lastAnswer - STEADY_LAG_MS;
+    const lags: number[] = [];
     const violations: string[] = [];
     for (const name of churn) {
       const states = [
-        { disabled: false, sentAt: 0 },
-        ...toggles.filter((x) => x.name === name).map((x) => ({ disabled: x.disabled, sentAt: x.sentAt })),
+        { disabled: false, sentAt: 0, uncertain: false },
+        ...toggles
+          .filter((x) => x.name === name)
+          .map((x) => ({ disabled: x.disabled, sentAt: x.sentAt, uncertain: x.uncertain })),
       ];
       const until = deleted.get(name) ?? Number.POSITIVE_INFINITY;
+      const shownAt: number[] = [0];
       let at = 0; // the earliest state the validator can still be showing
       for (const o of outcomes) {
         if (o.name !== name || o.t >= until || (o.status !== 200 && o.status !== 401)) continue;
@@ -394,8 +405,18 @@ describe('fault suite', () => {
           );
           continue;
         }
+        for (let j = at + 1; j <= k; j++) shownAt[j] = o.t;
         at = k;
       }
+      states.forEach((st, j) => {
+        if (j === 0 || st.uncertain || !steady(st.sentAt) || st.sentAt + STEADY_LAG_MS >= until) return;
+        const lag = (shownAt[j] ?? Number.POSITIVE_INFINITY) - st.sentAt;
+        lags.push(lag);
+        if (lag > STEADY_LAG_MS)
+          violations.push(
+            `${name} ${st.disabled ? 'disable' : 'enable'} sent at ${st.sentAt} showed after ${lag} ms`,
+          );
+      });
     }
     if (violations.length > 0) {
       // The timeline around the first violation, to tell a lost write from a stale cache.
@@ -411,6 +432,8 @@ describe('fault suite', () => {
     }
     expect(violations).toEqual([]);
     expect(toggles.filter((x) => x.disabled && !x.uncertain).length).toBeGreaterThan(5);
+    expect(lags.length).toBeGreaterThan(20);
+    lags.sort((a, b) => a - b);
     // And at the end, every disabled churn key is refused and every enabled one accepted.
     let finalCalls = 0;
     const final = async (name: string) => {
@@ -545,6 +568,11 @@ describe('fault suite', () => {
         }, {}),
         phases: phases.map((p) => `${p.name}: ${p.to - p.from} ms`),
         churnErrors: churnErrors.length,
+        steadyWriteToAnswerMs: {
+          writes: lags.length,
+          p50: lags[Math.floor(lags.length / 2)],
+          max: lags.at(-1),
+        },
         toggles: toggles.length,
         auditFiles: audit.files,
         auditRows: audit.rows,
