@@ -303,7 +303,8 @@ describe('fault suite', () => {
       await sleep(3_000);
     };
 
-    await sleep(3_000);
+    // A steady stretch first (and one at the end): every part up, to measure write-to-answer lag.
+    await sleep(15_000);
     await phase('SIGKILL controller', async () => {
       await jitter();
       await controller.kill();
@@ -344,6 +345,7 @@ describe('fault suite', () => {
       controller = startController();
       await controller.waitForLog('became leader', 120_000);
     });
+    await sleep(12_000);
 
     churnOn = false;
     await churning;
