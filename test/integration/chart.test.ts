@@ -1,15 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  lstatSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -30,6 +22,7 @@ import { ValidatorMetrics } from '../../src/validator/metrics.ts';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
 import { applyCrds, kubectl, kubectlOk } from './support/kubectl.ts';
+import { PROMTOOL } from './support/promtool.ts';
 
 // The Helm chart against the real API server: helm lint, helm template for the main option sets
 // accepted by a server-side dry run, the CRDs taken from the repository's one copy, and least
@@ -51,11 +44,6 @@ const NS = `kw-chart-${suffix}`; // release (operator) namespace
 const TEAM = `kw-team-${suffix}`; // a namespace validators serve
 const OTHER = `kw-other-${suffix}`; // one they do not
 let helmPath = '';
-const cacheRoot =
-  process.env.KEYWARDEN_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'keywarden');
-/** Built by scripts/test.sh (tools/build-go-tool.sh promtool); the promtool test is skipped without it. */
-const PROMTOOL =
-  [process.env.PROMTOOL, join(cacheRoot, 'tools', 'promtool')].find((p) => p && existsSync(p)) ?? '';
 
 function run(
   cmd: string,

@@ -123,10 +123,7 @@ describe('batches and rotation', () => {
 describe('bounded memory and losses', () => {
   it('a full buffer blocks briefly, then drops and counts; nothing accepted is lost', async () => {
     const dir = tempTrail();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
+    const { promise: gate, resolve: release } = Promise.withResolvers<void>();
     const sink = await createAuditSink({
       directory: dir,
       source: 'v/1',
@@ -159,10 +156,7 @@ describe('bounded memory and losses', () => {
 
   it('events that waited too long for room are dropped', async () => {
     const dir = tempTrail();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
+    const { promise: gate, resolve: release } = Promise.withResolvers<void>();
     const sink = await createAuditSink({
       directory: dir,
       source: 'v/1',
