@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApiKey, ensureNamespace, getApiKey, getRecord, OPERATOR_NS } from './support/apikeys.ts';
-import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
+import { eventually, type KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
 import { adminRest } from './support/kube.ts';
 import { applyCrds } from './support/kubectl.ts';
 
@@ -42,16 +42,7 @@ beforeAll(async () => {
   await ensureNamespace(rest, OPERATOR_NS);
   ns = `cli-${randomBytes(3).toString('hex')}`;
   await ensureNamespace(rest, ns);
-  controller = new KeywardenProcess([
-    'controller',
-    '--operator-namespace',
-    OPERATOR_NS,
-    '--namespaces',
-    ns,
-    '--health-port',
-    '0',
-    '--no-leader-elect',
-  ]);
+  controller = startControllerProcess(ns, ['--no-leader-elect']);
   await controller.waitForLog('controller started');
   await createApiKey(rest, ns, 'prod-admin', {
     environment: 'production',

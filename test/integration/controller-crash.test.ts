@@ -11,7 +11,7 @@ import {
   OPERATOR_NS,
   patchSpec,
 } from './support/apikeys.ts';
-import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
+import { eventually, type KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
 import { adminRest } from './support/kube.ts';
 import { applyCrds } from './support/kubectl.ts';
 
@@ -25,14 +25,7 @@ const running: KeywardenProcess[] = [];
  * the Lease (a killed leader's Lease would hold its successor off for 15 s); failover has its own test.
  */
 function startController(lease: string | undefined): KeywardenProcess {
-  const p = new KeywardenProcess([
-    'controller',
-    '--operator-namespace',
-    OPERATOR_NS,
-    '--namespaces',
-    ns,
-    '--health-port',
-    '0',
+  const p = startControllerProcess(ns, [
     ...(lease ? ['--lease-name', lease] : ['--no-leader-elect']),
     '--concurrency',
     '8',

@@ -16,7 +16,7 @@ import {
   revealCli,
   secretExists,
 } from './support/apikeys.ts';
-import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
+import { eventually, type KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
 import { adminRest } from './support/kube.ts';
 import { applyCrds } from './support/kubectl.ts';
 import { promtoolCheckMetrics } from './support/promtool.ts';
@@ -43,16 +43,9 @@ beforeAll(async () => {
   await ensureNamespace(rest, OPERATOR_NS);
   ns = `ctrl-${randomBytes(3).toString('hex')}`;
   await ensureNamespace(rest, ns);
-  controller = new KeywardenProcess([
-    'controller',
-    '--operator-namespace',
-    OPERATOR_NS,
-    '--namespaces',
-    ns,
+  controller = startControllerProcess(ns, [
     '--delivery-ttl',
     `${DELIVERY_TTL_S}s`,
-    '--health-port',
-    '0',
     '--lease-name',
     `ctrl-test-${ns}`,
     '--audit-dir',

@@ -16,7 +16,7 @@ import { freePort } from '../../src/localcluster/ports.ts';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
 import { call } from '../unit/validator/http-client.ts';
 import { apiKeyPath, createApiKey, ensureNamespace, OPERATOR_NS, patchSpec } from './support/apikeys.ts';
-import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
+import { eventually, type KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
 import { type RunningValidator, startValidator, writeConfig } from './validator-support.ts';
 import { startWebhookProcess, type WebhookProcess } from './webhook-harness.ts';
 
@@ -51,6 +51,11 @@ let webhook: WebhookProcess | undefined;
 let webhookPort = 0;
 let validatorConfig = '';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The status a forward-auth check of `key` for GET /v1/devices/1 gets from the validator on `port`. */
+async function authz(port: number, key: string): Promise<number> {
+  const headers = { 'x-api-key': key, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v1/devices/1' };
+  return (await call(port, { path: '/authz', headers })).status;
+}
 /** A random moment: faults land anywhere in the churn's and the traffic's cycles. */
 const jitter = () => sleep(Math.floor(Math.random() * 1_500));
 const WEBHOOK_CONFIG = 'keywarden-faults';
@@ -93,12 +98,7 @@ function reveal(name: string): Promise<{ code: number; stdout: string; stderr: s
   });
 }
 
-function startController(): KeywardenProcess {
-  return new KeywardenProcess(
-    ['controller', '--operator-namespace', OPERATOR_NS, '--namespaces', ns, '--health-port', '0'],
-    env,
-  );
-}
+const startController = () => startControllerProcess(ns, [], env);
 
 async function waitApiServer(): Promise<void> {
   await eventually(async () => ((await rest.get<string>('/readyz')) ? true : undefined), 90_000, 250);
@@ -204,16 +204,7 @@ describe('fault suite', () => {
         let status: number | 'down' = 'down';
         if (port) {
           try {
-            status = (
-              await call(port, {
-                path: '/authz',
-                headers: {
-                  'x-api-key': key,
-                  'x-forwarded-method': 'GET',
-                  'x-forwarded-uri': '/v1/devices/1',
-                },
-              })
-            ).status;
+            status = await authz(port, key);
           } catch {
             status = 'down';
           }
@@ -442,16 +433,7 @@ describe('fault suite', () => {
     let finalCalls = 0;
     const final = async (name: string) => {
       finalCalls++;
-      return (
-        await call(v?.port ?? 0, {
-          path: '/authz',
-          headers: {
-            'x-api-key': plaintext.get(name) ?? '',
-            'x-forwarded-method': 'GET',
-            'x-forwarded-uri': '/v1/devices/1',
-          },
-        })
-      ).status;
+      return authz(v?.port ?? 0, plaintext.get(name) ?? '');
     };
     for (const name of churn.filter((n) => !deleted.has(n))) {
       const want = disabled.get(name) ? 401 : 200;

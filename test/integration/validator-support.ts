@@ -8,7 +8,7 @@ import type { KubeRest } from '../../src/kube/rest.ts';
 import { generateSigningKeyPem } from '../../src/validator/identity/signer.ts';
 import { call } from '../unit/validator/http-client.ts';
 import { createApiKey, ensureNamespace, getApiKey, OPERATOR_NS, revealCli } from './support/apikeys.ts';
-import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
+import { eventually, KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
 import { applyCrds } from './support/kubectl.ts';
 
 // Helpers for the validator integration tests: an upstream that records what reaches it, the
@@ -108,14 +108,7 @@ export async function startControllerAndValidator(
   await applyCrds();
   await ensureNamespace(rest, OPERATOR_NS);
   await ensureNamespace(rest, ns);
-  const controller = new KeywardenProcess([
-    'controller',
-    '--operator-namespace',
-    OPERATOR_NS,
-    '--namespaces',
-    ns,
-    '--health-port',
-    '0',
+  const controller = startControllerProcess(ns, [
     '--lease-name',
     opts.leaseName,
     ...(opts.controllerArgs ?? []),

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
+import { OPERATOR_NS } from './apikeys.ts';
 
 const MAIN = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
 
@@ -74,6 +75,27 @@ export class KeywardenProcess {
 }
 
 /** Polls until `check` returns a value that is not undefined (or throws the last error at the deadline). */
+/** `keywarden controller` serving one namespace, health on a free port, plus `extraArgs`. */
+export function startControllerProcess(
+  ns: string,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): KeywardenProcess {
+  return new KeywardenProcess(
+    [
+      'controller',
+      '--operator-namespace',
+      OPERATOR_NS,
+      '--namespaces',
+      ns,
+      '--health-port',
+      '0',
+      ...extraArgs,
+    ],
+    env,
+  );
+}
+
 export async function eventually<T>(
   check: () => Promise<T | undefined>,
   timeoutMs = 20_000,
