@@ -12,7 +12,7 @@ ensure_go
 ensure_deps "$root"
 cd "$root"
 
-projects=(--project unit --project integration)
+projects=(--project unit --project integration --project adversarial)
 if [[ "${1:-}" == "unit" ]]; then projects=(--project unit); shift; fi
 [[ "${1:-}" == "--" ]] && shift
 
@@ -22,7 +22,7 @@ say "type check (tsc)"
 npx tsc -p tsconfig.json
 say "generated types match crds/"
 node scripts/gen-types.ts --check
-if [[ " ${projects[*]} " == *" integration "* ]]; then
+if [[ " ${projects[*]} " == *" integration "* || " ${projects[*]} " == *" adversarial "* ]]; then
   say "control plane, helm and promtool from their Go modules (first build takes several minutes)"
   node src/cli/main.ts controlplane build >/dev/null
   bash tools/build-go-tool.sh helm >/dev/null
