@@ -37,3 +37,18 @@ ensure_deps() {
     (cd "$root" && npm ci --no-audit --no-fund --loglevel=error) >&2
   fi
 }
+
+# Installs Debian packages that are missing (the node e2e suite needs containerd, runc, CNI plugins,
+# buildah, mmdebstrap, iptables and conntrack). Needs root and apt-get.
+ensure_apt() {
+  local missing=() pkg
+  for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg"); done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  if [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    say "missing Debian packages: ${missing[*]} (install them as root with apt-get)"
+    return 1
+  fi
+  say "installing ${missing[*]} with apt-get (once)"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}

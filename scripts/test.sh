@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: lint and format check, type check, schema drift check, unit tests, and the
-# integration tests on a real local control plane (built from Go modules on first use, then cached).
+# Runs every test: lint and format check, type check, schema drift check, unit tests, the
+# integration tests on a real local control plane (built from Go modules on first use, then cached),
+# and the e2e suite: our image and chart on a real node (containerd, kubelet, kube-proxy; needs root).
 #   scripts/test.sh                 everything
 #   scripts/test.sh unit            only the unit project (no control plane)
 #   scripts/test.sh -- <vitest args> pass arguments to vitest
@@ -12,8 +13,9 @@ ensure_go
 ensure_deps "$root"
 cd "$root"
 
-projects=(--project unit --project integration --project adversarial)
+projects=(--project unit --project integration --project adversarial --project e2e)
 if [[ "${1:-}" == "unit" ]]; then projects=(--project unit); shift; fi
+if [[ "${1:-}" == "e2e" ]]; then projects=(--project e2e); shift; fi
 [[ "${1:-}" == "--" ]] && shift
 
 say "lint and format (biome)"
@@ -27,6 +29,18 @@ if [[ " ${projects[*]} " == *" integration "* || " ${projects[*]} " == *" advers
   node src/cli/main.ts controlplane build >/dev/null
   bash tools/build-go-tool.sh helm >/dev/null
   bash tools/build-go-tool.sh promtool >/dev/null
+fi
+if [[ " ${projects[*]} " == *" e2e "* && $EUID -ne 0 ]]; then
+  say "SKIPPING the node e2e suite: it needs root (network namespaces, containerd, cgroups); run as root or use scripts/kind-e2e.sh"
+  kept=()
+  for ((i = 0; i < ${#projects[@]}; i += 2)); do [[ ${projects[i+1]} == e2e ]] || kept+=(--project "${projects[i+1]}"); done
+  projects=("${kept[@]}")
+fi
+if [[ " ${projects[*]} " == *" e2e "* ]]; then
+  say "node e2e: Debian's containerd, runc, CNI plugins, buildah, mmdebstrap, iptables and conntrack"
+  ensure_apt containerd runc containernetworking-plugins buildah mmdebstrap iptables conntrack
+  say "node e2e: images (pause, node base from mmdebstrap + npm, nginx, the Dockerfile; cached after the first run)"
+  bash tools/image/build.sh >/dev/null
 fi
 mkdir -p .keywarden
 say "vitest ${projects[*]}"

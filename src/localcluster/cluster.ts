@@ -4,8 +4,11 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { createCa, createSigningKeyPair, issueCert } from '../pki/index.ts';
+import { type CertificateAuthority, createCa, createSigningKeyPair, issueCert } from '../pki/index.ts';
 import { ensureControlPlaneBinaries } from './binaries.ts';
+import { type NodeNetwork, removeNodeNetwork } from './node/network.ts';
+import { type NodeHandle, prepareNodeNetwork, startNode, teardownNode, waitNodeReady } from './node/node.ts';
+import { reapNodes } from './node/reap.ts';
 import { freePort } from './ports.ts';
 import { ManagedProcess, RUN_DIR_PREFIX, reapOrphans } from './processes.ts';
 
@@ -16,6 +19,12 @@ export interface LocalControlPlaneOptions {
   log?: (line: string) => void;
   /** Keep the run folder (logs, etcd data) after stop. */
   keepRunDir?: boolean;
+  /**
+   * Add a node (containerd, runc, CNI bridge, kubelet, kube-scheduler, kube-proxy) in a network
+   * namespace of its own; the API server then binds the host end of the node's veth instead of
+   * 127.0.0.1. `images`: docker-archive tarballs to import into the node's containerd.
+   */
+  node?: { images: string[] };
 }
 
 export interface AdminCredentials {
@@ -38,8 +47,13 @@ export class LocalControlPlane {
   readonly processes: Map<string, ManagedProcess>;
   readonly #startArgs: Map<string, { bin: string; args: string[] }>;
   readonly #keepRunDir: boolean;
+  /** The node, when started with `node`. */
+  node: NodeHandle | undefined;
+  readonly nodeNetwork: NodeNetwork | undefined;
 
   private constructor(init: {
+    ca: CertificateAuthority;
+    nodeNetwork: NodeNetwork | undefined;
     runDir: string;
     binDir: string;
     server: string;
@@ -55,6 +69,7 @@ export class LocalControlPlane {
     this.admin = init.admin;
     this.etcdUrl = init.etcdUrl;
     this.#keepRunDir = init.keepRunDir;
+    this.nodeNetwork = init.nodeNetwork;
     this.processes = new Map();
     this.#startArgs = new Map();
   }
@@ -70,10 +85,25 @@ export class LocalControlPlane {
 
   static async start(options: LocalControlPlaneOptions = {}): Promise<LocalControlPlane> {
     const log = options.log ?? ((line: string) => process.stderr.write(`[control-plane] ${line}\n`));
+    // Node leftovers first: their mounts live in run folders reapOrphans deletes.
+    const reapedNodes = await reapNodes();
+    if (reapedNodes > 0) log(`removed ${reapedNodes} node(s) left behind by an earlier run that crashed`);
     const reaped = reapOrphans();
     if (reaped > 0) log(`stopped ${reaped} process(es) left behind by an earlier run that crashed`);
     const binDir = await ensureControlPlaneBinaries();
     const runDir = mkdtempSync(join(tmpdir(), RUN_DIR_PREFIX));
+    const id = runId(runDir);
+    let nodeNetwork: NodeNetwork | undefined;
+    if (options.node) {
+      // Recorded before anything is made, so a crash from here on is reaped.
+      writeFileSync(join(runDir, 'pids.json'), JSON.stringify({ owner: process.pid, children: [] }));
+      nodeNetwork = prepareNodeNetwork(id);
+      log(
+        `node network: namespace ${nodeNetwork.netns}, API server on ${nodeNetwork.hostIp}, pods ${nodeNetwork.podCidr}, services ${nodeNetwork.serviceCidr}`,
+      );
+    }
+    const bindAddress = nodeNetwork?.hostIp ?? '127.0.0.1';
+    const serviceCidr = nodeNetwork?.serviceCidr ?? '10.0.0.0/24';
     const pki = join(runDir, 'pki');
     mkdirSync(pki);
 
@@ -82,7 +112,10 @@ export class LocalControlPlane {
     const serving = await issueCert(ca, {
       commonName: 'kube-apiserver',
       dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
-      ipAddresses: ['127.0.0.1', '10.0.0.1'],
+      ipAddresses: [
+        '127.0.0.1',
+        ...(nodeNetwork ? [nodeNetwork.hostIp, nodeNetwork.kubernetesServiceIp] : ['10.0.0.1']),
+      ],
       usage: 'server',
       notAfter,
     });
@@ -99,16 +132,20 @@ export class LocalControlPlane {
       servingKey: join(pki, 'apiserver.key'),
       saPub: join(pki, 'sa.pub'),
       saKey: join(pki, 'sa.key'),
+      adminCert: join(pki, 'admin.crt'),
+      adminKey: join(pki, 'admin.key'),
     };
     writeFileSync(files.ca, ca.certPem);
     writeFileSync(files.servingCert, serving.certPem);
     writeFileSync(files.servingKey, serving.keyPem, { mode: 0o600 });
     writeFileSync(files.saPub, sa.publicKeyPem);
     writeFileSync(files.saKey, sa.privateKeyPem, { mode: 0o600 });
+    writeFileSync(files.adminCert, admin.certPem);
+    writeFileSync(files.adminKey, admin.keyPem, { mode: 0o600 });
 
     const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${bindAddress}:${apiPort}`;
     const kubeconfigPath = join(runDir, 'kubeconfig');
     const credentials: AdminCredentials = { caPem: ca.certPem, certPem: admin.certPem, keyPem: admin.keyPem };
     writeFileSync(kubeconfigPath, kubeconfigYaml(server, credentials), { mode: 0o600 });
@@ -121,6 +158,8 @@ export class LocalControlPlane {
       admin: credentials,
       etcdUrl,
       keepRunDir: options.keepRunDir ?? false,
+      ca,
+      nodeNetwork,
     });
     try {
       const t0 = Date.now();
@@ -145,15 +184,26 @@ export class LocalControlPlane {
         `--tls-private-key-file=${files.servingKey}`,
         `--client-ca-file=${files.ca}`,
         `--secure-port=${apiPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        '--service-cluster-ip-range=10.0.0.0/24',
+        `--bind-address=${bindAddress}`,
+        `--advertise-address=${bindAddress}`,
+        `--service-cluster-ip-range=${serviceCidr}`,
         '--allow-privileged=true',
-        '--authorization-mode=RBAC',
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--service-account-key-file=${files.saPub}`,
         `--service-account-signing-key-file=${files.saKey}`,
-        '--disable-admission-plugins=ServiceAccount',
+        ...(nodeNetwork
+          ? [
+              // The kubelet is authorized as a node; pods get ServiceAccount tokens.
+              '--authorization-mode=Node,RBAC',
+              '--enable-admission-plugins=NodeRestriction',
+              `--kubelet-client-certificate=${files.adminCert}`,
+              `--kubelet-client-key=${files.adminKey}`,
+              // Webhooks and aggregated APIs are dialled at their endpoints (pod addresses routed
+              // through the node): kube-proxy's Service rules live in the node's namespace.
+              '--enable-aggregator-routing=true',
+              `--service-node-port-range=30000-32767`,
+            ]
+          : ['--authorization-mode=RBAC', '--disable-admission-plugins=ServiceAccount']),
         '--v=1',
       ]);
       await plane.startProcess('kube-apiserver');
@@ -162,7 +212,7 @@ export class LocalControlPlane {
       if (options.controllerManager !== false && !process.env.KUBEBUILDER_ASSETS) {
         plane.#define('kube-controller-manager', join(binDir, 'kube-controller-manager'), [
           `--kubeconfig=${kubeconfigPath}`,
-          '--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token',
+          `--controllers=${[...KCM_CONTROLLERS, ...(nodeNetwork ? KCM_NODE_CONTROLLERS : [])].join(',')}`,
           `--service-account-private-key-file=${files.saKey}`,
           `--root-ca-file=${files.ca}`,
           '--leader-elect=false',
@@ -171,6 +221,24 @@ export class LocalControlPlane {
           '--v=1',
         ]);
         await plane.startProcess('kube-controller-manager');
+      }
+      if (options.node && nodeNetwork) {
+        plane.node = await startNode({
+          id,
+          runDir,
+          binDir,
+          ca,
+          server,
+          net: nodeNetwork,
+          images: options.node.images,
+          log,
+          start: async (name, bin, args) => {
+            plane.#define(name, bin, args);
+            return plane.startProcess(name);
+          },
+        });
+        await waitNodeReady(plane.kubectlPath, kubeconfigPath, 120_000);
+        log(`node ready; NodePorts on ${nodeNetwork.nodeIp}`);
       }
       log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${server} (KUBECONFIG=${kubeconfigPath})`);
       return plane;
@@ -255,10 +323,40 @@ export class LocalControlPlane {
 
   /** Stops every process (controller manager first, etcd last) and removes the run folder. */
   async stop(opts: { keepRunDir?: boolean } = {}): Promise<void> {
-    const order = ['kube-controller-manager', 'kube-apiserver', 'etcd'];
+    const order = [
+      'kube-proxy',
+      'kube-scheduler',
+      'kubelet',
+      'containerd',
+      'kube-controller-manager',
+      'kube-apiserver',
+      'etcd',
+    ];
     for (const name of order) await this.processes.get(name)?.stop();
+    if (this.nodeNetwork) {
+      await teardownNode(this.nodeNetwork.id, this.runDir);
+      removeNodeNetwork(this.nodeNetwork.id);
+    }
     if (!(opts.keepRunDir ?? this.#keepRunDir)) rmSync(this.runDir, { recursive: true, force: true });
   }
+}
+
+const KCM_CONTROLLERS = ['garbagecollector', 'namespace', 'serviceaccount', 'serviceaccount-token'];
+// What Deployments, Services and pods with ServiceAccount tokens need on a node.
+const KCM_NODE_CONTROLLERS = [
+  'deployment',
+  'replicaset',
+  'endpoint',
+  'endpointslice',
+  'root-ca-cert-publisher',
+  'disruption',
+  'podgc',
+  'job',
+];
+
+/** The run id: the random suffix of the run folder, carried by every name a node makes. */
+export function runId(runDir: string): string {
+  return runDir.slice(runDir.lastIndexOf(RUN_DIR_PREFIX) + RUN_DIR_PREFIX.length);
 }
 
 export function kubeconfigYaml(server: string, creds: AdminCredentials): string {

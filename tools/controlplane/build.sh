@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds (once) the local control plane keywarden tests on: kube-apiserver, kube-controller-manager,
-# kubectl and etcd, from their published Go modules, pinned by the wrapper modules next to this script.
+# Builds (once) the local cluster keywarden tests on, from published Go modules pinned by the wrapper
+# modules next to this script: etcd, and ONE multi-call binary `kube` (kubernetes/cmd/kube) holding
+# kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, kubelet and kubectl, compiled and
+# linked once; each component is a symlink to it (it dispatches on the name it is started as).
 # The binaries are cached outside the repo under a key made of the versions and the go.sum hashes, so a
 # second run is instant. Prints the binary folder on its last line of stdout.
 #
@@ -21,8 +23,8 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 # The key changes with any pinned version; build flags changes must bump build_rev.
-build_rev=1
-sum_key="$( (echo "$build_rev"; cat "$here"/kubernetes/go.{mod,sum} "$here"/etcd/go.{mod,sum}) | sha256sum | cut -c1-12)"
+build_rev=2
+sum_key="$( (echo "$build_rev"; cat "$here"/kubernetes/go.{mod,sum} "$here"/kubernetes/cmd/kube/main.go "$here"/etcd/go.{mod,sum}) | sha256sum | cut -c1-12)"
 cache_root="${KEYWARDEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keywarden}"
 bin_dir="$cache_root/controlplane/k8s-v${k8s_version}-etcd-v${etcd_version}-${sum_key}/bin"
 
@@ -69,11 +71,14 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
   if [[ -x "$KUBEBUILDER_ASSETS/kubectl" ]]; then echo "$KUBEBUILDER_ASSETS"; exit 0; fi
 fi
 
-for name in kube-apiserver kube-controller-manager kubectl; do
-  [[ -n "${KUBEBUILDER_ASSETS:-}" && "$name" != kubectl ]] && continue
-  [[ -x "$bin_dir/$name" ]] && continue
-  build_with_progress "$name" "$here/kubernetes" -ldflags "$ldflags_k8s" "k8s.io/kubernetes/cmd/$name"
-done
+components=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
+if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
+  # envtest assets bring the API server; only kubectl is missing.
+  [[ -x "$bin_dir/kubectl" ]] || build_with_progress kubectl "$here/kubernetes" -ldflags "$ldflags_k8s" k8s.io/kubernetes/cmd/kubectl
+else
+  [[ -x "$bin_dir/kube" ]] || build_with_progress kube "$here/kubernetes" -ldflags "$ldflags_k8s" ./cmd/kube
+  for name in "${components[@]}"; do ln -sfn kube "$bin_dir/$name"; done
+fi
 if [[ -z "${KUBEBUILDER_ASSETS:-}" && ! -x "$bin_dir/etcd" ]]; then
   build_with_progress etcd "$here/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3
 fi

@@ -1,10 +1,9 @@
 //go:build tools
 
-// Package tools pins the Kubernetes commands this module builds.
+// Package tools pins the Kubernetes commands this module builds (cmd/kube links them all into one
+// binary; kubectl alone is built for envtest assets).
 package tools
 
 import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
