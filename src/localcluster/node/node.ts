@@ -153,7 +153,7 @@ export async function startNode(o: NodeStartOptions): Promise<NodeHandle> {
       clusterDomain: 'cluster.local',
       resolvConf: paths.resolv,
       // A test node on a shared disk: never evict or garbage-collect images on disk pressure.
-      evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '0%', 'imagefs.available': '0%' },
+      evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '1%', 'imagefs.available': '1%' },
       imageGCHighThresholdPercent: 100,
       imageGCLowThresholdPercent: 99,
       serializeImagePulls: false,
