@@ -201,6 +201,8 @@ export class LocalControlPlane {
               // Webhooks and aggregated APIs are dialled at their endpoints (pod addresses routed
               // through the node): kube-proxy's Service rules live in the node's namespace.
               '--enable-aggregator-routing=true',
+              // The node's name resolves nowhere: logs and exec go to its InternalIP.
+              '--kubelet-preferred-address-types=InternalIP',
               `--service-node-port-range=30000-32767`,
             ]
           : ['--authorization-mode=RBAC', '--disable-admission-plugins=ServiceAccount']),
@@ -351,7 +353,8 @@ const KCM_NODE_CONTROLLERS = [
   'root-ca-cert-publisher',
   'disruption',
   'podgc',
-  'job',
+  // Lifts the node's not-ready taint once the kubelet reports Ready.
+  'nodelifecycle',
 ];
 
 /** The run id: the random suffix of the run folder, carried by every name a node makes. */

@@ -289,11 +289,11 @@ function componentKubeconfig(server: string, caPem: string, certPem: string, key
   });
 }
 
-/** cgroup v1 hierarchies (one per mounted controller set); on v2 the single unified root. */
+/** cgroup v1 hierarchies (one per mounted controller set, and `unified` in hybrid mode); on v2 the root. */
 function cgroupHierarchies(): string[] {
   if (existsSync(join(CGROUP_FS, 'cgroup.controllers'))) return [''];
   return readdirSync(CGROUP_FS, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && e.name !== 'unified')
+    .filter((e) => e.isDirectory())
     .map((e) => e.name);
 }
 
@@ -433,25 +433,16 @@ export function listNodeCgroupIds(): string[] {
   return [...ids];
 }
 
-/** Waits until the kubelet has registered the node and it is Ready. */
+/** Waits until the kubelet has registered the node, it is Ready and its not-ready taint is gone. */
 export async function waitNodeReady(kubectl: string, kubeconfig: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     last = await new Promise<string>((resolve) => {
-      const child = spawn(
-        kubectl,
-        [
-          '--kubeconfig',
-          kubeconfig,
-          'get',
-          'node',
-          NODE_NAME,
-          '-o',
-          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const jsonpath = '{.status.conditions[?(@.type=="Ready")].status} {.spec.taints[*].key}';
+      const child = spawn(kubectl, ['--kubeconfig', kubeconfig, 'get', 'node', NODE_NAME, '-o', `jsonpath=${jsonpath}`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
@@ -461,8 +452,8 @@ export async function waitNodeReady(kubectl: string, kubeconfig: string, timeout
       });
       child.on('close', () => resolve(out.trim()));
     });
-    if (last === 'True') return;
+    if (last.startsWith('True') && !last.includes('not-ready')) return;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  throw new Error(`node ${NODE_NAME} was not Ready after ${timeoutMs / 1000} s (last: ${last})`);
+  throw new Error(`node ${NODE_NAME} was not Ready and untainted after ${timeoutMs / 1000} s (last: ${last})`);
 }
