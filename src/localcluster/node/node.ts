@@ -128,6 +128,13 @@ export async function startNode(o: NodeStartOptions): Promise<NodeHandle> {
   const cgroupRoot = `/${cgroupName(o.id)}`;
   for (const hierarchy of cgroupHierarchies())
     mkdirSync(join(CGROUP_FS, hierarchy, cgroupRoot), { recursive: true });
+  // A new cgroup weighs as much as one busy process; on a loaded machine the node's pods then miss
+  // their probes while starting. Weigh the node as two CPUs' worth of work (cgroup v1 cpu.shares).
+  try {
+    writeFileSync(join(CGROUP_FS, 'cpu', cgroupRoot, 'cpu.shares'), String(2048 * 2));
+  } catch {
+    // cgroup v2 or no cpu controller: leave the default
+  }
   const kubeletConfig = join(paths.kubelet, 'config.yaml');
   writeFileSync(
     kubeletConfig,
