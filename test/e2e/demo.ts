@@ -111,13 +111,19 @@ http {
   fastcgi_temp_path /tmp/fastcgi;
   uwsgi_temp_path /tmp/uwsgi;
   scgi_temp_path /tmp/scgi;
+  # The protected app.
+  server {
+    listen 127.0.0.1:8081;
+    location / { return 200 "protected content\\n"; }
+  }
   server {
     listen 8080;
     location / {
       auth_request /_keywarden;
       auth_request_set $kw_key_name $upstream_http_x_keywarden_apikey_name;
       add_header X-Seen-Key-Name $kw_key_name always;
-      return 200 "protected content\\n";
+      # Not \`return\`: it runs before the access phase, so auth_request would never be asked.
+      proxy_pass http://127.0.0.1:8081;
     }
     location = /_keywarden {
       internal;
