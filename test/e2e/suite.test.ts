@@ -317,7 +317,9 @@ console.log(JSON.stringify(out));
     );
     const scraped = JSON.parse(out.trim().split('\n').pop() as string) as Record<string, string>;
     expect(scraped.validator).toMatch(/^keywarden_validator_\w+/m);
-    expect(scraped.validator).toMatch(/^keywarden_validator_decisions_total\{[^}]*result="deny"[^}]*\} [1-9]/m);
+    expect(scraped.validator).toMatch(
+      /^keywarden_validator_decisions_total\{[^}]*result="deny"[^}]*\} [1-9]/m,
+    );
     expect(scraped.controller).toMatch(/^keywarden_\w+/m);
     expect(scraped.webhook).toMatch(/^keywarden_\w+/m);
     for (const text of Object.values(scraped)) expect(text).not.toContain(keys.dev);

@@ -447,9 +447,13 @@ export async function waitNodeReady(kubectl: string, kubeconfig: string, timeout
   while (Date.now() < deadline) {
     last = await new Promise<string>((resolve) => {
       const jsonpath = '{.status.conditions[?(@.type=="Ready")].status} {.spec.taints[*].key}';
-      const child = spawn(kubectl, ['--kubeconfig', kubeconfig, 'get', 'node', NODE_NAME, '-o', `jsonpath=${jsonpath}`], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        kubectl,
+        ['--kubeconfig', kubeconfig, 'get', 'node', NODE_NAME, '-o', `jsonpath=${jsonpath}`],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
@@ -462,5 +466,7 @@ export async function waitNodeReady(kubectl: string, kubeconfig: string, timeout
     if (last.startsWith('True') && !last.includes('not-ready')) return;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  throw new Error(`node ${NODE_NAME} was not Ready and untainted after ${timeoutMs / 1000} s (last: ${last})`);
+  throw new Error(
+    `node ${NODE_NAME} was not Ready and untainted after ${timeoutMs / 1000} s (last: ${last})`,
+  );
 }
