@@ -29,7 +29,8 @@ describe('scripts/kind-e2e.sh and the e2e suite', () => {
       suite
         .match(/const \[([^\]]+)\] =\s*E2E_STEPS/)?.[1]
         ?.split(',')
-        .map((s) => s.trim()) ?? [];
+        .map((s) => s.trim())
+        .filter(Boolean) ?? [];
     expect(declared).toHaveLength(E2E_STEPS.length);
     for (const name of declared) expect(suite).toContain(`test(${name},`);
   });
