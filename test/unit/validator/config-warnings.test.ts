@@ -78,7 +78,9 @@ describe('configuration warnings', () => {
       '  - { path: /v2/a, methods: [POST], permission: c:write }', // 8: shadowed by routes[3]
     ]);
     expect(w).toHaveLength(3);
-    expect(w[0]).toMatch(/^f\.yaml:4:\d+: routes\[1\]: GET requests never reach this route: routes\[0\] \(\/v1\/\*\*\)/);
+    expect(w[0]).toMatch(
+      /^f\.yaml:4:\d+: routes\[1\]: GET requests never reach this route: routes\[0\] \(\/v1\/\*\*\)/,
+    );
     expect(w[1]).toMatch(/^f\.yaml:5:\d+: routes\[2\]: .*never reach this route: routes\[0\]/);
     expect(w[2]).toMatch(/^f\.yaml:8:\d+: routes\[5\]: .*never reach this route: routes\[3\] \(\/v2\/a\)/);
   });
