@@ -16,7 +16,14 @@ const strict = <P extends Record<string, unknown>>(properties: P, required: stri
 export const CONFIG_SCHEMA = strict(
   {
     environment: { enum: ['production', 'staging', 'development'] },
-    server: strict({ host: nonEmpty, port, adminPort: port, shutdownTimeout: duration }),
+    server: strict({
+      host: nonEmpty,
+      port,
+      adminPort: port,
+      internalPort: port,
+      internalHost: nonEmpty,
+      shutdownTimeout: duration,
+    }),
     keyStore: strict({
       namespaces: { type: 'array', items: nonEmpty, uniqueItems: true },
       labelSelector: nonEmpty,
