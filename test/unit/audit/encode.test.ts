@@ -4,11 +4,11 @@ import parquet from '@dsnp/parquetjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Compression } from '../../../src/audit/encode.ts';
 import { definitionLevels } from '../../../src/audit/encode.ts';
-import { parquetSchema } from '../../../src/audit/format.ts';
 import { createAuditSink } from '../../../src/audit/index.ts';
 import { readAuditRows } from '../../../src/audit/reader.ts';
 import { REDACTED_KEY, redactKeys } from '../../../src/audit/redact.ts';
 import { findPlaintextKeys } from '../../../src/audit/scan.ts';
+import { COLUMNS } from '../../../src/audit/schema.ts';
 import { generateKey } from '../../../src/rules/index.ts';
 import { decision, removeTrails, T0, tempTrail } from './helpers.ts';
 
@@ -16,10 +16,10 @@ afterAll(removeTrails);
 
 describe('definition levels', () => {
   it('one RLE run when all present or all absent, else one bit-packed run, with a length prefix', () => {
-    expect([...definitionLevels([1, 2, 3])]).toEqual([2, 0, 0, 0, 6, 1]);
-    expect([...definitionLevels([undefined, undefined])]).toEqual([2, 0, 0, 0, 4, 0]);
+    expect([...definitionLevels([1, 1, 1])]).toEqual([2, 0, 0, 0, 6, 1]);
+    expect([...definitionLevels([0, 0])]).toEqual([2, 0, 0, 0, 4, 0]);
     // 10 values → 2 groups of 8: header (2 << 1) | 1 = 5, then bits LSB first.
-    const v = [1, undefined, 1, 1, undefined, undefined, undefined, 1, undefined, 1];
+    const v = [1, 0, 1, 1, 0, 0, 0, 1, 0, 1];
     expect([...definitionLevels(v)]).toEqual([3, 0, 0, 0, 5, 0b10001101, 0b00000010]);
   });
 });
@@ -127,10 +127,21 @@ describe('plaintext keys', () => {
     const partition = join(dir, 'date=2026-03-01', 'hour=10');
     mkdirSync(partition, { recursive: true });
     // Written with @dsnp/parquetjs's own row writer and our schema: no redaction on this path.
-    const w = await parquet.ParquetWriter.openFile(
-      parquetSchema('GZIP'),
-      join(partition, 'part-rogue-abc-000001.parquet'),
+    const type = { timestamp: 'TIMESTAMP_MILLIS', string: 'UTF8', int32: 'INT32', double: 'DOUBLE' } as const;
+    const schema = new parquet.ParquetSchema(
+      Object.fromEntries(
+        COLUMNS.map((c) => [
+          c.name,
+          {
+            type: type[c.kind],
+            optional: c.optional,
+            compression: 'GZIP' as const,
+            ...(c.statistics ? {} : { statistics: false as const }),
+          },
+        ]),
+      ),
     );
+    const w = await parquet.ParquetWriter.openFile(schema, join(partition, 'part-rogue-abc-000001.parquet'));
     await w.appendRow({ time: new Date(T0), event_type: 'decision', path: `/v1/${key}`, source: 'rogue' });
     await w.close();
     const scan = await findPlaintextKeys(dir);
