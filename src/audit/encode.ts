@@ -12,12 +12,14 @@ import {
 import { redactKeys } from './redact.ts';
 import { type BufferedEvent, COLUMNS, type ColumnSpec } from './schema.ts';
 
-// Events → one Parquet row group, column by column, each column chunk one data page (DATA_PAGE v1,
-// RLE/bit-packed definition levels). Strings are dictionary-encoded where that pays (key ids, names,
-// methods, reasons: a few distinct values per batch), so each distinct string is redacted, encoded and
-// compressed once per batch, and the page holds small bit-packed indices; a column whose values are
-// mostly distinct (request ids) falls back to PLAIN. GZIP runs on libuv's thread pool, so a batch does
-// not hold up the event loop.
+// Events → one Parquet row group. Each event is encoded into the columns as it is taken in (its
+// object is not kept: buffered events would otherwise live long enough for V8 to promote them, and the
+// heap grows with the traffic); a row group is laid out when the batch is written: each column chunk
+// one data page (DATA_PAGE v1, RLE/bit-packed definition levels). Strings are dictionary-encoded where
+// that pays (key ids, names, methods, reasons: a few distinct values per batch), so each distinct
+// string is redacted and encoded once per batch and the page holds small bit-packed indices; a column
+// of mostly distinct values (request ids) falls back to PLAIN. GZIP runs on libuv's thread pool, so a
+// batch does not hold up the event loop.
 
 export type Compression = 'GZIP' | 'SNAPPY' | 'UNCOMPRESSED';
 
@@ -52,14 +54,15 @@ export interface EncodedRowGroup {
   redactions: number;
 }
 
-/** A dictionary is dropped for PLAIN once it holds more than this share of the batch's values... */
-const DICTIONARY_MAX_SHARE = 0.5;
-/** ...and skipped for this many batches after (a column of mostly distinct values stays so). */
+/** A dictionary is dropped for PLAIN once it holds this many distinct values (request ids, paths)... */
+const DICTIONARY_MAX_ENTRIES = 4096;
+/** ...and not tried again for this many row groups (a column of mostly distinct values stays so). */
 const DICTIONARY_RETRY_AFTER = 32;
 
 /** Per-writer memory of which columns did not pay for a dictionary lately. */
 export class DictionaryHints {
   readonly #skip = new Map<string, number>();
+  /** Called once per row group and column. */
   skip(column: string): boolean {
     const n = this.#skip.get(column) ?? 0;
     if (n > 0) this.#skip.set(column, n - 1);
@@ -70,246 +73,253 @@ export class DictionaryHints {
   }
 }
 
-export interface EncodeOptions {
-  source: string;
-  compression: Compression;
-  /** Where the row group starts in the file (its offsets are absolute). */
-  offset: number;
-  hints?: DictionaryHints | undefined;
-}
+type Stats = { min: string | number | undefined; max: string | number | undefined };
 
-interface ColumnPages {
-  column: ColumnSpec;
-  /** PLAIN dictionary values (uncompressed) when dictionary-encoded. */
-  dictionary: Buffer | undefined;
-  dictionarySize: number;
-  /** Data page body (uncompressed): definition levels (optional columns) then values. */
-  data: Buffer;
-  encoding: number;
-  statistics: ChunkStatistics | undefined;
-  redactions: number;
-}
+/**
+ * One column of a row group being built: values are encoded as they are added (PLAIN bytes, or an
+ * index into the batch's dictionary), so the caller's event objects can be dropped at once.
+ */
+class ColumnBuilder {
+  readonly col: ColumnSpec;
+  rows = 0;
+  present = 0;
+  redactions = 0;
+  /** Approximate encoded bytes so far. */
+  bytes = 0;
+  #defined = new Uint8Array(1024);
+  readonly #values: ValueWriter;
+  readonly #stats: Stats | undefined;
+  readonly #hints: DictionaryHints | undefined;
+  // Dictionary mode (strings): distinct raw string → index; the redacted strings in index order.
+  #dict: Map<string, number> | undefined;
+  #dictValues: string[] = [];
+  #dictRedacted: Uint8Array | undefined;
+  #indices = new Int32Array(1024);
 
-/** Encodes the events (all of one file) as one row group starting at `opts.offset`. */
-export async function encodeRowGroup(
-  events: readonly BufferedEvent[],
-  opts: EncodeOptions,
-): Promise<EncodedRowGroup> {
-  const n = events.length;
-  const scratch = new Scratch(n);
-  const compressed: Promise<[Buffer | undefined, Buffer]>[] = [];
-  const columns: ColumnPages[] = [];
-  let redactions = 0;
-  for (const [c, col] of COLUMNS.entries()) {
-    // Give the event loop a turn between columns (requests keep flowing while a batch is encoded);
-    // compression of the columns already encoded goes on meanwhile on the thread pool.
-    if (c > 0 && c % 4 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    const pages = encodeColumn(col, events, opts, scratch);
-    redactions += pages.redactions;
-    columns.push(pages);
-    const dict = pages.dictionary;
-    compressed.push(
-      Promise.all([
-        dict ? compress(opts.compression, dict) : undefined,
-        compress(opts.compression, pages.data),
-      ]),
-    );
+  constructor(col: ColumnSpec, hints: DictionaryHints | undefined) {
+    this.col = col;
+    this.#hints = hints;
+    this.#values = new ValueWriter(col.kind === 'string' ? 4096 : 8192);
+    this.#stats = col.statistics ? { min: undefined, max: undefined } : undefined;
+    if (col.kind === 'string' && !hints?.skip(col.name)) this.#dict = new Map();
   }
-  const bodies = await Promise.all(compressed);
 
-  const parts: Buffer[] = [];
-  const chunks: ChunkMeta[] = [];
-  let at = opts.offset;
-  for (const [i, pages] of columns.entries()) {
-    const [dictBody, dataBody] = bodies[i] as [Buffer | undefined, Buffer];
-    const start = at;
-    let uncompressed = 0;
-    if (pages.dictionary && dictBody) {
-      const h = dictionaryPageHeader(pages.dictionarySize, pages.dictionary.length, dictBody.length);
-      parts.push(h, dictBody);
-      uncompressed += h.length + pages.dictionary.length;
-      at += h.length + dictBody.length;
+  add(v: string | number | undefined): void {
+    const row = this.rows++;
+    if (row === this.#defined.length) this.#defined = grow(this.#defined);
+    if (v === undefined || (typeof v === 'number' && !Number.isFinite(v))) {
+      this.#defined[row] = 0;
+      return;
     }
-    const h = dataPageHeader(n, pages.encoding, pages.data.length, dataBody.length);
-    parts.push(h, dataBody);
-    uncompressed += h.length + pages.data.length;
-    at += h.length + dataBody.length;
-    chunks.push({
-      column: pages.column,
-      codec: CODEC[opts.compression],
-      encodings: pages.dictionary
-        ? [ENCODING.PLAIN, ENCODING.RLE, ENCODING.RLE_DICTIONARY]
-        : [ENCODING.PLAIN, ENCODING.RLE],
-      numValues: n,
-      uncompressed,
-      compressed: at - start,
-      offset: start,
-      statistics: pages.statistics,
-    });
+    this.#defined[row] = 1;
+    if (typeof v === 'string') {
+      if (this.col.kind !== 'string') throw new Error(`audit column ${this.col.name}: not a number`);
+      if (this.#dict) this.#addToDictionary(v);
+      else this.#addPlain(v);
+    } else {
+      if (this.col.kind === 'string') throw new Error(`audit column ${this.col.name}: not a string`);
+      if (this.col.kind === 'int32') this.#values.int32(v);
+      else if (this.col.kind === 'double') this.#values.double(v);
+      else this.#values.int64(v);
+      this.bytes += 8;
+      if (this.#stats) track(this.#stats, v);
+    }
+    this.present++;
   }
-  return {
-    data: Buffer.concat(parts, at - opts.offset),
-    rowGroup: rowGroupMetadata(chunks, n, opts.offset),
-    rows: n,
-    redactions,
-  };
-}
 
-/** Buffers reused across the columns of one batch (each column is done with them before the next). */
-class Scratch {
-  readonly indices: Int32Array;
-  readonly defined: Uint8Array;
-  constructor(n: number) {
-    this.indices = new Int32Array(n);
-    this.defined = new Uint8Array(n);
+  #addPlain(raw: string): void {
+    const clean = redactKeys(raw);
+    if (clean !== raw) this.redactions++;
+    this.#values.string(clean);
+    this.bytes += 4 + clean.length;
+    if (this.#stats) track(this.#stats, clean);
   }
-}
 
-function encodeColumn(
-  col: ColumnSpec,
-  events: readonly BufferedEvent[],
-  opts: EncodeOptions,
-  scratch: Scratch,
-): ColumnPages {
-  const n = events.length;
-  const defined = scratch.defined;
-  let present = 0;
-  let redactions = 0;
-  const values = new ValueWriter(col.kind === 'string' ? 16 * n : 8 * n);
-  let stats: { min: string | number | undefined; max: string | number | undefined } | undefined =
-    col.statistics ? { min: undefined, max: undefined } : undefined;
-  let dictionary: Buffer | undefined;
-  let dictionarySize = 0;
-  let encoding: number = ENCODING.PLAIN;
-
-  if (col.kind === 'string') {
-    const useDictionary = !opts.hints?.skip(col.name);
-    const indexOf = useDictionary ? new Map<string, number>() : undefined;
-    const dictValues = useDictionary ? new ValueWriter(256) : undefined;
-    let abandoned = false;
-    const limit = Math.max(16, Math.floor(n * DICTIONARY_MAX_SHARE));
-    for (let i = 0; i < n; i++) {
-      const raw = col.name === 'source' ? opts.source : col.get(events[i] as BufferedEvent);
-      if (typeof raw !== 'string') {
-        if (raw !== undefined) throw new Error(`audit column ${col.name}: not a string`);
-        defined[i] = 0;
-        continue;
+  #addToDictionary(raw: string): void {
+    const dict = this.#dict as Map<string, number>;
+    let idx = dict.get(raw);
+    if (idx === undefined) {
+      if (dict.size >= DICTIONARY_MAX_ENTRIES) {
+        this.#toPlain();
+        this.#addPlain(raw);
+        return;
       }
-      defined[i] = 1;
-      if (indexOf && !abandoned) {
-        let idx = indexOf.get(raw);
-        if (idx === undefined) {
-          if (indexOf.size >= limit) {
-            abandoned = true;
-          } else {
-            idx = indexOf.size;
-            indexOf.set(raw, idx);
-            const clean = redactKeys(raw);
-            if (clean !== raw) redactions++;
-            (dictValues as ValueWriter).string(clean);
-            if (stats) track(stats, clean);
-          }
-        }
-        if (!abandoned) {
-          scratch.indices[present++] = idx as number;
-          continue;
-        }
-        // Too many distinct values: rewrite what was encoded so far as PLAIN and go on in PLAIN.
-        opts.hints?.failed(col.name);
-        present = 0;
-        redactions = 0;
-        if (stats) stats = { min: undefined, max: undefined };
-        for (let j = 0; j < i; j++) {
-          if (defined[j] === 0) continue;
-          present++;
-          const v = col.get(events[j] as BufferedEvent) as string;
-          redactions += plainString(values, v, stats);
-        }
+      idx = dict.size;
+      dict.set(raw, idx);
+      const clean = redactKeys(raw);
+      if (clean !== raw) {
+        this.#dictRedacted ??= new Uint8Array(DICTIONARY_MAX_ENTRIES);
+        this.#dictRedacted[idx] = 1;
       }
-      present++;
-      redactions += plainString(values, raw, stats);
+      this.#dictValues.push(clean);
+      this.bytes += 4 + clean.length;
+      if (this.#stats) track(this.#stats, clean);
     }
-    if (indexOf && !abandoned) {
-      // Redactions counted per distinct value so far: count them per row instead.
-      if (redactions > 0) redactions = countRedactedRows(col, events, opts.source);
-      dictionary = (dictValues as ValueWriter).bytes();
-      dictionarySize = indexOf.size;
-      encoding = ENCODING.RLE_DICTIONARY;
-      packIndices(values, scratch.indices, present, indexOf.size);
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      let v = col.get(events[i] as BufferedEvent) as number | undefined;
-      if (typeof v === 'number' && !Number.isFinite(v)) v = undefined;
-      if (v === undefined) {
-        defined[i] = 0;
-        continue;
-      }
-      defined[i] = 1;
-      present++;
-      if (col.kind === 'int32') values.int32(v);
-      else if (col.kind === 'double') values.double(v);
-      else values.int64(v);
-      if (stats) track(stats, v);
-    }
+    if (this.#dictRedacted?.[idx]) this.redactions++;
+    if (this.present === this.#indices.length) this.#indices = grow(this.#indices);
+    this.#indices[this.present] = idx;
+    this.bytes += 2;
   }
-  if (!col.optional && present !== n) throw new Error(`audit column ${col.name} is required`);
-  const body = values.bytes();
-  const data = col.optional ? withDefinitionLevels(defined, n, present, body) : body;
-  return {
-    column: col,
-    dictionary,
-    dictionarySize,
-    data,
-    encoding,
-    statistics: stats ? statisticsOf(col, stats, n - present) : undefined,
-    redactions,
-  };
-}
 
-function plainString(
-  out: ValueWriter,
-  raw: string,
-  stats: { min: string | number | undefined; max: string | number | undefined } | undefined,
-): number {
-  const clean = redactKeys(raw);
-  out.string(clean);
-  if (stats) track(stats, clean);
-  return clean === raw ? 0 : 1;
-}
-
-function countRedactedRows(col: ColumnSpec, events: readonly BufferedEvent[], source: string): number {
-  let count = 0;
-  for (const e of events) {
-    const v = col.name === 'source' ? source : col.get(e);
-    if (typeof v === 'string' && redactKeys(v) !== v) count++;
+  /** Too many distinct values: rewrite the values so far as PLAIN and go on in PLAIN. */
+  #toPlain(): void {
+    this.#hints?.failed(this.col.name);
+    for (let p = 0; p < this.present; p++) {
+      this.#values.string(this.#dictValues[this.#indices[p] as number] as string);
+    }
+    this.#dict = undefined;
+    this.#dictValues = [];
+    this.#dictRedacted = undefined;
   }
-  return count;
+
+  /** The column chunk's page bodies, uncompressed. */
+  pages(): { dictionary: Buffer | undefined; dictionarySize: number; data: Buffer; encoding: number } {
+    if (!this.col.optional && this.present !== this.rows)
+      throw new Error(`audit column ${this.col.name} is required`);
+    let dictionary: Buffer | undefined;
+    let values: Buffer;
+    if (this.#dict) {
+      const d = new ValueWriter(this.bytes);
+      for (const s of this.#dictValues) d.string(s);
+      dictionary = d.bytes();
+      const packed = new ValueWriter(16 + Math.ceil((this.present * bitWidth(this.#dictValues.length)) / 8));
+      packIndices(packed, this.#indices, this.present, this.#dictValues.length);
+      values = packed.bytes();
+    } else values = this.#values.bytes();
+    const data = this.col.optional
+      ? withDefinitionLevels(this.#defined, this.rows, this.present, values)
+      : values;
+    return {
+      dictionary,
+      dictionarySize: this.#dictValues.length,
+      data,
+      encoding: dictionary ? ENCODING.RLE_DICTIONARY : ENCODING.PLAIN,
+    };
+  }
+
+  statistics(): ChunkStatistics | undefined {
+    const s = this.#stats;
+    if (!s) return undefined;
+    const nulls = this.rows - this.present;
+    if (s.min === undefined || s.max === undefined) return { nulls };
+    return { min: this.#plainOne(s.min), max: this.#plainOne(s.max), nulls };
+  }
+
+  #plainOne(v: string | number): Buffer {
+    if (this.col.kind === 'string') return Buffer.from(v as string, 'utf8');
+    const w = new ValueWriter(8);
+    if (this.col.kind === 'int32') w.int32(v as number);
+    else if (this.col.kind === 'double') w.double(v as number);
+    else w.int64(v as number);
+    return Buffer.from(w.bytes());
+  }
 }
 
-function track(
-  s: { min: string | number | undefined; max: string | number | undefined },
-  v: string | number,
-) {
+function grow<T extends Uint8Array | Int32Array>(a: T): T {
+  const next = new (a.constructor as new (n: number) => T)(a.length * 2);
+  next.set(a);
+  return next;
+}
+
+function track(s: Stats, v: string | number): void {
   if (s.min === undefined || v < s.min) s.min = v;
   if (s.max === undefined || v > s.max) s.max = v;
 }
 
-function statisticsOf(
-  col: ColumnSpec,
-  s: { min: string | number | undefined; max: string | number | undefined },
-  nulls: number,
-): ChunkStatistics | undefined {
-  if (s.min === undefined || s.max === undefined) return { nulls };
-  const enc = (v: string | number) => {
-    const w = new ValueWriter(16);
-    if (col.kind === 'string') return Buffer.from(v as string, 'utf8');
-    if (col.kind === 'int32') w.int32(v as number);
-    else if (col.kind === 'double') w.double(v as number);
-    else w.int64(v as number);
-    return Buffer.from(w.bytes());
-  };
-  return { min: enc(s.min), max: enc(s.max), nulls };
+/**
+ * A row group being built, one event at a time: add() encodes the event's values into its columns
+ * right away (the event object is not kept), encode() compresses the pages and lays out the chunk.
+ */
+export class RowGroupBuilder {
+  readonly #columns: ColumnBuilder[];
+  readonly #source: string;
+  rows = 0;
+
+  constructor(source: string, hints?: DictionaryHints) {
+    this.#source = source;
+    this.#columns = COLUMNS.map((c) => new ColumnBuilder(c, hints));
+  }
+
+  static of(events: readonly BufferedEvent[], source: string, hints?: DictionaryHints): RowGroupBuilder {
+    const b = new RowGroupBuilder(source, hints);
+    for (const e of events) b.add(e);
+    return b;
+  }
+
+  add(e: BufferedEvent): void {
+    for (const c of this.#columns) c.add(c.col.name === 'source' ? this.#source : c.col.get(e));
+    this.rows++;
+  }
+
+  /** Approximate encoded size (uncompressed): what row groups are cut by. */
+  get bytes(): number {
+    let n = 0;
+    for (const c of this.#columns) n += c.bytes;
+    return n;
+  }
+
+  get redactions(): number {
+    let n = 0;
+    for (const c of this.#columns) n += c.redactions;
+    return n;
+  }
+
+  /** Compresses the pages (GZIP on the thread pool) and lays the row group out at `offset`. */
+  async encode(compression: Compression, offset: number): Promise<EncodedRowGroup> {
+    const n = this.rows;
+    const built: ReturnType<ColumnBuilder['pages']>[] = [];
+    const compressed: Promise<[Buffer | undefined, Buffer]>[] = [];
+    for (const [c, col] of this.#columns.entries()) {
+      // A turn for the event loop now and then: requests keep flowing while a batch is laid out.
+      if (c > 0 && c % 6 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const pages = col.pages();
+      built.push(pages);
+      compressed.push(
+        Promise.all([
+          pages.dictionary ? compress(compression, pages.dictionary) : undefined,
+          compress(compression, pages.data),
+        ]),
+      );
+    }
+    const bodies = await Promise.all(compressed);
+    const parts: Buffer[] = [];
+    const chunks: ChunkMeta[] = [];
+    let at = offset;
+    for (const [i, pages] of built.entries()) {
+      const [dictBody, dataBody] = bodies[i] as [Buffer | undefined, Buffer];
+      const start = at;
+      let uncompressed = 0;
+      if (pages.dictionary && dictBody) {
+        const h = dictionaryPageHeader(pages.dictionarySize, pages.dictionary.length, dictBody.length);
+        parts.push(h, dictBody);
+        uncompressed += h.length + pages.dictionary.length;
+        at += h.length + dictBody.length;
+      }
+      const h = dataPageHeader(n, pages.encoding, pages.data.length, dataBody.length);
+      parts.push(h, dataBody);
+      uncompressed += h.length + pages.data.length;
+      at += h.length + dataBody.length;
+      const col = this.#columns[i] as ColumnBuilder;
+      chunks.push({
+        column: col.col,
+        codec: CODEC[compression],
+        encodings: pages.dictionary
+          ? [ENCODING.PLAIN, ENCODING.RLE, ENCODING.RLE_DICTIONARY]
+          : [ENCODING.PLAIN, ENCODING.RLE],
+        numValues: n,
+        uncompressed,
+        compressed: at - start,
+        offset: start,
+        statistics: col.statistics(),
+      });
+    }
+    return {
+      data: Buffer.concat(parts, at - offset),
+      rowGroup: rowGroupMetadata(chunks, n, offset),
+      rows: n,
+      redactions: this.redactions,
+    };
+  }
 }
 
 /** A growing buffer of PLAIN-encoded values. */

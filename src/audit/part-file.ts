@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { type Compression, DictionaryHints, encodeRowGroup } from './encode.ts';
+import { type Compression, DictionaryHints, RowGroupBuilder } from './encode.ts';
 import { fileMetadata, footer, MAGIC } from './format.ts';
 import { appendFrame, entryFrame, headerFrame, PROCESS_TOKEN } from './journal.ts';
 import { journalName, tempName } from './naming.ts';
@@ -120,27 +120,29 @@ export class PartFile {
     return join(this.dir, this.finalName);
   }
 
-  /** Writes the events as one row group and commits it. */
-  async append(events: readonly BufferedEvent[]): Promise<void> {
+  /** The dictionary hints of this file's columns, for the builders of its row groups. */
+  get hints(): DictionaryHints {
+    return this.#hints;
+  }
+
+  /** Writes the rows as one row group and commits it. */
+  async append(rows: RowGroupBuilder | readonly BufferedEvent[]): Promise<void> {
     if (this.#done) throw new Error('audit file already finished');
-    const encoded = await encodeRowGroup(events, {
-      source: this.#opts.source,
-      compression: this.#opts.compression,
-      offset: this.#dataEnd,
-      hints: this.#hints,
-    });
+    const builder =
+      rows instanceof RowGroupBuilder ? rows : RowGroupBuilder.of(rows, this.#opts.source, this.#hints);
+    const encoded = await builder.encode(this.#opts.compression, this.#dataEnd);
     const sync = syncAfterWrite(this.#opts.fsync);
     const dataEnd = await appendFrame(this.#data, encoded.data, this.#dataEnd, sync);
     await this.#opts.beforeCommit?.();
     this.#journalEnd = await appendFrame(
       this.#journal,
-      entryFrame({ dataEnd, rows: events.length, rowGroup: encoded.rowGroup }),
+      entryFrame({ dataEnd, rows: encoded.rows, rowGroup: encoded.rowGroup }),
       this.#journalEnd,
       sync,
     );
     this.#rowGroups.push(encoded.rowGroup);
     this.#dataEnd = dataEnd;
-    this.rows += events.length;
+    this.rows += encoded.rows;
     this.rowGroups++;
     this.redactions += encoded.redactions;
   }
