@@ -81,6 +81,8 @@ type Stats = { min: string | number | undefined; max: string | number | undefine
  */
 class ColumnBuilder {
   readonly col: ColumnSpec;
+  /** The `source` column: the writer's own name, the same on every row. */
+  readonly isSource: boolean;
   rows = 0;
   present = 0;
   redactions = 0;
@@ -90,41 +92,64 @@ class ColumnBuilder {
   readonly #values: ValueWriter;
   readonly #stats: Stats | undefined;
   readonly #hints: DictionaryHints | undefined;
+  readonly #isString: boolean;
   // Dictionary mode (strings): distinct raw string → index; the redacted strings in index order.
   #dict: Map<string, number> | undefined;
   #dictValues: string[] = [];
   #dictRedacted: Uint8Array | undefined;
   #indices = new Int32Array(1024);
+  /** The last string seen and its index: most columns repeat the same string object row after row. */
+  #lastRaw: string | undefined;
+  #lastIdx = 0;
 
   constructor(col: ColumnSpec, hints: DictionaryHints | undefined) {
     this.col = col;
+    this.#isString = col.kind === 'string';
+    this.isSource = col.name === 'source';
     this.#hints = hints;
     this.#values = new ValueWriter(col.kind === 'string' ? 4096 : 8192);
     this.#stats = col.statistics ? { min: undefined, max: undefined } : undefined;
     if (col.kind === 'string' && !hints?.skip(col.name)) this.#dict = new Map();
   }
 
-  add(v: string | number | undefined): void {
+  /**
+   * One row's value. Never throws (a batch is built on the event loop, row by row): a value of the
+   * wrong type is converted (a number for a string column becomes its text; text for a number column
+   * its number, or null when it is none), so every column always gets exactly one value per row.
+   */
+  add(v: unknown): void {
     const row = this.rows++;
     if (row === this.#defined.length) this.#defined = grow(this.#defined);
-    if (v === undefined || (typeof v === 'number' && !Number.isFinite(v))) {
+    if (this.#isString) {
+      if (typeof v !== 'string') {
+        if (v === undefined || v === null) {
+          this.#defined[row] = 0;
+          return;
+        }
+        v = textOf(v);
+        if (v === undefined) {
+          this.#defined[row] = 0;
+          return;
+        }
+      }
+      this.#defined[row] = 1;
+      this.present++;
+      if (this.#dict) this.#addToDictionary(v as string);
+      else this.#addPlain(v as string);
+      return;
+    }
+    const n = typeof v === 'number' ? v : v === undefined || v === null ? Number.NaN : Number(v);
+    if (!Number.isFinite(n)) {
       this.#defined[row] = 0;
       return;
     }
     this.#defined[row] = 1;
-    if (typeof v === 'string') {
-      if (this.col.kind !== 'string') throw new Error(`audit column ${this.col.name}: not a number`);
-      if (this.#dict) this.#addToDictionary(v);
-      else this.#addPlain(v);
-    } else {
-      if (this.col.kind === 'string') throw new Error(`audit column ${this.col.name}: not a string`);
-      if (this.col.kind === 'int32') this.#values.int32(v);
-      else if (this.col.kind === 'double') this.#values.double(v);
-      else this.#values.int64(v);
-      this.bytes += 8;
-      if (this.#stats) track(this.#stats, v);
-    }
     this.present++;
+    if (this.col.kind === 'int32') this.#values.int32(n);
+    else if (this.col.kind === 'double') this.#values.double(n);
+    else this.#values.int64(n);
+    this.bytes += 8;
+    if (this.#stats) track(this.#stats, n);
   }
 
   #addPlain(raw: string): void {
@@ -137,7 +162,7 @@ class ColumnBuilder {
 
   #addToDictionary(raw: string): void {
     const dict = this.#dict as Map<string, number>;
-    let idx = dict.get(raw);
+    let idx = raw === this.#lastRaw ? this.#lastIdx : dict.get(raw);
     if (idx === undefined) {
       if (dict.size >= DICTIONARY_MAX_ENTRIES) {
         this.#toPlain();
@@ -155,16 +180,20 @@ class ColumnBuilder {
       this.bytes += 4 + clean.length;
       if (this.#stats) track(this.#stats, clean);
     }
+    this.#lastRaw = raw;
+    this.#lastIdx = idx;
     if (this.#dictRedacted?.[idx]) this.redactions++;
-    if (this.present === this.#indices.length) this.#indices = grow(this.#indices);
-    this.#indices[this.present] = idx;
+    // This value is number `present` (counted already): its index goes at present - 1.
+    if (this.present > this.#indices.length) this.#indices = grow(this.#indices);
+    this.#indices[this.present - 1] = idx;
     this.bytes += 2;
   }
 
   /** Too many distinct values: rewrite the values so far as PLAIN and go on in PLAIN. */
   #toPlain(): void {
     this.#hints?.failed(this.col.name);
-    for (let p = 0; p < this.present; p++) {
+    // The values before this one (counted in present already, not yet encoded).
+    for (let p = 0; p < this.present - 1; p++) {
       this.#values.string(this.#dictValues[this.#indices[p] as number] as string);
     }
     this.#dict = undefined;
@@ -215,6 +244,15 @@ class ColumnBuilder {
   }
 }
 
+/** Text of a non-string value; undefined when it has none (a toString that throws). */
+function textOf(v: unknown): string | undefined {
+  try {
+    return String(v);
+  } catch {
+    return undefined;
+  }
+}
+
 function grow<T extends Uint8Array | Int32Array>(a: T): T {
   const next = new (a.constructor as new (n: number) => T)(a.length * 2);
   next.set(a);
@@ -247,7 +285,7 @@ export class RowGroupBuilder {
   }
 
   add(e: BufferedEvent): void {
-    for (const c of this.#columns) c.add(c.col.name === 'source' ? this.#source : c.col.get(e));
+    for (const c of this.#columns) c.add(c.isSource ? this.#source : c.col.get(e));
     this.rows++;
   }
 
