@@ -86,8 +86,6 @@ class ColumnBuilder {
   rows = 0;
   present = 0;
   redactions = 0;
-  /** Approximate encoded bytes so far. */
-  bytes = 0;
   #defined = new Uint8Array(1024);
   readonly #values: ValueWriter;
   readonly #stats: Stats | undefined;
@@ -117,57 +115,55 @@ class ColumnBuilder {
    * wrong type is converted (a number for a string column becomes its text; text for a number column
    * its number, or null when it is none), so every column always gets exactly one value per row.
    */
-  add(v: unknown): void {
+  add(v: unknown): number {
     const row = this.rows++;
     if (row === this.#defined.length) this.#defined = grow(this.#defined);
     if (this.#isString) {
       if (typeof v !== 'string') {
         if (v === undefined || v === null) {
           this.#defined[row] = 0;
-          return;
+          return 0;
         }
         v = textOf(v);
         if (v === undefined) {
           this.#defined[row] = 0;
-          return;
+          return 0;
         }
       }
       this.#defined[row] = 1;
       this.present++;
-      if (this.#dict) this.#addToDictionary(v as string);
-      else this.#addPlain(v as string);
-      return;
+      return this.#dict ? this.#addToDictionary(v as string) : this.#addPlain(v as string);
     }
     const n = typeof v === 'number' ? v : v === undefined || v === null ? Number.NaN : Number(v);
     if (!Number.isFinite(n)) {
       this.#defined[row] = 0;
-      return;
+      return 0;
     }
     this.#defined[row] = 1;
     this.present++;
     if (this.col.kind === 'int32') this.#values.int32(n);
     else if (this.col.kind === 'double') this.#values.double(n);
     else this.#values.int64(n);
-    this.bytes += 8;
     if (this.#stats) track(this.#stats, n);
+    return 8;
   }
 
-  #addPlain(raw: string): void {
+  #addPlain(raw: string): number {
     const clean = redactKeys(raw);
     if (clean !== raw) this.redactions++;
     this.#values.string(clean);
-    this.bytes += 4 + clean.length;
     if (this.#stats) track(this.#stats, clean);
+    return 4 + clean.length;
   }
 
-  #addToDictionary(raw: string): void {
+  #addToDictionary(raw: string): number {
     const dict = this.#dict as Map<string, number>;
     let idx = raw === this.#lastRaw ? this.#lastIdx : dict.get(raw);
+    let added = 2;
     if (idx === undefined) {
       if (dict.size >= DICTIONARY_MAX_ENTRIES) {
         this.#toPlain();
-        this.#addPlain(raw);
-        return;
+        return this.#addPlain(raw);
       }
       idx = dict.size;
       dict.set(raw, idx);
@@ -177,7 +173,7 @@ class ColumnBuilder {
         this.#dictRedacted[idx] = 1;
       }
       this.#dictValues.push(clean);
-      this.bytes += 4 + clean.length;
+      added = 4 + clean.length;
       if (this.#stats) track(this.#stats, clean);
     }
     this.#lastRaw = raw;
@@ -186,7 +182,7 @@ class ColumnBuilder {
     // This value is number `present` (counted already): its index goes at present - 1.
     if (this.present > this.#indices.length) this.#indices = grow(this.#indices);
     this.#indices[this.present - 1] = idx;
-    this.bytes += 2;
+    return added;
   }
 
   /** Too many distinct values: rewrite the values so far as PLAIN and go on in PLAIN. */
@@ -208,7 +204,7 @@ class ColumnBuilder {
     let dictionary: Buffer | undefined;
     let values: Buffer;
     if (this.#dict) {
-      const d = new ValueWriter(this.bytes);
+      const d = new ValueWriter(256);
       for (const s of this.#dictValues) d.string(s);
       dictionary = d.bytes();
       const packed = new ValueWriter(16 + Math.ceil((this.present * bitWidth(this.#dictValues.length)) / 8));
@@ -284,16 +280,14 @@ export class RowGroupBuilder {
     return b;
   }
 
-  add(e: BufferedEvent): void {
-    for (const c of this.#columns) c.add(c.isSource ? this.#source : c.col.get(e));
-    this.rows++;
-  }
-
   /** Approximate encoded size (uncompressed): what row groups are cut by. */
-  get bytes(): number {
+  bytes = 0;
+
+  add(e: BufferedEvent): void {
     let n = 0;
-    for (const c of this.#columns) n += c.bytes;
-    return n;
+    for (const c of this.#columns) n += c.add(c.isSource ? this.#source : c.col.get(e));
+    this.bytes += n;
+    this.rows++;
   }
 
   get redactions(): number {

@@ -196,10 +196,7 @@ export class ParquetAuditSink implements AuditSink {
         }
       }
       rows.add(e);
-      if (
-        rows.rows >= this.options.batchRows ||
-        ((rows.rows & 63) === 0 && rows.bytes >= this.options.batchBytes)
-      ) {
+      if (rows.rows >= this.options.batchRows || rows.bytes >= this.options.batchBytes) {
         this.#cut.push({ hour, rows });
         this.#building.delete(hour);
         rows = undefined;

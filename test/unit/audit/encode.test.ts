@@ -98,6 +98,61 @@ describe('rows round-trip through a file', () => {
   }
 });
 
+describe('dictionaries', () => {
+  it('columns of few values (dictionary) and of mostly distinct ones (past the dictionary limit) read back exactly', async () => {
+    const dir = tempTrail();
+    const sink = await createAuditSink({ directory: dir, source: 'v/1', batchRows: 6000, fsync: false });
+    // 6,000 rows: request ids all distinct (the dictionary gives up at 4,096), key ids 3, paths 700.
+    const events = Array.from({ length: 6000 }, (_, i) =>
+      decision(i, { keyId: `key${i % 3}`, requestId: `req-${i}`, path: `/v1/p/${i % 700}` }),
+    );
+    for (const e of events) sink.record(e);
+    await sink.close();
+    const rows = await readAuditRows(dir);
+    expect(rows.map((r) => [r.key_id, r.request_id, r.path])).toEqual(
+      events.map((e) => [e.keyId, e.requestId, e.path]),
+    );
+  });
+
+  it('a key in a repeated value is redacted on every row, and counted per row', async () => {
+    const dir = tempTrail();
+    const sink = await createAuditSink({ directory: dir, source: 'v/1', fsync: false });
+    const key = generateKey({ type: 'private', environment: 'production' });
+    for (let i = 0; i < 5; i++) sink.record(decision(i, { path: i % 2 === 0 ? `/v1/${key}` : '/v1/ok' }));
+    await sink.close();
+    expect(sink.stats.redactions).toBe(3);
+    const rows = await readAuditRows(dir);
+    expect(rows.map((r) => r.path)).toEqual([
+      `/v1/${REDACTED_KEY}`,
+      '/v1/ok',
+      `/v1/${REDACTED_KEY}`,
+      '/v1/ok',
+      `/v1/${REDACTED_KEY}`,
+    ]);
+  });
+
+  it('a value of the wrong type is converted, never crashes the writer, and keeps the rows aligned', async () => {
+    const dir = tempTrail();
+    const sink = await createAuditSink({ directory: dir, source: 'v/1', fsync: false });
+    const bad = {
+      toString: () => {
+        throw new Error('no text');
+      },
+    };
+    sink.record(decision(0, { status: '429' as unknown as number, path: 42 as unknown as string }));
+    sink.record(decision(1, { status: 'n/a' as unknown as number, method: bad as unknown as string }));
+    sink.record(decision(2));
+    await sink.close();
+    expect(sink.stats.written).toBe(3);
+    const rows = await readAuditRows(dir);
+    expect(rows.map((r) => [r.status, r.path, r.method])).toEqual([
+      [429, '42', 'GET'],
+      [null, '/v1/devices/1', null],
+      [200, '/v1/devices/2', 'GET'],
+    ]);
+  });
+});
+
 describe('plaintext keys', () => {
   it('redactKeys replaces key-shaped text and leaves the rest alone', () => {
     const key = generateKey({ type: 'private', environment: 'staging' });
