@@ -95,7 +95,8 @@ class ColumnBuilder {
   #dict: Map<string, number> | undefined;
   #dictValues: string[] = [];
   #dictRedacted: Uint8Array | undefined;
-  #indices = new Int32Array(1024);
+  // Indices fit 16 bits: a dictionary holds at most DICTIONARY_MAX_ENTRIES values.
+  #indices = new Uint16Array(1024);
   /** The last string seen and its index: most columns repeat the same string object row after row. */
   #lastRaw: string | undefined;
   #lastIdx = 0;
@@ -249,7 +250,7 @@ function textOf(v: unknown): string | undefined {
   }
 }
 
-function grow<T extends Uint8Array | Int32Array>(a: T): T {
+function grow<T extends Uint8Array | Uint16Array>(a: T): T {
   const next = new (a.constructor as new (n: number) => T)(a.length * 2);
   next.set(a);
   return next;
@@ -430,7 +431,7 @@ function bitWidth(size: number): number {
  * RLE_DICTIONARY data: the bit width, then the indices in the RLE/bit-packing hybrid: one RLE run when
  * they are all the same, else one bit-packed run (gzip takes care of repetition inside it).
  */
-function packIndices(out: ValueWriter, indices: Int32Array, count: number, size: number): void {
+function packIndices(out: ValueWriter, indices: Uint16Array, count: number, size: number): void {
   const width = bitWidth(size);
   out.byte(width);
   if (count === 0) return;
