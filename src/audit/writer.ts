@@ -73,6 +73,8 @@ export class ParquetAuditSink implements AuditSink {
   #chain: Promise<void> = Promise.resolve();
   #queued: Promise<void> | undefined;
   #finishRequested = false;
+  /** Whether the next cycle writes row groups still being built too (timer, commit, flush, a full buffer). */
+  #allRequested = false;
   #closed = false;
   #flushTimer: NodeJS.Timeout | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
@@ -138,7 +140,7 @@ export class ParquetAuditSink implements AuditSink {
   /** Starts the flush and retention timers (unref'd: they never keep a process alive). */
   start(): void {
     if (this.#flushTimer || this.#closed) return;
-    this.#flushTimer = setInterval(() => void this.#schedule(false), this.options.flushIntervalMs);
+    this.#flushTimer = setInterval(() => void this.#schedule('all'), this.options.flushIntervalMs);
     this.#flushTimer.unref();
     const r = this.options.retention;
     if (r.maxAgeMs !== undefined || r.maxTotalBytes !== undefined) {
@@ -168,7 +170,7 @@ export class ParquetAuditSink implements AuditSink {
     const r = this.#buffer.offer(b, performance.now());
     if (r === 'waiting') {
       this.#armExpiry();
-      void this.#schedule(false);
+      void this.#schedule('all');
     } else if (r === 'accepted' && !this.#stageScheduled) {
       this.#stageScheduled = true;
       setImmediate(() => this.#stage());
@@ -203,7 +205,7 @@ export class ParquetAuditSink implements AuditSink {
         cut = true;
       }
     }
-    if (cut) void this.#schedule(false);
+    if (cut) void this.#schedule('cut');
   }
 
   /** Every row group cut or being built, oldest first; nothing is being built after. */
@@ -229,12 +231,12 @@ export class ParquetAuditSink implements AuditSink {
 
   /** Writes (commits) what is buffered now, leaving files open; the flush timer does this on its own. */
   commit(): Promise<void> {
-    return this.#schedule(false);
+    return this.#schedule('all');
   }
 
   /** Writes everything recorded so far and finishes every open file (all of it visible to readers). */
   flush(): Promise<void> {
-    return this.#schedule(true);
+    return this.#schedule('finish');
   }
 
   /** flush(), then stop: later events are dropped (counted as `closed`). */
@@ -293,16 +295,22 @@ export class ParquetAuditSink implements AuditSink {
     return this.#retentionRunning;
   }
 
-  /** Queues one write cycle (coalescing with one already queued); never rejects. */
-  #schedule(finish: boolean): Promise<void> {
-    if (finish) this.#finishRequested = true;
+  /**
+   * Queues one write cycle (coalescing with one already queued); never rejects. `cut`: write the row
+   * groups that are full; `all`: and those still being built; `finish`: and finish every open file.
+   */
+  #schedule(what: 'cut' | 'all' | 'finish'): Promise<void> {
+    if (what === 'finish') this.#finishRequested = true;
+    if (what !== 'cut') this.#allRequested = true;
     if (!this.#queued) {
       const next = this.#chain.then(async () => {
         this.#queued = undefined;
         const finishAll = this.#finishRequested;
+        const all = this.#allRequested || finishAll;
         this.#finishRequested = false;
+        this.#allRequested = false;
         try {
-          await this.#cycle(finishAll);
+          await this.#cycle(all, finishAll);
         } catch (err) {
           this.#log?.error({ err: (err as Error).message }, 'audit: write cycle failed');
         }
@@ -313,17 +321,19 @@ export class ParquetAuditSink implements AuditSink {
     return this.#queued;
   }
 
-  async #cycle(finishAll: boolean): Promise<void> {
+  async #cycle(all: boolean, finishAll: boolean): Promise<void> {
     const touched = new Set<number>();
     // When finishing (shutdown), keep going until nothing is left, including events that were waiting.
     // Bounded, so a flush under sustained traffic still ends (what arrives meanwhile waits a cycle).
     for (let round = 0; round < 4; round++) {
       this.#buffer.admit(performance.now());
-      if (round > 0 && !finishAll) {
+      // Full row groups only, unless asked for all (the first round) or finishing (every round).
+      const everything = finishAll || (all && round === 0);
+      if (!everything) {
         this.#stage();
         if (this.#cut.length === 0) break;
       }
-      const batch = round > 0 && !finishAll ? this.#cut.splice(0) : this.#takeRowGroups();
+      const batch = everything ? this.#takeRowGroups() : this.#cut.splice(0);
       if (batch.length === 0) break;
       for (const { hour, rows } of batch) {
         touched.add(hour);
@@ -339,7 +349,7 @@ export class ParquetAuditSink implements AuditSink {
       const due =
         finishAll ||
         now - file.openedAtMs >= this.options.maxFileAgeMs ||
-        (hour < currentHour && !touched.has(hour));
+        (hour < currentHour && !touched.has(hour) && !this.#building.has(hour));
       if (due) await this.#finish(hour, file);
     }
   }
