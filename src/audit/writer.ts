@@ -187,7 +187,7 @@ export class ParquetAuditSink implements AuditSink {
     let cut = false;
     let hour = Number.NaN;
     let rows: RowGroupBuilder | undefined;
-    for (const e of events) {
+    for (const [i, e] of events.entries()) {
       const h = Math.floor(e.timeMs / 3_600_000) * 3_600_000;
       if (h !== hour || !rows) {
         hour = h;
@@ -197,7 +197,20 @@ export class ParquetAuditSink implements AuditSink {
           this.#building.set(h, rows);
         }
       }
-      rows.add(e);
+      try {
+        rows.add(e);
+      } catch (err) {
+        // Not expected (a column builder converts what it cannot take): never let it reach the event
+        // loop. The row group may be torn, so it is dropped with the rest of this turn's events.
+        this.#building.delete(hour);
+        this.#buffer.done(rows.rows + events.length - i, performance.now(), true);
+        this.#writeErrors++;
+        this.#log?.error(
+          { err: (err as Error).message },
+          'audit: encoding an event failed; its batch is dropped',
+        );
+        break;
+      }
       if (rows.rows >= this.options.batchRows || rows.bytes >= this.options.batchBytes) {
         this.#cut.push({ hour, rows });
         this.#building.delete(hour);
