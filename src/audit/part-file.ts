@@ -120,11 +120,6 @@ export class PartFile {
     return join(this.dir, this.finalName);
   }
 
-  /** The dictionary hints of this file's columns, for the builders of its row groups. */
-  get hints(): DictionaryHints {
-    return this.#hints;
-  }
-
   /** Writes the rows as one row group and commits it. */
   async append(rows: RowGroupBuilder | readonly BufferedEvent[]): Promise<void> {
     if (this.#done) throw new Error('audit file already finished');
