@@ -24,7 +24,7 @@ import { type BufferedEvent, COLUMNS, type ColumnSpec } from './schema.ts';
 export type Compression = 'GZIP' | 'SNAPPY' | 'UNCOMPRESSED';
 
 const gzip = promisify(zlib.gzip);
-/** Level 1: a few percent larger than the default level on this data, several times less CPU. */
+/** Level 1: files a few percent larger than level 6 on audit data (2.5 vs 2.4 MiB in the bench), for much less CPU. */
 const GZIP_OPTIONS = { level: 1 };
 /** Pages this small are compressed at once: the thread pool round trip would cost more than the work. */
 const SYNC_COMPRESS_BELOW = 16 * 1024;
