@@ -78,6 +78,7 @@ export const CONFIG_SCHEMA = strict(
         compression: { enum: ['GZIP', 'SNAPPY', 'UNCOMPRESSED'] },
         flushInterval: duration,
         batchRows: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        batchSize: nonEmpty,
         rotate: strict({ rows: { type: 'integer', minimum: 1 }, size: nonEmpty, age: duration }),
         buffer: strict({ events: { type: 'integer', minimum: 1 }, block: duration }),
         fsync: { type: 'boolean' },
