@@ -29,6 +29,8 @@ import {
   consumerSecret,
   deliverySecret,
   getSecret,
+  ownsConsumerSecret,
+  ownsHashSecret,
   readStaged,
   type SecretObject,
   type StagedKey,
@@ -134,7 +136,8 @@ export class Reconciler {
             'the plaintext for spec.delivery.secretRef is no longer available; raise spec.rotation.generation to mint a new key',
           );
         }
-        await this.#writeConsumerSecret(ak, staged);
+        const conflict = await this.#writeConsumerSecret(ak, staged);
+        if (conflict) return this.#fail(ak, status, 'SecretRefConflict', conflict);
       }
       const graceMs =
         previous && ak.spec.rotation?.gracePeriod ? durationMs(ak.spec.rotation.gracePeriod) : 0;
@@ -462,30 +465,34 @@ export class Reconciler {
     await this.#ctx.rest.replace(secretsPath(ak.metadata.namespace, body.metadata.name), body);
   }
 
-  async #writeConsumerSecret(ak: LiveApiKey, staged: StagedKey): Promise<void> {
+  /** Writes the consumer Secret; a Secret of that name we did not make is never touched (the message says so). */
+  async #writeConsumerSecret(ak: LiveApiKey, staged: StagedKey): Promise<string | undefined> {
     const ref = ak.spec.delivery?.secretRef;
-    if (!ref || staged.plaintext === undefined) return;
+    if (!ref || staged.plaintext === undefined) return undefined;
     const body = consumerSecret(ak, ref, staged.plaintext, staged.generation, staged.keyId);
     const ns = body.metadata.namespace;
     try {
       await this.#ctx.rest.create(secretsPath(ns), body);
+      return undefined;
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
-      const existing = await getSecret(this.#ctx.rest, ns, body.metadata.name);
-      if (
-        existing?.metadata.annotations?.[ANNOTATIONS.apiKeyName] !== ak.metadata.name ||
-        existing.metadata.annotations?.[ANNOTATIONS.apiKeyNamespace] !== ak.metadata.namespace
-      ) {
-        throw new KubeError(
-          409,
-          'Conflict',
-          `Secret ${ns}/${body.metadata.name} exists and does not belong to this ApiKey`,
-          undefined,
-        );
-      }
-      body.metadata.resourceVersion = existing.metadata.resourceVersion;
-      await this.#ctx.rest.replace(secretsPath(ns, body.metadata.name), body);
     }
+    const existing = await getSecret(this.#ctx.rest, ns, body.metadata.name);
+    if (!existing)
+      throw new KubeError(
+        409,
+        'Conflict',
+        `Secret ${ns}/${body.metadata.name} changed while we wrote it`,
+        undefined,
+      );
+    if (!ownsConsumerSecret(existing, ak)) {
+      return `Secret ${ns}/${body.metadata.name} (spec.delivery.secretRef) already exists and was not made by keywarden for this ApiKey; keywarden never overwrites or deletes it: delete or rename it, or re-create the ApiKey with another secretRef`;
+    }
+    // resourceVersion and uid as preconditions: a Secret replaced or re-created meanwhile is not overwritten.
+    body.metadata.resourceVersion = existing.metadata.resourceVersion;
+    body.metadata.uid = existing.metadata.uid;
+    await this.#ctx.rest.replace(secretsPath(ns, body.metadata.name), body);
+    return undefined;
   }
 
   async #deleteSecret(ns: string, secret: SecretObject): Promise<boolean> {
@@ -571,16 +578,42 @@ export class Reconciler {
     if (!ak.metadata.finalizers?.includes(FINALIZER)) return;
     const { rest, operatorNamespace } = this.#ctx;
     const ns = ak.metadata.namespace;
-    for (const [secretNs, name] of [
-      [ns, hashSecretName(ak.metadata.name)],
-      [operatorNamespace, this.#deliveryName(ak)],
-      ...(ak.spec.delivery?.secretRef
-        ? [[ak.spec.delivery.secretRef.namespace ?? ns, ak.spec.delivery.secretRef.name]]
+    // Only what we made for this ApiKey (its uid) goes, and only that very object (uid precondition):
+    // a Secret of the same name made by anyone else, or re-created meanwhile, is left alone.
+    const ref = ak.spec.delivery?.secretRef;
+    const owned: [string, string, (s: SecretObject) => boolean][] = [
+      [ns, hashSecretName(ak.metadata.name), (s) => ownsHashSecret(s, ak)],
+      [operatorNamespace, this.#deliveryName(ak), (s) => readStaged(s)?.apiKeyUid === ak.metadata.uid],
+      ...(ref
+        ? [
+            [ref.namespace ?? ns, ref.name, (s: SecretObject) => ownsConsumerSecret(s, ak)] as [
+              string,
+              string,
+              (s: SecretObject) => boolean,
+            ],
+          ]
         : []),
-    ] as [string, string][]) {
+    ];
+    for (const [secretNs, name, ours] of owned) {
+      const secret = await getSecret(rest, secretNs, name);
+      if (!secret) continue;
+      if (!ours(secret)) {
+        await this.#ctx.events.record(ak, {
+          type: 'Warning',
+          reason: 'SecretNotOwned',
+          action: 'Revoke',
+          note: `Secret ${secretNs}/${name} was left in place: keywarden did not make it for this ApiKey`,
+        });
+        continue;
+      }
       try {
-        await rest.delete(secretsPath(secretNs, name));
+        await rest.delete(secretsPath(secretNs, name), {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          preconditions: { uid: secret.metadata.uid },
+        });
       } catch (err) {
+        // Gone already is fine; a uid conflict means it was re-created meanwhile: look again next time.
         if (!isNotFound(err)) throw err;
       }
     }
