@@ -2,11 +2,15 @@ import {
   COMPONENT_LABEL,
   HASH_COMPONENT,
   HASH_RECORD_KEY,
+  HASH_RECORD_SIGNATURE_KEY,
   HASH_SECRET_TYPE,
   type HashRecord,
   hashSecretName,
   parseHashRecord,
+  type RecordSigningKey,
+  recordSignatureValid,
   serializeHashRecord,
+  signRecordText,
 } from '../api/hash-record.ts';
 import { API_VERSION, type ApiKey, type ApiKeyStatus, LABELS } from '../api/index.ts';
 import { type LifecycleEvent, lifecycleFromEvent } from '../audit/index.ts';
@@ -59,6 +63,8 @@ export interface ReconcileContext {
   events: EventRecorder;
   operatorNamespace: string;
   deliveryTtlMs: number;
+  /** Signs every hash record, so validators can tell ours from one a Secret writer made up. */
+  recordSigningKey: RecordSigningKey;
   /** The audit trail for lifecycle events (created, regenerated, disabled, ...), when configured. */
   audit?: { recordLifecycle(event: LifecycleEvent): void };
   /** ExpiringSoon window from the ApiKeyPolicy (default 14 days). */
@@ -95,10 +101,8 @@ export class Reconciler {
     const ns = ak.metadata.namespace;
     const generation = ak.spec.rotation?.generation ?? 0;
     const hashSecret = await getSecret(rest, ns, hashSecretName(ak.metadata.name));
-    const parsed = hashSecret?.data?.[HASH_RECORD_KEY]
-      ? parseHashRecord(Buffer.from(hashSecret.data[HASH_RECORD_KEY], 'base64').toString('utf8'))
-      : undefined;
-    let record = parsed?.ok && parsed.value.apiKey.uid === ak.metadata.uid ? parsed.value : undefined;
+    const trusted = hashSecret ? this.#trustedRecord(ak, hashSecret) : undefined;
+    let record = trusted?.record;
     let delivery = await getSecret(rest, operatorNamespace, this.#deliveryName(ak));
     let staged = delivery ? readStaged(delivery) : undefined;
     if (staged && staged.apiKeyUid !== ak.metadata.uid) {
@@ -184,7 +188,7 @@ export class Reconciler {
         issuedAt: record.issuedAt,
         ...(keepPrevious && record.previous ? { previous: record.previous } : {}),
       });
-      if (serializeHashRecord(desired) !== serializeHashRecord(record)) {
+      if (serializeHashRecord(desired) !== serializeHashRecord(record) || !trusted?.signed) {
         await this.#writeHashSecret(ak, hashSecret, desired);
         record = desired;
       }
@@ -424,11 +428,36 @@ export class Reconciler {
     return record;
   }
 
+  /**
+   * The record in this ApiKey's hash Secret, if the controller wrote it: signed by our key, or (written
+   * before records were signed) unsigned with the key id and generation status already names. Anything
+   * else (a tenant can write any Secret in its namespace) is ignored: never a source of a key id, hash
+   * or previous hash, and overwritten with a signed record.
+   */
+  #trustedRecord(ak: LiveApiKey, secret: SecretObject): { record: HashRecord; signed: boolean } | undefined {
+    const data = secret.data?.[HASH_RECORD_KEY];
+    if (!data || !ownsHashSecret(secret, ak)) return undefined;
+    const text = Buffer.from(data, 'base64').toString('utf8');
+    const parsed = parseHashRecord(text);
+    if (!parsed.ok || parsed.value.apiKey.uid !== ak.metadata.uid) return undefined;
+    const sig = secret.data?.[HASH_RECORD_SIGNATURE_KEY];
+    const key = this.#ctx.recordSigningKey;
+    const signature = sig === undefined ? undefined : Buffer.from(sig, 'base64').toString('utf8');
+    if (recordSignatureValid(text, signature, new Map([[key.kid, key.publicKey]])))
+      return { record: parsed.value, signed: true };
+    const legacy =
+      sig === undefined &&
+      parsed.value.keyId === ak.status?.keyId &&
+      parsed.value.rotationGeneration === (ak.status?.rotationGeneration ?? 0);
+    return legacy ? { record: parsed.value, signed: false } : undefined;
+  }
+
   async #writeHashSecret(
     ak: LiveApiKey,
     existing: SecretObject | undefined,
     record: HashRecord,
   ): Promise<void> {
+    const text = serializeHashRecord(record);
     const body: SecretObject = {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -453,7 +482,12 @@ export class Reconciler {
           },
         ],
       },
-      data: { [HASH_RECORD_KEY]: Buffer.from(serializeHashRecord(record)).toString('base64') },
+      data: {
+        [HASH_RECORD_KEY]: Buffer.from(text).toString('base64'),
+        [HASH_RECORD_SIGNATURE_KEY]: Buffer.from(signRecordText(text, this.#ctx.recordSigningKey)).toString(
+          'base64',
+        ),
+      },
     };
     const path = secretsPath(ak.metadata.namespace);
     if (!existing) {
