@@ -87,7 +87,10 @@ export function validatorSettings(s: InjectionSettings, config: InjectorConfig):
   return {
     environment: s.environment,
     server: { host: '0.0.0.0', port: s.port, adminPort: s.adminPort },
-    keyStore: { namespaces: s.keyNamespaces },
+    keyStore: {
+      namespaces: s.keyNamespaces,
+      ...(config.recordKeys ? { recordKeys: { configMap: config.recordKeys } } : {}),
+    },
     trustedProxies: s.trustedProxies,
     upstream: { url: `http://127.0.0.1:${s.upstreamPort}` },
     unmappedRoutes: s.unmappedRoutes,
