@@ -31,7 +31,7 @@ const TEAM_B = `team-b-${suffix}`;
 const CONSUMERS = `team-a-consumers-${suffix}`; // the tenant may write here and the policy allows it
 const UNLISTED = `team-a-scratch-${suffix}`; // the tenant may write here, the policy does not list it
 const OPERATOR = `kw-operator-${suffix}`;
-const RELEASE = 'kw';
+const RELEASE = 'kw-tenant';
 const SELECTOR = { 'adversarial-tenant': suffix };
 const TENANT = `system:serviceaccount:${TEAM_A}:tenant`;
 const WEBHOOK_TLS = 'keywarden-webhook-tls';
@@ -247,28 +247,23 @@ afterAll(async () => {
   await kubectl(['delete', 'secret', '-n', 'kube-system', `precious-${suffix}`, '--ignore-not-found']);
   for (const ns of [TEAM_A, TEAM_B, CONSUMERS, UNLISTED, OPERATOR]) {
     // Finalizers would hold the namespaces once the controller is gone.
-    await kubectl([
-      'patch',
-      'apikeys',
-      '--all',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"metadata":{"finalizers":null}}',
-    ]);
+    const names = (await kubectl(['get', 'apikeys', '-n', ns, '-o', 'name'])).stdout.split('\n');
+    for (const n of names.filter(Boolean))
+      await kubectl(['patch', n, '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
     await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
   }
 });
 
-async function verify(key: string): Promise<number> {
+/** The validator's verify API: which ApiKey the key belongs to, or undefined when it is refused. */
+async function verify(key: string): Promise<string | undefined> {
   const r = await call(validator?.port ?? 0, {
     method: 'POST',
     path: '/v1/keys/verify',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ key, permission: 'devices:read' }),
   });
-  return r.status;
+  const body = r.json<{ valid?: boolean; apiKey?: { namespace: string; name: string } }>();
+  return body.valid ? `${body.apiKey?.namespace}/${body.apiKey?.name}` : undefined;
 }
 
 describe('a tenant with only `edit` in its namespace (chart RBAC, real API server)', () => {
@@ -431,7 +426,7 @@ describe('a tenant with only `edit` in its namespace (chart RBAC, real API serve
   });
 
   it("cannot squat the victim's key id with a forged hash Secret: the victim still works, the forgery is ignored and counted", async () => {
-    expect(await verify(victimKey)).toBe(200);
+    expect(await verify(victimKey)).toBe(`${TEAM_B}/victim`);
     // The tenant's own ApiKey gives it a real owner uid and a real hash Secret to rewrite.
     await asTenant(['apply', '-f', '-'], apiKeyManifest('squatter', {}));
     await waitActive(TEAM_A, 'squatter');
@@ -485,13 +480,13 @@ describe('a tenant with only `edit` in its namespace (chart RBAC, real API serve
       await new Promise((r) => setTimeout(r, 2_000)); // the validator's watch delivers both
     });
     // The victim's key still works, the forged one never does.
-    expect(await verify(victimKey)).toBe(200);
-    expect(await verify(forgedKey)).toBe(401);
+    expect(await verify(victimKey)).toBe(`${TEAM_B}/victim`);
+    expect(await verify(forgedKey)).toBeUndefined();
     expect(await refusedRecords()).toBeGreaterThan(refusedBefore);
     // The controller never adopts the victim's key id for the squatter's ApiKey either.
     await new Promise((r) => setTimeout(r, 2_000));
     expect((await getApiKey(rest, TEAM_A, 'squatter')).status?.keyId).not.toBe(victimKeyId);
-    expect(await verify(victimKey)).toBe(200);
+    expect(await verify(victimKey)).toBe(`${TEAM_B}/victim`);
   });
 });
 
@@ -514,7 +509,7 @@ describe('what the tenant may do still works', () => {
       await waitActive(TEAM_A, 'consumer');
       const key = await eventually(async () => secretValue(CONSUMERS, 'mine-consumer'), 20_000);
       expect(key).toMatch(/^kwsk_prod_/);
-      expect(await verify(key)).toBe(200);
+      expect(await verify(key)).toBe(`${TEAM_A}/consumer`);
       const d = await asTenant([
         'delete',
         'apikey',
