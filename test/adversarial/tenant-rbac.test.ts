@@ -42,7 +42,7 @@ let controller: KeywardenProcess | undefined;
 let validator: RunningValidator | undefined;
 let victimKey = '';
 let victimKeyId = '';
-let hadPolicy = false;
+let previousPolicySpec: unknown;
 
 /** kubectl as the tenant. */
 const asTenant = (args: string[], input?: string) => kubectl([`--as=${TENANT}`, ...args], input);
@@ -176,7 +176,9 @@ beforeAll(async () => {
   }, 60_000);
 
   // The policy: consumer Secrets only in team-a-consumers-*.
-  hadPolicy = (await kubectl(['get', 'apikeypolicy', 'default'])).code === 0;
+  const previous = await kubectl(['get', 'apikeypolicy', 'default', '-o', 'json']);
+  previousPolicySpec =
+    previous.code === 0 ? (JSON.parse(previous.stdout) as { spec: unknown }).spec : undefined;
   await kubectlOk(
     ['apply', '-f', '-'],
     stringify({
@@ -243,7 +245,17 @@ afterAll(async () => {
   await controller?.stop();
   await webhook?.stop();
   await deleteConfigurations(`adversarial-tenant-${suffix}`);
-  if (!hadPolicy) await kubectl(['delete', 'apikeypolicy', 'default', '--ignore-not-found']);
+  if (previousPolicySpec === undefined)
+    await kubectl(['delete', 'apikeypolicy', 'default', '--ignore-not-found']);
+  else
+    await kubectl([
+      'patch',
+      'apikeypolicy',
+      'default',
+      '--type=json',
+      '-p',
+      JSON.stringify([{ op: 'replace', path: '/spec', value: previousPolicySpec }]),
+    ]);
   await kubectl(['delete', 'secret', '-n', 'kube-system', `precious-${suffix}`, '--ignore-not-found']);
   for (const ns of [TEAM_A, TEAM_B, CONSUMERS, UNLISTED, OPERATOR]) {
     // Finalizers would hold the namespaces once the controller is gone.
