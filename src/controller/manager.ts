@@ -98,6 +98,7 @@ export class ApiKeyController {
       },
       audit: { recordLifecycle: (e) => this.#audit?.recordLifecycle(e) },
       expiringSoonMs: () => this.policy.current.expiringSoonDays * 86_400_000,
+      consumerSecretNamespaces: () => this.policy.current.consumerSecretNamespaces,
       now: () => new Date(),
     });
     this.metrics = new ControllerMetrics(this.queue, () => this.apiKeys.flatMap((i) => i.list()));

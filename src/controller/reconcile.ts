@@ -17,6 +17,7 @@ import { type LifecycleEvent, lifecycleFromEvent } from '../audit/index.ts';
 import type { EventRecorder, EventSpec } from '../kube/events.ts';
 import { isAlreadyExists, isConflict, isNotFound, KubeError, type KubeRest } from '../kube/rest.ts';
 import {
+  consumerNamespaceProblem,
   defaultExpiry,
   durationMs,
   formatRfc3339,
@@ -69,6 +70,8 @@ export interface ReconcileContext {
   audit?: { recordLifecycle(event: LifecycleEvent): void };
   /** ExpiringSoon window from the ApiKeyPolicy (default 14 days). */
   expiringSoonMs: () => number;
+  /** ApiKeyPolicy consumerSecretNamespaces (undefined: not restricted beyond the reserved namespaces). */
+  consumerSecretNamespaces: () => readonly string[] | undefined;
   now: () => Date;
 }
 
@@ -140,6 +143,17 @@ export class Reconciler {
             'the plaintext for spec.delivery.secretRef is no longer available; raise spec.rotation.generation to mint a new key',
           );
         }
+        // The webhook checked this at admission; a key admitted without it (webhook bypassed or not
+        // installed) still never gets a plaintext copy in a system namespace or keywarden's own.
+        const refused = consumerNamespaceProblem(
+          ak.spec.delivery.secretRef.namespace ?? ak.metadata.namespace,
+          {
+            apiKeyNamespace: ak.metadata.namespace,
+            operatorNamespace,
+            allowList: this.#ctx.consumerSecretNamespaces(),
+          },
+        );
+        if (refused) return this.#fail(ak, status, 'SecretRefRefused', refused);
         const conflict = await this.#writeConsumerSecret(ak, staged);
         if (conflict) return this.#fail(ak, status, 'SecretRefConflict', conflict);
       }
