@@ -175,7 +175,8 @@ beforeAll(async () => {
     return r.stdout.trim() === 'yes' ? true : undefined;
   }, 60_000);
 
-  // The policy: consumer Secrets only in team-a-consumers-*.
+  // The policy: consumer Secrets only in team-a-consumers-… and team-b (where the tenant may not write:
+  // there the SubjectAccessReview refuses).
   const previous = await kubectl(['get', 'apikeypolicy', 'default', '-o', 'json']);
   previousPolicySpec =
     previous.code === 0 ? (JSON.parse(previous.stdout) as { spec: unknown }).spec : undefined;
@@ -185,7 +186,7 @@ beforeAll(async () => {
       apiVersion: 'keywarden.dev/v1alpha1',
       kind: 'ApiKeyPolicy',
       metadata: { name: 'default' },
-      spec: { consumerSecretNamespaces: [`team-a-consumers-${suffix}`] },
+      spec: { consumerSecretNamespaces: [`team-a-consumers-${suffix}`, TEAM_B] },
     }),
   );
 
