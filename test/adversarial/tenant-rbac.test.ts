@@ -433,8 +433,18 @@ describe('a tenant with only `edit` in its namespace (chart RBAC, real API serve
         expect(r.code, `${ns}/${name}`).not.toBe(0);
         expect(r.stderr).toMatch(/forbidden/i);
       }
-      const can = await asTenant(['auth', 'can-i', 'patch', 'apikeys.keywarden.dev/status', '-n', TEAM_A]);
-      expect(can.stdout.trim()).toBe('no');
+      for (const verb of ['patch', 'update']) {
+        const can = await asTenant([
+          'auth',
+          'can-i',
+          verb,
+          'apikeys.keywarden.dev',
+          '--subresource=status',
+          '-n',
+          TEAM_A,
+        ]);
+        expect(can.stdout.trim(), verb).toBe('no');
+      }
     });
   });
 
