@@ -249,6 +249,7 @@ export function parseConfig(text: string): ConfigResult {
     keyStore: {
       namespaces: c.keyStore?.namespaces ?? [],
       labelSelector: c.keyStore?.labelSelector ?? DEFAULT_LABEL_SELECTOR,
+      ...(c.keyStore?.recordKeys ? { recordKeys: c.keyStore.recordKeys } : {}),
     },
     trustedProxies: c.trustedProxies ?? [],
     routes,
@@ -279,7 +280,7 @@ interface RawConfig {
     internalHost?: string;
     shutdownTimeout?: string;
   };
-  keyStore?: { namespaces?: string[]; labelSelector?: string };
+  keyStore?: ValidatorConfig['keyStore'] extends infer K ? Partial<K> : never;
   trustedProxies?: string[];
   routes?: { path: string; methods?: string[]; permission: string }[];
   unmappedRoutes?: 'deny' | 'allow';
