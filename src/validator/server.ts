@@ -76,10 +76,6 @@ export class Validator {
             'hash Secret watch failed; serving from cache, retrying',
           ),
       });
-    if (!deps.store && !config.keyStore.recordKeys)
-      deps.log.warn(
-        'keyStore.recordKeys is not set: hash records are believed without a signature, so anyone who can write a Secret in a watched namespace can forge a key or block one (set it to the ConfigMap keywarden-record-keys in the operator namespace)',
-      );
     this.store.on('refused', (ref, error) => {
       this.metrics.refusedRecords.inc();
       deps.log.warn({ secret: ref, error }, 'hash Secret refused; its key will not work here');
