@@ -24,6 +24,8 @@ export interface AdmissionRequest {
   object?: unknown;
   oldObject?: unknown;
   dryRun?: boolean;
+  /** Who sent the request, as the API server authenticated them. */
+  userInfo?: { username?: string; uid?: string; groups?: string[] };
 }
 
 export interface AdmissionResponse {
