@@ -125,13 +125,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Removes our reveal request if it is still the one on the ApiKey (a JSON Patch test guards it). */
 async function withdraw(rest: KubeRest, path: string, text: string): Promise<void> {
-  const pointer = `/metadata/annotations/${REVEAL_ANNOTATIONS.request.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+  const at = pointer(['metadata', 'annotations', REVEAL_ANNOTATIONS.request]);
   try {
     await rest.patch(
       path,
       [
-        { op: 'test', path: pointer, value: text },
-        { op: 'remove', path: pointer },
+        { op: 'test', path: at, value: text },
+        { op: 'remove', path: at },
       ],
       'json',
     );
