@@ -110,6 +110,9 @@ export function parseAdmissionReview(body: unknown): ParseResult {
       object: r.object ?? undefined,
       oldObject: r.oldObject ?? undefined,
       dryRun: r.dryRun === true,
+      ...(isObject(r.userInfo) && isString(r.userInfo.username)
+        ? { userInfo: { username: r.userInfo.username } }
+        : {}),
     },
   };
 }

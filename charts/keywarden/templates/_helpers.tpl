@@ -178,6 +178,9 @@ seccompProfile:
 {{- fail (printf "validator.namespaces[%s].serviceAccounts: injected sidecars no longer run as the pod's own account (the app container shares it): they get the %s account's token, mounted into the sidecar only. Remove serviceAccounts; standalone validators run as %s" .name $.Values.validator.serviceAccount.name $.Values.validator.serviceAccount.name) }}
 {{- end }}
 {{- end }}
+{{- if dig "subjects" nil (.Values.reveal | default dict) }}
+{{- fail "reveal.subjects is gone: kubectl keywarden reveal no longer reads the release namespace. Whoever may patch an ApiKey (the edit role) may reveal it; the key arrives sealed to a one-time key of the CLI" }}
+{{- end }}
 {{- if .Values.validator.signingKeySecret }}
 {{- fail "validator.signingKeySecret is gone: one signing key Secret in one namespace readable by every validator let any app container forge identities for every service. Create a key per namespace instead (keywarden validator signing-key -n NS --name keywarden-validator-jwt), named by injection.jwt.signingKeySecret; it is mounted into the sidecar only" }}
 {{- end }}
