@@ -455,15 +455,17 @@ export class Reconciler {
       const existing = await getSecret(rest, ns, name);
       const key = existing && readDeliveryKey(existing, ak.metadata.uid);
       if (key) return key;
-      const body = deliveryKeySecret(ak, randomBytes(32));
+      const fresh = new Uint8Array(randomBytes(32));
+      const body = deliveryKeySecret(ak, fresh);
       try {
         if (existing) {
-          // Left by a deleted ApiKey of the same name, or not ours: replace it (uid precondition).
+          // Left by a deleted ApiKey of the same name: replace it (resourceVersion precondition).
           body.metadata.resourceVersion = existing.metadata.resourceVersion;
           await rest.replace(secretsPath(ns, name), body);
         } else {
           await rest.create(secretsPath(ns), body);
         }
+        return fresh;
       } catch (err) {
         if (isAlreadyExists(err) || isConflict(err)) continue;
         throw err;
