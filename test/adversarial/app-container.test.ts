@@ -8,7 +8,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { queryEvents } from '../../src/audit/query.ts';
 import { INJECT_PATH, INJECT_WEBHOOK_NAME, SIDECAR_NAME, VOLUMES } from '../../src/injector/index.ts';
 import { KubeError, KubeRest } from '../../src/kube/rest.ts';
-import { parseKey } from '../../src/rules/index.ts';
+import { KEY_PATTERN, parseKey } from '../../src/rules/index.ts';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
 import { KeywardenProcess } from '../integration/support/keywarden-process.ts';
 import { kubectl, kubectlOk } from '../integration/support/kubectl.ts';
@@ -205,6 +205,19 @@ beforeAll(async () => {
     '-n',
     TEAM,
   ]);
+  // What the aggregation controller would add to `edit` (this control plane runs none): ApiKeys.
+  const aggregated = rendered.find(
+    (d) => d.kind === 'ClusterRole' && d.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-edit'],
+  );
+  await kubectlOk([
+    'create',
+    'rolebinding',
+    'tenant-apikeys',
+    `--clusterrole=${aggregated?.metadata.name}`,
+    `--serviceaccount=${TEAM}:${TENANT_SA}`,
+    '-n',
+    TEAM,
+  ]);
   await kubectlOk(['create', 'role', 'ops-read', '--verb=get,list,watch', '--resource=secrets', '-n', NS]);
   await kubectlOk(['create', 'rolebinding', 'ops-read', '--role=ops-read', `--user=${OPS_READER}`, '-n', NS]);
 
@@ -362,37 +375,43 @@ describe('the app container (compromised) next to an injected sidecar', () => {
       metadata: { name: 'app-target' },
       spec: { environment: 'staging' },
     });
-    const calls: [string, Promise<unknown>][] = [
-      ['get the signing key', rest.get(`/api/v1/namespaces/${TEAM}/secrets/keywarden-validator-jwt`)],
-      ["get the sidecar's token", rest.get(`/api/v1/namespaces/${TEAM}/secrets/keywarden-validator-token`)],
+    // Each call is made only when awaited, so a refusal is never an unhandled rejection.
+    const calls: [string, () => Promise<unknown>][] = [
+      ['get the signing key', () => rest.get(`/api/v1/namespaces/${TEAM}/secrets/keywarden-validator-jwt`)],
+      [
+        "get the sidecar's token",
+        () => rest.get(`/api/v1/namespaces/${TEAM}/secrets/keywarden-validator-token`),
+      ],
       [
         'list hash records here',
-        rest.get(`/api/v1/namespaces/${TEAM}/secrets?labelSelector=keywarden.dev/component%3Dkey-hash`),
+        () => rest.get(`/api/v1/namespaces/${TEAM}/secrets?labelSelector=keywarden.dev/component%3Dkey-hash`),
       ],
-      ['list hash records elsewhere', rest.get(`/api/v1/namespaces/${OTHER}/secrets`)],
+      ['list hash records elsewhere', () => rest.get(`/api/v1/namespaces/${OTHER}/secrets`)],
       [
         "get another namespace's signing key",
-        rest.get(`/api/v1/namespaces/${OTHER}/secrets/keywarden-validator-jwt`),
+        () => rest.get(`/api/v1/namespaces/${OTHER}/secrets/keywarden-validator-jwt`),
       ],
-      ['list the operator namespace', rest.get(`/api/v1/namespaces/${NS}/secrets`)],
+      ['list the operator namespace', () => rest.get(`/api/v1/namespaces/${NS}/secrets`)],
       [
         'patch ApiKey status',
-        rest.patch(
-          `/apis/keywarden.dev/v1alpha1/namespaces/${TEAM}/apikeys/app-target/status`,
-          { status: { lastUsedAt: '2030-01-01T00:00:00Z' } },
-          'merge',
-        ),
+        () =>
+          rest.patch(
+            `/apis/keywarden.dev/v1alpha1/namespaces/${TEAM}/apikeys/app-target/status`,
+            { status: { lastUsedAt: '2030-01-01T00:00:00Z' } },
+            'merge',
+          ),
       ],
       [
         'mint a token for the validator account',
-        rest.create(`/api/v1/namespaces/${TEAM}/serviceaccounts/keywarden-validator/token`, {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: {},
-        }),
+        () =>
+          rest.create(`/api/v1/namespaces/${TEAM}/serviceaccounts/keywarden-validator/token`, {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenRequest',
+            spec: {},
+          }),
       ],
     ];
-    for (const [what, call] of calls) expect(await statusOf(call), what).toBe(403);
+    for (const [what, call] of calls) expect(await statusOf(call()), what).toBe(403);
 
     // Positive control: the token the chart made for the sidecar works for what the sidecar does.
     const token = await eventually(
@@ -490,7 +509,7 @@ describe('a reader of the operator namespace', () => {
     for (const seen of [before, after]) {
       expect(seen).not.toContain(key);
       expect(seen).not.toContain(Buffer.from(key).toString('base64'));
-      expect(seen).not.toMatch(/kw[sp]k_(prod|stg|dev)_[0-9A-Za-z]{12}_/);
+      expect(seen).not.toMatch(new RegExp(KEY_PATTERN));
     }
     // The copy is gone, and the status carries only a JWE sealed to the CLI's discarded key.
     expect(after).not.toContain('.victim.delivery');

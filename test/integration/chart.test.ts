@@ -824,7 +824,8 @@ describe('least privilege, checked by the API server after really applying the R
       'create',
       'rolebinding',
       'alice-edit',
-      '--clusterrole=edit',
+      // The chart's role that `edit` aggregates (this control plane runs no aggregation controller).
+      `--clusterrole=${FULLNAME}-edit`,
       `--user=${user}`,
       '-n',
       TEAM,
