@@ -452,23 +452,26 @@ export class Reconciler {
     const ns = ak.metadata.namespace;
     const name = deliveryKeySecretName(ak.metadata.name);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const existing = await getSecret(rest, ns, name);
-      const key = existing && readDeliveryKey(existing, ak.metadata.uid);
-      if (key) return key;
+      // Create first: a new ApiKey (the common case) costs one call.
       const fresh = new Uint8Array(randomBytes(32));
       const body = deliveryKeySecret(ak, fresh);
       try {
-        if (existing) {
-          // Left by a deleted ApiKey of the same name: replace it (resourceVersion precondition).
-          body.metadata.resourceVersion = existing.metadata.resourceVersion;
-          await rest.replace(secretsPath(ns, name), body);
-        } else {
-          await rest.create(secretsPath(ns), body);
-        }
+        await rest.create(secretsPath(ns), body);
         return fresh;
       } catch (err) {
-        if (isAlreadyExists(err) || isConflict(err)) continue;
-        throw err;
+        if (!isAlreadyExists(err)) throw err;
+      }
+      const existing = await getSecret(rest, ns, name);
+      if (!existing) continue;
+      const key = readDeliveryKey(existing, ak.metadata.uid);
+      if (key) return key;
+      // Left by a deleted ApiKey of the same name: replace it (resourceVersion precondition).
+      body.metadata.resourceVersion = existing.metadata.resourceVersion;
+      try {
+        await rest.replace(secretsPath(ns, name), body);
+        return fresh;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
       }
     }
     throw new Error(`cannot settle the data key Secret ${ns}/${name}: it keeps changing`);
