@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   COMPONENT_LABEL,
   HASH_COMPONENT,
@@ -13,6 +14,7 @@ import {
   signRecordText,
 } from '../api/hash-record.ts';
 import { API_VERSION, type ApiKey, type ApiKeyStatus, LABELS } from '../api/index.ts';
+import { parseRevealRequest, REVEAL_ANNOTATIONS } from '../api/reveal.ts';
 import { type LifecycleEvent, lifecycleFromEvent } from '../audit/index.ts';
 import type { EventRecorder, EventSpec } from '../kube/events.ts';
 import { isAlreadyExists, isConflict, isNotFound, KubeError, type KubeRest } from '../kube/rest.ts';
@@ -31,14 +33,20 @@ import {
 import { setCondition } from './conditions.ts';
 import {
   ANNOTATIONS,
+  atRestBinding,
   consumerSecret,
+  deliveryKeySecret,
+  deliveryKeySecretName,
   deliverySecret,
   getSecret,
   ownsConsumerSecret,
   ownsHashSecret,
+  openAtRest,
+  readDeliveryKey,
   readStaged,
   type SecretObject,
   type StagedKey,
+  sealAtRest,
   sealForRecipient,
   secretsPath,
 } from './delivery.ts';
@@ -56,6 +64,7 @@ export type LiveApiKey = ApiKey & {
     finalizers?: string[];
     deletionTimestamp?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
   };
 };
 
@@ -135,6 +144,7 @@ export class Reconciler {
         delivery = staged.secret;
       }
       if (ak.spec.delivery?.secretRef) {
+        staged.plaintext ??= await this.#plaintextOf(ak, staged);
         if (staged.plaintext === undefined) {
           return this.#fail(
             ak,
@@ -214,8 +224,14 @@ export class Reconciler {
     if (record.previous) wake(Date.parse(record.previous.validUntil) + 1);
     status.previousSecretValidUntil = record.previous?.validUntil;
 
-    // 3. The one-time delivery: destroyed after its TTL; its disappearance before that means revealed.
+    // 3. The one-time delivery: destroyed after its TTL, or sealed to the one-time public key of a reveal
+    //    request on the ApiKey (status.delivery.jwe) and then destroyed; its disappearance otherwise
+    //    also means revealed (an older CLI deleted it).
+    let revealedCopy: SecretObject | undefined;
+    let revealedBy: string | undefined;
     if (delivery && staged && staged.generation === record.rotationGeneration) {
+      const request = parseRevealRequest(ak.metadata.annotations?.[REVEAL_ANNOTATIONS.request]);
+      const asked = request?.keyId === staged.keyId && request.generation === staged.generation;
       if (staged.jwe) {
         // Sealed: the JWE moves to status; the staging copy is deleted once status is written (below).
         status.delivery = { state: 'Sealed', jwe: staged.jwe };
@@ -230,6 +246,32 @@ export class Reconciler {
           });
         }
         delivery = undefined;
+      } else if (
+        asked &&
+        ak.status?.delivery?.state === 'Revealed' &&
+        ak.status.rotationGeneration === staged.generation
+      ) {
+        // Answered already (status written, copy not yet deleted when we stopped): never seal it twice.
+        revealedCopy = delivery;
+      } else if (asked && request) {
+        const plaintext = staged.plaintext ?? (await this.#plaintextOf(ak, staged));
+        if (plaintext === undefined) {
+          return this.#fail(
+            ak,
+            status,
+            'DeliveryLost',
+            'the one-time copy can no longer be opened; raise spec.rotation.generation to mint a new key',
+          );
+        }
+        revealedBy = ak.metadata.annotations?.[REVEAL_ANNOTATIONS.requestedBy] || undefined;
+        status.delivery = { state: 'Revealed', jwe: await sealForRecipient(plaintext, request.jwk) };
+        revealedCopy = delivery;
+        events.push({
+          type: 'Normal',
+          reason: 'Revealed',
+          action: 'Reveal',
+          note: `The one-time copy of key ${record.keyId} was revealed${revealedBy ? ` to ${revealedBy}` : ''} and destroyed`,
+        });
       } else {
         wake(Date.parse(staged.expiresAt));
       }
@@ -339,15 +381,18 @@ export class Reconciler {
     await this.#ensureLabels(ak, state);
     await this.#writeStatus(ak, status);
     if (delivery && staged?.jwe) await this.#deleteSecret(operatorNamespace, delivery);
-    for (const e of events) await this.#announce(ak, e, status.keyId);
+    // Only after status holds the sealed answer: a crash in between must not lose the key.
+    if (revealedCopy) await this.#deleteSecret(operatorNamespace, revealedCopy);
+    for (const e of events)
+      await this.#announce(ak, e, status.keyId, e.reason === 'Revealed' ? revealedBy : undefined);
     return Number.isFinite(requeueAt) ? { requeueAfterMs: requeueAt - now.getTime() } : {};
   }
 
   /** An Event for people, and the same change in the audit trail. */
-  async #announce(ak: LiveApiKey, e: EventSpec, keyId = ak.status?.keyId): Promise<void> {
+  async #announce(ak: LiveApiKey, e: EventSpec, keyId = ak.status?.keyId, actor?: string): Promise<void> {
     await this.#ctx.events.record(ak, e);
     const lifecycle =
-      this.#ctx.audit && lifecycleFromEvent(ak, e, { ignoreManagers: [FIELD_MANAGER], keyId });
+      this.#ctx.audit && lifecycleFromEvent(ak, e, { ignoreManagers: [FIELD_MANAGER], keyId, actor });
     if (lifecycle) this.#ctx.audit?.recordLifecycle(lifecycle);
   }
 
@@ -383,12 +428,20 @@ export class Reconciler {
         );
       }
     }
+    const hash = hashKey(plaintext);
+    const sealed = jwe
+      ? undefined
+      : await sealAtRest(
+          plaintext,
+          await this.#dataKey(ak),
+          atRestBinding({ apiKeyUid: ak.metadata.uid, generation, keyId, hash }),
+        );
     const staged = {
       generation,
-      hash: hashKey(plaintext),
+      hash,
       keyId,
       hint: keyHint(plaintext),
-      ...(jwe ? { jwe } : { plaintext }),
+      ...(jwe ? { jwe } : { sealed }),
       expiresAt: new Date(now.getTime() + this.#ctx.deliveryTtlMs).toISOString(),
     };
     const body = deliverySecret(this.#ctx.operatorNamespace, ak, staged);
@@ -411,7 +464,52 @@ export class Reconciler {
         body,
       );
     }
-    return { ...staged, apiKeyUid: ak.metadata.uid, secret: written };
+    return { ...staged, ...(jwe ? {} : { plaintext }), apiKeyUid: ak.metadata.uid, secret: written };
+  }
+
+  /** The ApiKey's data key (made on first use): what its delivery copy is sealed with at rest. */
+  async #dataKey(ak: LiveApiKey): Promise<Uint8Array> {
+    const { rest } = this.#ctx;
+    const ns = ak.metadata.namespace;
+    const name = deliveryKeySecretName(ak.metadata.name);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // Create first: a new ApiKey (the common case) costs one call.
+      const fresh = new Uint8Array(randomBytes(32));
+      const body = deliveryKeySecret(ak, fresh);
+      try {
+        await rest.create(secretsPath(ns), body);
+        return fresh;
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+      const existing = await getSecret(rest, ns, name);
+      if (!existing) continue;
+      const key = readDeliveryKey(existing, ak.metadata.uid);
+      if (key) return key;
+      // Left by a deleted ApiKey of the same name: replace it (resourceVersion precondition).
+      body.metadata.resourceVersion = existing.metadata.resourceVersion;
+      try {
+        await rest.replace(secretsPath(ns, name), body);
+        return fresh;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+    throw new Error(`cannot settle the data key Secret ${ns}/${name}: it keeps changing`);
+  }
+
+  /** Opens the copy sealed at rest; undefined when it cannot be (data key gone or replaced). */
+  async #plaintextOf(ak: LiveApiKey, staged: StagedKey): Promise<string | undefined> {
+    if (staged.plaintext !== undefined) return staged.plaintext;
+    if (staged.sealed === undefined) return undefined;
+    const secret = await getSecret(
+      this.#ctx.rest,
+      ak.metadata.namespace,
+      deliveryKeySecretName(ak.metadata.name),
+    );
+    const key = secret && readDeliveryKey(secret, ak.metadata.uid);
+    if (!key) return undefined;
+    return openAtRest(staged.sealed, key, atRestBinding(staged));
   }
 
   #record(

@@ -40,6 +40,18 @@ export interface InjectorConfig {
    * the release namespace). Injected validators then believe only hash records the controller signed.
    */
   recordKeys?: { namespace: string; name: string };
+  /**
+   * The sidecar's own API credentials: a Secret of this name in the pod's namespace (the chart makes a
+   * kubernetes.io/service-account-token Secret of the keywarden-validator ServiceAccount), mounted into
+   * the sidecar only. The pod's own ServiceAccount, which the app container shares, gets nothing.
+   */
+  credentialsSecret: string;
+  /** Identity JWTs (when validatorSettings.identity.jwt is set): the per-namespace signing key Secret. */
+  jwtSigningKeySecret: { name: string; key: string };
+  /** Audiences `keywarden.dev/jwt-audience` may name, per namespace; without it the audience is the namespace. */
+  jwtAudiences: Record<string, string[]>;
+  /** Namespaces whose pods may be injected (where the credentials exist); empty: every namespace. */
+  namespaces: string[];
 }
 
 export const INJECTOR_DEFAULTS: Omit<InjectorConfig, 'image'> = {
@@ -54,7 +66,22 @@ export const INJECTOR_DEFAULTS: Omit<InjectorConfig, 'image'> = {
   validatorSettings: {},
   allowImageOverride: true,
   logLevel: 'info',
+  credentialsSecret: 'keywarden-validator-token',
+  jwtSigningKeySecret: { name: 'keywarden-validator-jwt', key: 'signing-key.pem' },
+  jwtAudiences: {},
+  namespaces: [],
 };
+
+/**
+ * Fields of validatorSettings.identity.jwt the injector sets itself: the key is a file from a Secret in
+ * the pod's namespace (no API access to any signing key), the audience is bound to the namespace.
+ */
+export const RESERVED_JWT_SETTINGS = {
+  signingKey:
+    "is set by the injector: the Secret injection.jwt.signingKeySecret in the pod's namespace, mounted into the sidecar only",
+  audience:
+    "is set by the injector: the pod's namespace, or keywarden.dev/jwt-audience when injection.jwt.audiences allows it",
+} as const;
 
 /** Settings the injector writes itself; `validatorSettings` may not set them. */
 export const RESERVED_VALIDATOR_SETTINGS = [
@@ -77,6 +104,12 @@ export type InjectorConfigResult = { ok: true; config: InjectorConfig } | { ok: 
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const isSecretName = (v: unknown): v is string =>
+  typeof v === 'string' && v.length <= 253 && DNS_SUBDOMAIN_RE.test(v);
+const isNamespace = (v: unknown): v is string =>
+  typeof v === 'string' && v.length <= 63 && DNS_LABEL_RE.test(v);
 
 function isPort(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
@@ -131,6 +164,10 @@ export function checkInjectorConfig(raw: unknown): InjectorConfigResult {
     'allowImageOverride',
     'logLevel',
     'recordKeys',
+    'credentialsSecret',
+    'jwtSigningKeySecret',
+    'jwtAudiences',
+    'namespaces',
   ]);
   for (const k of Object.keys(raw)) {
     if (!known.has(k)) problems.push(`${k}: unknown field; known fields: ${[...known].join(', ')}`);
@@ -204,6 +241,12 @@ export function checkInjectorConfig(raw: unknown): InjectorConfigResult {
         if (k in raw.validatorSettings)
           problems.push(`validatorSettings.${k}: is set by the injector from pod annotations; remove it`);
       }
+      const jwt = isObject(raw.validatorSettings.identity) ? raw.validatorSettings.identity.jwt : undefined;
+      if (isObject(jwt)) {
+        for (const [k, why] of Object.entries(RESERVED_JWT_SETTINGS)) {
+          if (k in jwt) problems.push(`validatorSettings.identity.jwt.${k}: ${why}; remove it`);
+        }
+      }
       c.validatorSettings = raw.validatorSettings;
     }
   }
@@ -212,6 +255,47 @@ export function checkInjectorConfig(raw: unknown): InjectorConfigResult {
     if (isObject(r) && typeof r.namespace === 'string' && r.namespace && typeof r.name === 'string' && r.name)
       c.recordKeys = { namespace: r.namespace, name: r.name };
     else problems.push('recordKeys: must be {namespace, name} of the ConfigMap keywarden-record-keys');
+  }
+  if (raw.credentialsSecret !== undefined) {
+    if (isSecretName(raw.credentialsSecret)) c.credentialsSecret = raw.credentialsSecret;
+    else problems.push('credentialsSecret: must be a Secret name');
+  }
+  if (raw.jwtSigningKeySecret !== undefined) {
+    const j = raw.jwtSigningKeySecret;
+    if (
+      !isObject(j) ||
+      !isSecretName(j.name) ||
+      (j.key !== undefined && !(typeof j.key === 'string' && CONFIGMAP_KEY_RE.test(j.key)))
+    )
+      problems.push(
+        'jwtSigningKeySecret: must be {name: a Secret name, key: a key in it (default signing-key.pem)}',
+      );
+    else
+      c.jwtSigningKeySecret = {
+        name: j.name,
+        key: typeof j.key === 'string' ? j.key : INJECTOR_DEFAULTS.jwtSigningKeySecret.key,
+      };
+  }
+  if (raw.jwtAudiences !== undefined && raw.jwtAudiences !== null) {
+    const a = raw.jwtAudiences;
+    if (!isObject(a))
+      problems.push('jwtAudiences: must map a namespace to the audiences its pods may ask for');
+    else {
+      for (const [ns, list] of Object.entries(a)) {
+        if (!isNamespace(ns)) problems.push(`jwtAudiences.${ns}: not a namespace name`);
+        if (
+          !Array.isArray(list) ||
+          !list.every((x) => typeof x === 'string' && x.trim() !== '' && x === x.trim())
+        )
+          problems.push(`jwtAudiences.${ns}: must be a list of audiences (non-empty strings)`);
+      }
+      c.jwtAudiences = a as Record<string, string[]>;
+    }
+  }
+  if (raw.namespaces !== undefined && raw.namespaces !== null) {
+    if (!Array.isArray(raw.namespaces) || !raw.namespaces.every(isNamespace))
+      problems.push('namespaces: must be a list of namespace names');
+    else c.namespaces = raw.namespaces as string[];
   }
   if (raw.allowImageOverride !== undefined) {
     if (typeof raw.allowImageOverride === 'boolean') c.allowImageOverride = raw.allowImageOverride;

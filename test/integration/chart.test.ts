@@ -97,13 +97,9 @@ const OPTION_SETS: Record<string, string[]> = {
     'monitoring.grafanaDashboard.enabled=true',
   ],
   'injection off': ['injection.enabled=false'],
-  'validators, signing key, revealers': [
-    `validator.namespaces[0].name=${TEAM}`,
-    `validator.namespaces[0].serviceAccounts[0]=payments-api`,
-    `validator.signingKeySecret.namespace=${NS}`,
-    'validator.signingKeySecret.name=validator-jwt',
-    'reveal.subjects[0].kind=Group',
-    'reveal.subjects[0].name=key-custodians',
+  'validators and JWT audiences': [
+    `validator.namespaces[0]=${TEAM}`,
+    `injection.jwt.audiences.${TEAM}[0]=payments-api`,
     'injection.failurePolicy=Fail',
     `injection.excludeNamespaces[0]=${OTHER}`,
     'controller.watchNamespaces[0]=a',
@@ -336,7 +332,7 @@ describe('what the chart renders', () => {
   });
 
   it('the pod-injection webhook calls the injector path, skips kube-system and the release namespace', async () => {
-    const all = docs(await render(OPTION_SETS['validators, signing key, revealers']));
+    const all = docs(await render(OPTION_SETS['validators and JWT audiences']));
     const cfg = find(all, 'MutatingWebhookConfiguration', `${FULLNAME}-injection`);
     expect(cfg.webhooks).toHaveLength(1);
     expect(cfg.webhooks[0]).toMatchObject({
@@ -582,7 +578,7 @@ describe('what the chart renders', () => {
     for (const set of [
       OPTION_SETS.default,
       OPTION_SETS['cert-manager TLS'],
-      OPTION_SETS['validators, signing key, revealers'],
+      OPTION_SETS['validators and JWT audiences'],
     ] as string[][]) {
       const all = docs(await render(set));
       for (const component of ['controller', 'webhook']) {
@@ -710,7 +706,7 @@ describe('least privilege, checked by the API server after really applying the R
     (await kubectl(['auth', 'can-i', ...args, `--as=${user}`])).stdout.trim();
 
   beforeAll(async () => {
-    const all = docs(await render(OPTION_SETS['validators, signing key, revealers']));
+    const all = docs(await render(OPTION_SETS['validators and JWT audiences']));
     const rbac = all.filter((d) =>
       ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(d.kind),
     );
@@ -727,17 +723,15 @@ describe('least privilege, checked by the API server after really applying the R
       'keywarden.dev apikeys/status patch *',
     ];
     await expect.poll(() => rules(VALIDATOR, TEAM), { timeout: 10_000 }).toEqual(expected);
-    // The app's own service account, listed in values, gets the same (injected sidecars run as it).
-    expect(await rules(APP, TEAM)).toEqual(expected);
-    // In the release namespace: the one JWT signing-key Secret, nothing else (no delivery Secret).
-    // ... and the public keys hash records are signed with.
+    // The app's own service account (shared by the app container) gets nothing: injected sidecars use
+    // the keywarden-validator token, mounted into the sidecar only.
+    expect(await rules(APP, TEAM)).toEqual([]);
+    // In the release namespace only the public keys hash records are signed with: no signing key, no
+    // delivery Secret.
     expect(await rules(VALIDATOR, NS)).toEqual([
       'core configmaps get keywarden-record-keys',
       'core configmaps list keywarden-record-keys',
       'core configmaps watch keywarden-record-keys',
-      'core secrets get validator-jwt',
-      'core secrets list validator-jwt',
-      'core secrets watch validator-jwt',
     ]);
     expect(await rules(VALIDATOR, OTHER)).toEqual([]);
   });
@@ -755,23 +749,10 @@ describe('least privilege, checked by the API server after really applying the R
     expect(await canI(VALIDATOR, ['create', 'secrets', '-n', TEAM])).toBe('no');
     expect(await canI(VALIDATOR, ['update', 'apikeys.keywarden.dev', '-n', TEAM])).toBe('no');
     expect(await canI(VALIDATOR, ['patch', 'apikeys.keywarden.dev', '-n', TEAM])).toBe('no');
-    expect(await canI(VALIDATOR, ['get', 'secret/validator-jwt', '-n', NS])).toBe('yes');
+    expect(await canI(VALIDATOR, ['get', 'secret/validator-jwt', '-n', NS])).toBe('no');
   });
 
   it('a list or watch narrowed to one name by a field selector is allowed by resourceNames (as the informers ask)', async () => {
-    const ok = await kubectl([
-      'get',
-      'secrets',
-      '-n',
-      NS,
-      '--field-selector',
-      'metadata.name=validator-jwt',
-      `--as=${VALIDATOR}`,
-    ]);
-    expect(ok.stderr).not.toMatch(/forbidden/i);
-    expect(ok.code).toBe(0);
-    const denied = await kubectl(['get', 'secrets', '-n', NS, `--as=${VALIDATOR}`]);
-    expect(denied.stderr).toMatch(/forbidden/i);
     const hook = await kubectl([
       'get',
       'mutatingwebhookconfigurations',
@@ -846,11 +827,41 @@ describe('least privilege, checked by the API server after really applying the R
     expect(await canI(WEBHOOK, ['patch', 'mutatingwebhookconfiguration/someone-elses'])).toBe('no');
   });
 
-  it('revealers may read and delete Secrets in the release namespace only', async () => {
+  it('revealing needs no right in the release namespace: the edit role patches the ApiKey', async () => {
     const user = 'alice';
+    await kubectlOk([
+      'create',
+      'rolebinding',
+      'alice-edit',
+      // The chart's role that `edit` aggregates (this control plane runs no aggregation controller).
+      `--clusterrole=${FULLNAME}-edit`,
+      `--user=${user}`,
+      '-n',
+      TEAM,
+    ]);
     await expect
-      .poll(() => rules(user, NS, ['key-custodians']), { timeout: 10_000 })
-      .toEqual(expect.arrayContaining(['core secrets delete *', 'core secrets get *']));
-    expect(await rules(user, TEAM, ['key-custodians'])).not.toContain('core secrets get *');
+      .poll(() => canI(user, ['patch', 'apikeys.keywarden.dev', '-n', TEAM]), { timeout: 10_000 })
+      .toBe('yes');
+    expect(await rules(user, NS)).toEqual([]);
+    expect(await canI(user, ['get', 'secrets', '-n', NS])).toBe('no');
+  });
+});
+
+describe('values removed for security, with the migration in the message', () => {
+  it.each([
+    [`validator.namespaces[0].name=${TEAM}`, `validator.namespaces[0].serviceAccounts[0]=payments-api`],
+    [`validator.signingKeySecret.namespace=${NS}`, 'validator.signingKeySecret.name=validator-jwt'],
+    ['reveal.subjects[0].kind=Group', 'reveal.subjects[0].name=key-custodians'],
+  ])('%s fails the install', async (...set) => {
+    const r = await run(helmPath, [
+      'template',
+      RELEASE,
+      CHART,
+      '-n',
+      NS,
+      ...set.flatMap((x) => ['--set', x]),
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/is gone|no longer/);
   });
 });

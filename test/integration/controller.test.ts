@@ -24,7 +24,8 @@ import { promtoolCheckMetrics } from './support/promtool.ts';
 const rest = adminRest();
 let ns = '';
 let controller: KeywardenProcess;
-const DELIVERY_TTL_S = 6;
+// Long enough for a reveal (CLI start, request, the controller's sealed answer) on a loaded machine.
+const DELIVERY_TTL_S = 15;
 const auditDir = () => join(inject('runDir'), `audit-${ns}`);
 
 async function waitState(name: string, state: string, timeoutMs = 15_000) {
