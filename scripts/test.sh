@@ -20,6 +20,7 @@ say "lint and format (biome)"
 npx biome check .
 say "type check (tsc)"
 npx tsc -p tsconfig.json
+npx tsc -p src/console/web/tsconfig.json
 say "generated types match crds/"
 node scripts/gen-types.ts --check
 if [[ " ${projects[*]} " == *" integration "* || " ${projects[*]} " == *" adversarial "* ]]; then
