@@ -28,6 +28,12 @@ if [[ " ${projects[*]} " == *" integration "* || " ${projects[*]} " == *" advers
   node src/cli/main.ts controlplane build >/dev/null
   bash tools/build-go-tool.sh helm >/dev/null
   bash tools/build-go-tool.sh promtool >/dev/null
+  # The console's browser tests drive Debian's Chromium with playwright-core (no browser download).
+  if [[ ! -x "${KEYWARDEN_CHROMIUM:-/usr/bin/chromium}" ]]; then
+    say "installing Debian's chromium for the console's browser tests (apt-get install -y chromium)"
+    sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq >&2 && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+  fi
 fi
 mkdir -p .keywarden
 say "vitest ${projects[*]}"

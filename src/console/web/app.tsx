@@ -133,16 +133,18 @@ function App() {
           {connected ? 'Live' : 'Reconnecting…'}
         </span>
       </header>
-      {session.note && (
-        <sl-alert open variant="warning">
-          {session.note}
-        </sl-alert>
-      )}
-      {problem && (
-        <sl-alert open variant="danger" class="problem">
-          {problem}
-        </sl-alert>
-      )}
+      <div class="alerts">
+        {session.note && (
+          <sl-alert open variant="warning">
+            {session.note}
+          </sl-alert>
+        )}
+        {problem && (
+          <sl-alert open variant="danger" class="problem">
+            {problem}
+          </sl-alert>
+        )}
+      </div>
       <FilterPanel filters={filters} onChange={setFilters} keys={[...keys.values()]} />
       <main class="content">
         {view === 'keys' ? (
