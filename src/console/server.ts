@@ -242,7 +242,8 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
       res.json({
         available: false,
         message:
-          'No audit trail is reachable. Copy the validator audit volume locally (kubectl cp POD:/var/lib/keywarden/audit ./audit -c keywarden-validator) and start the console with --audit-dir ./audit.',
+          "No audit trail is reachable. Copy the validator's audit directory (its audit.directory setting) here, " +
+          'e.g. kubectl cp POD:/var/lib/keywarden/audit ./audit -c keywarden-validator, and restart the console with --audit-dir ./audit.',
       });
       return;
     }
