@@ -25,6 +25,8 @@ export interface FormValues {
   ratePeriod: string;
   rateBurst: string;
   customers: string;
+  /** On edit, the key's expiresAt: kept as it is while its day is not changed. */
+  originalExpiresAt?: string | undefined;
 }
 
 const dateOf = (d: Date) => formatRfc3339(d).slice(0, 10);
@@ -64,8 +66,12 @@ export function initialValues(policy: EffectivePolicy, namespace: string, key?: 
     ratePeriod: key?.spec.rateLimit?.period ?? '1m',
     rateBurst: key?.spec.rateLimit?.burst ? String(key.spec.rateLimit.burst) : '',
     customers: (key?.spec.customers ?? []).join(', '),
+    originalExpiresAt: key?.spec.expiresAt,
   };
 }
+
+const expiryUnchanged = (v: FormValues) =>
+  v.originalExpiresAt !== undefined && v.originalExpiresAt.slice(0, 10) === v.expiryDate;
 
 /** Messages by field (spec.x or metadata.x), from the shared rules. */
 export function validate(
@@ -87,10 +93,12 @@ export function validate(
     strict: policy.strictCatalogue,
   });
   if (perms.length) errors['spec.permissions'] = perms.join('\n');
-  const expiry = checkExpiry(expiryFromDate(v.expiryDate, now, policy.maxLifetimeDays), now, {
-    maxLifetimeDays: policy.maxLifetimeDays,
-  });
-  if (!expiry.ok) errors['spec.expiresAt'] = expiry.message;
+  if (!expiryUnchanged(v)) {
+    const expiry = checkExpiry(expiryFromDate(v.expiryDate, now, policy.maxLifetimeDays), now, {
+      maxLifetimeDays: policy.maxLifetimeDays,
+    });
+    if (!expiry.ok) errors['spec.expiresAt'] = expiry.message;
+  }
   const sourceErrors = lines(v.sources)
     .map((s) => parseSource(s))
     .flatMap((r) => (r.ok ? [] : [r.message]));
@@ -128,7 +136,9 @@ export function specOf(
   const spec: Record<string, unknown> = {
     description: v.description,
     permissions: v.permissions,
-    expiresAt: expiryFromDate(v.expiryDate, now, policy.maxLifetimeDays),
+    expiresAt: expiryUnchanged(v)
+      ? v.originalExpiresAt
+      : expiryFromDate(v.expiryDate, now, policy.maxLifetimeDays),
     allowedSources: lines(v.sources),
     customers: lines(v.customers),
     rateLimit,
