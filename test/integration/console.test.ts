@@ -330,6 +330,27 @@ describe('the API Keys page', () => {
     await page.screenshot({ path: `${SHOTS}key-panel-light.png` });
   });
 
+  it('edits description, sources and rate limit; the expiry stays to the second', async () => {
+    const before = await getApiKey(rest, ns, 'billing-backend');
+    await page.goto(`${consoleProc.url}?key=${ns}/billing-backend`);
+    const panel = page.getByRole('region', { name: `Key ${ns}/billing-backend` });
+    await panel.getByRole('button', { name: 'Edit' }).click();
+    await page.locator('sl-dialog.form-dialog[open]').waitFor();
+    await fill(page, 'description', 'Billing back office (EU)');
+    await page.locator('sl-textarea[name="allowedSources"] textarea').fill('10.0.0.0/8\n2001:db8::/32');
+    await fill(page, 'rateRequests', '50');
+    await page.locator('sl-dialog.form-dialog').getByRole('button', { name: 'Save', exact: true }).click();
+    await page.locator('sl-dialog.form-dialog').waitFor({ state: 'detached' });
+    const after = await getApiKey(rest, ns, 'billing-backend');
+    expect(after.spec.description).toBe('Billing back office (EU)');
+    expect(after.spec.allowedSources).toEqual(['10.0.0.0/8', '2001:db8::/32']);
+    expect(after.spec.rateLimit).toEqual({ requests: 50, period: '1m' });
+    expect(after.spec.expiresAt).toBe(before.spec.expiresAt);
+    await expect
+      .poll(() => row(page, 'billing-backend').locator('[data-col=rateLimit]').textContent())
+      .toBe('50/1m');
+  });
+
   it('deletes only after a confirmation that names the key', async () => {
     await createApiKey(rest, ns, 'old-partner', { environment: 'development', permissions: [] });
     await page.goto(`${consoleProc.url}?key=${ns}/old-partner`);
