@@ -270,8 +270,8 @@ describe('keywarden console: what a tenant writes, and what a key leaves behind'
       const urls: string[] = [];
       page.on('request', (r) => urls.push(r.url()));
       await page.getByRole('button', { name: 'Create key' }).click();
-      await page.locator('sl-input[name="namespace"] input').fill(ns);
-      await page.locator('sl-input[name="name"] input').fill('leak-check');
+      await page.locator('sl-input[data-field="namespace"] input').fill(ns);
+      await page.locator('sl-input[data-field="name"] input').fill('leak-check');
       await page
         .locator('sl-dialog.form-dialog')
         .getByRole('button', { name: 'Create', exact: true })

@@ -58,9 +58,12 @@ let browser: Browser;
 let page: Page;
 let savedPolicy: string | undefined;
 
+/** expect.poll with a wait fit for a page fed by a watch on a loaded machine. */
+const until = <T>(fn: () => Promise<T> | T, opts: { timeout?: number; interval?: number } = {}) =>
+  expect.poll(fn, { timeout: 15_000, interval: 100, ...opts });
 const row = (p: Page, name: string) => p.locator(`tr[data-key="${ns}/${name}"]`);
 const fill = (p: Page, field: string, value: string) =>
-  p.locator(`sl-input[name="${field}"] input`).fill(value);
+  p.locator(`sl-input[data-field="${field}"] input`).fill(value);
 
 async function openCreate(p: Page): Promise<void> {
   await p.getByRole('button', { name: 'Create key' }).click();
@@ -143,7 +146,7 @@ afterAll(async () => {
 describe('the API Keys page', () => {
   it('lists the keys with every column, ExpiringSoon highlighted, sortable by any column', async () => {
     const headers = await page.locator('table.keys thead th').allTextContents();
-    expect(headers.map((h) => h.replace(/[▲▼]/g, '').trim()).filter(Boolean)).toEqual([
+    expect(headers.slice(1).map((h) => h.replace(/[▲▼]/g, '').trim())).toEqual([
       'Namespace',
       'Name',
       'Description',
@@ -158,12 +161,12 @@ describe('the API Keys page', () => {
       'Age',
     ]);
     const billing = row(page, 'billing-backend');
-    await expect.poll(() => billing.getAttribute('data-state')).toBe('Active');
+    await until(() => billing.getAttribute('data-state')).toBe('Active');
     expect(await billing.locator('[data-col=rateLimit]').textContent()).toBe('100/1m');
     expect(await billing.locator('[data-col=customers]').textContent()).toBe('acme');
     expect(await billing.locator('[data-col=permissions]').textContent()).toBe('billing:read');
     // Ten days to go under a 30-day expiringSoonDays policy: highlighted.
-    await expect.poll(() => row(page, 'web-frontend').locator('.expiring-soon').count()).toBe(1);
+    await until(() => row(page, 'web-frontend').locator('.expiring-soon').count()).toBe(1);
     expect(await billing.locator('.expiring-soon').count()).toBe(0);
     // Sort by Expires, both ways.
     const names = () => page.locator('table.keys tbody tr td[data-col=name]').allTextContents();
@@ -180,26 +183,28 @@ describe('the API Keys page', () => {
     await fill(page, 'name', 'mobile-app');
     await fill(page, 'description', 'Mobile app');
     // A public key can pick only public-safe permissions from the catalogue.
-    await page.locator('sl-select[name="type"]').click();
-    await page.locator('sl-select[name="type"] sl-option[value="public"]').click();
-    expect(await page.locator('sl-checkbox[value="devices:write"]').getAttribute('disabled')).not.toBeNull();
-    await page.locator('sl-checkbox[value="devices:read"]').click();
+    await page.locator('sl-select[data-field="type"]').click();
+    await page.locator('sl-select[data-field="type"] sl-option[value="public"]').click();
+    expect(
+      await page.locator('sl-checkbox[data-permission="devices:write"]').getAttribute('disabled'),
+    ).not.toBeNull();
+    await page.locator('sl-checkbox[data-permission="devices:read"]').click();
     // Sources are checked as they are typed, with the rules the webhook uses.
-    await page.locator('sl-textarea[name="allowedSources"] textarea').fill('203.0.113.7\n10.0.0.0/33');
+    await page.locator('sl-textarea[data-field="allowedSources"] textarea').fill('203.0.113.7\n10.0.0.0/33');
     await expect
       .poll(() => page.locator('#err-allowedSources').textContent())
       .toContain('invalid prefix length');
-    await page.locator('sl-textarea[name="allowedSources"] textarea').fill('203.0.113.7');
-    await expect.poll(() => page.locator('#err-allowedSources').textContent()).toBe('');
+    await page.locator('sl-textarea[data-field="allowedSources"] textarea').fill('203.0.113.7');
+    await until(() => page.locator('#err-allowedSources').textContent()).toBe('');
     // The date picker stops at the one-year cap.
-    const max = await page.locator('sl-input[name="expiresAt"] input').getAttribute('max');
+    const max = await page.locator('sl-input[data-field="expiresAt"] input').getAttribute('max');
     expect(max).toBe(formatRfc3339(addOneCalendarYear(new Date())).slice(0, 10));
     await page.screenshot({ path: `${SHOTS}create-light.png` });
     await submitCreate(page);
     const key = await revealed(page);
     expect(key).toMatch(new RegExp(KEY_PATTERN));
     expect(key.startsWith('kwpk_stg_')).toBe(true);
-    await expect.poll(() => page.getByText('you will not see this key again').count()).toBe(1);
+    await until(() => page.getByText('you will not see this key again').count()).toBe(1);
     expect(
       await page.locator('sl-copy-button').evaluate((el) => (el as unknown as { value: string }).value),
     ).toBe(key);
@@ -227,7 +232,7 @@ describe('the API Keys page', () => {
       await skewed.getByRole('heading', { name: 'API Keys' }).waitFor();
       await openCreate(skewed);
       await fill(skewed, 'name', 'too-long');
-      const max = (await skewed.locator('sl-input[name="expiresAt"] input').getAttribute('max')) ?? '';
+      const max = (await skewed.locator('sl-input[data-field="expiresAt"] input').getAttribute('max')) ?? '';
       expect(Date.parse(max) - Date.now()).toBeGreaterThan(700 * DAY_MS);
       await fill(skewed, 'expiresAt', max);
       await submitCreate(skewed);
@@ -247,15 +252,15 @@ describe('the API Keys page', () => {
   it('filters and searches; the URL carries the view and a deep link opens it', async () => {
     await page.goto(`${consoleProc.url}`);
     await row(page, 'billing-backend').waitFor();
-    await page.locator('sl-select[name="filter-environment"]').click();
-    await page.locator('sl-select[name="filter-environment"] sl-option[value="production"]').click();
-    await expect.poll(() => page.locator('table.keys tbody tr[data-key]').count()).toBe(1);
+    await page.locator('sl-select[data-field="filter-environment"]').click();
+    await page.locator('sl-select[data-field="filter-environment"] sl-option[value="production"]').click();
+    await until(() => page.locator('table.keys tbody tr[data-key]').count()).toBe(1);
     expect(page.url()).toContain('env=production');
     await page.getByRole('button', { name: 'Clear filters' }).click();
-    await expect.poll(() => page.locator('table.keys tbody tr[data-key]').count()).toBeGreaterThan(1);
+    await until(() => page.locator('table.keys tbody tr[data-key]').count()).toBeGreaterThan(1);
     // Search covers the allowed sources, like `keywarden list -q`.
     await page.locator('sl-input.search input').fill('10.0.0.0');
-    await expect.poll(() => page.locator('table.keys tbody tr[data-key]').count()).toBe(1);
+    await until(() => page.locator('table.keys tbody tr[data-key]').count()).toBe(1);
     expect(await page.locator('table.keys tbody tr[data-key]').getAttribute('data-key')).toBe(
       `${ns}/billing-backend`,
     );
@@ -266,7 +271,7 @@ describe('the API Keys page', () => {
     expect(await page.locator('table.keys tbody tr[data-key]').count()).toBe(1);
     await page.getByRole('region', { name: `Key ${ns}/web-frontend` }).waitFor();
     await page.getByRole('tab', { name: 'Permissions' }).click();
-    await expect.poll(() => page.locator('.perm-list').textContent()).toContain('Read devices');
+    await until(() => page.locator('.perm-list').textContent()).toContain('Read devices');
     expect(await page.locator('.perm-list').textContent()).toContain('public-safe');
     await page.screenshot({ path: `${SHOTS}permissions-light.png` });
   });
@@ -274,7 +279,7 @@ describe('the API Keys page', () => {
   it('a key disabled with kubectl greys out live, without a reload', async () => {
     await page.goto(`${consoleProc.url}`);
     const billing = row(page, 'billing-backend');
-    await expect.poll(() => billing.getAttribute('data-state')).toBe('Active');
+    await until(() => billing.getAttribute('data-state')).toBe('Active');
     const t0 = Date.now();
     await kubectlOk([
       'patch',
@@ -303,7 +308,7 @@ describe('the API Keys page', () => {
       '-p',
       '{"spec":{"disabled":false}}',
     ]);
-    await expect.poll(() => billing.getAttribute('data-state'), { timeout: 10_000 }).toBe('Active');
+    await until(() => billing.getAttribute('data-state'), { timeout: 10_000 }).toBe('Active');
   });
 
   it('regenerates with a grace period: the new key revealed once, the old one kept until the cut-off', async () => {
@@ -312,7 +317,7 @@ describe('the API Keys page', () => {
     await panel.waitFor();
     const keyId = (await getApiKey(rest, ns, 'mobile-app')).status?.keyId;
     await panel.getByRole('button', { name: 'Regenerate' }).click();
-    await page.locator('sl-input[name="gracePeriod"] input').fill('1h');
+    await page.locator('sl-input[data-field="gracePeriod"] input').fill('1h');
     await page.locator('sl-dialog[open]').getByRole('button', { name: 'Regenerate', exact: true }).click();
     const key = await revealed(page);
     expect(key).toContain(`_${keyId}_`);
@@ -337,7 +342,7 @@ describe('the API Keys page', () => {
     await panel.getByRole('button', { name: 'Edit' }).click();
     await page.locator('sl-dialog.form-dialog[open]').waitFor();
     await fill(page, 'description', 'Billing back office (EU)');
-    await page.locator('sl-textarea[name="allowedSources"] textarea').fill('10.0.0.0/8\n2001:db8::/32');
+    await page.locator('sl-textarea[data-field="allowedSources"] textarea').fill('10.0.0.0/8\n2001:db8::/32');
     await fill(page, 'rateRequests', '50');
     await page.locator('sl-dialog.form-dialog').getByRole('button', { name: 'Save', exact: true }).click();
     await page.locator('sl-dialog.form-dialog').waitFor({ state: 'detached' });
@@ -410,7 +415,7 @@ describe('the API Keys page', () => {
     await tabTo(page, /^Create$/);
     await page.keyboard.press('Enter');
     await revealed(page);
-    await tabTo(page, /I have copied it/);
+    await tabTo(page, /^I have copied it$/);
     await page.keyboard.press('Enter');
     await page.locator('sl-dialog.reveal').waitFor({ state: 'detached' });
     await expect
@@ -429,13 +434,13 @@ describe('the API Keys page', () => {
 
     await tabTo(page, /^Regenerate$/);
     await page.keyboard.press('Enter');
-    await page.locator('sl-dialog[open] sl-input[name="gracePeriod"]').waitFor();
+    await page.locator('sl-dialog[open] sl-input[data-field="gracePeriod"]').waitFor();
     await tabTo(page, /gracePeriod/);
     await page.keyboard.type('30m');
     await page.keyboard.press('Enter');
     const key = await revealed(page);
     expect(key).toMatch(new RegExp(KEY_PATTERN));
-    await tabTo(page, /I have copied it/);
+    await tabTo(page, /^I have copied it$/);
     await page.keyboard.press('Enter');
     expect((await getApiKey(rest, ns, 'keyboard-key')).spec.rotation).toEqual({
       generation: 1,
@@ -467,7 +472,7 @@ describe('the API Keys page', () => {
       const panel = p.getByRole('region', { name: `Key ${ns}/billing-backend` });
       await panel.getByRole('button', { name: 'Disable' }).click();
       const refusal = panel.locator('sl-alert.refusal');
-      await expect.poll(() => refusal.textContent()).toMatch(/^Forbidden: .*cannot patch resource "apikeys"/);
+      await until(() => refusal.textContent()).toMatch(/^Forbidden: .*cannot patch resource "apikeys"/);
       await p.screenshot({ path: `${SHOTS}forbidden-light.png` });
       await panel.getByRole('button', { name: 'Delete' }).click();
       await p

@@ -60,6 +60,7 @@ export function AuditLog(props: { available: boolean; namespace?: string; name?:
         <sl-select
           label="Time range"
           name="audit-range"
+          data-field="audit-range"
           value={range}
           onsl-change={(e: Event) => setRange((e.target as HTMLSelectElement).value)}
         >
@@ -72,12 +73,14 @@ export function AuditLog(props: { available: boolean; namespace?: string; name?:
         <sl-input
           label="Status (e.g. 401,403)"
           name="audit-status"
+          data-field="audit-status"
           value={status}
           onsl-change={(e: Event) => setStatus((e.target as HTMLInputElement).value)}
         />
         <sl-input
           label="Reason (e.g. key_expired)"
           name="audit-reason"
+          data-field="audit-reason"
           value={reason}
           onsl-change={(e: Event) => setReason((e.target as HTMLInputElement).value)}
         />

@@ -181,6 +181,7 @@ function EnableDialog(props: { apiKey: ConsoleKey; session: Session; onClose: ()
         type="date"
         label="New expiry (UTC)"
         name="enable-expiresAt"
+        data-field="enable-expiresAt"
         value={day}
         max={max}
         onsl-input={(e: Event) => setDay((e.target as HTMLInputElement).value)}
@@ -236,6 +237,7 @@ function RegenerateDialog(props: {
       <sl-input
         label="Grace period for the old secret (e.g. 1h; empty: it stops at once)"
         name="gracePeriod"
+        data-field="gracePeriod"
         value={grace}
         onsl-input={(e: Event) => setGrace((e.target as HTMLInputElement).value)}
         onKeyDown={(e: KeyboardEvent) => {

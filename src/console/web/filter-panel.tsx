@@ -15,6 +15,7 @@ export function FilterPanel(props: { filters: Filters; onChange: (f: Filters) =>
       <sl-select
         label="Environment"
         name="filter-environment"
+        data-field="filter-environment"
         value={f.environment ?? ''}
         clearable
         onsl-change={pick('environment')}
@@ -23,13 +24,21 @@ export function FilterPanel(props: { filters: Filters; onChange: (f: Filters) =>
         <sl-option value="staging">staging</sl-option>
         <sl-option value="development">development</sl-option>
       </sl-select>
-      <sl-select label="Type" name="filter-type" value={f.type ?? ''} clearable onsl-change={pick('type')}>
+      <sl-select
+        label="Type"
+        name="filter-type"
+        data-field="filter-type"
+        value={f.type ?? ''}
+        clearable
+        onsl-change={pick('type')}
+      >
         <sl-option value="public">public</sl-option>
         <sl-option value="private">private</sl-option>
       </sl-select>
       <sl-select
         label="State"
         name="filter-state"
+        data-field="filter-state"
         value={f.state ?? ''}
         clearable
         onsl-change={pick('state')}
@@ -43,6 +52,7 @@ export function FilterPanel(props: { filters: Filters; onChange: (f: Filters) =>
       <sl-select
         label="Namespace"
         name="filter-namespace"
+        data-field="filter-namespace"
         value={f.namespace ?? ''}
         clearable
         onsl-change={pick('namespace')}
@@ -56,6 +66,7 @@ export function FilterPanel(props: { filters: Filters; onChange: (f: Filters) =>
       <sl-select
         label="Customer"
         name="filter-customer"
+        data-field="filter-customer"
         value={f.customer ?? ''}
         clearable
         onsl-change={pick('customer')}
@@ -71,6 +82,7 @@ export function FilterPanel(props: { filters: Filters; onChange: (f: Filters) =>
         min={1}
         label="Expiring within (days)"
         name="filter-expiring"
+        data-field="filter-expiring"
         value={f.expiringWithinDays ? String(f.expiringWithinDays) : ''}
         onsl-input={(e: Event) => {
           const n = Number((e.target as HTMLInputElement).value);

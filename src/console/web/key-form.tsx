@@ -188,6 +188,7 @@ export function KeyForm(props: {
           <sl-input
             label="Namespace"
             name="namespace"
+            data-field="namespace"
             value={v.namespace}
             required
             onsl-input={(e: Event) => set({ namespace: (e.target as HTMLInputElement).value })}
@@ -195,6 +196,7 @@ export function KeyForm(props: {
           <sl-input
             label="Name"
             name="name"
+            data-field="name"
             value={v.name}
             required
             onsl-input={(e: Event) => set({ name: (e.target as HTMLInputElement).value })}
@@ -206,6 +208,7 @@ export function KeyForm(props: {
       <sl-input
         label="Description"
         name="description"
+        data-field="description"
         value={v.description}
         maxlength={256}
         onsl-input={(e: Event) => set({ description: (e.target as HTMLInputElement).value })}
@@ -216,6 +219,7 @@ export function KeyForm(props: {
           <sl-select
             label="Environment"
             name="environment"
+            data-field="environment"
             value={v.environment}
             onsl-change={(e: Event) => set({ environment: (e.target as HTMLSelectElement).value })}
           >
@@ -226,6 +230,7 @@ export function KeyForm(props: {
           <sl-select
             label="Type"
             name="type"
+            data-field="type"
             value={v.type}
             help-text="A public key may hold only public-safe permissions."
             onsl-change={(e: Event) => {
@@ -252,6 +257,7 @@ export function KeyForm(props: {
             <sl-checkbox
               key={c.name}
               name="permission"
+              data-permission={c.name}
               value={c.name}
               checked={v.permissions.includes(c.name)}
               disabled={disabled}
@@ -276,6 +282,7 @@ export function KeyForm(props: {
           <sl-input
             label="Other permissions (comma-separated)"
             name="other-permissions"
+            data-field="other-permissions"
             value={extraPermissions.join(', ')}
             onsl-change={(e: Event) => {
               const typed = lines((e.target as HTMLInputElement).value);
@@ -296,6 +303,7 @@ export function KeyForm(props: {
         type="date"
         label="Expires on (UTC)"
         name="expiresAt"
+        data-field="expiresAt"
         value={v.expiryDate}
         min={dateOf(now)}
         max={maxDate}
@@ -307,6 +315,7 @@ export function KeyForm(props: {
       <sl-textarea
         label="Allowed sources (IP addresses or CIDRs, one per line; empty: anywhere)"
         name="allowedSources"
+        data-field="allowedSources"
         rows={2}
         value={v.sources}
         onsl-input={(e: Event) => set({ sources: (e.target as HTMLTextAreaElement).value })}
@@ -318,6 +327,7 @@ export function KeyForm(props: {
           type="number"
           label="Requests"
           name="rateRequests"
+          data-field="rateRequests"
           value={v.rateRequests}
           min={1}
           onsl-input={(e: Event) => set({ rateRequests: (e.target as HTMLInputElement).value })}
@@ -325,6 +335,7 @@ export function KeyForm(props: {
         <sl-input
           label="Per (e.g. 1s, 1m, 1h)"
           name="ratePeriod"
+          data-field="ratePeriod"
           value={v.ratePeriod}
           onsl-input={(e: Event) => set({ ratePeriod: (e.target as HTMLInputElement).value })}
         />
@@ -332,6 +343,7 @@ export function KeyForm(props: {
           type="number"
           label="Burst"
           name="rateBurst"
+          data-field="rateBurst"
           value={v.rateBurst}
           onsl-input={(e: Event) => set({ rateBurst: (e.target as HTMLInputElement).value })}
         />
@@ -340,6 +352,7 @@ export function KeyForm(props: {
       <sl-input
         label="Customers (comma-separated)"
         name="customers"
+        data-field="customers"
         value={v.customers}
         onsl-input={(e: Event) => set({ customers: (e.target as HTMLInputElement).value })}
       />

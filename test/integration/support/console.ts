@@ -119,7 +119,8 @@ export function focused(page: Page): Promise<string> {
   return page.evaluate<string>(`(() => {
     const a = document.activeElement;
     if (!a) return '';
-    return [a.getAttribute('aria-label'), a.getAttribute('label'), a.getAttribute('name'), a.textContent]
+    // Shoelace keeps label and name as properties (Preact sets them so), not attributes.
+    return [a.getAttribute('aria-label'), a.label, a.getAttribute('data-field'), a.textContent]
       .filter(Boolean)
       .join(' | ')
       .replace(/\\s+/g, ' ')
