@@ -155,6 +155,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
   app.set('etag', false);
   app.use(auth.headers);
   app.get('/login', auth.login);
+  app.get('/favicon.ico', (_req, res) => void res.status(204).end());
   app.get('/app.js', (_req, res) => void res.type('text/javascript').send(page.js));
   app.get('/app.css', (_req, res) => void res.type('text/css').send(page.css));
   app.use('/shoelace/assets', express.static(page.shoelaceAssets, { index: false, dotfiles: 'deny' }));

@@ -224,8 +224,12 @@ describe('the API Keys page', () => {
     // A browser whose clock runs 13 months ahead offers dates past the real cap: the webhook refuses.
     const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const skewed = await ctx.newPage();
-    await skewed.clock.install({ time: Date.now() + 396 * DAY_MS });
-    // Same session: the cookie is per site, not per context, so sign in again with a second console.
+    await skewed.addInitScript(
+      `{ const off = ${396 * DAY_MS}; const D = Date; globalThis.Date = class extends D {
+          constructor(...a) { if (a.length === 0) super(D.now() + off); else super(...a); }
+          static now() { return D.now() + off; } }; }`,
+    );
+    // A second console: the login link works once.
     const second = await startConsoleProcess(['--operator-namespace', OPERATOR_NS]);
     try {
       await skewed.goto(second.loginUrl);
@@ -237,9 +241,12 @@ describe('the API Keys page', () => {
       await fill(skewed, 'expiresAt', max);
       await submitCreate(skewed);
       const message = skewed.locator('#err-expiresAt');
-      await expect
-        .poll(() => message.textContent())
-        .toMatch(/spec\.expiresAt \S+ is more than one year ahead/);
+      await until(() => message.textContent(), { timeout: 30_000 })
+        .toMatch(/spec\.expiresAt \S+ is more than one year ahead/)
+        .catch(async (err: unknown) => {
+          await skewed.screenshot({ path: '.keywarden/console-webhook-failure.png' }).catch(() => {});
+          throw err;
+        });
       expect(await message.textContent()).toContain('admission webhook');
       await skewed.screenshot({ path: `${SHOTS}webhook-refusal-light.png` });
       expect((await kubectl(['get', 'apikey', 'too-long', '-n', ns])).code).not.toBe(0);
@@ -308,7 +315,7 @@ describe('the API Keys page', () => {
       '-p',
       '{"spec":{"disabled":false}}',
     ]);
-    await until(() => billing.getAttribute('data-state'), { timeout: 10_000 }).toBe('Active');
+    await until(() => billing.getAttribute('data-state'), { timeout: 60_000 }).toBe('Active');
   });
 
   it('regenerates with a grace period: the new key revealed once, the old one kept until the cut-off', async () => {
@@ -424,6 +431,10 @@ describe('the API Keys page', () => {
 
     await page.locator('body').focus();
     await tabTo(page, new RegExp(`Select ${ns}/keyboard-key`), 120);
+    // The page selects a key it just created; Space toggles the check box.
+    const box = page.getByRole('checkbox', { name: `Select ${ns}/keyboard-key` });
+    if (await box.isChecked()) await page.keyboard.press('Space');
+    expect(await box.isChecked()).toBe(false);
     await page.keyboard.press('Space');
     await page.getByRole('region', { name: `Key ${ns}/keyboard-key` }).waitFor();
     await tabTo(page, /^Disable$/);

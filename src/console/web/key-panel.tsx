@@ -157,7 +157,9 @@ export function KeyPanel(props: {
             <Field label="Previous secret valid until">{s.previousSecretValidUntil ?? '-'}</Field>
             <Field label="Delivery">
               {s.delivery?.state ?? '-'}
-              {s.delivery?.expiresAt ? ` (copy destroyed at ${s.delivery.expiresAt})` : ''}
+              {s.delivery?.state === 'Pending' && s.delivery.expiresAt
+                ? ` (an unrevealed copy is destroyed at ${s.delivery.expiresAt})`
+                : ''}
             </Field>
             <Field label="Created">{k.metadata.creationTimestamp}</Field>
           </dl>
