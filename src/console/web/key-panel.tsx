@@ -55,6 +55,8 @@ export function KeyPanel(props: {
       setBusy(false);
     }
   };
+  // Disable and Enable are idempotent: no resourceVersion guard, so a status write by the controller
+  // in the same instant does not turn a click into a conflict.
   const disabled = k.spec.disabled === true;
   const expired = state === 'Expired';
   const catalogue = new Map(props.policy.permissions.map((p) => [p.name, p]));

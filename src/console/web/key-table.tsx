@@ -223,7 +223,7 @@ export function KeyTable(props: {
                 key={id}
                 data-key={id}
                 data-state={keyState(k)}
-                class={`${k.spec.disabled || keyState(k) === 'Inactive' || keyState(k) === 'Expired' ? 'dim' : ''} ${soon ? 'soon' : ''} ${props.selected === id ? 'selected' : ''}`}
+                class={`${k.spec.disabled === true || keyState(k) === 'Expired' ? 'dim' : ''} ${soon ? 'soon' : ''} ${props.selected === id ? 'selected' : ''}`}
               >
                 <td>
                   <input
