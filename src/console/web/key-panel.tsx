@@ -80,7 +80,6 @@ export function KeyPanel(props: {
                 ? props.onDialog({ kind: 'enable', key: k })
                 : act(() =>
                     call('PATCH', keyPath(ns, name), {
-                      resourceVersion: k.metadata.resourceVersion,
                       spec: { disabled: false },
                     }),
                   )
@@ -94,7 +93,6 @@ export function KeyPanel(props: {
             onClick={() =>
               act(() =>
                 call('PATCH', keyPath(ns, name), {
-                  resourceVersion: k.metadata.resourceVersion,
                   spec: { disabled: true },
                 }),
               )
