@@ -21,6 +21,7 @@ say "lint and format (biome)"
 npx biome check .
 say "type check (tsc)"
 npx tsc -p tsconfig.json
+npx tsc -p src/console/web/tsconfig.json
 say "generated types match crds/"
 node scripts/gen-types.ts --check
 if [[ " ${projects[*]} " == *" integration "* || " ${projects[*]} " == *" adversarial "* ]]; then
@@ -28,6 +29,12 @@ if [[ " ${projects[*]} " == *" integration "* || " ${projects[*]} " == *" advers
   node src/cli/main.ts controlplane build >/dev/null
   bash tools/build-go-tool.sh helm >/dev/null
   bash tools/build-go-tool.sh promtool >/dev/null
+  # The console's browser tests drive Debian's Chromium with playwright-core (no browser download).
+  if [[ ! -x "${KEYWARDEN_CHROMIUM:-/usr/bin/chromium}" ]]; then
+    say "installing Debian's chromium for the console's browser tests (apt-get install -y chromium)"
+    sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq >&2 && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+  fi
 fi
 if [[ " ${projects[*]} " == *" adversarial "* ]]; then
   say "nginx for the forward-auth attack suite (Debian nginx-light)"

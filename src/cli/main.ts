@@ -2,6 +2,7 @@
 // The one entry point: servers (controller, webhook, validator) and people's commands are subcommands.
 import { Command, CommanderError } from 'commander';
 import { registerAudit } from './commands/audit.ts';
+import { registerConsole } from './commands/console.ts';
 import { registerController } from './commands/controller.ts';
 import { registerControlPlane } from './commands/controlplane.ts';
 import { registerDev } from './commands/dev.ts';
@@ -19,6 +20,7 @@ const program = new Command('keywarden')
   .exitOverride();
 
 registerAudit(program);
+registerConsole(program);
 registerControlPlane(program);
 registerDev(program);
 registerController(program);

@@ -7,6 +7,9 @@ import type { Command } from 'commander';
 import express from 'express';
 import { stringify } from 'yaml';
 import { RECORD_KEYS_CONFIGMAP } from '../../api/hash-record.ts';
+import { type RunningConsole, startConsole } from '../../console/server.ts';
+import { loadKubeConfig } from '../../kube/config.ts';
+import { KubeRest } from '../../kube/rest.ts';
 import { LocalControlPlane } from '../../localcluster/cluster.ts';
 import { freePort } from '../../localcluster/ports.ts';
 import { ManagedProcess } from '../../localcluster/processes.ts';
@@ -74,6 +77,7 @@ export function registerDev(program: Command): void {
       const env = { ...process.env, ...plane.env, KEYWARDEN_LOG_LEVEL: 'info' };
       const children: ManagedProcess[] = [];
       let demo: Server | undefined;
+      let webConsole: RunningConsole | undefined;
       const kubectl = (args: string[], input?: string, quiet = false) => {
         if (!quiet) process.stdout.write(`$ kubectl ${args.join(' ')}\n`);
         const out = execFileSync(plane.kubectlPath, args, {
@@ -383,6 +387,15 @@ export function registerDev(program: Command): void {
             `${failed.length} request(s) did not get the expected answer (see the table above)`,
           );
 
+        step('starting the console (the API Keys page, acting as the admin of this control plane)');
+        webConsole = await startConsole({
+          rest: new KubeRest(loadKubeConfig(plane.kubeconfigPath)),
+          operatorNamespace: 'keywarden-system',
+          address: '127.0.0.1',
+          port: 0,
+          auditDir,
+        });
+        process.stdout.write(`  console: ${webConsole.loginUrl} (the sign-in link works once)\n`);
         process.stdout.write(
           `\n${DEV_SUCCESS_LINE}\n  export KUBECONFIG=${plane.kubeconfigPath}\n  export PATH=${plane.binDir}:$PATH\n` +
             `  validator: ${base} (metrics at http://127.0.0.1:${validatorAdmin}/metrics)\n  logs: ${plane.runDir}/*.log\n`,
@@ -400,6 +413,7 @@ export function registerDev(program: Command): void {
         throw err;
       } finally {
         step('tearing down');
+        await webConsole?.close();
         for (const c of children.reverse()) await c.stop();
         demo?.close();
         await plane.stop();

@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import { LABELS } from '../../api/index.ts';
+import { matchesSearch } from '../../api/search.ts';
 import type { LiveApiKey } from '../../controller/reconcile.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { isNotFound, KubeRest } from '../../kube/rest.ts';
@@ -38,19 +39,6 @@ async function patchKey(rest: KubeRest, ak: LiveApiKey, spec: Record<string, unk
     { metadata: { resourceVersion: ak.metadata.resourceVersion }, spec },
     'merge',
   );
-}
-
-export function matchesSearch(ak: LiveApiKey, term: string): boolean {
-  const t = term.toLowerCase();
-  return [
-    ak.status?.keyId,
-    ak.status?.keyHint,
-    ak.spec.description,
-    ...(ak.spec.allowedSources ?? []),
-    ak.metadata.name,
-  ]
-    .filter((v): v is string => typeof v === 'string')
-    .some((v) => v.toLowerCase().includes(t));
 }
 
 const ago = (iso?: string) => {
