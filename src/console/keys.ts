@@ -102,7 +102,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function revealWhenReady(
   rest: KubeRest,
-  operatorNamespace: string,
   ns: string,
   name: string,
   timeoutMs = 30_000,
@@ -115,7 +114,7 @@ export async function revealWhenReady(
     const staged = s?.keyId && (s.rotationGeneration ?? 0) === wanted && s.delivery?.state === 'Pending';
     if (staged) {
       try {
-        return await revealKey(rest, operatorNamespace, ns, name);
+        return await revealKey(rest, ns, name, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
       } catch (err) {
         if (!(err instanceof CliError && /still being minted/.test(err.message))) throw err;
       }

@@ -212,7 +212,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
   api.post('/keys/:ns/:name/reveal', (req, res) =>
     send(
       res,
-      revealWhenReady(rest, opts.operatorNamespace, param(req, 'ns'), param(req, 'name')).then((key) => ({
+      revealWhenReady(rest, param(req, 'ns'), param(req, 'name')).then((key) => ({
         key,
       })),
     ),
