@@ -3,7 +3,7 @@ import { rateLimitHeaders, requestPathProblem } from '../rules/index.ts';
 import type { AuditSink } from './audit.ts';
 import type { ClientAddressResolver } from './client-address.ts';
 import type { ValidatorConfig } from './config/types.ts';
-import { type Decision, type DenyCode, decide, type Requirement } from './decision.ts';
+import { type Decision, type DenyCode, decide, decidePresented, type Requirement } from './decision.ts';
 import { identityHeaders, type KeySource, readKey } from './identity/headers.ts';
 import type { SigningKeys } from './identity/signing-keys.ts';
 import type { KeyStore } from './key-store.ts';
@@ -11,6 +11,7 @@ import type { LastUsedReporter } from './last-used.ts';
 import type { Door, ValidatorMetrics } from './metrics.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import { type CompiledRoute, resolveRoute } from './routes.ts';
+import type { TunnelFacts } from './tunnels.ts';
 
 // What every front door does around the decision: work out the facts (key, client address, the
 // route's permission), decide, then count it (metrics), remember it (audit, last used) and build the
@@ -180,6 +181,20 @@ export class Gate {
       { apiKey: d.key.record.apiKey, requestId: f.requestId },
     );
     return { allowed: true, status: 200, decision: d, headers };
+  }
+
+  /** The decision again for an open tunnel: no rate-limit token, nothing counted or audited. */
+  recheck(t: TunnelFacts, nowMs: number): Decision {
+    return decidePresented(
+      t.presented,
+      { clientIp: t.clientIp, requirement: t.requirement, nowMs },
+      {
+        environment: this.#d.config.environment,
+        lookup: this.#lookup,
+        unmappedRoutes: this.#d.config.unmappedRoutes,
+        takeToken: () => undefined,
+      },
+    );
   }
 
   #record(

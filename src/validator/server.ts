@@ -105,6 +105,8 @@ export class Validator {
     if (config.upstream) {
       this.#proxy = new ReverseProxy({
         gate: this.gate,
+        store: this.store,
+        now,
         resolver,
         ...config.upstream,
         metrics: this.metrics,
