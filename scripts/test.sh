@@ -28,6 +28,14 @@ if [[ " ${projects[*]} " == *" integration "* || " ${projects[*]} " == *" advers
   bash tools/build-go-tool.sh helm >/dev/null
   bash tools/build-go-tool.sh promtool >/dev/null
 fi
+if [[ " ${projects[*]} " == *" adversarial "* ]]; then
+  say "adversarial upstreams: Python http.server and the Go net/http ServeMux (built once, cached)"
+  if ! command -v python3 >/dev/null 2>&1; then
+    say "installing python3 (apt-get)"
+    $( [[ $(id -u) -eq 0 ]] || echo sudo ) apt-get install -y python3 >&2
+  fi
+  node test/adversarial/upstreams/build.ts >/dev/null
+fi
 mkdir -p .keywarden
 say "vitest ${projects[*]}"
 status=0
