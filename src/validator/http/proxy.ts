@@ -46,8 +46,10 @@ export class ReverseProxy {
       store: opts.store,
       decide: (t, nowMs) => opts.gate.recheck(t, nowMs),
       now: opts.now,
-      onClose: (keyId, reason) =>
-        opts.log.info({ keyId, reason }, 'websocket tunnel closed: its key is no longer valid for it'),
+      onClose: (keyId, reason) => {
+        opts.metrics.tunnelsClosed.inc({ reason });
+        opts.log.info({ keyId, reason }, 'websocket tunnel closed: its key is no longer valid for it');
+      },
     });
     this.#resolver = opts.resolver;
     this.#target = opts.url;

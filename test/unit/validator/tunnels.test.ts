@@ -151,6 +151,12 @@ describe('websocket tunnels end when their key stops being valid', () => {
     expect(await withinBound(narrowed, at2)).toBeLessThan(BOUND_MS);
   });
 
+  it('counts every cut tunnel by reason', async () => {
+    const text = await v.metrics.registry.metrics();
+    expect(text).toMatch(/keywarden_validator_tunnels_closed_total\{reason="key_disabled"\} [1-9]/);
+    expect(text).toMatch(/keywarden_validator_tunnels_closed_total\{reason="key_expired"\} [1-9]/);
+  });
+
   it('an unrelated change to the key keeps its tunnel open', async () => {
     const k = fresh();
     const t = await openTunnel(k.key);
