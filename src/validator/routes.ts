@@ -140,6 +140,21 @@ export function routeCollisions(routes: readonly RouteConfig[]): [number, number
   return out;
 }
 
+/**
+ * Warnings for `unmappedRoutes: allow`: a route that does not end in `**` protects only its own depth,
+ * so the paths below it (`/v1/admin/users/1` under `/v1/admin/users`) are open to any valid key.
+ */
+export function unmappedAllowWarnings(routes: readonly RouteConfig[], unmapped: 'allow' | 'deny'): string[] {
+  if (unmapped !== 'allow') return [];
+  return routes.flatMap((r, i) =>
+    r.path.endsWith('/**')
+      ? []
+      : [
+          `routes[${i}] ${JSON.stringify(r.path)} needs ${r.permission}, but with unmappedRoutes: allow every path below it is open to any valid key: write ${JSON.stringify(`${r.path === '/' ? '' : r.path}/**`)} or set unmappedRoutes: deny`,
+        ],
+  );
+}
+
 const READING_NAMES = ['letter case', 'a trailing slash', 'letter case or a trailing slash'] as const;
 
 /** Splits a request target into path and query. */

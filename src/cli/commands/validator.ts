@@ -7,6 +7,7 @@ import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { DEFAULT_SIGNING_KEY_FIELD, formatProblem, loadConfigFile } from '../../validator/config/load.ts';
 import { generateSigningKeyPem } from '../../validator/identity/signer.ts';
+import { unmappedAllowWarnings } from '../../validator/routes.ts';
 import { Validator } from '../../validator/server.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -42,11 +43,14 @@ export function registerValidator(program: Command): void {
           EXIT.usage,
         );
       }
+      const warnings = unmappedAllowWarnings(result.config.routes, result.config.unmappedRoutes);
       if (o.check) {
+        for (const w of warnings) process.stderr.write(`${o.config}: warning: ${w}\n`);
         process.stdout.write(`${o.config}: ok\n`);
         return;
       }
       const log = createLogger('validator');
+      for (const w of warnings) log.warn(w);
       const audit = result.config.audit
         ? await createAuditSink(
             parseAuditSettings(
