@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: lint and format check, type check, schema drift check, unit tests, and the
-# integration tests on a real local control plane (built from Go modules on first use, then cached).
+# integration tests on a real local control plane (built from Go modules on first use, then cached),
+# and the adversarial suite (real nginx: installed with apt-get when missing).
 #   scripts/test.sh                 everything
 #   scripts/test.sh unit            only the unit project (no control plane)
 #   scripts/test.sh -- <vitest args> pass arguments to vitest
@@ -29,6 +30,8 @@ if [[ " ${projects[*]} " == *" integration "* || " ${projects[*]} " == *" advers
   bash tools/build-go-tool.sh promtool >/dev/null
 fi
 if [[ " ${projects[*]} " == *" adversarial "* ]]; then
+  say "nginx for the forward-auth attack suite (Debian nginx-light)"
+  ensure_apt_package nginx-light /usr/sbin/nginx
   say "adversarial upstreams: Python http.server and the Go net/http ServeMux (built once, cached)"
   if ! command -v python3 >/dev/null 2>&1; then
     say "installing python3 (apt-get)"

@@ -23,6 +23,8 @@ export interface InjectorConfig {
   /** Validator ports inside the pod: the proxy/forward-auth port and the /healthz, /readyz, /metrics port. */
   port: number;
   adminPort: number;
+  /** Loopback port for forward auth and the verify API (the sidecar is a reverse proxy); undefined: off. */
+  internalPort?: number;
   /** Key in the routes ConfigMap holding the routes (overridable per pod). */
   routesKey: string;
   resources: ResourceRequirements;
@@ -115,6 +117,7 @@ export function checkInjectorConfig(raw: unknown): InjectorConfigResult {
     'composeCommand',
     'port',
     'adminPort',
+    'internalPort',
     'routesKey',
     'resources',
     'trustedProxies',
@@ -156,6 +159,13 @@ export function checkInjectorConfig(raw: unknown): InjectorConfigResult {
     else problems.push(`${k}: must be a port number from 1 to 65535`);
   }
   if (c.port === c.adminPort) problems.push('adminPort: must differ from port');
+  if (raw.internalPort !== undefined && raw.internalPort !== null) {
+    if (!isPort(raw.internalPort))
+      problems.push('internalPort: must be a port number from 1 to 65535, or null');
+    else if (raw.internalPort === c.port || raw.internalPort === c.adminPort)
+      problems.push('internalPort: must differ from port and adminPort');
+    else c.internalPort = raw.internalPort;
+  }
   if (raw.routesKey !== undefined) {
     if (typeof raw.routesKey === 'string' && CONFIGMAP_KEY_RE.test(raw.routesKey))
       c.routesKey = raw.routesKey;

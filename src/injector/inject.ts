@@ -86,7 +86,15 @@ export function validatorSettings(s: InjectionSettings, config: InjectorConfig):
   }
   return {
     environment: s.environment,
-    server: { host: '0.0.0.0', port: s.port, adminPort: s.adminPort },
+    server: {
+      host: '0.0.0.0',
+      port: s.port,
+      adminPort: s.adminPort,
+      // Forward auth and verify stay off the public port; on loopback only when the cluster asks.
+      ...(config.internalPort !== undefined
+        ? { internalPort: config.internalPort, internalHost: '127.0.0.1' }
+        : {}),
+    },
     keyStore: { namespaces: s.keyNamespaces },
     trustedProxies: s.trustedProxies,
     upstream: { url: `http://127.0.0.1:${s.upstreamPort}` },

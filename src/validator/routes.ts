@@ -120,7 +120,7 @@ export function resolveRoute(
 }
 
 /**
- * Pairs of routes [earlier, later] that are one pattern when letter case and a trailing slash are
+ * Pairs of routes [earlier, later] written differently that are one pattern when letter case and a trailing slash are
  * ignored but need different permissions: every request to either would be refused as ambiguous.
  */
 export function routeCollisions(routes: readonly RouteConfig[]): [number, number][] {
@@ -134,25 +134,11 @@ export function routeCollisions(routes: readonly RouteConfig[]): [number, number
         a.methods.length === 0 ||
         b.methods.length === 0 ||
         a.methods.some((m) => m === '*' || b.methods.includes(m) || b.methods.includes('*'));
-      if (key(a.path) === key(b.path) && a.permission !== b.permission && overlap) out.push([i, j]);
+      const differ = a.path !== b.path && key(a.path) === key(b.path);
+      if (differ && a.permission !== b.permission && overlap) out.push([i, j]);
     }
   });
   return out;
-}
-
-/**
- * Warnings for `unmappedRoutes: allow`: a route that does not end in `**` protects only its own depth,
- * so the paths below it (`/v1/admin/users/1` under `/v1/admin/users`) are open to any valid key.
- */
-export function unmappedAllowWarnings(routes: readonly RouteConfig[], unmapped: 'allow' | 'deny'): string[] {
-  if (unmapped !== 'allow') return [];
-  return routes.flatMap((r, i) =>
-    r.path.endsWith('/**')
-      ? []
-      : [
-          `routes[${i}] ${JSON.stringify(r.path)} needs ${r.permission}, but with unmappedRoutes: allow every path below it is open to any valid key: write ${JSON.stringify(`${r.path === '/' ? '' : r.path}/**`)} or set unmappedRoutes: deny`,
-        ],
-  );
 }
 
 const READING_NAMES = ['letter case', 'a trailing slash', 'letter case or a trailing slash'] as const;

@@ -21,7 +21,6 @@ export interface ForwardAuthDoor {
 }
 
 // The forward-auth doors, one line each: what the proxy sends the validator for the original request.
-// (When the styles move to /authz/traefik etc., only the paths here change.)
 export const FORWARD_AUTH_DOORS: ForwardAuthDoor[] = [
   {
     name: 'forward auth, nginx auth_request',
@@ -32,7 +31,7 @@ export const FORWARD_AUTH_DOORS: ForwardAuthDoor[] = [
   {
     name: 'forward auth, Traefik ForwardAuth',
     request: (v, key) =>
-      head('GET', '/authz', key, [
+      head('GET', '/authz/traefik', key, [
         `X-Forwarded-Method: ${v.method}`,
         `X-Forwarded-Uri: ${v.target}`,
         'X-Forwarded-Proto: http',

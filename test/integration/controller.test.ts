@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { compactDecrypt, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deliverySecretName, hashSecretName } from '../../src/api/hash-record.ts';
-import { findPlaintextKeys } from '../../src/audit/index.ts';
 import { queryEvents } from '../../src/audit/query.ts';
+import { findPlaintextKeys } from '../../src/audit/scan.ts';
 import { hashKey, KEY_PATTERN, keyMatchesHash, parseKey } from '../../src/rules/index.ts';
 import {
   createApiKey,

@@ -101,7 +101,7 @@ async function mint(name: string): Promise<string> {
 
 const authz = async (key: string) => {
   const r = await call(v.port, {
-    path: '/authz',
+    path: '/authz/traefik',
     headers: { 'x-api-key': key, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v1/devices/1' },
   });
   return r.status === 200 ? 'ok' : (r.json<{ error: { code: string } }>().error.code as string);

@@ -226,7 +226,7 @@ describe('validator against a real API server and controller', () => {
     await eventually(
       async () =>
         (
-          await call(v.port, {
+          await call(v.internalPort, {
             method: 'POST',
             path: '/v1/keys/verify',
             body: JSON.stringify({ key, permission: 'devices:read' }),

@@ -184,6 +184,7 @@ seccompProfile:
   "imagePullPolicy" .Values.image.pullPolicy
   "port" $i.port
   "adminPort" $i.adminPort
+  "internalPort" $i.internalPort
   "routesKey" $i.routesKey
   "resources" $i.resources
   "trustedProxies" $i.trustedProxies

@@ -6,13 +6,17 @@ import { PERMISSION_PATTERN, parseDuration, parseSource } from '../../rules/inde
 import { patternProblem, routeCollisions } from '../routes.ts';
 import { CONFIG_SCHEMA } from './schema.ts';
 import type { ConfigProblem, RouteConfig, SigningKeySource, ValidatorConfig } from './types.ts';
+import { routeWarnings, trustedProxyWarning } from './warnings.ts';
 
 // Reads the YAML file with the `yaml` document API so every problem can name its line and field:
 // syntax errors come from the parser, shape errors from the JSON schema (ajv), and the rest (CIDRs,
 // durations, permissions, path patterns, URLs) from the checks below. All problems are reported at
 // once, in file order.
 
-export type ConfigResult = { ok: true; config: ValidatorConfig } | { ok: false; problems: ConfigProblem[] };
+/** `warnings`: valid, but re-opens a hole (see warnings.ts); `--check` lists them and exits 1. */
+export type ConfigResult =
+  | { ok: true; config: ValidatorConfig; warnings: ConfigProblem[] }
+  | { ok: false; problems: ConfigProblem[] };
 
 type Path = (string | number)[];
 
@@ -129,10 +133,20 @@ export function parseConfig(text: string): ConfigResult {
     return d.ms;
   };
 
+  const warnings: ConfigProblem[] = [];
+  const warn = (path: Path, message: string) => {
+    const offset = offsetOf(path);
+    const pos = offset === undefined ? { line: 0, col: 0 } : lineCounter.linePos(offset);
+    warnings.push({ line: pos.line, column: pos.col, field: fieldName(path), message });
+  };
   for (const [i, s] of list(c.trustedProxies).entries()) {
     if (typeof s !== 'string') continue;
     const r = parseSource(s);
     if (!r.ok) at(offsetOf(['trustedProxies', i]), fieldName(['trustedProxies', i]), r.message);
+    else {
+      const w = trustedProxyWarning(s, r.source);
+      if (w) warn(['trustedProxies', i], w);
+    }
   }
   const routes: RouteConfig[] = [];
   /** routes[k] is routes[routeAt[k]] of the file. */
@@ -223,12 +237,24 @@ export function parseConfig(text: string): ConfigResult {
     }
   }
   if (problems.length > 0) return { ok: false, problems: sortProblems(problems) };
+  for (const w of routeWarnings(routes, c.unmappedRoutes ?? 'deny')) warn(['routes', w.index], w.message);
+  if (upstream && c.server?.internalPort === undefined) {
+    for (const door of ['forwardAuth', 'verifyApi'] as const) {
+      if (c[door]?.enabled === true)
+        warn(
+          [door, 'enabled'],
+          'with upstream set, this door is served only on server.internalPort (never on the public port), and server.internalPort is not set: it is served nowhere',
+        );
+    }
+  }
   const config: ValidatorConfig = {
     environment: c.environment,
     server: {
       host: c.server?.host ?? '0.0.0.0',
       port: c.server?.port ?? 8080,
       adminPort: c.server?.adminPort ?? 9090,
+      ...(c.server?.internalPort !== undefined ? { internalPort: c.server.internalPort } : {}),
+      internalHost: c.server?.internalHost ?? '127.0.0.1',
       shutdownTimeoutMs,
     },
     keyStore: {
@@ -251,12 +277,19 @@ export function parseConfig(text: string): ConfigResult {
     },
     ...(c.audit ? { audit: c.audit } : {}),
   };
-  return { ok: true, config };
+  return { ok: true, config, warnings: sortProblems(warnings) };
 }
 
 interface RawConfig {
   environment: ValidatorConfig['environment'];
-  server?: { host?: string; port?: number; adminPort?: number; shutdownTimeout?: string };
+  server?: {
+    host?: string;
+    port?: number;
+    adminPort?: number;
+    internalPort?: number;
+    internalHost?: string;
+    shutdownTimeout?: string;
+  };
   keyStore?: { namespaces?: string[]; labelSelector?: string };
   trustedProxies?: string[];
   routes?: { path: string; methods?: string[]; permission: string }[];

@@ -22,7 +22,19 @@ export type SigningKeySource =
 export interface ValidatorConfig {
   /** The one environment this validator serves; keys of another environment are 401. */
   environment: Environment;
-  server: { host: string; port: number; adminPort: number; shutdownTimeoutMs: number };
+  server: {
+    host: string;
+    port: number;
+    adminPort: number;
+    /**
+     * With an upstream, forward auth and the verify API are served only here (never on the public
+     * port); undefined: not at all. Without an upstream they are served on `port` too.
+     */
+    internalPort?: number;
+    /** Listen address of the internal port (default loopback: only the pod's containers reach it). */
+    internalHost: string;
+    shutdownTimeoutMs: number;
+  };
   keyStore: { namespaces: string[]; labelSelector: string };
   /** Peers whose X-Forwarded-For is believed (CIDRs or addresses). */
   trustedProxies: string[];

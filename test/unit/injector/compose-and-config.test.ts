@@ -155,4 +155,37 @@ describe('parseInjectorConfig', () => {
       problems: [expect.stringMatching(/^not valid YAML/)],
     });
   });
+  it('internalPort: off by default (an injected validator is a reverse proxy), on loopback when set', () => {
+    const settings = (internalPort: unknown) => {
+      const r = parseInjectorConfig(stringify({ image: 'kw:1', internalPort }));
+      if (!r.ok) return r.problems;
+      const s = validatorSettings(
+        {
+          environment: 'staging',
+          upstreamPort: 3000,
+          routesConfigMap: 'r',
+          routesKey: 'routes.yaml',
+          port: 8180,
+          adminPort: 9180,
+          keyNamespaces: ['web'],
+          trustedProxies: [],
+          unmappedRoutes: 'deny',
+          image: 'x',
+          resources: {},
+        },
+        r.config,
+      );
+      return s.server;
+    };
+    expect(settings(null)).toEqual({ host: '0.0.0.0', port: 8180, adminPort: 9180 });
+    expect(settings(8181)).toEqual({
+      host: '0.0.0.0',
+      port: 8180,
+      adminPort: 9180,
+      internalPort: 8181,
+      internalHost: '127.0.0.1',
+    });
+    expect(settings(8180)).toEqual(['internalPort: must differ from port and adminPort']);
+    expect(settings('x')).toEqual(['internalPort: must be a port number from 1 to 65535, or null']);
+  });
 });

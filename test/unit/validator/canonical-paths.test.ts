@@ -37,7 +37,7 @@ beforeAll(async () => {
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   store.upsert(structuredClone(low.secret));
   v = new Validator(cfg.config, { rest: undefined, log: createLogger('test', 'silent'), store });
-  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
+  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1', internalPort: 0 });
 });
 
 afterAll(async () => {
@@ -45,9 +45,10 @@ afterAll(async () => {
   upstream?.close();
 });
 
-const get = (target: string, headers: string[] = []) =>
+/** To the public (reverse proxy) port, or with `internal` to the port that serves forward auth and verify. */
+const get = (target: string, headers: string[] = [], internal = false) =>
   rawRequest(
-    v.port,
+    internal ? v.internalPort : v.port,
     [
       `GET ${target} HTTP/1.1`,
       'Host: x',
@@ -82,13 +83,21 @@ describe('canonical paths at every door', () => {
   });
 
   it('forward auth: the original path is held to the same rules (nginx answers 403, as it must)', async () => {
-    const traefik = await get('/authz', ['X-Forwarded-Method: GET', 'X-Forwarded-Uri: /v1/%61dmin/users']);
+    const traefik = await get(
+      '/authz/traefik',
+      ['X-Forwarded-Method: GET', 'X-Forwarded-Uri: /v1/%61dmin/users'],
+      true,
+    );
     expect([traefik.status, errorOf(traefik.body).message]).toEqual([400, expect.stringMatching(/%61/)]);
-    const nginx = await get('/authz/nginx', ['X-Original-Method: GET', 'X-Original-URI: /v1/Admin/users']);
+    const nginx = await get(
+      '/authz/nginx',
+      ['X-Original-Method: GET', 'X-Original-URI: /v1/Admin/users'],
+      true,
+    );
     expect(nginx.status).toBe(403);
     expect(errorOf(nginx.body).code).toBe('bad_request');
-    expect((await get('/authz/envoy/v1//admin/users')).status).toBe(400);
-    expect((await get('/authz/envoy/v1/public/x')).status).toBe(200);
+    expect((await get('/authz/envoy/v1//admin/users', [], true)).status).toBe(400);
+    expect((await get('/authz/envoy/v1/public/x', [], true)).status).toBe(200);
   });
 
   it('the main port refuses a non-canonical path before choosing a door (verify, authz, JWKS)', async () => {
