@@ -120,8 +120,8 @@ export function resolveRoute(
 }
 
 /**
- * Pairs of routes [earlier, later] written differently that are one pattern when letter case and a trailing slash are
- * ignored but need different permissions: every request to either would be refused as ambiguous.
+ * Pairs of routes [earlier, later], written differently, that are one pattern when letter case and a
+ * trailing slash are ignored but need different permissions: every request to either would be refused.
  */
 export function routeCollisions(routes: readonly RouteConfig[]): [number, number][] {
   const key = (p: string) => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p).toLowerCase();
