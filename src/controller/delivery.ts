@@ -157,6 +157,8 @@ export function consumerSecret(
       annotations: {
         [ANNOTATIONS.apiKeyNamespace]: ak.metadata.namespace,
         [ANNOTATIONS.apiKeyName]: ak.metadata.name,
+        // The ownership mark: only a Secret carrying this ApiKey's uid is ever replaced or deleted.
+        [ANNOTATIONS.apiKeyUid]: ak.metadata.uid,
         [ANNOTATIONS.generation]: String(generation),
         [ANNOTATIONS.keyId]: keyId,
       },
@@ -178,4 +180,30 @@ export function consumerSecret(
     },
     data: { [ref.key ?? 'apiKey']: b64(plaintext) },
   };
+}
+
+/**
+ * Whether keywarden made this consumer Secret for this very ApiKey (its uid, so not for an earlier
+ * ApiKey of the same name). Secrets written before the uid mark existed carry the ApiKey's namespace and
+ * name with the managed-by label; those are still ours, and get the uid mark on the next write.
+ */
+export function ownsConsumerSecret(
+  secret: SecretObject,
+  ak: { metadata: { name: string; namespace: string; uid: string } },
+): boolean {
+  const a = secret.metadata.annotations ?? {};
+  const uid = a[ANNOTATIONS.apiKeyUid];
+  if (uid !== undefined) return uid === ak.metadata.uid;
+  return (
+    secret.metadata.labels?.['app.kubernetes.io/managed-by'] === 'keywarden' &&
+    a[ANNOTATIONS.apiKeyName] === ak.metadata.name &&
+    a[ANNOTATIONS.apiKeyNamespace] === ak.metadata.namespace
+  );
+}
+
+/** Whether a hash Secret is the one the controller wrote for this ApiKey (owned by its uid). */
+export function ownsHashSecret(secret: SecretObject, ak: { metadata: { uid: string } }): boolean {
+  return (
+    secret.metadata.ownerReferences?.some((o) => o.kind === 'ApiKey' && o.uid === ak.metadata.uid) === true
+  );
 }

@@ -35,6 +35,11 @@ export interface InjectorConfig {
   /** Whether `keywarden.dev/image` may replace the image for one pod. */
   allowImageOverride: boolean;
   logLevel: string;
+  /**
+   * The ConfigMap with the controller's record signing public keys (the chart: keywarden-record-keys in
+   * the release namespace). Injected validators then believe only hash records the controller signed.
+   */
+  recordKeys?: { namespace: string; name: string };
 }
 
 export const INJECTOR_DEFAULTS: Omit<InjectorConfig, 'image'> = {
@@ -125,6 +130,7 @@ export function checkInjectorConfig(raw: unknown): InjectorConfigResult {
     'validatorSettings',
     'allowImageOverride',
     'logLevel',
+    'recordKeys',
   ]);
   for (const k of Object.keys(raw)) {
     if (!known.has(k)) problems.push(`${k}: unknown field; known fields: ${[...known].join(', ')}`);
@@ -200,6 +206,12 @@ export function checkInjectorConfig(raw: unknown): InjectorConfigResult {
       }
       c.validatorSettings = raw.validatorSettings;
     }
+  }
+  if (raw.recordKeys !== undefined) {
+    const r = raw.recordKeys;
+    if (isObject(r) && typeof r.namespace === 'string' && r.namespace && typeof r.name === 'string' && r.name)
+      c.recordKeys = { namespace: r.namespace, name: r.name };
+    else problems.push('recordKeys: must be {namespace, name} of the ConfigMap keywarden-record-keys');
   }
   if (raw.allowImageOverride !== undefined) {
     if (typeof raw.allowImageOverride === 'boolean') c.allowImageOverride = raw.allowImageOverride;

@@ -95,7 +95,10 @@ export function validatorSettings(s: InjectionSettings, config: InjectorConfig):
         ? { internalPort: config.internalPort, internalHost: '127.0.0.1' }
         : {}),
     },
-    keyStore: { namespaces: s.keyNamespaces },
+    keyStore: {
+      namespaces: s.keyNamespaces,
+      ...(config.recordKeys ? { recordKeys: { configMap: config.recordKeys } } : {}),
+    },
     trustedProxies: s.trustedProxies,
     upstream: { url: `http://127.0.0.1:${s.upstreamPort}` },
     unmappedRoutes: s.unmappedRoutes,

@@ -162,7 +162,7 @@ export class LocalControlPlane {
       if (options.controllerManager !== false && !process.env.KUBEBUILDER_ASSETS) {
         plane.#define('kube-controller-manager', join(binDir, 'kube-controller-manager'), [
           `--kubeconfig=${kubeconfigPath}`,
-          '--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token',
+          '--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token,clusterrole-aggregation',
           `--service-account-private-key-file=${files.saKey}`,
           `--root-ca-file=${files.ca}`,
           '--leader-elect=false',

@@ -67,6 +67,8 @@ export {
 } from './rate-limit.ts';
 export { describeValue } from './redact.ts';
 export { requestPathProblem } from './request-path.ts';
+export type { ConsumerNamespaceRules } from './secret-ref.ts';
+export { consumerNamespaceProblem, RESERVED_NAMESPACES } from './secret-ref.ts';
 export type {
   ClientAddressResult,
   IpKind,

@@ -54,7 +54,7 @@ export class ValidatorMetrics {
     );
     this.refusedRecords = m.counter(
       'keywarden_validator_refused_records_total',
-      'Hash Secrets refused as unreadable or misplaced (their keys do not work here).',
+      'Hash Secrets refused as unreadable, misplaced or forged (no valid controller signature); their keys do not work here.',
     );
     this.lastUsedWrites = m.counter(
       'keywarden_validator_last_used_writes_total',

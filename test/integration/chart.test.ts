@@ -730,7 +730,11 @@ describe('least privilege, checked by the API server after really applying the R
     // The app's own service account, listed in values, gets the same (injected sidecars run as it).
     expect(await rules(APP, TEAM)).toEqual(expected);
     // In the release namespace: the one JWT signing-key Secret, nothing else (no delivery Secret).
+    // ... and the public keys hash records are signed with.
     expect(await rules(VALIDATOR, NS)).toEqual([
+      'core configmaps get keywarden-record-keys',
+      'core configmaps list keywarden-record-keys',
+      'core configmaps watch keywarden-record-keys',
       'core secrets get validator-jwt',
       'core secrets list validator-jwt',
       'core secrets watch validator-jwt',
@@ -805,6 +809,9 @@ describe('least privilege, checked by the API server after really applying the R
     expect(await rules(CONTROLLER, NS)).toEqual(
       [
         ...cluster,
+        'core configmaps create *',
+        'core configmaps get keywarden-record-keys',
+        'core configmaps update keywarden-record-keys',
         'coordination.k8s.io leases create *',
         'coordination.k8s.io leases get keywarden-controller',
         'coordination.k8s.io leases update keywarden-controller',
@@ -814,8 +821,9 @@ describe('least privilege, checked by the API server after really applying the R
     expect(await canI(CONTROLLER, ['get', 'leases', '-n', TEAM])).toBe('no');
   });
 
-  it('the webhook: the policy, its own TLS Secret and its own webhook configurations', async () => {
+  it('the webhook: the policy, SubjectAccessReviews, its own TLS Secret and its own webhook configurations', async () => {
     const cluster = [
+      'authorization.k8s.io subjectaccessreviews create *',
       'keywarden.dev apikeypolicies get *',
       'keywarden.dev apikeypolicies list *',
       'keywarden.dev apikeypolicies watch *',

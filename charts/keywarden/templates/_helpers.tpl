@@ -192,6 +192,7 @@ seccompProfile:
   "allowImageOverride" $i.allowImageOverride
   "logLevel" $i.logLevel
   "validatorSettings" $i.validatorSettings
+  "recordKeys" (dict "namespace" .Release.Namespace "name" "keywarden-record-keys")
 -}}
 {{- toYaml $cfg }}
 {{- end }}

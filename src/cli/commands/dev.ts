@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import express from 'express';
 import { stringify } from 'yaml';
+import { RECORD_KEYS_CONFIGMAP } from '../../api/hash-record.ts';
 import { LocalControlPlane } from '../../localcluster/cluster.ts';
 import { freePort } from '../../localcluster/ports.ts';
 import { ManagedProcess } from '../../localcluster/processes.ts';
@@ -263,7 +264,10 @@ export function registerDev(program: Command): void {
           stringify({
             environment: 'staging',
             server: { host: '127.0.0.1', port: validatorPort, adminPort: validatorAdmin },
-            keyStore: { namespaces: ['demo'] },
+            keyStore: {
+              namespaces: ['demo'],
+              recordKeys: { configMap: { namespace: 'keywarden-system', name: RECORD_KEYS_CONFIGMAP } },
+            },
             upstream: { url: `http://127.0.0.1:${demoPort}` },
             routes: [
               { path: '/v1/sessions', methods: ['POST'], permission: 'sessions:create' },

@@ -95,7 +95,7 @@ export function registerWebhook(program: Command): void {
     )
     .option(
       '--namespace <ns>',
-      'operator namespace (bootstrap Secret)',
+      'operator namespace (bootstrap Secret; never a place for consumer Secrets)',
       process.env.POD_NAMESPACE ?? D.namespace,
     )
     .option(
@@ -171,6 +171,7 @@ export function registerWebhook(program: Command): void {
           healthPort: o.healthPort,
           maxBodyBytes: o.maxBodyBytes,
           policySyncTimeoutMs: D.policySyncTimeoutMs,
+          operatorNamespace: o.namespace,
           tls,
           injector,
         },

@@ -6,7 +6,7 @@ import { PERMISSION_PATTERN, parseDuration, parseSource } from '../../rules/inde
 import { patternProblem, routeCollisions } from '../routes.ts';
 import { CONFIG_SCHEMA } from './schema.ts';
 import type { ConfigProblem, RouteConfig, SigningKeySource, ValidatorConfig } from './types.ts';
-import { routeWarnings, trustedProxyWarning } from './warnings.ts';
+import { routeWarnings, trustedProxyWarning, UNSIGNED_RECORDS_WARNING } from './warnings.ts';
 
 // Reads the YAML file with the `yaml` document API so every problem can name its line and field:
 // syntax errors come from the parser, shape errors from the JSON schema (ajv), and the rest (CIDRs,
@@ -238,6 +238,7 @@ export function parseConfig(text: string): ConfigResult {
   }
   if (problems.length > 0) return { ok: false, problems: sortProblems(problems) };
   for (const w of routeWarnings(routes, c.unmappedRoutes ?? 'deny')) warn(['routes', w.index], w.message);
+  if (!c.keyStore?.recordKeys) warn(c.keyStore ? ['keyStore'] : [], UNSIGNED_RECORDS_WARNING);
   if (upstream && c.server?.internalPort === undefined) {
     for (const door of ['forwardAuth', 'verifyApi'] as const) {
       if (c[door]?.enabled === true)
@@ -260,6 +261,7 @@ export function parseConfig(text: string): ConfigResult {
     keyStore: {
       namespaces: c.keyStore?.namespaces ?? [],
       labelSelector: c.keyStore?.labelSelector ?? DEFAULT_LABEL_SELECTOR,
+      ...(c.keyStore?.recordKeys ? { recordKeys: c.keyStore.recordKeys } : {}),
     },
     trustedProxies: c.trustedProxies ?? [],
     routes,
@@ -290,7 +292,7 @@ interface RawConfig {
     internalHost?: string;
     shutdownTimeout?: string;
   };
-  keyStore?: { namespaces?: string[]; labelSelector?: string };
+  keyStore?: ValidatorConfig['keyStore'] extends infer K ? Partial<K> : never;
   trustedProxies?: string[];
   routes?: { path: string; methods?: string[]; permission: string }[];
   unmappedRoutes?: 'deny' | 'allow';

@@ -27,6 +27,16 @@ export const CONFIG_SCHEMA = strict(
     keyStore: strict({
       namespaces: { type: 'array', items: nonEmpty, uniqueItems: true },
       labelSelector: nonEmpty,
+      recordKeys: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          configMap: strict({ namespace: nonEmpty, name: nonEmpty }, ['namespace', 'name']),
+          file: nonEmpty,
+        },
+        minProperties: 1,
+        maxProperties: 1,
+      },
     }),
     trustedProxies: { type: 'array', items: nonEmpty, maxItems: 256 },
     routes: {

@@ -35,7 +35,16 @@ export interface ValidatorConfig {
     internalHost: string;
     shutdownTimeoutMs: number;
   };
-  keyStore: { namespaces: string[]; labelSelector: string };
+  /**
+   * recordKeys: where the controller's record signing public keys are (the ConfigMap
+   * keywarden-record-keys in the operator's namespace). Without it hash records are believed unsigned,
+   * so anyone who can write a Secret in a watched namespace can forge a key (`--check` warns).
+   */
+  keyStore: {
+    namespaces: string[];
+    labelSelector: string;
+    recordKeys?: { configMap: { namespace: string; name: string } } | { file: string };
+  };
   /** Peers whose X-Forwarded-For is believed (CIDRs or addresses). */
   trustedProxies: string[];
   routes: RouteConfig[];

@@ -20,6 +20,10 @@ export function trustedProxyWarning(text: string, source: ParsedSource): string 
   );
 }
 
+/** Without the controller's record keys a validator believes any hash Secret in its namespaces. */
+export const UNSIGNED_RECORDS_WARNING =
+  'keyStore.recordKeys is not set: hash records are believed without a signature, so anyone who can write a Secret in a watched namespace can forge a key or block one (set it to the ConfigMap keywarden-record-keys in the operator namespace)';
+
 export interface RouteWarning {
   index: number;
   message: string;

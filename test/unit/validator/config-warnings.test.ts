@@ -4,13 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatProblem, loadConfigFile, parseConfig } from '../../../src/validator/config/load.ts';
+import { UNSIGNED_RECORDS_WARNING } from '../../../src/validator/config/warnings.ts';
 
 // `keywarden validator --check` warns about configurations that are valid but re-open a hole
 // (issue 12, finding 12): a broad range of pod addresses trusted as proxies, and routes that
 // `unmappedRoutes: allow` or an earlier route undercut.
 
+const RECORD_KEYS =
+  'keyStore: {recordKeys: {configMap: {namespace: keywarden, name: keywarden-record-keys}}}';
 const warnings = (lines: string[]) => {
-  const r = parseConfig(['environment: production', ...lines].join('\n'));
+  const r = parseConfig(['environment: production', ...lines, RECORD_KEYS].join('\n'));
   if (!r.ok) throw new Error(JSON.stringify(r.problems));
   return r.warnings.map((p) => formatProblem('f.yaml', p));
 };
@@ -21,6 +24,13 @@ describe('configuration warnings', () => {
     if (!r.ok) throw new Error('example does not load');
     expect(r.config.trustedProxies).not.toContain('10.0.0.0/8');
     expect(r.warnings).toEqual([]);
+  });
+
+  it('warns when hash records are believed unsigned (no keyStore.recordKeys)', () => {
+    const r = parseConfig('environment: production\n');
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    expect(r.warnings.map((p) => p.message)).toContain(UNSIGNED_RECORDS_WARNING);
+    expect(warnings([])).toEqual([]);
   });
 
   it('warns about trusted proxy ranges broader than /24 (IPv4) or /64 (IPv6), naming the line', () => {
@@ -106,8 +116,8 @@ describe('keywarden validator --check', () => {
 
   // Three cold starts of the CLI: slow on a loaded machine.
   it('exits 0 for a clean file, 1 with every warning listed, 2 for problems', { timeout: 180_000 }, () => {
-    expect(check('environment: production\n').status).toBe(0);
-    const w = check('environment: production\ntrustedProxies: [10.0.0.0/8]\n');
+    expect(check(`environment: production\n${RECORD_KEYS}\n`).status).toBe(0);
+    const w = check(`environment: production\ntrustedProxies: [10.0.0.0/8]\n${RECORD_KEYS}\n`);
     expect(w.status).toBe(1);
     expect(w.out).toContain(`${w.file}:2:`);
     expect(w.out).toContain('warning');
