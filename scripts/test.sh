@@ -39,6 +39,12 @@ fi
 if [[ " ${projects[*]} " == *" adversarial "* ]]; then
   say "nginx for the forward-auth attack suite (Debian nginx-light)"
   ensure_apt_package nginx-light /usr/sbin/nginx
+  say "adversarial upstreams: Python http.server and the Go net/http ServeMux (built once, cached)"
+  if ! command -v python3 >/dev/null 2>&1; then
+    say "installing python3 (apt-get)"
+    $( [[ $(id -u) -eq 0 ]] || echo sudo ) apt-get install -y python3 >&2
+  fi
+  node test/adversarial/upstreams/build.ts >/dev/null
 fi
 mkdir -p .keywarden
 say "vitest ${projects[*]}"

@@ -17,6 +17,7 @@ export class ValidatorMetrics {
   readonly upstreamErrors: Counter;
   readonly refusedRecords: Counter;
   readonly lastUsedWrites: Counter<'outcome'>;
+  readonly tunnelsClosed: Counter<'reason'>;
   readonly #perKey: Counter<'key_id' | 'result'> | undefined;
   readonly #perKeySeen = new Set<string>();
   readonly #perKeyMax: number;
@@ -59,6 +60,11 @@ export class ValidatorMetrics {
       'keywarden_validator_last_used_writes_total',
       'status.lastUsedAt reports by outcome (written, newer_exists, conflict, error).',
       ['outcome'],
+    );
+    this.tunnelsClosed = m.counter(
+      'keywarden_validator_tunnels_closed_total',
+      'Websocket tunnels cut because their key stopped being valid for them, by reason (the deny code).',
+      ['reason'],
     );
     m.gauge(
       'keywarden_validator_keys',

@@ -4,18 +4,19 @@ import type { KubeRest } from '../kube/rest.ts';
 import { answerClientErrors } from '../observability/client-error.ts';
 import { startHealthServer } from '../observability/health-server.ts';
 import type { Logger } from '../observability/logger.ts';
+import { requestPathProblem } from '../rules/index.ts';
 import { type AuditSink, NO_AUDIT } from './audit.ts';
 import { ClientAddressResolver } from './client-address.ts';
 import type { ValidatorConfig } from './config/types.ts';
 import { Gate } from './gate.ts';
 import { AUTHZ_PATH, handleAuthz } from './http/authz.ts';
 import { ReverseProxy } from './http/proxy.ts';
-import { sendError, sendJson } from './http/respond.ts';
+import { sendError, sendJson, writeRawError } from './http/respond.ts';
 import { handleVerify, VERIFY_PATH } from './http/verify.ts';
 import { SigningKeys } from './identity/signing-keys.ts';
 import { KeyStore } from './key-store.ts';
 import { LastUsedReporter } from './last-used.ts';
-import { ValidatorMetrics } from './metrics.ts';
+import { type Door, ValidatorMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { compileRoutes, splitTarget } from './routes.ts';
 
@@ -111,6 +112,8 @@ export class Validator {
     if (config.upstream) {
       this.#proxy = new ReverseProxy({
         gate: this.gate,
+        store: this.store,
+        now,
         resolver,
         ...config.upstream,
         metrics: this.metrics,
@@ -193,6 +196,14 @@ export class Validator {
 
   #handle(req: IncomingMessage, res: ServerResponse, doors: boolean): void {
     const { path, query } = splitTarget(req.url ?? '/');
+    // Decided before any door is chosen, so every door sees only canonical paths (the forward-auth
+    // doors check the original request's path again in the gate).
+    const bad = requestPathProblem(path);
+    if (bad) {
+      const o = this.gate.refuse(doors ? doorOf(path) : 'proxy', req.method ?? 'GET', path, undefined, bad);
+      sendError(res, o.status, o.code, o.message);
+      return;
+    }
     this.#route(req, res, path, query, doors).catch((err: unknown) => {
       this.#log.error({ err: (err as Error).message }, 'request failed');
       sendError(res, 500, 'internal_error', 'the validator failed to handle the request');
@@ -235,6 +246,12 @@ export class Validator {
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const { path } = splitTarget(req.url ?? '/');
+    const bad = requestPathProblem(path);
+    if (bad) {
+      const o = this.gate.refuse('proxy', req.method ?? 'GET', path, undefined, bad);
+      writeRawError(socket, o.status, o.code, o.message);
+      return;
+    }
     if (!this.#proxy || !this.ready) {
       socket.destroy();
       return;
@@ -283,6 +300,12 @@ export class Validator {
       await closed;
     }
   }
+}
+
+/** The door a path is for on a listener that serves the doors, to count a refusal before dispatch. */
+function doorOf(path: string): Door {
+  if (path === VERIFY_PATH) return 'verify';
+  return path === AUTHZ_PATH || path.startsWith(`${AUTHZ_PATH}/`) ? 'authz' : 'proxy';
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

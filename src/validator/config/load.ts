@@ -3,7 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { type AuditSettings, parseAuditSettings } from '../../audit/options.ts';
 import { PERMISSION_PATTERN, parseDuration, parseSource } from '../../rules/index.ts';
-import { patternProblem } from '../routes.ts';
+import { patternProblem, routeCollisions } from '../routes.ts';
 import { CONFIG_SCHEMA } from './schema.ts';
 import type { ConfigProblem, RouteConfig, SigningKeySource, ValidatorConfig } from './types.ts';
 import { routeWarnings, trustedProxyWarning, UNSIGNED_RECORDS_WARNING } from './warnings.ts';
@@ -149,8 +149,11 @@ export function parseConfig(text: string): ConfigResult {
     }
   }
   const routes: RouteConfig[] = [];
+  /** routes[k] is routes[routeAt[k]] of the file. */
+  const routeAt: number[] = [];
   for (const [i, r] of list(c.routes).entries()) {
     if (typeof r !== 'object' || r === null) continue;
+    routeAt.push(i);
     const why = typeof r.path === 'string' ? patternProblem(r.path) : undefined;
     if (why)
       at(
@@ -173,6 +176,14 @@ export function parseConfig(text: string): ConfigResult {
       methods: list(r.methods).map((m) => String(m).toUpperCase()),
       permission: r.permission,
     });
+  }
+  for (const [a, b] of routeCollisions(routes)) {
+    const [i, j] = [routeAt[a] as number, routeAt[b] as number];
+    at(
+      offsetOf(['routes', j, 'path']),
+      fieldName(['routes', j, 'path']),
+      `differs from routes[${i}] only in letter case or a trailing slash but needs another permission; upstreams that ignore those (Express) run one handler for both, so every request to either would be refused`,
+    );
   }
   let upstream: ValidatorConfig['upstream'];
   if (c.upstream && typeof c.upstream.url === 'string') {
