@@ -519,14 +519,19 @@ describe('what the chart renders', () => {
         {
           interval: '1m',
           input_series: [
-            // api-1 lost the API server at t=0 (the gauge grows); api-2 hears from it every minute.
+            // api-1 last heard from the API server at t=60s; api-2 hears from it every minute;
+            // api-3 has never listed (0: the NotSynced alert's case, not this one).
             series(
-              'keywarden_validator_key_store_seconds_since_update{namespace="team",pod="api-1"}',
+              'keywarden_validator_key_store_last_update_timestamp_seconds{namespace="team",pod="api-1"}',
+              '60x40',
+            ),
+            series(
+              'keywarden_validator_key_store_last_update_timestamp_seconds{namespace="team",pod="api-2"}',
               '0+60x40',
             ),
             series(
-              'keywarden_validator_key_store_seconds_since_update{namespace="team",pod="api-2"}',
-              '30x40',
+              'keywarden_validator_key_store_last_update_timestamp_seconds{namespace="team",pod="api-3"}',
+              '0x40',
             ),
           ],
           alert_rule_test: [
