@@ -113,7 +113,7 @@ describe('output', () => {
     expect(formatEvents([], 'json')).toBe('[]\n');
     const u = await queryUsage({ directory: dir }, 'key-day');
     expect(formatUsage(u.rows, 'key-day', 'table').split('\n')[0]).toMatch(
-      /^DAY\s+KEY ID\s+API KEY\s+REQUESTS\s+ALLOWED\s+DENIED\s+RATE LIMITED\s+OTHER\s+FIRST\s+LAST$/,
+      /^DAY\s+KEY ID\s+API KEY\s+REQUESTS\s+ALLOWED\s+DENIED\s+RATE LIMITED\s+OTHER\s+FAILED SECRET\s+FIRST\s+LAST$/,
     );
   });
 });
