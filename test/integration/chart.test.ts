@@ -106,7 +106,11 @@ const OPTION_SETS: Record<string, string[]> = {
     'reveal.subjects[0].name=key-custodians',
     'injection.failurePolicy=Fail',
     `injection.excludeNamespaces[0]=${OTHER}`,
-    'controller.watchNamespaces[0]=a',
+  ],
+  // Least privilege when scoped: chart-controller-scope.test.ts proves it with auth can-i.
+  'controller scoped': [
+    `controller.watchNamespaces[0]=${TEAM}`,
+    `controller.consumerSecretNamespaces[0]=${OTHER}`,
   ],
   // What scripts/kind-e2e.sh installs (its demo namespace here is TEAM).
   'the kind script': [...readFileSync('scripts/kind-e2e.sh', 'utf8').matchAll(/--set "?([^"\s]+)"?/g)].map(
@@ -588,6 +592,7 @@ describe('what the chart renders', () => {
       OPTION_SETS.default,
       OPTION_SETS['cert-manager TLS'],
       OPTION_SETS['validators, signing key, revealers'],
+      OPTION_SETS['controller scoped'],
     ] as string[][]) {
       const all = docs(await render(set));
       for (const component of ['controller', 'webhook']) {
