@@ -80,8 +80,8 @@ describe("the README's first command", () => {
           expect((await fetch(url.replace('/metrics', path))).status, `${what} ${path}`).toBe(200);
       }
       expect(await tlsAnswers(found.get('webhook') as string)).toBeGreaterThan(0);
-      // The validator: no key, 401.
-      expect((await fetch(`${found.get('validator')}/authz`)).status).toBe(401);
+      // The validator (its reverse proxy): no key, 401.
+      expect((await fetch(`${found.get('validator')}/v1/sessions`, { method: 'POST' })).status).toBe(401);
       expect((await fetch(`${found.get('demo API')}/`)).status).toBeLessThan(500);
     } finally {
       // dev.sh execs node: this is the Ctrl-C it waits for.
