@@ -198,35 +198,44 @@ describe('the real controller with the scoped ServiceAccount', () => {
       '0',
     ]);
     await controller.waitForLog('caches synced', 90_000);
+    const logTail = () => controller?.lines.slice(-20).join('\n');
 
-    const rest = adminRest();
-    await createApiKey(rest, TEAM, 'consumed', {
-      delivery: { secretRef: { name: 'app-key', namespace: CONSUMER } },
-    });
-    // A tenant who may edit ApiKeys in TEAM asks for a consumer Secret in a namespace outside the scope.
-    await createApiKey(rest, TEAM, 'grabby', {
-      delivery: { secretRef: { name: 'planted', namespace: OTHER } },
-    });
-    await eventually(
-      async () => ((await getApiKey(rest, TEAM, 'consumed')).status?.state === 'Active' ? true : undefined),
-      60_000,
-      250,
-    );
-    expect(await secretExists(rest, TEAM, hashSecretName('consumed'))).toBe(true);
-    expect(await secretExists(rest, NS, deliverySecretName(TEAM, 'consumed'))).toBe(true);
-    expect(await secretExists(rest, CONSUMER, 'app-key')).toBe(true);
-    // The out-of-scope write is refused by the API server (the controller retries with backoff).
-    await eventually(
-      async () =>
-        controller?.lines.some((l) => l.includes('grabby') && /forbidden/i.test(l)) ? true : undefined,
-      60_000,
-      250,
-    );
-    expect(await secretExists(rest, OTHER, 'planted')).toBe(false);
-    expect((await getApiKey(rest, TEAM, 'grabby')).status?.state).not.toBe('Active');
-    // Nothing else was refused: the scoped rights are enough for the watched namespace's work.
-    const refused = controller.lines.filter((l) => /forbidden/i.test(l) && !l.includes('grabby'));
-    expect(refused).toEqual([]);
-    expect(controller.child.exitCode).toBeNull();
+    try {
+      const rest = adminRest();
+      await createApiKey(rest, TEAM, 'consumed', {
+        delivery: { secretRef: { name: 'app-key', namespace: CONSUMER } },
+      });
+      // A tenant who may edit ApiKeys in TEAM asks for a consumer Secret in a namespace outside the scope.
+      await createApiKey(rest, TEAM, 'grabby', {
+        delivery: { secretRef: { name: 'planted', namespace: OTHER } },
+      });
+      await eventually(
+        async () => ((await getApiKey(rest, TEAM, 'consumed')).status?.state === 'Active' ? true : undefined),
+        60_000,
+        250,
+      );
+      expect(await secretExists(rest, TEAM, hashSecretName('consumed'))).toBe(true);
+      expect(await secretExists(rest, NS, deliverySecretName(TEAM, 'consumed'))).toBe(true);
+      expect(await secretExists(rest, CONSUMER, 'app-key')).toBe(true);
+      // The out-of-scope write is refused by the API server (the controller retries with backoff).
+      await eventually(
+        async () =>
+          controller?.lines.some((l) => l.includes(`namespaces/${OTHER}/secrets`) && /forbidden/i.test(l))
+            ? true
+            : undefined,
+        60_000,
+        250,
+      );
+      expect(await secretExists(rest, OTHER, 'planted')).toBe(false);
+      expect((await getApiKey(rest, TEAM, 'grabby')).status?.state).not.toBe('Active');
+      // Nothing else was refused: the scoped rights are enough for the watched namespace's work.
+      const refused = controller.lines.filter(
+        (l) => /forbidden/i.test(l) && !l.includes(`namespaces/${OTHER}/secrets`),
+      );
+      expect(refused).toEqual([]);
+      expect(controller.child.exitCode).toBeNull();
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\ncontroller log:\n${logTail()}`);
+    }
   }, 180_000);
 });
