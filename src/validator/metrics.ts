@@ -85,13 +85,13 @@ export class ValidatorMetrics {
         }
       },
     );
+    // A timestamp, not an age: Prometheus computes the age (time() - ...) and a stalled scrape cannot freeze it.
     m.gauge(
-      'keywarden_validator_key_store_seconds_since_update',
-      'Seconds since the key store last heard from the API server (event, bookmark or list); grows while it is away.',
+      'keywarden_validator_key_store_last_update_timestamp_seconds',
+      'Unix time the key store last heard from the API server (event, bookmark or list); 0 before the first list.',
       [],
       function () {
-        const last = store.lastUpdateMs;
-        this.set(last > 0 ? Math.max(0, now() - last) / 1000 : -1);
+        this.set(store.lastUpdateMs / 1000);
       },
     );
     m.gauge(

@@ -102,7 +102,11 @@ const OPTION_SETS: Record<string, string[]> = {
     `injection.jwt.audiences.${TEAM}[0]=payments-api`,
     'injection.failurePolicy=Fail',
     `injection.excludeNamespaces[0]=${OTHER}`,
-    'controller.watchNamespaces[0]=a',
+  ],
+  // Least privilege when scoped: chart-controller-scope.test.ts proves it with auth can-i.
+  'controller scoped': [
+    `controller.watchNamespaces[0]=${TEAM}`,
+    `controller.consumerSecretNamespaces[0]=${OTHER}`,
   ],
   // What scripts/kind-e2e.sh installs (its demo namespace here is TEAM).
   'the kind script': [...readFileSync('scripts/kind-e2e.sh', 'utf8').matchAll(/--set "?([^"\s]+)"?/g)].map(
@@ -515,14 +519,19 @@ describe('what the chart renders', () => {
         {
           interval: '1m',
           input_series: [
-            // api-1 lost the API server at t=0 (the gauge grows); api-2 hears from it every minute.
+            // api-1 last heard from the API server at t=60s; api-2 hears from it every minute;
+            // api-3 has never listed (0: the NotSynced alert's case, not this one).
             series(
-              'keywarden_validator_key_store_seconds_since_update{namespace="team",pod="api-1"}',
+              'keywarden_validator_key_store_last_update_timestamp_seconds{namespace="team",pod="api-1"}',
+              '60x40',
+            ),
+            series(
+              'keywarden_validator_key_store_last_update_timestamp_seconds{namespace="team",pod="api-2"}',
               '0+60x40',
             ),
             series(
-              'keywarden_validator_key_store_seconds_since_update{namespace="team",pod="api-2"}',
-              '30x40',
+              'keywarden_validator_key_store_last_update_timestamp_seconds{namespace="team",pod="api-3"}',
+              '0x40',
             ),
           ],
           alert_rule_test: [
@@ -579,6 +588,7 @@ describe('what the chart renders', () => {
       OPTION_SETS.default,
       OPTION_SETS['cert-manager TLS'],
       OPTION_SETS['validators and JWT audiences'],
+      OPTION_SETS['controller scoped'],
     ] as string[][]) {
       const all = docs(await render(set));
       for (const component of ['controller', 'webhook']) {

@@ -19,6 +19,8 @@ import { printTable } from '../output.ts';
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = join(REPO, 'src/cli/main.ts');
 export const DEV_SUCCESS_LINE = 'keywarden dev: the whole system is up and every check behaved as expected.';
+/** Heads the list of endpoints printed once everything is up (tests read the lines under it). */
+export const ENDPOINTS_HEADING = '  endpoints:';
 
 interface Check {
   what: string;
@@ -395,10 +397,22 @@ export function registerDev(program: Command): void {
           port: 0,
           auditDir,
         });
-        process.stdout.write(`  console: ${webConsole.loginUrl} (the sign-in link works once)\n`);
+        // Every endpoint a user will want, one per line: `  <what>  <url>  (<note>)`.
+        const admin = (port: unknown) => `http://127.0.0.1:${port}/metrics  (also /healthz, /readyz)`;
+        const endpoints: [string, string][] = [
+          ['kube-apiserver', plane.server],
+          ['validator', `${base}  (reverse proxy in front of the demo API)`],
+          ['validator metrics', admin(validatorAdmin)],
+          ['controller metrics', admin(controllerHealth)],
+          ['webhook', `https://127.0.0.1:${webhookPort}  (AdmissionReviews; TLS from its own CA)`],
+          ['webhook metrics', admin(webhookHealth)],
+          ['demo API', `http://127.0.0.1:${demoPort}  (the validator's upstream)`],
+          ['console', `${webConsole.loginUrl}  (the API Keys page; the sign-in link works once)`],
+        ];
         process.stdout.write(
           `\n${DEV_SUCCESS_LINE}\n  export KUBECONFIG=${plane.kubeconfigPath}\n  export PATH=${plane.binDir}:$PATH\n` +
-            `  validator: ${base} (metrics at http://127.0.0.1:${validatorAdmin}/metrics)\n  logs: ${plane.runDir}/*.log\n`,
+            `${ENDPOINTS_HEADING}\n${endpoints.map(([what, url]) => `    ${what.padEnd(19)} ${url}\n`).join('')}` +
+            `  logs: ${plane.runDir}/*.log\n`,
         );
         if (!opts.exit) {
           process.stdout.write('Press Ctrl-C to tear everything down.\n');
