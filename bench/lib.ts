@@ -101,7 +101,7 @@ export function authzRequest(agent: Agent, port: number, key: string, i: number)
       {
         host: '127.0.0.1',
         port,
-        path: '/authz',
+        path: '/authz/traefik',
         agent,
         headers: {
           authorization: `Bearer ${key}`,

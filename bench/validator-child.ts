@@ -47,7 +47,7 @@ if (mode === 'serve-validator') {
 } else if (mode === 'serve-express') {
   const app = express();
   app.disable('x-powered-by');
-  app.all('/authz', (_req, res) => {
+  app.all('/authz/traefik', (_req, res) => {
     res.status(200).end();
   });
   const server = app.listen(0, '127.0.0.1', () => {

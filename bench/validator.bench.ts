@@ -113,7 +113,7 @@ async function load(
         const key = keys.length > 0 ? keys[i++ % keys.length] : undefined;
         const t = performance.now();
         const res = await pool.request({
-          path: '/authz',
+          path: '/authz/traefik',
           method: 'GET',
           headers: {
             'x-forwarded-method': 'GET',
@@ -246,7 +246,7 @@ async function disableToDeny(plane: LocalControlPlane, rest: KubeRest): Promise<
     const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
     const authz = async (key: string) => {
       const res = await pool.request({
-        path: '/authz',
+        path: '/authz/traefik',
         method: 'GET',
         headers: { 'x-api-key': key, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/' },
       });

@@ -189,6 +189,7 @@ async function kubectlFigure(): Promise<BenchFigure> {
         healthPort: 0,
         maxBodyBytes: 3 * 1024 * 1024,
         policySyncTimeoutMs: 60_000,
+        operatorNamespace: 'keywarden-system',
         tls: {
           mode: 'bootstrap',
           namespace: 'keywarden-system',

@@ -52,3 +52,19 @@ ensure_apt() {
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
+
+# Installs Debian package $1 when file $2 (what the tests run) is missing: the adversarial suite runs
+# real parts (nginx) rather than stand-ins. Needs root or sudo, and apt (Debian/Ubuntu).
+ensure_apt_package() {
+  local pkg="$1" file="$2" sudo=""
+  [[ -e "$file" ]] && return 0
+  [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
+  say "installing $pkg with apt-get (the adversarial tests run $file)"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "apt-get is not available: install $pkg (it provides $file) and retry"
+    exit 1
+  fi
+  $sudo apt-get install -y --no-install-recommends "$pkg" >&2 ||
+    { $sudo apt-get update >&2 && $sudo apt-get install -y --no-install-recommends "$pkg" >&2; } ||
+    { say "could not install $pkg; install it (it provides $file) and retry"; exit 1; }
+}

@@ -1,3 +1,4 @@
+import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import type { ApiKeySpec } from './index.ts';
 
 // The hash Secret: one per ApiKey, in its namespace, owned by it, type keywarden.dev/key-hash. It holds
@@ -7,6 +8,16 @@ import type { ApiKeySpec } from './index.ts';
 export const HASH_SECRET_TYPE = 'keywarden.dev/key-hash';
 export const HASH_RECORD_KEY = 'record.json';
 export const HASH_RECORD_VERSION = 1;
+/**
+ * `<kid>.<base64url Ed25519 signature>` over the exact bytes of record.json, by the controller's record
+ * signing key. Anyone who can write Secrets in a namespace can write a hash Secret with any labels,
+ * owner and record; only the controller can sign one, so validators believe only signed records.
+ */
+export const HASH_RECORD_SIGNATURE_KEY = 'record.sig';
+/** The ConfigMap (in the operator's namespace) with the public keys validators verify records with. */
+export const RECORD_KEYS_CONFIGMAP = 'keywarden-record-keys';
+/** Its data key: a JWKS of Ed25519 public keys. */
+export const RECORD_KEYS_KEY = 'keys.json';
 export const COMPONENT_LABEL = 'keywarden.dev/component';
 export const HASH_COMPONENT = 'key-hash';
 export const DELIVERY_COMPONENT = 'delivery';
@@ -103,4 +114,86 @@ function shortHash(s: string): string {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
   return h.toString(36);
+}
+
+/** The private half held by the controller, with its kid (derived from the public key). */
+export interface RecordSigningKey {
+  kid: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+/** Verification keys by kid. */
+export type RecordKeySet = ReadonlyMap<string, KeyObject>;
+
+/** A stable kid: the first 16 base64url characters of the SHA-256 of the public key (SPKI DER). */
+export function recordKeyId(publicKey: KeyObject): string {
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('base64url').slice(0, 16);
+}
+
+export function signRecordText(recordText: string, key: RecordSigningKey): string {
+  return `${key.kid}.${sign(null, Buffer.from(recordText, 'utf8'), key.privateKey).toString('base64url')}`;
+}
+
+/** Whether `signature` is a valid signature of exactly these bytes by a key in the set. */
+export function recordSignatureValid(
+  recordText: string,
+  signature: string | undefined,
+  keys: RecordKeySet,
+): boolean {
+  if (!signature) return false;
+  const dot = signature.indexOf('.');
+  if (dot <= 0) return false;
+  const key = keys.get(signature.slice(0, dot));
+  if (!key) return false;
+  try {
+    return verify(
+      null,
+      Buffer.from(recordText, 'utf8'),
+      key,
+      Buffer.from(signature.slice(dot + 1), 'base64url'),
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** The JWKS validators read (public keys only). */
+export function recordKeySetJson(keys: readonly KeyObject[]): string {
+  return JSON.stringify({
+    keys: keys.map((k) => ({
+      ...k.export({ format: 'jwk' }),
+      kid: recordKeyId(k),
+      use: 'sig',
+      alg: 'EdDSA',
+    })),
+  });
+}
+
+export function parseRecordKeySet(text: string): ParseResult<RecordKeySet> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'the record key set is not valid JSON' };
+  }
+  const list = (raw as { keys?: unknown })?.keys;
+  if (!Array.isArray(list) || list.length === 0)
+    return { ok: false, error: 'the record key set has no keys' };
+  const keys = new Map<string, KeyObject>();
+  for (const jwk of list) {
+    const j = jwk as { kty?: unknown; crv?: unknown; x?: unknown };
+    if (j?.kty !== 'OKP' || j.crv !== 'Ed25519' || typeof j.x !== 'string')
+      return { ok: false, error: 'every record key must be an Ed25519 public JWK (kty OKP, crv Ed25519, x)' };
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: j.x }, format: 'jwk' });
+    } catch (err) {
+      return { ok: false, error: `a record key does not load: ${(err as Error).message}` };
+    }
+    // The kid is recomputed, never taken from the document.
+    keys.set(recordKeyId(key), key);
+  }
+  return { ok: true, value: keys };
 }

@@ -9,6 +9,8 @@ export interface EffectivePolicy {
   strictCatalogue: boolean;
   permissions: { name: string; publicSafe?: boolean; description?: string }[];
   requireAllowedSources: { environment: string; type: string }[];
+  /** Where spec.delivery.secretRef may write; undefined: any namespace the requester may write (see rules/secret-ref.ts). */
+  consumerSecretNamespaces: string[] | undefined;
   /** Whether an ApiKeyPolicy object exists (false: built-in defaults only). */
   fromObject: boolean;
 }
@@ -22,6 +24,7 @@ export const BUILT_IN_POLICY: EffectivePolicy = {
   strictCatalogue: false,
   permissions: [],
   requireAllowedSources: [],
+  consumerSecretNamespaces: undefined,
   fromObject: false,
 };
 
@@ -35,6 +38,7 @@ export function effectivePolicy(spec: ApiKeyPolicySpec | undefined): EffectivePo
     strictCatalogue: spec.strictCatalogue ?? false,
     permissions: spec.permissions ?? [],
     requireAllowedSources: spec.requireAllowedSources ?? [],
+    consumerSecretNamespaces: spec.consumerSecretNamespaces,
     fromObject: true,
   };
 }

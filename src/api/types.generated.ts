@@ -89,7 +89,7 @@ export interface ApiKey {
      */
     delivery?: {
       /**
-       * Also keep the plaintext in this Secret for an in-cluster consumer (updated on regeneration). It must be in a namespace validators do not read.
+       * Also keep the plaintext in this Secret for an in-cluster consumer (updated on regeneration). It must be in a namespace validators do not read, that you may write Secrets in yourself and that the ApiKeyPolicy allows (consumerSecretNamespaces). keywarden never overwrites or deletes a Secret it did not create for this ApiKey.
        */
       secretRef?: {
         /**
@@ -519,5 +519,11 @@ export interface ApiKeyPolicy {
             type: 'public' | 'private';
           }
         ];
+    /**
+     * Namespaces where spec.delivery.secretRef may write a plaintext copy for an in-cluster consumer; an entry ending in `*` matches by prefix (e.g. `team-a-*`). Not set: any namespace the requester may write Secrets in (checked with a SubjectAccessReview at admission), never kube-system, kube-public, kube-node-lease or keywarden's own. An empty list turns secretRef off.
+     *
+     * @maxItems 256
+     */
+    consumerSecretNamespaces?: string[];
   };
 }

@@ -1,194 +1,497 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import parquetTypes from '@dsnp/parquetjs/dist/gen-nodejs/parquet_types.js';
-import { deflate } from '@dsnp/parquetjs/dist/lib/compression.js';
-import type { Page } from '@dsnp/parquetjs/dist/lib/declare.js';
-import type { RecordBuffer } from '@dsnp/parquetjs/dist/lib/shred.js';
-import { serializeThrift } from '@dsnp/parquetjs/dist/lib/util.js';
+import {
+  type ChunkMeta,
+  type ChunkStatistics,
+  CODEC,
+  dataPageHeader,
+  dictionaryPageHeader,
+  ENCODING,
+  rowGroupMetadata,
+} from './format.ts';
 import { redactKeys } from './redact.ts';
 import { type BufferedEvent, COLUMNS, type ColumnSpec } from './schema.ts';
 
-// Events → one Parquet row group, column by column. @dsnp/parquetjs lays out the file (column chunks,
-// row group and footer metadata, thrift); this file does the step its appendRow() does row by row
-// (shredding each record through generic nested-schema code), which for a flat table of a few fixed
-// types is an order of magnitude faster done a column at a time. Pages are DATA_PAGE v1 with PLAIN
-// values and RLE/bit-packed definition levels: the most widely read layout (DuckDB, Spark, Trino,
-// Athena, pandas). GZIP runs on libuv's thread pool, so a batch does not hold up the event loop.
+// Events → one Parquet row group. Each event is encoded into the columns as it is taken in (its
+// object is not kept: buffered events would otherwise live long enough for V8 to promote them, and the
+// heap grows with the traffic); a row group is laid out when the batch is written: each column chunk
+// one data page (DATA_PAGE v1, RLE/bit-packed definition levels). Strings are dictionary-encoded where
+// that pays (key ids, names, methods, reasons: a few distinct values per batch), so each distinct
+// string is redacted and encoded once per batch and the page holds small bit-packed indices; a column
+// of mostly distinct values (request ids) falls back to PLAIN. GZIP runs on libuv's thread pool, so a
+// batch does not hold up the event loop.
 
 export type Compression = 'GZIP' | 'SNAPPY' | 'UNCOMPRESSED';
 
 const gzip = promisify(zlib.gzip);
+/** Level 1: files a few percent larger than level 6 on audit data (2.5 vs 2.4 MiB in the bench), for much less CPU. */
+const GZIP_OPTIONS = { level: 1 };
+/** Pages this small are compressed at once: the thread pool round trip would cost more than the work. */
+const SYNC_COMPRESS_BELOW = 16 * 1024;
+
+let snappy: ((b: Buffer) => Promise<Buffer>) | undefined;
 
 async function compress(method: Compression, body: Buffer): Promise<Buffer> {
-  if (method === 'GZIP') return gzip(body, { level: 6 });
   if (method === 'UNCOMPRESSED') return body;
-  return deflate(method, body);
+  if (method === 'GZIP') {
+    return body.length < SYNC_COMPRESS_BELOW ? zlib.gzipSync(body, GZIP_OPTIONS) : gzip(body, GZIP_OPTIONS);
+  }
+  // SNAPPY: @dsnp/parquetjs's codec (snappyjs), loaded only by writers configured for it.
+  if (!snappy) {
+    const { deflate } = await import('@dsnp/parquetjs/dist/lib/compression.js');
+    snappy = (b) => deflate('SNAPPY', b);
+  }
+  return snappy(body);
 }
 
 export interface EncodedRowGroup {
-  buffer: RecordBuffer;
+  /** The row group's bytes, to append to the file at `offset`. */
+  data: Buffer;
+  /** Its thrift RowGroup metadata (absolute offsets), for the journal and the footer. */
+  rowGroup: Buffer;
   rows: number;
   /** Strings that held something shaped like a key, now redacted. */
   redactions: number;
 }
 
-/** Encodes the events (all of one file) as one row group for ParquetEnvelopeWriter.writeRowGroup. */
-export async function encodeRowGroup(
-  events: readonly BufferedEvent[],
-  source: string,
-  compression: Compression,
-): Promise<EncodedRowGroup> {
-  const pages: Record<string, Page[]> = {};
-  const pending: Promise<void>[] = [];
-  let redactions = 0;
-  for (const [c, col] of COLUMNS.entries()) {
-    // Give the event loop a turn between columns (requests keep flowing while a batch is encoded);
-    // compression of the columns already encoded goes on meanwhile on the thread pool.
-    if (c > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    const values: (string | number | undefined)[] = new Array(events.length);
-    if (col.name === 'source') values.fill(source);
-    else {
-      for (let i = 0; i < events.length; i++) {
-        let v = col.get(events[i] as BufferedEvent);
-        if (typeof v === 'string') {
-          const clean = redactKeys(v);
-          if (clean !== v) {
-            redactions++;
-            v = clean;
-          }
-        } else if (typeof v === 'number' && !Number.isFinite(v)) v = undefined;
-        values[i] = v;
-      }
-    }
-    pending.push(
-      encodePage(col, values, compression).then((page) => {
-        pages[col.name] = [page];
-      }),
-    );
+/** A dictionary is dropped for PLAIN once it holds this many distinct values (request ids, paths)... */
+const DICTIONARY_MAX_ENTRIES = 4096;
+/** ...and not tried again for this many row groups (a column of mostly distinct values stays so). */
+const DICTIONARY_RETRY_AFTER = 32;
+
+/** Per-writer memory of which columns did not pay for a dictionary lately. */
+export class DictionaryHints {
+  readonly #skip = new Map<string, number>();
+  /** Called once per row group and column. */
+  skip(column: string): boolean {
+    const n = this.#skip.get(column) ?? 0;
+    if (n > 0) this.#skip.set(column, n - 1);
+    return n > 0;
   }
-  await Promise.all(pending);
-  return {
-    buffer: { rowCount: events.length, pageRowCount: 0, pages, columnData: {} },
-    rows: events.length,
-    redactions,
-  };
+  failed(column: string): void {
+    this.#skip.set(column, DICTIONARY_RETRY_AFTER);
+  }
 }
 
-async function encodePage(
-  col: ColumnSpec,
-  all: (string | number | undefined)[],
-  compression: Compression,
-): Promise<Page> {
-  const present: (string | number)[] = [];
-  for (const v of all) if (v !== undefined) present.push(v);
-  if (!col.optional && present.length !== all.length) throw new Error(`audit column ${col.name} is required`);
-  const valuesBuf = encodeValues(col, present);
-  const body = col.optional ? Buffer.concat([definitionLevels(all), valuesBuf]) : valuesBuf;
-  const compressed = await compress(compression, body);
+type Stats = { min: string | number | undefined; max: string | number | undefined };
 
-  const header = new parquetTypes.PageHeader();
-  header.type = parquetTypes.PageType.DATA_PAGE;
-  header.uncompressed_page_size = body.length;
-  header.compressed_page_size = compressed.length;
-  header.data_page_header = new parquetTypes.DataPageHeader();
-  header.data_page_header.num_values = all.length;
-  header.data_page_header.encoding = parquetTypes.Encoding.PLAIN;
-  header.data_page_header.definition_level_encoding = parquetTypes.Encoding.RLE;
-  header.data_page_header.repetition_level_encoding = parquetTypes.Encoding.RLE;
+/**
+ * One column of a row group being built: values are encoded as they are added (PLAIN bytes, or an
+ * index into the batch's dictionary), so the caller's event objects can be dropped at once.
+ */
+class ColumnBuilder {
+  readonly col: ColumnSpec;
+  /** The `source` column: the writer's own name, the same on every row. */
+  readonly isSource: boolean;
+  rows = 0;
+  present = 0;
+  redactions = 0;
+  #defined = new Uint8Array(1024);
+  readonly #values: ValueWriter;
+  readonly #stats: Stats | undefined;
+  readonly #hints: DictionaryHints | undefined;
+  readonly #isString: boolean;
+  // Dictionary mode (strings): distinct raw string → index; the redacted strings in index order.
+  #dict: Map<string, number> | undefined;
+  #dictValues: string[] = [];
+  #dictRedacted: Uint8Array | undefined;
+  // Indices fit 16 bits: a dictionary holds at most DICTIONARY_MAX_ENTRIES values.
+  #indices = new Uint16Array(1024);
+  /** The last string seen and its index: most columns repeat the same string object row after row. */
+  #lastRaw: string | undefined;
+  #lastIdx = 0;
 
-  const statistics: Page['statistics'] = {} as Page['statistics'];
-  const distinct = new Set<string | number>();
-  if (col.statistics) {
-    let min: string | number | undefined;
-    let max: string | number | undefined;
-    for (const v of present) {
-      distinct.add(v);
-      if (min === undefined || v < min) min = v;
-      if (max === undefined || v > max) max = v;
-    }
-    // encodeColumnChunk turns these into the chunk's Statistics (values in the column's logical type).
-    Object.assign(statistics, { min_value: min, max_value: max, null_count: all.length - present.length });
+  constructor(col: ColumnSpec, hints: DictionaryHints | undefined) {
+    this.col = col;
+    this.#isString = col.kind === 'string';
+    this.isSource = col.name === 'source';
+    this.#hints = hints;
+    this.#values = new ValueWriter(col.kind === 'string' ? 4096 : 8192);
+    this.#stats = col.statistics ? { min: undefined, max: undefined } : undefined;
+    if (col.kind === 'string' && !hints?.skip(col.name)) this.#dict = new Map();
   }
-  return {
-    page: Buffer.concat([serializeThrift(header), compressed]),
-    statistics,
-    first_row_index: 0,
-    distinct_values: distinct,
-    num_values: all.length,
-  };
+
+  /**
+   * One row's value. Never throws (a batch is built on the event loop, row by row): a value of the
+   * wrong type is converted (a number for a string column becomes its text; text for a number column
+   * its number, or null when it is none), so every column always gets exactly one value per row.
+   */
+  add(v: unknown): number {
+    const row = this.rows++;
+    if (row === this.#defined.length) this.#defined = grow(this.#defined);
+    if (this.#isString) {
+      if (typeof v !== 'string') {
+        if (v === undefined || v === null) {
+          this.#defined[row] = 0;
+          return 0;
+        }
+        v = textOf(v);
+        if (v === undefined) {
+          this.#defined[row] = 0;
+          return 0;
+        }
+      }
+      this.#defined[row] = 1;
+      this.present++;
+      return this.#dict ? this.#addToDictionary(v as string) : this.#addPlain(v as string);
+    }
+    const n = typeof v === 'number' ? v : v === undefined || v === null ? Number.NaN : Number(v);
+    if (!Number.isFinite(n)) {
+      this.#defined[row] = 0;
+      return 0;
+    }
+    this.#defined[row] = 1;
+    this.present++;
+    if (this.col.kind === 'int32') this.#values.int32(n);
+    else if (this.col.kind === 'double') this.#values.double(n);
+    else this.#values.int64(n);
+    if (this.#stats) track(this.#stats, n);
+    return 8;
+  }
+
+  #addPlain(raw: string): number {
+    const clean = redactKeys(raw);
+    if (clean !== raw) this.redactions++;
+    this.#values.string(clean);
+    if (this.#stats) track(this.#stats, clean);
+    return 4 + clean.length;
+  }
+
+  #addToDictionary(raw: string): number {
+    const dict = this.#dict as Map<string, number>;
+    let idx = raw === this.#lastRaw ? this.#lastIdx : dict.get(raw);
+    let added = 2;
+    if (idx === undefined) {
+      if (dict.size >= DICTIONARY_MAX_ENTRIES) {
+        this.#toPlain();
+        return this.#addPlain(raw);
+      }
+      idx = dict.size;
+      dict.set(raw, idx);
+      const clean = redactKeys(raw);
+      if (clean !== raw) {
+        this.#dictRedacted ??= new Uint8Array(DICTIONARY_MAX_ENTRIES);
+        this.#dictRedacted[idx] = 1;
+      }
+      this.#dictValues.push(clean);
+      added = 4 + clean.length;
+      if (this.#stats) track(this.#stats, clean);
+    }
+    this.#lastRaw = raw;
+    this.#lastIdx = idx;
+    if (this.#dictRedacted?.[idx]) this.redactions++;
+    // This value is number `present` (counted already): its index goes at present - 1.
+    if (this.present > this.#indices.length) this.#indices = grow(this.#indices);
+    this.#indices[this.present - 1] = idx;
+    return added;
+  }
+
+  /** Too many distinct values: rewrite the values so far as PLAIN and go on in PLAIN. */
+  #toPlain(): void {
+    this.#hints?.failed(this.col.name);
+    // The values before this one (counted in present already, not yet encoded).
+    for (let p = 0; p < this.present - 1; p++) {
+      this.#values.string(this.#dictValues[this.#indices[p] as number] as string);
+    }
+    this.#dict = undefined;
+    this.#dictValues = [];
+    this.#dictRedacted = undefined;
+  }
+
+  /** The column chunk's page bodies, uncompressed. */
+  pages(): { dictionary: Buffer | undefined; dictionarySize: number; data: Buffer; encoding: number } {
+    if (!this.col.optional && this.present !== this.rows)
+      throw new Error(`audit column ${this.col.name} is required`);
+    let dictionary: Buffer | undefined;
+    let values: Buffer;
+    if (this.#dict) {
+      const d = new ValueWriter(256);
+      for (const s of this.#dictValues) d.string(s);
+      dictionary = d.bytes();
+      const packed = new ValueWriter(16 + Math.ceil((this.present * bitWidth(this.#dictValues.length)) / 8));
+      packIndices(packed, this.#indices, this.present, this.#dictValues.length);
+      values = packed.bytes();
+    } else values = this.#values.bytes();
+    const data = this.col.optional
+      ? withDefinitionLevels(this.#defined, this.rows, this.present, values)
+      : values;
+    return {
+      dictionary,
+      dictionarySize: this.#dictValues.length,
+      data,
+      encoding: dictionary ? ENCODING.RLE_DICTIONARY : ENCODING.PLAIN,
+    };
+  }
+
+  statistics(): ChunkStatistics | undefined {
+    const s = this.#stats;
+    if (!s) return undefined;
+    const nulls = this.rows - this.present;
+    if (s.min === undefined || s.max === undefined) return { nulls };
+    return { min: this.#plainOne(s.min), max: this.#plainOne(s.max), nulls };
+  }
+
+  #plainOne(v: string | number): Buffer {
+    if (this.col.kind === 'string') return Buffer.from(v as string, 'utf8');
+    const w = new ValueWriter(8);
+    if (this.col.kind === 'int32') w.int32(v as number);
+    else if (this.col.kind === 'double') w.double(v as number);
+    else w.int64(v as number);
+    return Buffer.from(w.bytes());
+  }
 }
 
-function encodeValues(col: ColumnSpec, values: (string | number)[]): Buffer {
-  switch (col.kind) {
-    case 'string': {
-      // At most 3 UTF-8 bytes per UTF-16 unit: allocate for the worst case, write once, trim.
-      let worst = 0;
-      for (const v of values) worst += 4 + 3 * (v as string).length;
-      const buf = Buffer.allocUnsafe(worst);
-      let pos = 0;
-      for (const v of values) {
-        const n = buf.write(v as string, pos + 4, 'utf8');
-        buf.writeUInt32LE(n, pos);
-        pos += 4 + n;
+/** Text of a non-string value; undefined when it has none (a toString that throws). */
+function textOf(v: unknown): string | undefined {
+  try {
+    return String(v);
+  } catch {
+    return undefined;
+  }
+}
+
+function grow<T extends Uint8Array | Uint16Array>(a: T): T {
+  const next = new (a.constructor as new (n: number) => T)(a.length * 2);
+  next.set(a);
+  return next;
+}
+
+function track(s: Stats, v: string | number): void {
+  if (s.min === undefined || v < s.min) s.min = v;
+  if (s.max === undefined || v > s.max) s.max = v;
+}
+
+/**
+ * A row group being built, one event at a time: add() encodes the event's values into its columns
+ * right away (the event object is not kept), encode() compresses the pages and lays out the chunk.
+ */
+export class RowGroupBuilder {
+  readonly #columns: ColumnBuilder[];
+  readonly #source: string;
+  rows = 0;
+
+  constructor(source: string, hints?: DictionaryHints) {
+    this.#source = source;
+    this.#columns = COLUMNS.map((c) => new ColumnBuilder(c, hints));
+  }
+
+  static of(events: readonly BufferedEvent[], source: string, hints?: DictionaryHints): RowGroupBuilder {
+    const b = new RowGroupBuilder(source, hints);
+    for (const e of events) b.add(e);
+    return b;
+  }
+
+  /** Approximate encoded size (uncompressed): what row groups are cut by. */
+  bytes = 0;
+
+  add(e: BufferedEvent): void {
+    let n = 0;
+    for (const c of this.#columns) n += c.add(c.isSource ? this.#source : c.col.get(e));
+    this.bytes += n;
+    this.rows++;
+  }
+
+  get redactions(): number {
+    let n = 0;
+    for (const c of this.#columns) n += c.redactions;
+    return n;
+  }
+
+  /** Compresses the pages (GZIP on the thread pool) and lays the row group out at `offset`. */
+  async encode(compression: Compression, offset: number): Promise<EncodedRowGroup> {
+    const n = this.rows;
+    const built: ReturnType<ColumnBuilder['pages']>[] = [];
+    const compressed: Promise<[Buffer | undefined, Buffer]>[] = [];
+    for (const [c, col] of this.#columns.entries()) {
+      // A turn for the event loop now and then: requests keep flowing while a batch is laid out.
+      if (c > 0 && c % 6 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const pages = col.pages();
+      built.push(pages);
+      compressed.push(
+        Promise.all([
+          pages.dictionary ? compress(compression, pages.dictionary) : undefined,
+          compress(compression, pages.data),
+        ]),
+      );
+    }
+    const bodies = await Promise.all(compressed);
+    const parts: Buffer[] = [];
+    const chunks: ChunkMeta[] = [];
+    let at = offset;
+    for (const [i, pages] of built.entries()) {
+      const [dictBody, dataBody] = bodies[i] as [Buffer | undefined, Buffer];
+      const start = at;
+      let uncompressed = 0;
+      if (pages.dictionary && dictBody) {
+        const h = dictionaryPageHeader(pages.dictionarySize, pages.dictionary.length, dictBody.length);
+        parts.push(h, dictBody);
+        uncompressed += h.length + pages.dictionary.length;
+        at += h.length + dictBody.length;
       }
-      return buf.subarray(0, pos);
+      const h = dataPageHeader(n, pages.encoding, pages.data.length, dataBody.length);
+      parts.push(h, dataBody);
+      uncompressed += h.length + pages.data.length;
+      at += h.length + dataBody.length;
+      const col = this.#columns[i] as ColumnBuilder;
+      chunks.push({
+        column: col.col,
+        codec: CODEC[compression],
+        encodings: pages.dictionary
+          ? [ENCODING.PLAIN, ENCODING.RLE, ENCODING.RLE_DICTIONARY]
+          : [ENCODING.PLAIN, ENCODING.RLE],
+        numValues: n,
+        uncompressed,
+        compressed: at - start,
+        offset: start,
+        statistics: col.statistics(),
+      });
     }
-    case 'int32': {
-      const buf = Buffer.allocUnsafe(4 * values.length);
-      for (let i = 0; i < values.length; i++) buf.writeInt32LE(Math.trunc(values[i] as number) | 0, 4 * i);
-      return buf;
+    return {
+      data: Buffer.concat(parts, at - offset),
+      rowGroup: rowGroupMetadata(chunks, n, offset),
+      rows: n,
+      redactions: this.redactions,
+    };
+  }
+}
+
+/** A growing buffer of PLAIN-encoded values. */
+class ValueWriter {
+  #buf: Buffer;
+  #pos = 0;
+  constructor(capacity: number) {
+    this.#buf = Buffer.allocUnsafe(Math.max(64, capacity));
+  }
+  #room(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#pos + n));
+    this.#buf.copy(next, 0, 0, this.#pos);
+    this.#buf = next;
+  }
+  string(s: string): void {
+    // At most 3 UTF-8 bytes per UTF-16 unit.
+    this.#room(4 + 3 * s.length);
+    const len = this.#buf.write(s, this.#pos + 4);
+    this.#buf.writeUInt32LE(len, this.#pos);
+    this.#pos += 4 + len;
+  }
+  int32(v: number): void {
+    this.#room(4);
+    this.#buf.writeInt32LE(Math.trunc(v) | 0, this.#pos);
+    this.#pos += 4;
+  }
+  double(v: number): void {
+    this.#room(8);
+    this.#buf.writeDoubleLE(v, this.#pos);
+    this.#pos += 8;
+  }
+  /** INT64 from a safe integer, as two 32-bit halves (no BigInt per value). */
+  int64(v: number): void {
+    this.#room(8);
+    const ms = Math.trunc(v);
+    const hi = Math.floor(ms / 0x1_0000_0000);
+    this.#buf.writeUInt32LE(ms - hi * 0x1_0000_0000, this.#pos);
+    this.#buf.writeInt32LE(hi, this.#pos + 4);
+    this.#pos += 8;
+  }
+  byte(b: number): void {
+    this.#room(1);
+    this.#buf[this.#pos++] = b;
+  }
+  varint(value: number): void {
+    this.#room(10);
+    let v = value;
+    while (v >= 0x80) {
+      this.#buf[this.#pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
     }
-    case 'double': {
-      const buf = Buffer.allocUnsafe(8 * values.length);
-      for (let i = 0; i < values.length; i++) buf.writeDoubleLE(values[i] as number, 8 * i);
-      return buf;
-    }
-    case 'timestamp': {
-      // INT64 milliseconds since the epoch; written as two 32-bit halves (no BigInt per value).
-      const buf = Buffer.allocUnsafe(8 * values.length);
-      for (let i = 0; i < values.length; i++) {
-        const ms = Math.trunc(values[i] as number);
-        const hi = Math.floor(ms / 0x1_0000_0000);
-        buf.writeUInt32LE(ms - hi * 0x1_0000_0000, 8 * i);
-        buf.writeInt32LE(hi, 8 * i + 4);
-      }
-      return buf;
+    this.#buf[this.#pos++] = v;
+  }
+  /** Room for `n` bytes written directly, zeroed; returns the buffer and the offset to write at. */
+  reserve(n: number): [Buffer, number] {
+    this.#room(n);
+    const at = this.#pos;
+    this.#buf.fill(0, at, at + n);
+    this.#pos += n;
+    return [this.#buf, at];
+  }
+  bytes(): Buffer {
+    return this.#buf.subarray(0, this.#pos);
+  }
+}
+
+/** Bit width of dictionary indices below `size` (at least 1). */
+function bitWidth(size: number): number {
+  let w = 1;
+  while (1 << w < size) w++;
+  return w;
+}
+
+/**
+ * RLE_DICTIONARY data: the bit width, then the indices in the RLE/bit-packing hybrid: one RLE run when
+ * they are all the same, else one bit-packed run (gzip takes care of repetition inside it).
+ */
+function packIndices(out: ValueWriter, indices: Uint16Array, count: number, size: number): void {
+  const width = bitWidth(size);
+  out.byte(width);
+  if (count === 0) return;
+  let same = true;
+  const first = indices[0] as number;
+  for (let i = 1; i < count && same; i++) same = indices[i] === first;
+  if (same) {
+    out.varint(count * 2);
+    for (let b = 0; b < Math.ceil(width / 8); b++) out.byte((first >>> (8 * b)) & 0xff);
+    return;
+  }
+  const groups = Math.ceil(count / 8);
+  out.varint(groups * 2 + 1);
+  const [buf, at] = out.reserve(groups * width);
+  let pos = at;
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < groups * 8; i++) {
+    acc |= (i < count ? (indices[i] as number) : 0) << bits;
+    bits += width;
+    while (bits >= 8) {
+      buf[pos++] = acc & 0xff;
+      acc >>>= 8;
+      bits -= 8;
     }
   }
+}
+
+/** The data page body of an optional column: its definition levels (length-prefixed), then `values`. */
+function withDefinitionLevels(defined: Uint8Array, n: number, present: number, values: Buffer): Buffer {
+  const levels = definitionLevels(defined, n, present);
+  const out = Buffer.allocUnsafe(levels.length + values.length);
+  levels.copy(out, 0);
+  values.copy(out, levels.length);
+  return out;
 }
 
 /**
  * Definition levels (bit width 1) in the RLE/bit-packing hybrid, with the 4-byte length prefix data
  * page v1 wants: one RLE run when all values are present (or all absent), else one bit-packed run.
  */
-export function definitionLevels(values: readonly unknown[]): Buffer {
-  const n = values.length;
-  let defined = 0;
-  for (const v of values) if (v !== undefined) defined++;
-  let run: Buffer;
-  if (defined === n || defined === 0) {
-    run = Buffer.concat([varint(n * 2), Buffer.from([defined === 0 ? 0 : 1])]);
+export function definitionLevels(defined: ArrayLike<number>, n = defined.length, present?: number): Buffer {
+  let count = present;
+  if (count === undefined) {
+    count = 0;
+    for (let i = 0; i < n; i++) if (defined[i]) count++;
+  }
+  const out = new ValueWriter(16 + Math.ceil(n / 8));
+  out.int32(0); // length, filled in below
+  if (count === n || count === 0) {
+    out.varint(n * 2);
+    out.byte(count === 0 ? 0 : 1);
   } else {
     const groups = Math.ceil(n / 8);
-    const bits = Buffer.alloc(groups);
-    for (let i = 0; i < n; i++) {
-      if (values[i] !== undefined) bits[i >> 3] = (bits[i >> 3] as number) | (1 << (i & 7));
-    }
-    run = Buffer.concat([varint(groups * 2 + 1), bits]);
+    out.varint(groups * 2 + 1);
+    const [bits, at] = out.reserve(groups);
+    for (let i = 0; i < n; i++)
+      if (defined[i]) bits[at + (i >> 3)] = (bits[at + (i >> 3)] as number) | (1 << (i & 7));
   }
-  const out = Buffer.allocUnsafe(4 + run.length);
-  out.writeUInt32LE(run.length, 0);
-  run.copy(out, 4);
-  return out;
-}
-
-function varint(value: number): Buffer {
-  const bytes: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    bytes.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
+  const buf = out.bytes();
+  buf.writeUInt32LE(buf.length - 4, 0);
+  return buf;
 }

@@ -1,9 +1,10 @@
 // The audit trail: Parquet files of validator decisions and controller lifecycle changes.
 // See docs/audit.md for the columns, layout, buffer policy, recovery and retention.
 //
-// This module is the writing side (what a validator or controller loads). The reading side is
-// imported from its own modules so writers never load a Parquet reader: query.ts (events, usage),
-// reader.ts (rows of a file), scan.ts (readability and plaintext checks), output.ts (formats).
+// This module is the writing side (what a validator or controller loads): it loads no Parquet
+// library at all. The reading side is imported from its own modules, never from here, so writers never
+// load a Parquet reader: query.ts (events, usage), reader.ts (rows of a file), scan.ts (readability and
+// plaintext checks), output.ts (formats).
 
 import type { Logger } from '../observability/logger.ts';
 import type { AuditWriterOptions } from './options.ts';
@@ -18,13 +19,9 @@ export { lifecycleFromEvent } from './lifecycle.ts';
 export { registerAuditMetrics } from './metrics.ts';
 export type { AuditSettings, AuditWriterOptions } from './options.ts';
 export { AUDIT_DEFAULTS, parseAuditSettings, parseByteSize } from './options.ts';
-export type { AuditQuery, EventsResult, UsageGroup, UsageResult, UsageRow } from './query.ts';
-export { queryEvents, queryUsage } from './query.ts';
-export { readAuditFile, readAuditRows } from './reader.ts';
 export { recoverFile } from './recovery.ts';
 export type { RetentionPolicy } from './retention.ts';
 export { applyRetention, listAuditFiles } from './retention.ts';
-export { findPlaintextKeys, readableRowsOf } from './scan.ts';
 export type {
   AuditDecisionEvent,
   AuditRow,

@@ -26,19 +26,22 @@ export interface ApiKeyLike {
 
 /**
  * The lifecycle event for an Event the controller records about an ApiKey, or undefined when the Event
- * is not a lifecycle change. `actor` comes from managedFields for spec-driven changes (ignoring the
- * controller's own field manager).
+ * is not a lifecycle change. `actor` is `opts.actor` when the caller knows the user (reveals), else
+ * the managedFields manager for spec-driven changes (ignoring the controller's own field manager).
  */
 export function lifecycleFromEvent(
   apiKey: ApiKeyLike,
   event: { reason: string; note?: string },
-  opts: { ignoreManagers?: readonly string[]; keyId?: string; nowMs?: number } = {},
+  opts: { ignoreManagers?: readonly string[]; keyId?: string; nowMs?: number; actor?: string } = {},
 ): LifecycleEvent | undefined {
   const action = ACTION_BY_REASON[event.reason];
   if (!action) return undefined;
-  const actor = SPEC_DRIVEN.has(action)
-    ? actorFromManagedFields(apiKey.metadata.managedFields, { ignore: opts.ignoreManagers ?? [] })
-    : undefined;
+  // A reveal names the user who asked (the webhook stamps it from the request's userInfo).
+  const actor =
+    opts.actor ??
+    (SPEC_DRIVEN.has(action)
+      ? actorFromManagedFields(apiKey.metadata.managedFields, { ignore: opts.ignoreManagers ?? [] })
+      : undefined);
   return {
     action,
     namespace: apiKey.metadata.namespace ?? 'default',

@@ -13,8 +13,10 @@ export interface AuditWriterOptions {
   compression?: Compression;
   /** Write what is buffered at least this often. Bounds what a SIGKILL can lose. */
   flushIntervalMs?: number;
-  /** Write as soon as this many events are waiting, and at most this many per row group. */
+  /** Write as soon as this many events are waiting, and at most this many per row group... */
   batchRows?: number;
+  /** ...or as soon as they take this many bytes encoded (uncompressed), and at most about this many per row group. */
+  batchBytes?: number;
   /** Rotate a file (finish it, start the next) at this many rows... */
   maxFileRows?: number;
   /** ...or this many bytes... */
@@ -46,6 +48,7 @@ export const AUDIT_DEFAULTS = {
   compression: 'GZIP' as Compression,
   flushIntervalMs: 1_000,
   batchRows: 10_000,
+  batchBytes: 8 * 1024 * 1024,
   maxFileRows: 1_000_000,
   maxFileBytes: 128 * 1024 * 1024,
   maxFileAgeMs: 5 * 60_000,
@@ -82,6 +85,7 @@ export function resolveOptions(o: AuditWriterOptions): ResolvedAuditOptions {
     compression: o.compression ?? AUDIT_DEFAULTS.compression,
     flushIntervalMs,
     batchRows: positive('batchRows', o.batchRows ?? AUDIT_DEFAULTS.batchRows),
+    batchBytes: positive('batchBytes', o.batchBytes ?? AUDIT_DEFAULTS.batchBytes),
     maxFileRows: positive('maxFileRows', o.maxFileRows ?? AUDIT_DEFAULTS.maxFileRows),
     maxFileBytes: positive('maxFileBytes', o.maxFileBytes ?? AUDIT_DEFAULTS.maxFileBytes),
     maxFileAgeMs,
@@ -133,6 +137,8 @@ export interface AuditSettings {
   compression?: Compression;
   flushInterval?: string;
   batchRows?: number;
+  /** Size of a batch (row group) at most, e.g. `8Mi`. */
+  batchSize?: string;
   rotate?: { rows?: number; size?: string; age?: string };
   buffer?: { events?: number; block?: string };
   fsync?: boolean;
@@ -147,6 +153,7 @@ export function parseAuditSettings(s: AuditSettings, source: string): AuditWrite
     ...(s.compression ? { compression: s.compression } : {}),
     ...(s.flushInterval ? { flushIntervalMs: durationOf('flushInterval', s.flushInterval) } : {}),
     ...(s.batchRows ? { batchRows: s.batchRows } : {}),
+    ...(s.batchSize ? { batchBytes: parseByteSize(s.batchSize) } : {}),
     ...(s.rotate?.rows ? { maxFileRows: s.rotate.rows } : {}),
     ...(s.rotate?.size ? { maxFileBytes: parseByteSize(s.rotate.size) } : {}),
     ...(s.rotate?.age ? { maxFileAgeMs: durationOf('rotate.age', s.rotate.age) } : {}),

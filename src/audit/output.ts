@@ -110,6 +110,7 @@ export function formatUsage(rows: UsageRow[], by: UsageGroup, format: OutputForm
     'denied',
     'rate_limited',
     'other',
+    'failed_secret',
     'first',
     'last',
   ];

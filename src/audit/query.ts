@@ -55,6 +55,7 @@ export interface UsageRow {
   key_id?: string | null;
   /** `namespace/name` of the key's ApiKey, when known. */
   api_key?: string | null;
+  /** Requests with a proven key, or with no readable key at all (key_id null); not `failed_secret`. */
   requests: number;
   /** 2xx */
   allowed: number;
@@ -64,6 +65,11 @@ export interface UsageRow {
   rate_limited: number;
   /** Other statuses (400, 503). */
   other: number;
+  /**
+   * Attempts with this key id that failed the secret check: someone sent the id with a secret that is
+   * not the key's (or an id no key has). Counted apart from `requests`: they are not the key's use.
+   */
+  failed_secret: number;
   first: Date;
   last: Date;
 }
@@ -241,6 +247,14 @@ export async function queryEvents(q: AuditQuery, opts: EventsOptions = {}): Prom
   return { rows, matched, truncated: limit > 0 && matched > rows.length, stats };
 }
 
+/**
+ * A decision whose key string named an id but whose secret was never proven: the validator records
+ * the ApiKey (api_key_name) only once the secret matched, so an id without an ApiKey is such an attempt.
+ */
+export function failedSecretCheck(keyId: string | null, apiKeyName: string | null): boolean {
+  return keyId !== null && apiKeyName === null;
+}
+
 export async function queryUsage(q: AuditQuery, by: UsageGroup): Promise<UsageResult> {
   // Usage is about requests: decisions only, whatever the event type filter says.
   const query: AuditQuery = { ...q, eventType: 'decision' };
@@ -274,6 +288,7 @@ export async function queryUsage(q: AuditQuery, by: UsageGroup): Promise<UsageRe
             denied: 0,
             rate_limited: 0,
             other: 0,
+            failed_secret: 0,
             first: new Date(t),
             last: new Date(t),
           };
@@ -285,19 +300,27 @@ export async function queryUsage(q: AuditQuery, by: UsageGroup): Promise<UsageRe
           groups.set(id, g);
         }
         if (by !== 'day' && g.api_key === null && ns[i] && name[i]) g.api_key = `${ns[i]}/${name[i]}`;
-        g.requests++;
-        const s = status[i] ?? 0;
-        if (s >= 200 && s < 300) g.allowed++;
-        else if (s === 401 || s === 403) g.denied++;
-        else if (s === 429) g.rate_limited++;
-        else g.other++;
+        if (failedSecretCheck(key, name[i] ?? null)) g.failed_secret++;
+        else {
+          g.requests++;
+          const s = status[i] ?? 0;
+          if (s >= 200 && s < 300) g.allowed++;
+          else if (s === 401 || s === 403) g.denied++;
+          else if (s === 429) g.rate_limited++;
+          else g.other++;
+        }
         if (t < g.first.getTime()) g.first.setTime(t);
         if (t > g.last.getTime()) g.last.setTime(t);
       }
     },
   );
   const rows = [...groups.values()].sort((a, b) => {
-    if (by === 'key') return b.requests - a.requests || String(a.key_id).localeCompare(String(b.key_id));
+    if (by === 'key')
+      return (
+        b.requests - a.requests ||
+        b.failed_secret - a.failed_secret ||
+        String(a.key_id).localeCompare(String(b.key_id))
+      );
     if (by === 'day') return (a.day ?? '').localeCompare(b.day ?? '');
     return (
       (a.day ?? '').localeCompare(b.day ?? '') ||

@@ -1,8 +1,7 @@
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Compression } from './encode.ts';
-import { deserializeRowGroup, footerFor } from './format.ts';
+import { footer } from './format.ts';
 import { PROCESS_TOKEN, parseJournal } from './journal.ts';
 import { DATE_DIR_RE, finalNameOf, HOUR_DIR_RE, journalName, tempName } from './naming.ts';
 import { syncDirectory } from './part-file.ts';
@@ -47,17 +46,15 @@ export async function recoverFile(dir: string, finalName: string): Promise<Recov
     if (!last) return remove('no committed row group survived');
     const rows = entries.reduce((n, e) => n + e.rows, 0);
     try {
-      const footer = await footerFor(
-        h.compression as Compression,
-        entries.map((e) => deserializeRowGroup(e.rowGroup)),
+      const tail = footer(
+        entries.map((e) => e.rowGroup),
         rows,
-        last.dataEnd,
         { ...h.metadata, 'keywarden.audit.recovered': 'true' },
       );
       const fh = await open(temp, 'r+');
       try {
         await fh.truncate(last.dataEnd);
-        await fh.write(footer, 0, footer.length, last.dataEnd);
+        await fh.write(tail, 0, tail.length, last.dataEnd);
         await fh.sync();
       } finally {
         await fh.close();

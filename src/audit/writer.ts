@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from '../observability/logger.ts';
 import type { AuditSink } from '../validator/audit.ts';
 import { EventBuffer } from './buffer.ts';
+import { DictionaryHints, RowGroupBuilder } from './encode.ts';
 import { FileNamer, partitionOf, sourceOfName, sourceToken } from './naming.ts';
 import { type AuditWriterOptions, type ResolvedAuditOptions, resolveOptions } from './options.ts';
 import { PartFile } from './part-file.ts';
@@ -13,9 +14,11 @@ import type { AuditDecisionEvent, BufferedEvent, LifecycleEvent } from './schema
 
 // The audit writer: takes events on the request path (record, recordLifecycle: synchronous, never
 // blocking), writes them in batches to hourly partitions, and rotates files by rows, bytes, row groups
-// and age. One write cycle at a time: take what is buffered, append one row group per partition to that
-// partition's open file (a commit each), finish files that are due. flush() finishes every open file,
-// so after it (SIGTERM) everything recorded is in complete, visible files.
+// and age. Accepted events are encoded into a row group being built for their hour once per event-loop
+// turn (their objects die young, so the heap does not grow with traffic); a row group is cut at
+// batchRows rows or batchBytes bytes. One write cycle at a time: cut what is being built, append each
+// row group to its partition's open file (a commit each), finish files that are due. flush() finishes
+// every open file, so after it (SIGTERM) everything recorded is in complete, visible files.
 
 export interface AuditWriterStats {
   /** Offered by callers (accepted, waiting or dropped). */
@@ -52,6 +55,11 @@ export class ParquetAuditSink implements AuditSink {
   readonly #buffer: EventBuffer;
   readonly #namer: FileNamer;
   readonly #open = new Map<number, PartFile>();
+  /** Row groups being built, by hour; and those cut (full), waiting for the write cycle in order. */
+  readonly #building = new Map<number, RowGroupBuilder>();
+  #cut: { hour: number; rows: RowGroupBuilder }[] = [];
+  readonly #hints = new DictionaryHints();
+  #stageScheduled = false;
   #offered = 0;
   #written = 0;
   #batches = 0;
@@ -65,6 +73,8 @@ export class ParquetAuditSink implements AuditSink {
   #chain: Promise<void> = Promise.resolve();
   #queued: Promise<void> | undefined;
   #finishRequested = false;
+  /** Whether the next cycle writes row groups still being built too (timer, commit, flush, a full buffer). */
+  #allRequested = false;
   #closed = false;
   #flushTimer: NodeJS.Timeout | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
@@ -130,7 +140,7 @@ export class ParquetAuditSink implements AuditSink {
   /** Starts the flush and retention timers (unref'd: they never keep a process alive). */
   start(): void {
     if (this.#flushTimer || this.#closed) return;
-    this.#flushTimer = setInterval(() => void this.#schedule(false), this.options.flushIntervalMs);
+    this.#flushTimer = setInterval(() => void this.#schedule('all'), this.options.flushIntervalMs);
     this.#flushTimer.unref();
     const r = this.options.retention;
     if (r.maxAgeMs !== undefined || r.maxTotalBytes !== undefined) {
@@ -160,8 +170,65 @@ export class ParquetAuditSink implements AuditSink {
     const r = this.#buffer.offer(b, performance.now());
     if (r === 'waiting') {
       this.#armExpiry();
-      void this.#schedule(false);
-    } else if (r === 'accepted' && this.#buffer.pending >= this.options.batchRows) void this.#schedule(false);
+      void this.#schedule('all');
+    } else if (r === 'accepted' && !this.#stageScheduled) {
+      this.#stageScheduled = true;
+      setImmediate(() => this.#stage());
+    }
+  }
+
+  /**
+   * Encodes the events accepted since the last turn into the row groups being built (they stay held
+   * in the buffer's count until written), cutting a row group at batchRows or batchBytes.
+   */
+  #stage(): void {
+    this.#stageScheduled = false;
+    const events = this.#buffer.take();
+    let cut = false;
+    let hour = Number.NaN;
+    let rows: RowGroupBuilder | undefined;
+    for (const [i, e] of events.entries()) {
+      const h = Math.floor(e.timeMs / 3_600_000) * 3_600_000;
+      if (h !== hour || !rows) {
+        hour = h;
+        rows = this.#building.get(h);
+        if (!rows) {
+          rows = new RowGroupBuilder(this.options.source, this.#hints);
+          this.#building.set(h, rows);
+        }
+      }
+      try {
+        rows.add(e);
+      } catch (err) {
+        // Not expected (a column builder converts what it cannot take): never let it reach the event
+        // loop. The row group may be torn, so it is dropped with the rest of this turn's events.
+        this.#building.delete(hour);
+        this.#buffer.done(rows.rows + events.length - i, performance.now(), true);
+        this.#writeErrors++;
+        this.#log?.error(
+          { err: (err as Error).message },
+          'audit: encoding an event failed; its batch is dropped',
+        );
+        break;
+      }
+      if (rows.rows >= this.options.batchRows || rows.bytes >= this.options.batchBytes) {
+        this.#cut.push({ hour, rows });
+        this.#building.delete(hour);
+        rows = undefined;
+        cut = true;
+      }
+    }
+    if (cut) void this.#schedule('cut');
+  }
+
+  /** Every row group cut or being built, oldest first; nothing is being built after. */
+  #takeRowGroups(): { hour: number; rows: RowGroupBuilder }[] {
+    this.#stage();
+    const all = this.#cut;
+    this.#cut = [];
+    for (const [hour, rows] of this.#building) if (rows.rows > 0) all.push({ hour, rows });
+    this.#building.clear();
+    return all;
   }
 
   /** While events wait for room, drop (and count) those that waited blockMs, on time. */
@@ -177,12 +244,12 @@ export class ParquetAuditSink implements AuditSink {
 
   /** Writes (commits) what is buffered now, leaving files open; the flush timer does this on its own. */
   commit(): Promise<void> {
-    return this.#schedule(false);
+    return this.#schedule('all');
   }
 
   /** Writes everything recorded so far and finishes every open file (all of it visible to readers). */
   flush(): Promise<void> {
-    return this.#schedule(true);
+    return this.#schedule('finish');
   }
 
   /** flush(), then stop: later events are dropped (counted as `closed`). */
@@ -241,16 +308,22 @@ export class ParquetAuditSink implements AuditSink {
     return this.#retentionRunning;
   }
 
-  /** Queues one write cycle (coalescing with one already queued); never rejects. */
-  #schedule(finish: boolean): Promise<void> {
-    if (finish) this.#finishRequested = true;
+  /**
+   * Queues one write cycle (coalescing with one already queued); never rejects. `cut`: write the row
+   * groups that are full; `all`: and those still being built; `finish`: and finish every open file.
+   */
+  #schedule(what: 'cut' | 'all' | 'finish'): Promise<void> {
+    if (what === 'finish') this.#finishRequested = true;
+    if (what !== 'cut') this.#allRequested = true;
     if (!this.#queued) {
       const next = this.#chain.then(async () => {
         this.#queued = undefined;
         const finishAll = this.#finishRequested;
+        const all = this.#allRequested || finishAll;
         this.#finishRequested = false;
+        this.#allRequested = false;
         try {
-          await this.#cycle(finishAll);
+          await this.#cycle(all, finishAll);
         } catch (err) {
           this.#log?.error({ err: (err as Error).message }, 'audit: write cycle failed');
         }
@@ -261,22 +334,24 @@ export class ParquetAuditSink implements AuditSink {
     return this.#queued;
   }
 
-  async #cycle(finishAll: boolean): Promise<void> {
+  async #cycle(all: boolean, finishAll: boolean): Promise<void> {
     const touched = new Set<number>();
     // When finishing (shutdown), keep going until nothing is left, including events that were waiting.
     // Bounded, so a flush under sustained traffic still ends (what arrives meanwhile waits a cycle).
     for (let round = 0; round < 4; round++) {
-      if (round > 0 && !finishAll && this.#buffer.pending < this.options.batchRows) break;
       this.#buffer.admit(performance.now());
-      const batch = this.#buffer.take();
+      // Full row groups only, unless asked for all (the first round) or finishing (every round).
+      const everything = finishAll || (all && round === 0);
+      if (!everything) {
+        this.#stage();
+        if (this.#cut.length === 0) break;
+      }
+      const batch = everything ? this.#takeRowGroups() : this.#cut.splice(0);
       if (batch.length === 0) break;
-      for (const [hour, events] of groupByHour(batch)) {
+      for (const { hour, rows } of batch) {
         touched.add(hour);
-        for (let i = 0; i < events.length; i += this.options.batchRows) {
-          const chunk = events.slice(i, i + this.options.batchRows);
-          const ok = await this.#append(hour, chunk);
-          this.#buffer.done(chunk.length, performance.now(), !ok);
-        }
+        const ok = await this.#append(hour, rows);
+        this.#buffer.done(rows.rows, performance.now(), !ok);
       }
     }
     this.#buffer.admit(performance.now());
@@ -287,12 +362,12 @@ export class ParquetAuditSink implements AuditSink {
       const due =
         finishAll ||
         now - file.openedAtMs >= this.options.maxFileAgeMs ||
-        (hour < currentHour && !touched.has(hour));
+        (hour < currentHour && !touched.has(hour) && !this.#building.has(hour));
       if (due) await this.#finish(hour, file);
     }
   }
 
-  async #append(hour: number, events: BufferedEvent[]): Promise<boolean> {
+  async #append(hour: number, rows: RowGroupBuilder): Promise<boolean> {
     let file = this.#open.get(hour);
     try {
       if (!file) {
@@ -307,13 +382,14 @@ export class ParquetAuditSink implements AuditSink {
             beforeCommit: this.options.beforeCommit,
           },
           this.options.now(),
+          this.#hints,
         );
         this.#open.set(hour, file);
       }
       const before = file.bytes;
       const redactionsBefore = file.redactions;
-      await file.append(events);
-      this.#written += events.length;
+      await file.append(rows);
+      this.#written += rows.rows;
       this.#batches++;
       this.#bytesWritten += file.bytes - before;
       this.#redactions += file.redactions - redactionsBefore;
@@ -329,7 +405,7 @@ export class ParquetAuditSink implements AuditSink {
     } catch (err) {
       this.#writeErrors++;
       this.#log?.error(
-        { err: (err as Error).message, rows: events.length },
+        { err: (err as Error).message, rows: rows.rows },
         'audit: writing a batch failed; its events are dropped',
       );
       if (file) {
@@ -360,23 +436,4 @@ export class ParquetAuditSink implements AuditSink {
       await recoverFile(file.dir, file.finalName).catch(() => {});
     }
   }
-}
-
-function groupByHour(events: BufferedEvent[]): Map<number, BufferedEvent[]> {
-  const groups = new Map<number, BufferedEvent[]>();
-  let lastHour = Number.NaN;
-  let last: BufferedEvent[] | undefined;
-  for (const e of events) {
-    const hour = Math.floor(e.timeMs / 3_600_000) * 3_600_000;
-    if (hour !== lastHour || !last) {
-      lastHour = hour;
-      last = groups.get(hour);
-      if (!last) {
-        last = [];
-        groups.set(hour, last);
-      }
-    }
-    last.push(e);
-  }
-  return groups;
 }

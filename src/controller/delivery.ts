@@ -1,4 +1,5 @@
-import { CompactEncrypt, importJWK, type JWK } from 'jose';
+import { createHash } from 'node:crypto';
+import { CompactEncrypt, compactDecrypt, importJWK, type JWK } from 'jose';
 import { COMPONENT_LABEL, DELIVERY_COMPONENT, deliverySecretName } from '../api/hash-record.ts';
 import type { ApiKey, ApiKeySpec } from '../api/index.ts';
 import { isNotFound, type KubeRest } from '../kube/rest.ts';
@@ -7,8 +8,15 @@ import { isNotFound, type KubeRest } from '../kube/rest.ts';
 // the hash Secret: it carries the new key (or, with a recipient, only its JWE) with the hash and the
 // generation it was minted for, so a crash at any later point is repaired from it without minting a
 // second key for the same generation or losing the first.
+//
+// The key in it is sealed at rest (JWE, A256GCM) with a data key that lives in a second Secret, in the
+// ApiKey's own namespace: a reader of the operator namespace holds the ciphertext without its key, a
+// tenant holds its own data key without the ciphertext. Only the controller reads both.
 
 export const DELIVERY_SECRET_TYPE = 'keywarden.dev/delivery';
+export const DELIVERY_KEY_SECRET_TYPE = 'keywarden.dev/delivery-key';
+export const DELIVERY_KEY_COMPONENT = 'delivery-key';
+const DELIVERY_KEY_FIELD = 'key';
 export const ANNOTATIONS = {
   apiKeyNamespace: 'keywarden.dev/apikey-namespace',
   apiKeyName: 'keywarden.dev/apikey-name',
@@ -50,8 +58,11 @@ export interface StagedKey {
   keyId: string;
   hint: string;
   apiKeyUid: string;
-  /** Present unless the key was sealed for a recipient. */
+  /** Known in memory right after a mint; otherwise opened from `sealed`. */
   plaintext?: string;
+  /** The key sealed at rest with the ApiKey's data key (see openAtRest). */
+  sealed?: string;
+  /** The key sealed for spec.delivery.recipient. */
   jwe?: string;
   expiresAt: string;
   secret: SecretObject;
@@ -83,7 +94,9 @@ export function readStaged(secret: SecretObject): StagedKey | undefined {
     keyId: a[ANNOTATIONS.keyId] as string,
     hint: a[ANNOTATIONS.hint] ?? '',
     apiKeyUid: a[ANNOTATIONS.apiKeyUid] ?? '',
+    // data.apiKey: a copy written in plaintext by keywarden before sealing at rest; still honoured.
     plaintext: unb64(secret.data?.apiKey),
+    sealed: unb64(secret.data?.sealed),
     jwe: unb64(secret.data?.jwe),
     expiresAt: a[ANNOTATIONS.expiresAt] ?? '',
     secret,
@@ -93,10 +106,11 @@ export function readStaged(secret: SecretObject): StagedKey | undefined {
 export function deliverySecret(
   operatorNamespace: string,
   ak: ApiKey & { metadata: { name: string; namespace: string; uid: string } },
-  staged: Omit<StagedKey, 'secret' | 'apiKeyUid'>,
+  staged: Omit<StagedKey, 'secret' | 'apiKeyUid' | 'plaintext'>,
 ): SecretObject {
+  // Never the plaintext: only the at-rest JWE or the recipient's JWE.
   const data: Record<string, string> = {};
-  if (staged.plaintext !== undefined) data.apiKey = b64(staged.plaintext);
+  if (staged.sealed !== undefined) data.sealed = b64(staged.sealed);
   if (staged.jwe !== undefined) data.jwe = b64(staged.jwe);
   return {
     apiVersion: 'v1',
@@ -119,6 +133,78 @@ export function deliverySecret(
     },
     data,
   };
+}
+
+/** Name of the Secret, in the ApiKey's namespace, holding the data key its delivery is sealed with. */
+export function deliveryKeySecretName(apiKeyName: string): string {
+  const name = `${apiKeyName}.keywarden-delivery-key`;
+  if (name.length <= 253) return name;
+  const digest = createHash('sha256').update(apiKeyName).digest('hex').slice(0, 10);
+  return `${apiKeyName.slice(0, 200)}.${digest}.keywarden-delivery-key`;
+}
+
+/** The data-key Secret: owned by the ApiKey (gone with it), typed so validators never take it for a hash. */
+export function deliveryKeySecret(
+  ak: ApiKey & { metadata: { name: string; namespace: string; uid: string } },
+  dataKey: Uint8Array,
+): SecretObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: DELIVERY_KEY_SECRET_TYPE,
+    metadata: {
+      name: deliveryKeySecretName(ak.metadata.name),
+      namespace: ak.metadata.namespace,
+      labels: { [COMPONENT_LABEL]: DELIVERY_KEY_COMPONENT, 'app.kubernetes.io/managed-by': 'keywarden' },
+      annotations: { [ANNOTATIONS.apiKeyName]: ak.metadata.name },
+      ownerReferences: [
+        {
+          apiVersion: 'keywarden.dev/v1alpha1',
+          kind: 'ApiKey',
+          name: ak.metadata.name,
+          uid: ak.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    data: { [DELIVERY_KEY_FIELD]: Buffer.from(dataKey).toString('base64') },
+  };
+}
+
+/** The data key in a data-key Secret, if it belongs to the ApiKey with this uid. */
+export function readDeliveryKey(secret: SecretObject, apiKeyUid: string): Uint8Array | undefined {
+  if (secret.type !== DELIVERY_KEY_SECRET_TYPE) return undefined;
+  if (!secret.metadata.ownerReferences?.some((o) => o.kind === 'ApiKey' && o.uid === apiKeyUid))
+    return undefined;
+  const raw = secret.data?.[DELIVERY_KEY_FIELD];
+  const key = raw === undefined ? undefined : Buffer.from(raw, 'base64');
+  return key?.length === 32 ? new Uint8Array(key) : undefined;
+}
+
+/** What the at-rest JWE is bound to: opened for another ApiKey, generation or key it is refused. */
+export const atRestBinding = (s: { apiKeyUid: string; generation: number; keyId: string; hash: string }) =>
+  `${s.apiKeyUid}/${s.generation}/${s.keyId}/${s.hash}`;
+
+/** Seals the key at rest with a 256-bit data key (JWE dir + A256GCM; the header binds it to its copy). */
+export function sealAtRest(plaintext: string, dataKey: Uint8Array, binding: string): Promise<string> {
+  return new CompactEncrypt(new TextEncoder().encode(plaintext))
+    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: binding })
+    .encrypt(dataKey);
+}
+
+/** Opens what sealAtRest sealed; undefined when the key, the binding or the ciphertext does not match. */
+export async function openAtRest(
+  jwe: string,
+  dataKey: Uint8Array,
+  binding: string,
+): Promise<string | undefined> {
+  try {
+    const { plaintext, protectedHeader } = await compactDecrypt(jwe, dataKey);
+    return protectedHeader.kid === binding ? new TextDecoder().decode(plaintext) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Seals the key for the recipient's public JWK as a compact JWE (A256GCM). */
@@ -157,6 +243,8 @@ export function consumerSecret(
       annotations: {
         [ANNOTATIONS.apiKeyNamespace]: ak.metadata.namespace,
         [ANNOTATIONS.apiKeyName]: ak.metadata.name,
+        // The ownership mark: only a Secret carrying this ApiKey's uid is ever replaced or deleted.
+        [ANNOTATIONS.apiKeyUid]: ak.metadata.uid,
         [ANNOTATIONS.generation]: String(generation),
         [ANNOTATIONS.keyId]: keyId,
       },
@@ -178,4 +266,30 @@ export function consumerSecret(
     },
     data: { [ref.key ?? 'apiKey']: b64(plaintext) },
   };
+}
+
+/**
+ * Whether keywarden made this consumer Secret for this very ApiKey (its uid, so not for an earlier
+ * ApiKey of the same name). Secrets written before the uid mark existed carry the ApiKey's namespace and
+ * name with the managed-by label; those are still ours, and get the uid mark on the next write.
+ */
+export function ownsConsumerSecret(
+  secret: SecretObject,
+  ak: { metadata: { name: string; namespace: string; uid: string } },
+): boolean {
+  const a = secret.metadata.annotations ?? {};
+  const uid = a[ANNOTATIONS.apiKeyUid];
+  if (uid !== undefined) return uid === ak.metadata.uid;
+  return (
+    secret.metadata.labels?.['app.kubernetes.io/managed-by'] === 'keywarden' &&
+    a[ANNOTATIONS.apiKeyName] === ak.metadata.name &&
+    a[ANNOTATIONS.apiKeyNamespace] === ak.metadata.namespace
+  );
+}
+
+/** Whether a hash Secret is the one the controller wrote for this ApiKey (owned by its uid). */
+export function ownsHashSecret(secret: SecretObject, ak: { metadata: { uid: string } }): boolean {
+  return (
+    secret.metadata.ownerReferences?.some((o) => o.kind === 'ApiKey' && o.uid === ak.metadata.uid) === true
+  );
 }

@@ -1,5 +1,10 @@
 import type { Server } from 'node:http';
-import { COMPONENT_LABEL, DELIVERY_COMPONENT, HASH_COMPONENT } from '../api/hash-record.ts';
+import {
+  COMPONENT_LABEL,
+  DELIVERY_COMPONENT,
+  HASH_COMPONENT,
+  type RecordSigningKey,
+} from '../api/hash-record.ts';
 import { APIKEY_PLURAL, GROUP, VERSION } from '../api/index.ts';
 import {
   createAuditSink,
@@ -19,6 +24,7 @@ import { ANNOTATIONS } from './delivery.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { CONTROLLER_NAME, type ControllerOptions } from './options.ts';
 import { type LiveApiKey, Reconciler } from './reconcile.ts';
+import { ensureRecordSigningKey, publishRecordKeys } from './record-signing.ts';
 
 /**
  * The ApiKey controller: informers feed a work queue keyed by namespace/name; `concurrency` workers
@@ -40,6 +46,7 @@ export class ApiKeyController {
   #workers: Promise<void>[] = [];
   #leading = false;
   #audit: ParquetAuditSink | undefined;
+  #signingKey: RecordSigningKey | undefined;
   onLostLeadership: () => void = () => {};
 
   constructor(rest: KubeRest, opts: ControllerOptions, log: Logger) {
@@ -77,13 +84,21 @@ export class ApiKeyController {
     this.policy = new PolicyWatcher(rest, onError('ApiKeyPolicy'));
     const events = new EventRecorder(rest, CONTROLLER_NAME, opts.identity);
     events.onError = (err) => log.warn({ err: describe(err) }, 'could not record an Event');
+    const signingKey = () => {
+      if (!this.#signingKey) throw new Error('the record signing key is not loaded yet');
+      return this.#signingKey;
+    };
     this.#reconciler = new Reconciler({
       rest,
       events,
       operatorNamespace: opts.operatorNamespace,
       deliveryTtlMs: opts.deliveryTtlMs,
+      get recordSigningKey() {
+        return signingKey();
+      },
       audit: { recordLifecycle: (e) => this.#audit?.recordLifecycle(e) },
       expiringSoonMs: () => this.policy.current.expiringSoonDays * 86_400_000,
+      consumerSecretNamespaces: () => this.policy.current.consumerSecretNamespaces,
       now: () => new Date(),
     });
     this.metrics = new ControllerMetrics(this.queue, () => this.apiKeys.flatMap((i) => i.list()));
@@ -146,6 +161,9 @@ export class ApiKeyController {
       [...this.apiKeys, ...this.secrets, this.policy.informer].map((i) => i.waitForSync(120_000)),
     );
     this.#log.info({ keys: this.apiKeys.reduce((n, i) => n + i.size, 0) }, 'caches synced');
+    this.#signingKey = await ensureRecordSigningKey(this.#rest, this.#opts.operatorNamespace);
+    await publishRecordKeys(this.#rest, this.#opts.operatorNamespace, this.#signingKey);
+    this.#log.info({ kid: this.#signingKey.kid }, 'record signing key loaded and published');
 
     if (!this.#opts.leaderElection) {
       this.#startWorkers();

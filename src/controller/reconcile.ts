@@ -1,18 +1,25 @@
+import { randomBytes } from 'node:crypto';
 import {
   COMPONENT_LABEL,
   HASH_COMPONENT,
   HASH_RECORD_KEY,
+  HASH_RECORD_SIGNATURE_KEY,
   HASH_SECRET_TYPE,
   type HashRecord,
   hashSecretName,
   parseHashRecord,
+  type RecordSigningKey,
+  recordSignatureValid,
   serializeHashRecord,
+  signRecordText,
 } from '../api/hash-record.ts';
 import { API_VERSION, type ApiKey, type ApiKeyStatus, LABELS } from '../api/index.ts';
+import { parseRevealRequest, REVEAL_ANNOTATIONS } from '../api/reveal.ts';
 import { type LifecycleEvent, lifecycleFromEvent } from '../audit/index.ts';
 import type { EventRecorder, EventSpec } from '../kube/events.ts';
 import { isAlreadyExists, isConflict, isNotFound, KubeError, type KubeRest } from '../kube/rest.ts';
 import {
+  consumerNamespaceProblem,
   defaultExpiry,
   durationMs,
   formatRfc3339,
@@ -26,12 +33,20 @@ import {
 import { setCondition } from './conditions.ts';
 import {
   ANNOTATIONS,
+  atRestBinding,
   consumerSecret,
+  deliveryKeySecret,
+  deliveryKeySecretName,
   deliverySecret,
   getSecret,
+  openAtRest,
+  ownsConsumerSecret,
+  ownsHashSecret,
+  readDeliveryKey,
   readStaged,
   type SecretObject,
   type StagedKey,
+  sealAtRest,
   sealForRecipient,
   secretsPath,
 } from './delivery.ts';
@@ -49,6 +64,7 @@ export type LiveApiKey = ApiKey & {
     finalizers?: string[];
     deletionTimestamp?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
   };
 };
 
@@ -57,10 +73,14 @@ export interface ReconcileContext {
   events: EventRecorder;
   operatorNamespace: string;
   deliveryTtlMs: number;
+  /** Signs every hash record, so validators can tell ours from one a Secret writer made up. */
+  recordSigningKey: RecordSigningKey;
   /** The audit trail for lifecycle events (created, regenerated, disabled, ...), when configured. */
   audit?: { recordLifecycle(event: LifecycleEvent): void };
   /** ExpiringSoon window from the ApiKeyPolicy (default 14 days). */
   expiringSoonMs: () => number;
+  /** ApiKeyPolicy consumerSecretNamespaces (undefined: not restricted beyond the reserved namespaces). */
+  consumerSecretNamespaces: () => readonly string[] | undefined;
   now: () => Date;
 }
 
@@ -93,10 +113,8 @@ export class Reconciler {
     const ns = ak.metadata.namespace;
     const generation = ak.spec.rotation?.generation ?? 0;
     const hashSecret = await getSecret(rest, ns, hashSecretName(ak.metadata.name));
-    const parsed = hashSecret?.data?.[HASH_RECORD_KEY]
-      ? parseHashRecord(Buffer.from(hashSecret.data[HASH_RECORD_KEY], 'base64').toString('utf8'))
-      : undefined;
-    let record = parsed?.ok && parsed.value.apiKey.uid === ak.metadata.uid ? parsed.value : undefined;
+    const trusted = hashSecret ? this.#trustedRecord(ak, hashSecret) : undefined;
+    let record = trusted?.record;
     let delivery = await getSecret(rest, operatorNamespace, this.#deliveryName(ak));
     let staged = delivery ? readStaged(delivery) : undefined;
     if (staged && staged.apiKeyUid !== ak.metadata.uid) {
@@ -126,6 +144,7 @@ export class Reconciler {
         delivery = staged.secret;
       }
       if (ak.spec.delivery?.secretRef) {
+        staged.plaintext ??= await this.#plaintextOf(ak, staged);
         if (staged.plaintext === undefined) {
           return this.#fail(
             ak,
@@ -134,7 +153,19 @@ export class Reconciler {
             'the plaintext for spec.delivery.secretRef is no longer available; raise spec.rotation.generation to mint a new key',
           );
         }
-        await this.#writeConsumerSecret(ak, staged);
+        // The webhook checked this at admission; a key admitted without it (webhook bypassed or not
+        // installed) still never gets a plaintext copy in a system namespace or keywarden's own.
+        const refused = consumerNamespaceProblem(
+          ak.spec.delivery.secretRef.namespace ?? ak.metadata.namespace,
+          {
+            apiKeyNamespace: ak.metadata.namespace,
+            operatorNamespace,
+            allowList: this.#ctx.consumerSecretNamespaces(),
+          },
+        );
+        if (refused) return this.#fail(ak, status, 'SecretRefRefused', refused);
+        const conflict = await this.#writeConsumerSecret(ak, staged);
+        if (conflict) return this.#fail(ak, status, 'SecretRefConflict', conflict);
       }
       const graceMs =
         previous && ak.spec.rotation?.gracePeriod ? durationMs(ak.spec.rotation.gracePeriod) : 0;
@@ -181,7 +212,7 @@ export class Reconciler {
         issuedAt: record.issuedAt,
         ...(keepPrevious && record.previous ? { previous: record.previous } : {}),
       });
-      if (serializeHashRecord(desired) !== serializeHashRecord(record)) {
+      if (serializeHashRecord(desired) !== serializeHashRecord(record) || !trusted?.signed) {
         await this.#writeHashSecret(ak, hashSecret, desired);
         record = desired;
       }
@@ -193,8 +224,14 @@ export class Reconciler {
     if (record.previous) wake(Date.parse(record.previous.validUntil) + 1);
     status.previousSecretValidUntil = record.previous?.validUntil;
 
-    // 3. The one-time delivery: destroyed after its TTL; its disappearance before that means revealed.
+    // 3. The one-time delivery: destroyed after its TTL, or sealed to the one-time public key of a reveal
+    //    request on the ApiKey (status.delivery.jwe) and then destroyed; its disappearance otherwise
+    //    also means revealed (an older CLI deleted it).
+    let revealedCopy: SecretObject | undefined;
+    let revealedBy: string | undefined;
     if (delivery && staged && staged.generation === record.rotationGeneration) {
+      const request = parseRevealRequest(ak.metadata.annotations?.[REVEAL_ANNOTATIONS.request]);
+      const asked = request?.keyId === staged.keyId && request.generation === staged.generation;
       if (staged.jwe) {
         // Sealed: the JWE moves to status; the staging copy is deleted once status is written (below).
         status.delivery = { state: 'Sealed', jwe: staged.jwe };
@@ -209,6 +246,32 @@ export class Reconciler {
           });
         }
         delivery = undefined;
+      } else if (
+        asked &&
+        ak.status?.delivery?.state === 'Revealed' &&
+        ak.status.rotationGeneration === staged.generation
+      ) {
+        // Answered already (status written, copy not yet deleted when we stopped): never seal it twice.
+        revealedCopy = delivery;
+      } else if (asked && request) {
+        const plaintext = staged.plaintext ?? (await this.#plaintextOf(ak, staged));
+        if (plaintext === undefined) {
+          return this.#fail(
+            ak,
+            status,
+            'DeliveryLost',
+            'the one-time copy can no longer be opened; raise spec.rotation.generation to mint a new key',
+          );
+        }
+        revealedBy = ak.metadata.annotations?.[REVEAL_ANNOTATIONS.requestedBy] || undefined;
+        status.delivery = { state: 'Revealed', jwe: await sealForRecipient(plaintext, request.jwk) };
+        revealedCopy = delivery;
+        events.push({
+          type: 'Normal',
+          reason: 'Revealed',
+          action: 'Reveal',
+          note: `The one-time copy of key ${record.keyId} was revealed${revealedBy ? ` to ${revealedBy}` : ''} and destroyed`,
+        });
       } else {
         wake(Date.parse(staged.expiresAt));
       }
@@ -318,15 +381,18 @@ export class Reconciler {
     await this.#ensureLabels(ak, state);
     await this.#writeStatus(ak, status);
     if (delivery && staged?.jwe) await this.#deleteSecret(operatorNamespace, delivery);
-    for (const e of events) await this.#announce(ak, e, status.keyId);
+    // Only after status holds the sealed answer: a crash in between must not lose the key.
+    if (revealedCopy) await this.#deleteSecret(operatorNamespace, revealedCopy);
+    for (const e of events)
+      await this.#announce(ak, e, status.keyId, e.reason === 'Revealed' ? revealedBy : undefined);
     return Number.isFinite(requeueAt) ? { requeueAfterMs: requeueAt - now.getTime() } : {};
   }
 
   /** An Event for people, and the same change in the audit trail. */
-  async #announce(ak: LiveApiKey, e: EventSpec, keyId = ak.status?.keyId): Promise<void> {
+  async #announce(ak: LiveApiKey, e: EventSpec, keyId = ak.status?.keyId, actor?: string): Promise<void> {
     await this.#ctx.events.record(ak, e);
     const lifecycle =
-      this.#ctx.audit && lifecycleFromEvent(ak, e, { ignoreManagers: [FIELD_MANAGER], keyId });
+      this.#ctx.audit && lifecycleFromEvent(ak, e, { ignoreManagers: [FIELD_MANAGER], keyId, actor });
     if (lifecycle) this.#ctx.audit?.recordLifecycle(lifecycle);
   }
 
@@ -362,12 +428,20 @@ export class Reconciler {
         );
       }
     }
+    const hash = hashKey(plaintext);
+    const sealed = jwe
+      ? undefined
+      : await sealAtRest(
+          plaintext,
+          await this.#dataKey(ak),
+          atRestBinding({ apiKeyUid: ak.metadata.uid, generation, keyId, hash }),
+        );
     const staged = {
       generation,
-      hash: hashKey(plaintext),
+      hash,
       keyId,
       hint: keyHint(plaintext),
-      ...(jwe ? { jwe } : { plaintext }),
+      ...(jwe ? { jwe } : { sealed }),
       expiresAt: new Date(now.getTime() + this.#ctx.deliveryTtlMs).toISOString(),
     };
     const body = deliverySecret(this.#ctx.operatorNamespace, ak, staged);
@@ -390,7 +464,52 @@ export class Reconciler {
         body,
       );
     }
-    return { ...staged, apiKeyUid: ak.metadata.uid, secret: written };
+    return { ...staged, ...(jwe ? {} : { plaintext }), apiKeyUid: ak.metadata.uid, secret: written };
+  }
+
+  /** The ApiKey's data key (made on first use): what its delivery copy is sealed with at rest. */
+  async #dataKey(ak: LiveApiKey): Promise<Uint8Array> {
+    const { rest } = this.#ctx;
+    const ns = ak.metadata.namespace;
+    const name = deliveryKeySecretName(ak.metadata.name);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // Create first: a new ApiKey (the common case) costs one call.
+      const fresh = new Uint8Array(randomBytes(32));
+      const body = deliveryKeySecret(ak, fresh);
+      try {
+        await rest.create(secretsPath(ns), body);
+        return fresh;
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+      const existing = await getSecret(rest, ns, name);
+      if (!existing) continue;
+      const key = readDeliveryKey(existing, ak.metadata.uid);
+      if (key) return key;
+      // Left by a deleted ApiKey of the same name: replace it (resourceVersion precondition).
+      body.metadata.resourceVersion = existing.metadata.resourceVersion;
+      try {
+        await rest.replace(secretsPath(ns, name), body);
+        return fresh;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+    throw new Error(`cannot settle the data key Secret ${ns}/${name}: it keeps changing`);
+  }
+
+  /** Opens the copy sealed at rest; undefined when it cannot be (data key gone or replaced). */
+  async #plaintextOf(ak: LiveApiKey, staged: StagedKey): Promise<string | undefined> {
+    if (staged.plaintext !== undefined) return staged.plaintext;
+    if (staged.sealed === undefined) return undefined;
+    const secret = await getSecret(
+      this.#ctx.rest,
+      ak.metadata.namespace,
+      deliveryKeySecretName(ak.metadata.name),
+    );
+    const key = secret && readDeliveryKey(secret, ak.metadata.uid);
+    if (!key) return undefined;
+    return openAtRest(staged.sealed, key, atRestBinding(staged));
   }
 
   #record(
@@ -421,11 +540,36 @@ export class Reconciler {
     return record;
   }
 
+  /**
+   * The record in this ApiKey's hash Secret, if the controller wrote it: signed by our key, or (written
+   * before records were signed) unsigned with the key id and generation status already names. Anything
+   * else (a tenant can write any Secret in its namespace) is ignored: never a source of a key id, hash
+   * or previous hash, and overwritten with a signed record.
+   */
+  #trustedRecord(ak: LiveApiKey, secret: SecretObject): { record: HashRecord; signed: boolean } | undefined {
+    const data = secret.data?.[HASH_RECORD_KEY];
+    if (!data || !ownsHashSecret(secret, ak)) return undefined;
+    const text = Buffer.from(data, 'base64').toString('utf8');
+    const parsed = parseHashRecord(text);
+    if (!parsed.ok || parsed.value.apiKey.uid !== ak.metadata.uid) return undefined;
+    const sig = secret.data?.[HASH_RECORD_SIGNATURE_KEY];
+    const key = this.#ctx.recordSigningKey;
+    const signature = sig === undefined ? undefined : Buffer.from(sig, 'base64').toString('utf8');
+    if (recordSignatureValid(text, signature, new Map([[key.kid, key.publicKey]])))
+      return { record: parsed.value, signed: true };
+    const legacy =
+      sig === undefined &&
+      parsed.value.keyId === ak.status?.keyId &&
+      parsed.value.rotationGeneration === (ak.status?.rotationGeneration ?? 0);
+    return legacy ? { record: parsed.value, signed: false } : undefined;
+  }
+
   async #writeHashSecret(
     ak: LiveApiKey,
     existing: SecretObject | undefined,
     record: HashRecord,
   ): Promise<void> {
+    const text = serializeHashRecord(record);
     const body: SecretObject = {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -450,7 +594,12 @@ export class Reconciler {
           },
         ],
       },
-      data: { [HASH_RECORD_KEY]: Buffer.from(serializeHashRecord(record)).toString('base64') },
+      data: {
+        [HASH_RECORD_KEY]: Buffer.from(text).toString('base64'),
+        [HASH_RECORD_SIGNATURE_KEY]: Buffer.from(signRecordText(text, this.#ctx.recordSigningKey)).toString(
+          'base64',
+        ),
+      },
     };
     const path = secretsPath(ak.metadata.namespace);
     if (!existing) {
@@ -462,30 +611,34 @@ export class Reconciler {
     await this.#ctx.rest.replace(secretsPath(ak.metadata.namespace, body.metadata.name), body);
   }
 
-  async #writeConsumerSecret(ak: LiveApiKey, staged: StagedKey): Promise<void> {
+  /** Writes the consumer Secret; a Secret of that name we did not make is never touched (the message says so). */
+  async #writeConsumerSecret(ak: LiveApiKey, staged: StagedKey): Promise<string | undefined> {
     const ref = ak.spec.delivery?.secretRef;
-    if (!ref || staged.plaintext === undefined) return;
+    if (!ref || staged.plaintext === undefined) return undefined;
     const body = consumerSecret(ak, ref, staged.plaintext, staged.generation, staged.keyId);
     const ns = body.metadata.namespace;
     try {
       await this.#ctx.rest.create(secretsPath(ns), body);
+      return undefined;
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
-      const existing = await getSecret(this.#ctx.rest, ns, body.metadata.name);
-      if (
-        existing?.metadata.annotations?.[ANNOTATIONS.apiKeyName] !== ak.metadata.name ||
-        existing.metadata.annotations?.[ANNOTATIONS.apiKeyNamespace] !== ak.metadata.namespace
-      ) {
-        throw new KubeError(
-          409,
-          'Conflict',
-          `Secret ${ns}/${body.metadata.name} exists and does not belong to this ApiKey`,
-          undefined,
-        );
-      }
-      body.metadata.resourceVersion = existing.metadata.resourceVersion;
-      await this.#ctx.rest.replace(secretsPath(ns, body.metadata.name), body);
     }
+    const existing = await getSecret(this.#ctx.rest, ns, body.metadata.name);
+    if (!existing)
+      throw new KubeError(
+        409,
+        'Conflict',
+        `Secret ${ns}/${body.metadata.name} changed while we wrote it`,
+        undefined,
+      );
+    if (!ownsConsumerSecret(existing, ak)) {
+      return `Secret ${ns}/${body.metadata.name} (spec.delivery.secretRef) already exists and was not made by keywarden for this ApiKey; keywarden never overwrites or deletes it: delete or rename it, or re-create the ApiKey with another secretRef`;
+    }
+    // resourceVersion and uid as preconditions: a Secret replaced or re-created meanwhile is not overwritten.
+    body.metadata.resourceVersion = existing.metadata.resourceVersion;
+    body.metadata.uid = existing.metadata.uid;
+    await this.#ctx.rest.replace(secretsPath(ns, body.metadata.name), body);
+    return undefined;
   }
 
   async #deleteSecret(ns: string, secret: SecretObject): Promise<boolean> {
@@ -571,16 +724,42 @@ export class Reconciler {
     if (!ak.metadata.finalizers?.includes(FINALIZER)) return;
     const { rest, operatorNamespace } = this.#ctx;
     const ns = ak.metadata.namespace;
-    for (const [secretNs, name] of [
-      [ns, hashSecretName(ak.metadata.name)],
-      [operatorNamespace, this.#deliveryName(ak)],
-      ...(ak.spec.delivery?.secretRef
-        ? [[ak.spec.delivery.secretRef.namespace ?? ns, ak.spec.delivery.secretRef.name]]
+    // Only what we made for this ApiKey (its uid) goes, and only that very object (uid precondition):
+    // a Secret of the same name made by anyone else, or re-created meanwhile, is left alone.
+    const ref = ak.spec.delivery?.secretRef;
+    const owned: [string, string, (s: SecretObject) => boolean][] = [
+      [ns, hashSecretName(ak.metadata.name), (s) => ownsHashSecret(s, ak)],
+      [operatorNamespace, this.#deliveryName(ak), (s) => readStaged(s)?.apiKeyUid === ak.metadata.uid],
+      ...(ref
+        ? [
+            [ref.namespace ?? ns, ref.name, (s: SecretObject) => ownsConsumerSecret(s, ak)] as [
+              string,
+              string,
+              (s: SecretObject) => boolean,
+            ],
+          ]
         : []),
-    ] as [string, string][]) {
+    ];
+    for (const [secretNs, name, ours] of owned) {
+      const secret = await getSecret(rest, secretNs, name);
+      if (!secret) continue;
+      if (!ours(secret)) {
+        await this.#ctx.events.record(ak, {
+          type: 'Warning',
+          reason: 'SecretNotOwned',
+          action: 'Revoke',
+          note: `Secret ${secretNs}/${name} was left in place: keywarden did not make it for this ApiKey`,
+        });
+        continue;
+      }
       try {
-        await rest.delete(secretsPath(secretNs, name));
+        await rest.delete(secretsPath(secretNs, name), {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          preconditions: { uid: secret.metadata.uid },
+        });
       } catch (err) {
+        // Gone already is fine; a uid conflict means it was re-created meanwhile: look again next time.
         if (!isNotFound(err)) throw err;
       }
     }

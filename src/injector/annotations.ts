@@ -30,7 +30,7 @@ export const ANNOTATIONS = {
   trustedProxies: 'keywarden.dev/trusted-proxies',
   /** deny | allow: requests that no route matches. */
   unmappedRoutes: 'keywarden.dev/unmapped-routes',
-  /** Audience of the signed identity JWT (needs identity.jwt in the injector's validatorSettings). */
+  /** Audience of the signed identity JWT: the namespace, or one the injector's jwtAudiences allows for it. */
   jwtAudience: 'keywarden.dev/jwt-audience',
   /** Another keywarden image for this pod. */
   image: 'keywarden.dev/image',
@@ -277,14 +277,24 @@ export function readAnnotations(
     else problems.push(`${ANNOTATIONS.unmappedRoutes}: must be "deny" or "allow", got ${show(ur)}`);
   }
 
+  // The audience is bound to the namespace: a pod may name another one only from the cluster's
+  // allow-list for its namespace, so no pod mints tokens another service would accept as its own.
   const aud = get(ANNOTATIONS.jwtAudience);
   const jwt = (config.validatorSettings.identity as { jwt?: unknown } | undefined)?.jwt;
+  let jwtAudience: string | undefined = jwt ? namespace : undefined;
   if (aud !== undefined) {
+    const allowed = config.jwtAudiences[namespace] ?? [];
     if (aud === '') problems.push(`${ANNOTATIONS.jwtAudience}: must not be empty`);
     else if (!jwt)
       problems.push(
         `${ANNOTATIONS.jwtAudience}: identity JWTs are not configured for injected validators (the chart's injection.validatorSettings.identity.jwt)`,
       );
+    else if (aud !== namespace && !allowed.includes(aud))
+      problems.push(
+        `${ANNOTATIONS.jwtAudience}: ${show(aud)} is not an audience pods in namespace ${namespace} may use ` +
+          `(${allowed.length > 0 ? `allowed: ${[namespace, ...allowed].join(', ')}` : `only ${show(namespace)}`}; the chart's injection.jwt.audiences)`,
+      );
+    else jwtAudience = aud;
   }
 
   let image = config.image;
@@ -330,7 +340,7 @@ export function readAnnotations(
       keyNamespaces,
       trustedProxies,
       unmappedRoutes,
-      ...(aud ? { jwtAudience: aud } : {}),
+      ...(jwtAudience ? { jwtAudience } : {}),
       image,
       resources,
     },

@@ -23,6 +23,8 @@ export interface InjectorConfig {
   /** Validator ports inside the pod: the proxy/forward-auth port and the /healthz, /readyz, /metrics port. */
   port: number;
   adminPort: number;
+  /** Loopback port for forward auth and the verify API (the sidecar is a reverse proxy); undefined: off. */
+  internalPort?: number;
   /** Key in the routes ConfigMap holding the routes (overridable per pod). */
   routesKey: string;
   resources: ResourceRequirements;
@@ -33,6 +35,23 @@ export interface InjectorConfig {
   /** Whether `keywarden.dev/image` may replace the image for one pod. */
   allowImageOverride: boolean;
   logLevel: string;
+  /**
+   * The ConfigMap with the controller's record signing public keys (the chart: keywarden-record-keys in
+   * the release namespace). Injected validators then believe only hash records the controller signed.
+   */
+  recordKeys?: { namespace: string; name: string };
+  /**
+   * The sidecar's own API credentials: a Secret of this name in the pod's namespace (the chart makes a
+   * kubernetes.io/service-account-token Secret of the keywarden-validator ServiceAccount), mounted into
+   * the sidecar only. The pod's own ServiceAccount, which the app container shares, gets nothing.
+   */
+  credentialsSecret: string;
+  /** Identity JWTs (when validatorSettings.identity.jwt is set): the per-namespace signing key Secret. */
+  jwtSigningKeySecret: { name: string; key: string };
+  /** Audiences `keywarden.dev/jwt-audience` may name, per namespace; without it the audience is the namespace. */
+  jwtAudiences: Record<string, string[]>;
+  /** Namespaces whose pods may be injected (where the credentials exist); empty: every namespace. */
+  namespaces: string[];
 }
 
 export const INJECTOR_DEFAULTS: Omit<InjectorConfig, 'image'> = {
@@ -47,7 +66,22 @@ export const INJECTOR_DEFAULTS: Omit<InjectorConfig, 'image'> = {
   validatorSettings: {},
   allowImageOverride: true,
   logLevel: 'info',
+  credentialsSecret: 'keywarden-validator-token',
+  jwtSigningKeySecret: { name: 'keywarden-validator-jwt', key: 'signing-key.pem' },
+  jwtAudiences: {},
+  namespaces: [],
 };
+
+/**
+ * Fields of validatorSettings.identity.jwt the injector sets itself: the key is a file from a Secret in
+ * the pod's namespace (no API access to any signing key), the audience is bound to the namespace.
+ */
+export const RESERVED_JWT_SETTINGS = {
+  signingKey:
+    "is set by the injector: the Secret injection.jwt.signingKeySecret in the pod's namespace, mounted into the sidecar only",
+  audience:
+    "is set by the injector: the pod's namespace, or keywarden.dev/jwt-audience when injection.jwt.audiences allows it",
+} as const;
 
 /** Settings the injector writes itself; `validatorSettings` may not set them. */
 export const RESERVED_VALIDATOR_SETTINGS = [
@@ -70,6 +104,12 @@ export type InjectorConfigResult = { ok: true; config: InjectorConfig } | { ok: 
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const isSecretName = (v: unknown): v is string =>
+  typeof v === 'string' && v.length <= 253 && DNS_SUBDOMAIN_RE.test(v);
+const isNamespace = (v: unknown): v is string =>
+  typeof v === 'string' && v.length <= 63 && DNS_LABEL_RE.test(v);
 
 function isPort(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
@@ -115,6 +155,7 @@ export function checkInjectorConfig(raw: unknown): InjectorConfigResult {
     'composeCommand',
     'port',
     'adminPort',
+    'internalPort',
     'routesKey',
     'resources',
     'trustedProxies',
@@ -122,6 +163,11 @@ export function checkInjectorConfig(raw: unknown): InjectorConfigResult {
     'validatorSettings',
     'allowImageOverride',
     'logLevel',
+    'recordKeys',
+    'credentialsSecret',
+    'jwtSigningKeySecret',
+    'jwtAudiences',
+    'namespaces',
   ]);
   for (const k of Object.keys(raw)) {
     if (!known.has(k)) problems.push(`${k}: unknown field; known fields: ${[...known].join(', ')}`);
@@ -156,6 +202,13 @@ export function checkInjectorConfig(raw: unknown): InjectorConfigResult {
     else problems.push(`${k}: must be a port number from 1 to 65535`);
   }
   if (c.port === c.adminPort) problems.push('adminPort: must differ from port');
+  if (raw.internalPort !== undefined && raw.internalPort !== null) {
+    if (!isPort(raw.internalPort))
+      problems.push('internalPort: must be a port number from 1 to 65535, or null');
+    else if (raw.internalPort === c.port || raw.internalPort === c.adminPort)
+      problems.push('internalPort: must differ from port and adminPort');
+    else c.internalPort = raw.internalPort;
+  }
   if (raw.routesKey !== undefined) {
     if (typeof raw.routesKey === 'string' && CONFIGMAP_KEY_RE.test(raw.routesKey))
       c.routesKey = raw.routesKey;
@@ -188,8 +241,61 @@ export function checkInjectorConfig(raw: unknown): InjectorConfigResult {
         if (k in raw.validatorSettings)
           problems.push(`validatorSettings.${k}: is set by the injector from pod annotations; remove it`);
       }
+      const jwt = isObject(raw.validatorSettings.identity) ? raw.validatorSettings.identity.jwt : undefined;
+      if (isObject(jwt)) {
+        for (const [k, why] of Object.entries(RESERVED_JWT_SETTINGS)) {
+          if (k in jwt) problems.push(`validatorSettings.identity.jwt.${k}: ${why}; remove it`);
+        }
+      }
       c.validatorSettings = raw.validatorSettings;
     }
+  }
+  if (raw.recordKeys !== undefined) {
+    const r = raw.recordKeys;
+    if (isObject(r) && typeof r.namespace === 'string' && r.namespace && typeof r.name === 'string' && r.name)
+      c.recordKeys = { namespace: r.namespace, name: r.name };
+    else problems.push('recordKeys: must be {namespace, name} of the ConfigMap keywarden-record-keys');
+  }
+  if (raw.credentialsSecret !== undefined) {
+    if (isSecretName(raw.credentialsSecret)) c.credentialsSecret = raw.credentialsSecret;
+    else problems.push('credentialsSecret: must be a Secret name');
+  }
+  if (raw.jwtSigningKeySecret !== undefined) {
+    const j = raw.jwtSigningKeySecret;
+    if (
+      !isObject(j) ||
+      !isSecretName(j.name) ||
+      (j.key !== undefined && !(typeof j.key === 'string' && CONFIGMAP_KEY_RE.test(j.key)))
+    )
+      problems.push(
+        'jwtSigningKeySecret: must be {name: a Secret name, key: a key in it (default signing-key.pem)}',
+      );
+    else
+      c.jwtSigningKeySecret = {
+        name: j.name,
+        key: typeof j.key === 'string' ? j.key : INJECTOR_DEFAULTS.jwtSigningKeySecret.key,
+      };
+  }
+  if (raw.jwtAudiences !== undefined && raw.jwtAudiences !== null) {
+    const a = raw.jwtAudiences;
+    if (!isObject(a))
+      problems.push('jwtAudiences: must map a namespace to the audiences its pods may ask for');
+    else {
+      for (const [ns, list] of Object.entries(a)) {
+        if (!isNamespace(ns)) problems.push(`jwtAudiences.${ns}: not a namespace name`);
+        if (
+          !Array.isArray(list) ||
+          !list.every((x) => typeof x === 'string' && x.trim() !== '' && x === x.trim())
+        )
+          problems.push(`jwtAudiences.${ns}: must be a list of audiences (non-empty strings)`);
+      }
+      c.jwtAudiences = a as Record<string, string[]>;
+    }
+  }
+  if (raw.namespaces !== undefined && raw.namespaces !== null) {
+    if (!Array.isArray(raw.namespaces) || !raw.namespaces.every(isNamespace))
+      problems.push('namespaces: must be a list of namespace names');
+    else c.namespaces = raw.namespaces as string[];
   }
   if (raw.allowImageOverride !== undefined) {
     if (typeof raw.allowImageOverride === 'boolean') c.allowImageOverride = raw.allowImageOverride;

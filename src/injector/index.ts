@@ -17,6 +17,7 @@ export {
   INJECTOR_DEFAULTS,
   loadInjectorConfigFile,
   parseInjectorConfig,
+  RESERVED_JWT_SETTINGS,
 } from './config.ts';
 export type { InjectionOutcome } from './inject.ts';
 export {
@@ -24,7 +25,9 @@ export {
   CONFIG_FILE,
   computeInjection,
   INIT_NAME,
+  JWT_KEY_FILE,
   PORT_NAME,
+  SERVICE_ACCOUNT_DIR,
   SETTINGS_ENV,
   SIDECAR_NAME,
   VOLUMES,

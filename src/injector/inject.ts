@@ -20,8 +20,11 @@ import type { InjectorConfig } from './config.ts';
 //     validator's configuration file (checked there, with line numbers, before the app starts);
 //   - container `keywarden-validator`: `keywarden validator --config ...`, port `keywarden` (point the
 //     Service's targetPort at it) and port `keywarden-admin` (/healthz, /readyz, /metrics);
-//   - volumes: the generated configuration (memory emptyDir), the routes ConfigMap, a projected
-//     service-account token for the sidecar only, and a small scratch emptyDir;
+//   - volumes: the generated configuration (memory emptyDir), the routes ConfigMap, the sidecar's own
+//     API credentials (a token of the keywarden-validator ServiceAccount, from a Secret in the pod's
+//     namespace) and, with identity JWTs, the namespace's signing key, both mounted into the sidecar
+//     ONLY: the app container (assume it compromised) shares the pod's ServiceAccount, which keywarden
+//     grants nothing; and a small scratch emptyDir;
 //   - annotation keywarden.dev/status=injected and label keywarden.dev/sidecar=validator.
 
 export const SIDECAR_NAME = 'keywarden-validator';
@@ -31,14 +34,17 @@ export const ADMIN_PORT_NAME = 'keywarden-admin';
 export const VOLUMES = {
   config: 'keywarden-config',
   routes: 'keywarden-routes',
-  apiAccess: 'keywarden-kube-api-access',
+  apiAccess: 'keywarden-api-credentials',
   data: 'keywarden-data',
+  jwtKey: 'keywarden-jwt-signing-key',
 } as const;
 export const CONFIG_DIR = '/run/keywarden';
 export const CONFIG_FILE = `${CONFIG_DIR}/validator.yaml`;
 export const ROUTES_DIR = '/etc/keywarden/routes';
 export const DATA_DIR = '/var/lib/keywarden';
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export const JWT_KEY_DIR = '/etc/keywarden/jwt';
+export const JWT_KEY_FILE = `${JWT_KEY_DIR}/signing-key.pem`;
 /** Environment variable carrying the generated settings to the init container. */
 export const SETTINGS_ENV = 'KEYWARDEN_VALIDATOR_SETTINGS';
 /** The image's unprivileged user. */
@@ -81,13 +87,25 @@ function declaredPorts(containers: unknown[]): DeclaredPort[] {
 /** The validator settings the injector decides; the init container adds the routes to them. */
 export function validatorSettings(s: InjectionSettings, config: InjectorConfig): Json {
   const extra = structuredClone(config.validatorSettings);
-  if (s.jwtAudience && isObject(extra.identity) && isObject(extra.identity.jwt)) {
-    extra.identity.jwt.audience = s.jwtAudience;
+  if (isObject(extra.identity) && isObject(extra.identity.jwt)) {
+    if (s.jwtAudience) extra.identity.jwt.audience = s.jwtAudience;
+    extra.identity.jwt.signingKey = { file: JWT_KEY_FILE };
   }
   return {
     environment: s.environment,
-    server: { host: '0.0.0.0', port: s.port, adminPort: s.adminPort },
-    keyStore: { namespaces: s.keyNamespaces },
+    server: {
+      host: '0.0.0.0',
+      port: s.port,
+      adminPort: s.adminPort,
+      // Forward auth and verify stay off the public port; on loopback only when the cluster asks.
+      ...(config.internalPort !== undefined
+        ? { internalPort: config.internalPort, internalHost: '127.0.0.1' }
+        : {}),
+    },
+    keyStore: {
+      namespaces: s.keyNamespaces,
+      ...(config.recordKeys ? { recordKeys: { configMap: config.recordKeys } } : {}),
+    },
     trustedProxies: s.trustedProxies,
     upstream: { url: `http://127.0.0.1:${s.upstreamPort}` },
     unmappedRoutes: s.unmappedRoutes,
@@ -166,34 +184,79 @@ function containers(s: InjectionSettings, config: InjectorConfig): { init: Json;
       { name: VOLUMES.config, mountPath: CONFIG_DIR, readOnly: true },
       { name: VOLUMES.apiAccess, mountPath: SERVICE_ACCOUNT_DIR, readOnly: true },
       { name: VOLUMES.data, mountPath: DATA_DIR },
+      ...(signsJwts(config) ? [{ name: VOLUMES.jwtKey, mountPath: JWT_KEY_DIR, readOnly: true }] : []),
     ],
   };
   return { init, sidecar };
 }
 
-function volumes(s: InjectionSettings): Json[] {
+const signsJwts = (config: InjectorConfig): boolean =>
+  isObject(config.validatorSettings.identity) && isObject(config.validatorSettings.identity.jwt);
+
+function volumes(s: InjectionSettings, config: InjectorConfig): Json[] {
   return [
     { name: VOLUMES.config, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     { name: VOLUMES.routes, configMap: { name: s.routesConfigMap } },
-    {
-      // The same shape as the kube-api-access volume the ServiceAccount admission plugin adds: that
-      // plugin ran before this webhook, so the sidecar would otherwise have no token.
-      name: VOLUMES.apiAccess,
-      projected: {
-        defaultMode: 0o444,
-        sources: [
-          { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
-          { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+    // A kubernetes.io/service-account-token Secret holds token, ca.crt and namespace: the layout of
+    // the in-cluster service-account folder, so the validator's client finds it where it always looks.
+    { name: VOLUMES.apiAccess, secret: { secretName: config.credentialsSecret, defaultMode: 0o444 } },
+    { name: VOLUMES.data, emptyDir: { sizeLimit: '256Mi' } },
+    ...(signsJwts(config)
+      ? [
           {
-            downwardAPI: {
-              items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+            name: VOLUMES.jwtKey,
+            secret: {
+              secretName: config.jwtSigningKeySecret.name,
+              items: [{ key: config.jwtSigningKeySecret.key, path: 'signing-key.pem' }],
+              defaultMode: 0o444,
             },
           },
-        ],
-      },
-    },
-    { name: VOLUMES.data, emptyDir: { sizeLimit: '256Mi' } },
+        ]
+      : []),
   ];
+}
+
+/** Names of the Secrets a pod volume reads (secret volumes and projected secret sources). */
+function secretsOf(volume: unknown): string[] {
+  if (!isObject(volume)) return [];
+  const out: string[] = [];
+  if (isObject(volume.secret) && typeof volume.secret.secretName === 'string')
+    out.push(volume.secret.secretName);
+  if (isObject(volume.projected)) {
+    for (const src of asArray(volume.projected.sources)) {
+      if (isObject(src) && isObject(src.secret) && typeof src.secret.name === 'string')
+        out.push(src.secret.name);
+    }
+  }
+  return out;
+}
+
+/** What would let the app container read the sidecar's credentials, or leave the sidecar without them. */
+function credentialProblems(spec: Json, namespace: string, config: InjectorConfig): string[] {
+  const problems: string[] = [];
+  if (config.namespaces.length > 0 && !config.namespaces.includes(namespace)) {
+    problems.push(
+      `namespace ${namespace} has no validator credentials (the chart's validator.namespaces lists: ${config.namespaces.join(', ')})`,
+    );
+  }
+  if (spec.shareProcessNamespace === true) {
+    problems.push(
+      "spec.shareProcessNamespace is true: the app's processes could read the sidecar's credentials through /proc; remove it",
+    );
+  }
+  const guarded = new Set([
+    config.credentialsSecret,
+    ...(signsJwts(config) ? [config.jwtSigningKeySecret.name] : []),
+  ]);
+  for (const v of asArray(spec.volumes)) {
+    for (const secret of secretsOf(v)) {
+      if (guarded.has(secret))
+        problems.push(
+          `volume ${nameOf(v) ?? '?'} mounts Secret ${secret}, which is for the keywarden sidecar only; remove it from the pod`,
+        );
+    }
+  }
+  return problems;
 }
 
 /** Appends `items` to the array at `path`, creating it when the pod has none. */
@@ -229,6 +292,7 @@ export function computeInjection(pod: unknown, namespace: string, config: Inject
   if (!request.inject) return { action: 'skip', reason: 'not-requested' };
 
   const problems = 'problems' in request ? [...request.problems] : [];
+  problems.push(...credentialProblems(spec, namespace, config));
   if (names.has(INIT_NAME)) problems.push(`the pod already has a container named ${INIT_NAME}; rename it`);
   const volumeNames = new Set(existingVolumes.map(nameOf));
   for (const v of Object.values(VOLUMES)) {
@@ -259,12 +323,7 @@ export function computeInjection(pod: unknown, namespace: string, config: Inject
   const ops: JsonPatchOp[] = [
     ...appendOps('/spec/initContainers', spec.initContainers, [init]),
     ...appendOps('/spec/containers', spec.containers, [sidecar]),
-    ...appendOps('/spec/volumes', spec.volumes, volumes(s)),
-    // The ServiceAccount admission plugin names `default` before webhooks run; where it is turned off,
-    // do the same, since the sidecar's projected token needs a service account.
-    ...(spec.serviceAccountName || spec.serviceAccount
-      ? []
-      : [{ op: 'add' as const, path: '/spec/serviceAccountName', value: 'default' }]),
+    ...appendOps('/spec/volumes', spec.volumes, volumes(s, config)),
     { op: 'add', path: pointer(['metadata', 'annotations', ANNOTATIONS.status]), value: STATUS_INJECTED },
     isObject(metadata.labels)
       ? { op: 'add', path: pointer(['metadata', 'labels', INJECTED_LABEL]), value: INJECTED_LABEL_VALUE }

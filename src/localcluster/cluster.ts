@@ -343,7 +343,13 @@ export class LocalControlPlane {
   }
 }
 
-const KCM_CONTROLLERS = ['garbagecollector', 'namespace', 'serviceaccount', 'serviceaccount-token'];
+const KCM_CONTROLLERS = [
+  'garbagecollector',
+  'namespace',
+  'serviceaccount',
+  'serviceaccount-token',
+  'clusterrole-aggregation',
+];
 // What Deployments, Services and pods with ServiceAccount tokens need on a node.
 const KCM_NODE_CONTROLLERS = [
   'deployment',

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { type MetricType, metricNameProblems } from './metric-names.ts';
 
 // The one way our components declare Prometheus metrics: a registry of their own (with prom-client's
 // process and Node.js metrics unless told otherwise) and helpers that register each metric on it.
@@ -35,17 +36,24 @@ export interface Metrics {
   ): Histogram<L>;
 }
 
+/** A misnamed metric is a programming error: refused where it is declared, so no test run can miss it. */
+function named(name: string, type: MetricType): string {
+  const problems = metricNameProblems(name, type);
+  if (problems.length > 0) throw new Error(`metric name breaks the naming rules: ${problems.join('; ')}`);
+  return name;
+}
+
 /** Helpers that declare metrics on `registry`. */
 export function metricsOn(registry: Registry): Metrics {
   const registers = [registry];
   return {
     registry,
     counter: (name, help, labelNames = [], collect) =>
-      new Counter({ name, help, labelNames, registers, collect }),
+      new Counter({ name: named(name, 'counter'), help, labelNames, registers, collect }),
     gauge: (name, help, labelNames = [], collect) =>
-      new Gauge({ name, help, labelNames, registers, collect }),
+      new Gauge({ name: named(name, 'gauge'), help, labelNames, registers, collect }),
     histogram: (name, help, labelNames, buckets) =>
-      new Histogram({ name, help, labelNames, buckets, registers }),
+      new Histogram({ name: named(name, 'histogram'), help, labelNames, buckets, registers }),
   };
 }
 

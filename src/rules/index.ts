@@ -66,6 +66,9 @@ export {
   takeToken,
 } from './rate-limit.ts';
 export { describeValue } from './redact.ts';
+export { requestPathProblem } from './request-path.ts';
+export type { ConsumerNamespaceRules } from './secret-ref.ts';
+export { consumerNamespaceProblem, RESERVED_NAMESPACES } from './secret-ref.ts';
 export type {
   ClientAddressResult,
   IpKind,

@@ -17,7 +17,10 @@ export interface DecisionEvent {
   reason: string;
   clientIp: string | undefined;
   latencyMs: number;
-  /** The ApiKey the key belongs to, once the key was found. */
+  /**
+   * The ApiKey the key belongs to, set only once the key's secret was proven (so an event with a
+   * keyId and no ApiKey is an attempt that failed the secret check: `keywarden audit usage` counts those apart).
+   */
   apiKeyNamespace?: string | undefined;
   apiKeyName?: string | undefined;
   requestId?: string | undefined;

@@ -78,6 +78,14 @@ const deny = (
 
 const UNKNOWN = 'the key is not known to this validator (never issued, revoked, or replaced by a newer one)';
 
+/** What is kept of a presented key after parsing: never the plaintext, only its id and hash. */
+export interface PresentedKey {
+  keyId: string;
+  environment: Environment;
+  /** SHA-256 (hex) of the key as sent. */
+  hash: string;
+}
+
 export function decide(input: DecisionInput, ctx: DecisionContext): Decision {
   const parsed = parseKey(input.key);
   if (!parsed.ok) {
@@ -88,17 +96,31 @@ export function decide(input: DecisionInput, ctx: DecisionContext): Decision {
     return deny(401, 'key_malformed', message);
   }
   const { keyId, environment } = parsed.key;
+  // A malformed key costs no lookup; an unknown id costs no hash.
+  if (!ctx.lookup(keyId)) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
+  return decidePresented({ keyId, environment, hash: hashKey(input.key as string) }, input, ctx);
+}
+
+/**
+ * The decision from step 2 on, for a key already parsed and hashed: also how an open websocket tunnel
+ * is checked again when its key changes or its time runs out (with a `takeToken` that takes none).
+ */
+export function decidePresented(
+  presented: PresentedKey,
+  input: Omit<DecisionInput, 'key'>,
+  ctx: DecisionContext,
+): Decision {
+  const { keyId, environment, hash: presentedHash } = presented;
   const stored = ctx.lookup(keyId);
   if (!stored) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
-  // Hash once, then compare in constant time with the current hash and, inside a grace period, the previous one.
-  const presented = hashKey(input.key as string);
-  const current = hashesEqual(presented, stored.record.hash);
+  // Compare in constant time with the current hash and, inside a grace period, the previous one.
+  const current = hashesEqual(presentedHash, stored.record.hash);
   const previous =
     !current &&
     stored.record.previous !== undefined &&
     stored.previousValidUntilMs !== undefined &&
     input.nowMs < stored.previousValidUntilMs &&
-    hashesEqual(presented, stored.record.previous.hash);
+    hashesEqual(presentedHash, stored.record.previous.hash);
   if (!current && !previous) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
   const proven = { key: stored, keyId, environment };
   if (environment !== ctx.environment || stored.record.environment !== ctx.environment) {

@@ -1,16 +1,17 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { rateLimitHeaders } from '../rules/index.ts';
+import { rateLimitHeaders, requestPathProblem } from '../rules/index.ts';
 import type { AuditSink } from './audit.ts';
 import type { ClientAddressResolver } from './client-address.ts';
 import type { ValidatorConfig } from './config/types.ts';
-import { type Decision, type DenyCode, decide, type Requirement } from './decision.ts';
+import { type Decision, type DenyCode, decide, decidePresented, type Requirement } from './decision.ts';
 import { identityHeaders, type KeySource, readKey } from './identity/headers.ts';
 import type { SigningKeys } from './identity/signing-keys.ts';
 import type { KeyStore } from './key-store.ts';
 import type { LastUsedReporter } from './last-used.ts';
 import type { Door, ValidatorMetrics } from './metrics.ts';
 import type { RateLimiter } from './rate-limiter.ts';
-import { type CompiledRoute, isCanonicalPath, matchRoute } from './routes.ts';
+import { type CompiledRoute, resolveRoute } from './routes.ts';
+import type { TunnelFacts } from './tunnels.ts';
 
 // What every front door does around the decision: work out the facts (key, client address, the
 // route's permission), decide, then count it (metrics), remember it (audit, last used) and build the
@@ -66,14 +67,12 @@ export class Gate {
     headers: IncomingHttpHeaders,
     peer: string | undefined,
   ): { facts: Facts; keySource: KeySource | undefined } | { problem: string } {
-    if (!isCanonicalPath(path)) {
-      return {
-        problem:
-          'the path contains dot segments, encoded slashes, dots or backslashes, or control characters',
-      };
-    }
+    // One canonical spelling, and one reading whatever the upstream ignores: see routes.ts.
+    const bad = requestPathProblem(path);
+    if (bad) return { problem: bad };
+    const match = resolveRoute(this.#d.routes, method, path);
+    if ('problem' in match) return { problem: match.problem };
     const found = readKey(headers);
-    const match = matchRoute(this.#d.routes, method, path);
     const requirement: Requirement = match.matched
       ? { permission: match.permission }
       : this.#d.config.unmappedRoutes === 'allow'
@@ -101,9 +100,9 @@ export class Gate {
     clientIp: string | undefined,
     message: string,
     startMs = performance.now(),
-  ): Outcome {
+  ): Outcome & { allowed: false } {
     this.#record(door, 'deny', 'bad_request', undefined, undefined, method, path, 400, clientIp, startMs);
-    return { allowed: false, status: 400, code: 'bad_request', message, headers: {} };
+    return { allowed: false as const, status: 400, code: 'bad_request', message, headers: {} };
   }
 
   async evaluate(f: Facts): Promise<Outcome> {
@@ -182,6 +181,20 @@ export class Gate {
       { apiKey: d.key.record.apiKey, requestId: f.requestId },
     );
     return { allowed: true, status: 200, decision: d, headers };
+  }
+
+  /** The decision again for an open tunnel: no rate-limit token, nothing counted or audited. */
+  recheck(t: TunnelFacts, nowMs: number): Decision {
+    return decidePresented(
+      t.presented,
+      { clientIp: t.clientIp, requirement: t.requirement, nowMs },
+      {
+        environment: this.#d.config.environment,
+        lookup: this.#lookup,
+        unmappedRoutes: this.#d.config.unmappedRoutes,
+        takeToken: () => undefined,
+      },
+    );
   }
 
   #record(

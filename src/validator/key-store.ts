@@ -1,4 +1,7 @@
+import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { parseRecordKeySet, RECORD_KEYS_KEY, type RecordKeySet } from '../api/hash-record.ts';
 import { Informer, objectKey } from '../kube/informer.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { type SecretLike, type StoredKey, storedKeyFromSecret } from './stored-key.ts';
@@ -6,6 +9,14 @@ import { type SecretLike, type StoredKey, storedKeyFromSecret } from './stored-k
 // The validator's view of the hash Secrets: fed by list+watch, looked up by key id in O(1). It answers
 // from memory, so when the API server goes away it keeps serving what it last saw (fail-static); the
 // informer relists when it comes back, and changes made meanwhile arrive then.
+
+/** Where the controller's record verification keys come from (validator config keyStore.recordKeys). */
+export type RecordKeysSource = { configMap: { namespace: string; name: string } } | { file: string };
+
+interface ConfigMapLike {
+  metadata: { name: string; namespace?: string; resourceVersion?: string };
+  data?: Record<string, string>;
+}
 
 export interface KeyStoreEvents {
   changed: [keyId: string];
@@ -20,12 +31,52 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   #lastUpdateMs = 0;
   refusedCount = 0;
 
+  /**
+   * Verification keys of the controller's record signatures. Set: only records signed by one of them
+   * count (anything else is refused, however it is labelled and owned). Unset (a store made without a
+   * `recordKeys` source): records are believed unsigned, as before records were signed.
+   */
+  recordKeys: Map<string, KeyObject> | undefined;
+  readonly #keysInformer: Informer<ConfigMapLike> | undefined;
+  #keysLoaded: () => void = () => {};
+  readonly #keysReady: Promise<void>;
+
+  constructor(opts: { recordKeys?: RecordKeySet; keysInformer?: Informer<ConfigMapLike> } = {}) {
+    super();
+    this.recordKeys = opts.recordKeys ? new Map(opts.recordKeys) : undefined;
+    this.#keysInformer = opts.keysInformer;
+    this.#keysReady = opts.keysInformer ? new Promise((r) => (this.#keysLoaded = r)) : Promise.resolve();
+  }
+
   /** `namespaces` empty: all namespaces. */
   static watching(
     rest: KubeRest,
-    opts: { namespaces: string[]; labelSelector: string; onError?: (err: unknown, attempt: number) => void },
+    opts: {
+      namespaces: string[];
+      labelSelector: string;
+      recordKeys?: RecordKeysSource;
+      onError?: (err: unknown, attempt: number) => void;
+    },
   ): KeyStore {
-    const store = new KeyStore();
+    const source = opts.recordKeys;
+    let store: KeyStore;
+    if (source && 'file' in source) {
+      const parsed = parseRecordKeySet(readFileSync(source.file, 'utf8'));
+      if (!parsed.ok) throw new Error(`keyStore.recordKeys.file ${source.file}: ${parsed.error}`);
+      store = new KeyStore({ recordKeys: parsed.value });
+    } else if (source) {
+      const { namespace, name } = source.configMap;
+      store = new KeyStore({
+        keysInformer: new Informer<ConfigMapLike>(rest, {
+          resource: { group: '', version: 'v1', plural: 'configmaps' },
+          namespace,
+          fieldSelector: `metadata.name=${name}`,
+          onError: opts.onError,
+        }),
+      });
+    } else {
+      store = new KeyStore();
+    }
     const scopes = opts.namespaces.length > 0 ? opts.namespaces : [undefined];
     for (const namespace of scopes) {
       const informer = new Informer<SecretLike & { metadata: { name: string } }>(rest, {
@@ -48,19 +99,45 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   }
 
   start(): void {
-    for (const i of this.#informers) i.start();
+    const keys = this.#keysInformer;
+    if (!keys) {
+      for (const i of this.#informers) i.start();
+      return;
+    }
+    // Hash Secrets are read only once there is a key to verify them with (never believed unsigned).
+    const load = (cm: ConfigMapLike) => {
+      const parsed = parseRecordKeySet(cm.data?.[RECORD_KEYS_KEY] ?? '');
+      if (!parsed.ok) {
+        this.emit('refused', `ConfigMap ${objectKey(cm)}`, parsed.error);
+        return;
+      }
+      const first = this.recordKeys === undefined;
+      // Keys are only ever added while running: a rotation publishes the new key next to the old one.
+      this.recordKeys = new Map([...(this.recordKeys ?? []), ...parsed.value]);
+      if (first) {
+        for (const i of this.#informers) i.start();
+        this.#keysLoaded();
+      }
+    };
+    keys.on('add', load);
+    keys.on('update', load);
+    keys.start();
   }
 
   stop(): void {
+    this.#keysInformer?.stop();
     for (const i of this.#informers) i.stop();
   }
 
   /** True once every watched scope has been listed at least once. Stays true while the API server is away. */
   get synced(): boolean {
-    return this.#informers.every((i) => i.hasSynced);
+    return (
+      (!this.#keysInformer || this.recordKeys !== undefined) && this.#informers.every((i) => i.hasSynced)
+    );
   }
 
   async waitForSync(timeoutMs?: number): Promise<void> {
+    await this.#keysReady;
     await Promise.all(this.#informers.map((i) => i.waitForSync(timeoutMs)));
   }
 
@@ -86,7 +163,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   /** Adds or replaces the key a Secret carries; a Secret that no longer parses removes its old key. */
   upsert(secret: SecretLike): void {
     const ref = objectKey(secret as { metadata: { name: string; namespace?: string } });
-    const result = storedKeyFromSecret(secret, ref);
+    const result = storedKeyFromSecret(secret, ref, this.recordKeys);
     // The parsed record is all we keep: drop the bulky parts of the object the informer caches
     // (managed fields, the base64 record), which would otherwise dominate memory at 100,000 keys.
     trim(secret);

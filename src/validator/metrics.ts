@@ -17,6 +17,7 @@ export class ValidatorMetrics {
   readonly upstreamErrors: Counter;
   readonly refusedRecords: Counter;
   readonly lastUsedWrites: Counter<'outcome'>;
+  readonly tunnelsClosed: Counter<'reason'>;
   readonly #perKey: Counter<'key_id' | 'result'> | undefined;
   readonly #perKeySeen = new Set<string>();
   readonly #perKeyMax: number;
@@ -53,12 +54,17 @@ export class ValidatorMetrics {
     );
     this.refusedRecords = m.counter(
       'keywarden_validator_refused_records_total',
-      'Hash Secrets refused as unreadable or misplaced (their keys do not work here).',
+      'Hash Secrets refused as unreadable, misplaced or forged (no valid controller signature); their keys do not work here.',
     );
     this.lastUsedWrites = m.counter(
       'keywarden_validator_last_used_writes_total',
       'status.lastUsedAt reports by outcome (written, newer_exists, conflict, error).',
       ['outcome'],
+    );
+    this.tunnelsClosed = m.counter(
+      'keywarden_validator_tunnels_closed_total',
+      'Websocket tunnels cut because their key stopped being valid for them, by reason (the deny code).',
+      ['reason'],
     );
     m.gauge(
       'keywarden_validator_keys',
@@ -79,13 +85,13 @@ export class ValidatorMetrics {
         }
       },
     );
+    // A timestamp, not an age: Prometheus computes the age (time() - ...) and a stalled scrape cannot freeze it.
     m.gauge(
-      'keywarden_validator_key_store_seconds_since_update',
-      'Seconds since the key store last heard from the API server (event, bookmark or list); grows while it is away.',
+      'keywarden_validator_key_store_last_update_timestamp_seconds',
+      'Unix time the key store last heard from the API server (event, bookmark or list); 0 before the first list.',
       [],
       function () {
-        const last = store.lastUpdateMs;
-        this.set(last > 0 ? Math.max(0, now() - last) / 1000 : -1);
+        this.set(store.lastUpdateMs / 1000);
       },
     );
     m.gauge(

@@ -1,15 +1,21 @@
+import { requestPathProblem } from '../rules/index.ts';
 import type { RouteConfig } from './config/types.ts';
 
 // Route table: path patterns → the permission a request needs. First match wins, in file order.
 // Pattern segments: a literal, `*` (exactly one non-empty segment) or a final `**` (the rest, possibly
-// nothing). Paths are compared as they arrive, so a path the upstream could read differently than we do
-// (dot segments, encoded slashes, dots or backslashes) is refused before matching: see isCanonicalPath.
+// nothing). A request path must first be canonical (src/rules/request-path.ts); then it is matched as
+// it arrived, and also as an upstream that ignores letter case and/or a trailing slash reads it
+// (Express 5 ignores both, Spring a trailing slash, ASP.NET case, Go's ServeMux neither). When those
+// readings need different permissions the request is refused: which one the upstream takes decides
+// which handler runs, and we cannot know it.
 
 export interface CompiledRoute {
   readonly path: string;
   readonly methods: ReadonlySet<string>;
   readonly permission: string;
   readonly re: RegExp;
+  /** The same pattern read the other ways an upstream may: [case-insensitive, slash-insensitive, both]. */
+  readonly readings: readonly [RegExp, RegExp, RegExp];
 }
 
 export type RouteMatch = { matched: true; permission: string; route: CompiledRoute } | { matched: false };
@@ -24,12 +30,14 @@ export function patternProblem(pattern: string): string | undefined {
     if (s !== '*' && s !== '**' && s.includes('*')) return '* must be a whole segment (e.g. /v1/devices/*)';
     if (s === '.' || s === '..') return 'must not contain . or .. segments';
   }
-  return undefined;
+  // A literal no canonical request could spell would never match: the same rules as request paths.
+  const problem = requestPathProblem(pattern);
+  return problem ? `is not a canonical path: ${problem.replace(/^the path /, '')}` : undefined;
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-export function compilePattern(pattern: string): RegExp {
+function patternSource(pattern: string): string {
   const segments = pattern.split('/').slice(1);
   let re = '';
   for (const s of segments) {
@@ -38,49 +46,102 @@ export function compilePattern(pattern: string): RegExp {
     else re += `/${escapeRegExp(s)}`;
   }
   // `/` alone splits into one empty segment: it matches exactly `/`.
-  return new RegExp(`^${re === '/' ? '/' : re}$`);
+  return re === '/' ? '/' : re;
+}
+
+export function compilePattern(pattern: string): RegExp {
+  return new RegExp(`^${patternSource(pattern)}$`);
+}
+
+/** The pattern with and without one trailing slash (a `**` pattern covers both already). */
+function slashInsensitiveSource(pattern: string): string {
+  const src = patternSource(pattern);
+  if (src === '/' || src.endsWith('(?:/.*)?')) return src;
+  return `${src.endsWith('/') ? src.slice(0, -1) : src}/?`;
 }
 
 export function compileRoutes(routes: readonly RouteConfig[]): CompiledRoute[] {
-  return routes.map((r) => ({
-    path: r.path,
-    methods: new Set(r.methods.map((m) => m.toUpperCase())),
-    permission: r.permission,
-    re: compilePattern(r.path),
-  }));
+  return routes.map((r) => {
+    const loose = slashInsensitiveSource(r.path);
+    return {
+      path: r.path,
+      methods: new Set(r.methods.map((m) => m.toUpperCase())),
+      permission: r.permission,
+      re: compilePattern(r.path),
+      readings: [
+        new RegExp(`^${patternSource(r.path)}$`, 'i'),
+        new RegExp(`^${loose}$`),
+        new RegExp(`^${loose}$`, 'i'),
+      ],
+    };
+  });
 }
 
 const methodMatches = (methods: ReadonlySet<string>, method: string) =>
   methods.size === 0 || methods.has('*') || methods.has(method) || (method === 'HEAD' && methods.has('GET'));
 
-/** `path` without its query string. */
+function firstMatch(
+  routes: readonly CompiledRoute[],
+  method: string,
+  path: string,
+  re: (r: CompiledRoute) => RegExp,
+): CompiledRoute | undefined {
+  for (const route of routes) if (methodMatches(route.methods, method) && re(route).test(path)) return route;
+  return undefined;
+}
+
+/** `path` without its query string, matched exactly as it is written. */
 export function matchRoute(routes: readonly CompiledRoute[], method: string, path: string): RouteMatch {
-  const m = method.toUpperCase();
-  for (const route of routes) {
-    if (methodMatches(route.methods, m) && route.re.test(path))
-      return { matched: true, permission: route.permission, route };
-  }
-  return { matched: false };
+  const route = firstMatch(routes, method.toUpperCase(), path, (r) => r.re);
+  return route ? { matched: true, permission: route.permission, route } : { matched: false };
 }
 
 /**
- * False for paths that servers normalise in different ways: `.`/`..` segments, encoded `/`, `.` or
- * `\`, raw backslashes, and control characters. Matching such a path could let `/public/../admin`
- * pass as `/public/**` and reach `/admin` upstream.
+ * The route for a canonical path, or a problem when an upstream that ignores letter case or a
+ * trailing slash would need another permission for it (or none, or one where we need none).
  */
-export function isCanonicalPath(path: string): boolean {
-  if (!path.startsWith('/')) return false;
-  if (/%(?:2e|2f|5c)|\\/i.test(path) || hasControlCharacter(path)) return false;
-  return !/(?:^|\/)\.{1,2}(?:\/|$)/.test(path);
+export function resolveRoute(
+  routes: readonly CompiledRoute[],
+  method: string,
+  path: string,
+): RouteMatch | { problem: string } {
+  const m = method.toUpperCase();
+  const exact = matchRoute(routes, m, path);
+  const need = exact.matched ? exact.permission : undefined;
+  for (const i of [0, 1, 2] as const) {
+    const other = firstMatch(routes, m, path, (r) => r.readings[i]);
+    if (other?.permission !== need) {
+      return {
+        problem: `the path needs another permission when ${READING_NAMES[i]} is ignored, as some upstreams (Express) do: send it exactly as the route ${JSON.stringify((other ?? (exact.matched ? exact.route : undefined))?.path)} is written`,
+      };
+    }
+  }
+  return exact;
 }
 
-function hasControlCharacter(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
+/**
+ * Pairs of routes [earlier, later], written differently, that are one pattern when letter case and a
+ * trailing slash are ignored but need different permissions: every request to either would be refused.
+ */
+export function routeCollisions(routes: readonly RouteConfig[]): [number, number][] {
+  const key = (p: string) => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p).toLowerCase();
+  const out: [number, number][] = [];
+  routes.forEach((a, i) => {
+    for (let j = i + 1; j < routes.length; j++) {
+      const b = routes[j] as RouteConfig;
+      if (typeof a.path !== 'string' || typeof b.path !== 'string') continue;
+      const overlap =
+        a.methods.length === 0 ||
+        b.methods.length === 0 ||
+        a.methods.some((m) => m === '*' || b.methods.includes(m) || b.methods.includes('*'));
+      const differ = a.path !== b.path && key(a.path) === key(b.path);
+      if (differ && a.permission !== b.permission && overlap) out.push([i, j]);
+    }
+  });
+  return out;
 }
+
+const READING_NAMES = ['letter case', 'a trailing slash', 'letter case or a trailing slash'] as const;
 
 /** Splits a request target into path and query. */
 export function splitTarget(target: string): { path: string; query: string } {

@@ -4,24 +4,29 @@ import type { KubeRest } from '../kube/rest.ts';
 import { answerClientErrors } from '../observability/client-error.ts';
 import { startHealthServer } from '../observability/health-server.ts';
 import type { Logger } from '../observability/logger.ts';
+import { requestPathProblem } from '../rules/index.ts';
 import { type AuditSink, NO_AUDIT } from './audit.ts';
 import { ClientAddressResolver } from './client-address.ts';
 import type { ValidatorConfig } from './config/types.ts';
 import { Gate } from './gate.ts';
 import { AUTHZ_PATH, handleAuthz } from './http/authz.ts';
 import { ReverseProxy } from './http/proxy.ts';
-import { sendError, sendJson } from './http/respond.ts';
+import { sendError, sendJson, writeRawError } from './http/respond.ts';
 import { handleVerify, VERIFY_PATH } from './http/verify.ts';
 import { SigningKeys } from './identity/signing-keys.ts';
 import { KeyStore } from './key-store.ts';
 import { LastUsedReporter } from './last-used.ts';
-import { ValidatorMetrics } from './metrics.ts';
+import { type Door, ValidatorMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { compileRoutes, splitTarget } from './routes.ts';
 
-// Wiring: the key store, the gate and the three front doors on the main port; /healthz, /readyz and
-// /metrics on the admin port. Not ready until the key store has synced (and the JWT key is loaded);
-// once ready it stays ready while the API server is away, answering from its cache.
+// Wiring: the key store, the gate and the three front doors; /healthz, /readyz and /metrics on the
+// admin port. Without an upstream the main port serves forward auth and the verify API. With one
+// (reverse-proxy mode) the main port is public and serves only the proxied app: the doors that answer
+// with identity (forward auth, verify) would let any client mint a signed identity there, so they are
+// served only on the internal listener (server.internalPort, loopback by default), or nowhere. Not
+// ready until the key store has synced (and the JWT key is loaded); once ready it stays ready while
+// the API server is away, answering from its cache.
 
 export const JWKS_PATH = '/.well-known/jwks.json';
 
@@ -46,7 +51,9 @@ export class Validator {
   readonly #limiter = new RateLimiter();
   readonly #proxy: ReverseProxy | undefined;
   readonly #rest: KubeRest | undefined;
+  readonly #resolver: ClientAddressResolver;
   #server: Server | undefined;
+  #internal: Server | undefined;
   #admin: Server | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -89,6 +96,7 @@ export class Validator {
       };
     }
     const resolver = new ClientAddressResolver(config.trustedProxies);
+    this.#resolver = resolver;
     this.gate = new Gate({
       config,
       store: this.store,
@@ -104,6 +112,8 @@ export class Validator {
     if (config.upstream) {
       this.#proxy = new ReverseProxy({
         gate: this.gate,
+        store: this.store,
+        now,
         resolver,
         ...config.upstream,
         metrics: this.metrics,
@@ -124,7 +134,14 @@ export class Validator {
     return addressPort(this.#admin);
   }
 
-  async start(overrides: { port?: number; adminPort?: number; host?: string } = {}): Promise<void> {
+  /** The internal listener's port (forward auth and verify in reverse-proxy mode); 0 when off. */
+  get internalPort(): number {
+    return addressPort(this.#internal);
+  }
+
+  async start(
+    overrides: { port?: number; adminPort?: number; host?: string; internalPort?: number } = {},
+  ): Promise<void> {
     const t0 = Date.now();
     this.store.start();
     if (this.#signing && this.config.identity.jwt)
@@ -138,12 +155,23 @@ export class Validator {
     this.#sweep.unref();
 
     const host = overrides.host ?? this.config.server.host;
-    this.#server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.#handle(req, res));
+    // The main port serves the doors only when it is not a reverse proxy's public port.
+    const mainDoors = !this.#proxy;
+    this.#server = createServer({ keepAliveTimeout: 65_000 }, (req, res) =>
+      this.#handle(req, res, mainDoors),
+    );
     answerClientErrors(this.#server);
     this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
       this.#upgrade(req, socket, head),
     );
     await listen(this.#server, overrides.port ?? this.config.server.port, host);
+    const internalPort = overrides.internalPort ?? this.config.server.internalPort;
+    if (internalPort !== undefined) {
+      this.#internal = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.#handle(req, res, true));
+      answerClientErrors(this.#internal);
+      this.#internal.on('upgrade', (_req: IncomingMessage, socket: Socket) => socket.destroy());
+      await listen(this.#internal, internalPort, this.config.server.internalHost);
+    }
     this.#admin = await startHealthServer({
       port: overrides.adminPort ?? this.config.server.adminPort,
       host,
@@ -166,42 +194,65 @@ export class Validator {
     });
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  #handle(req: IncomingMessage, res: ServerResponse, doors: boolean): void {
     const { path, query } = splitTarget(req.url ?? '/');
-    this.#route(req, res, path, query).catch((err: unknown) => {
+    // Decided before any door is chosen, so every door sees only canonical paths (the forward-auth
+    // doors check the original request's path again in the gate).
+    const bad = requestPathProblem(path);
+    if (bad) {
+      const o = this.gate.refuse(doors ? doorOf(path) : 'proxy', req.method ?? 'GET', path, undefined, bad);
+      sendError(res, o.status, o.code, o.message);
+      return;
+    }
+    this.#route(req, res, path, query, doors).catch((err: unknown) => {
       this.#log.error({ err: (err as Error).message }, 'request failed');
       sendError(res, 500, 'internal_error', 'the validator failed to handle the request');
     });
   }
 
-  async #route(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+  /** `doors`: this listener serves forward auth and verify (else it is the reverse proxy's public port). */
+  async #route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: string,
+    doors: boolean,
+  ): Promise<void> {
     if (path === JWKS_PATH && this.#signing) {
       sendJson(res, 200, JSON.stringify(this.#signing.jwks()), { 'Cache-Control': 'max-age=60' });
     } else if (!this.ready && !this.#stopping) {
       sendError(res, 503, 'not_ready', 'the validator has not loaded its keys yet');
     } else if (
+      doors &&
       this.config.forwardAuth.enabled &&
       (path === AUTHZ_PATH || path.startsWith(`${AUTHZ_PATH}/`))
     ) {
       await handleAuthz(this.gate, req, res, path, query);
-    } else if (this.config.verifyApi.enabled && path === VERIFY_PATH) {
-      await handleVerify(this.gate, req, res);
-    } else if (this.#proxy) {
+    } else if (doors && this.config.verifyApi.enabled && path === VERIFY_PATH) {
+      await handleVerify(this.gate, this.#resolver, req, res);
+    } else if (this.#proxy && !doors) {
       await this.#proxy.handle(req, res, path);
     } else {
-      sendError(res, 404, 'not_found', 'no such endpoint (no upstream is configured)');
+      sendError(
+        res,
+        404,
+        'not_found',
+        this.#proxy
+          ? 'no such endpoint on the internal port'
+          : 'no such endpoint (no upstream is configured)',
+      );
     }
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const { path } = splitTarget(req.url ?? '/');
-    if (
-      !this.#proxy ||
-      !this.ready ||
-      path === AUTHZ_PATH ||
-      path.startsWith(`${AUTHZ_PATH}/`) ||
-      path === VERIFY_PATH
-    ) {
+    const bad = requestPathProblem(path);
+    if (bad) {
+      const o = this.gate.refuse('proxy', req.method ?? 'GET', path, undefined, bad);
+      writeRawError(socket, o.status, o.code, o.message);
+      return;
+    }
+    if (!this.#proxy || !this.ready) {
       socket.destroy();
       return;
     }
@@ -217,6 +268,11 @@ export class Validator {
   async shutdown(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    const internal = this.#internal;
+    if (internal) {
+      internal.close();
+      internal.closeIdleConnections();
+    }
     const server = this.#server;
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -230,6 +286,7 @@ export class Validator {
         server.closeAllConnections();
       }
     }
+    internal?.closeAllConnections();
     this.#proxy?.close();
     if (this.#sweep) clearInterval(this.#sweep);
     await this.#lastUsed?.stop();
@@ -243,6 +300,12 @@ export class Validator {
       await closed;
     }
   }
+}
+
+/** The door a path is for on a listener that serves the doors, to count a refusal before dispatch. */
+function doorOf(path: string): Door {
+  if (path === VERIFY_PATH) return 'verify';
+  return path === AUTHZ_PATH || path.startsWith(`${AUTHZ_PATH}/`) ? 'authz' : 'proxy';
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -1,9 +1,12 @@
 import {
   HASH_RECORD_KEY,
+  HASH_RECORD_SIGNATURE_KEY,
   HASH_SECRET_TYPE,
   type HashRecord,
   hashSecretName,
   parseHashRecord,
+  type RecordKeySet,
+  recordSignatureValid,
 } from '../api/hash-record.ts';
 import {
   compileSources,
@@ -54,13 +57,28 @@ export type StoredKeyResult = { ok: true; key: StoredKey } | { ok: false; error:
  * Secret name the controller gives it, and the owner the controller sets) — a record copied elsewhere
  * must not become a working key.
  */
-export function storedKeyFromSecret(secret: SecretLike, ref?: string): StoredKeyResult {
+export function storedKeyFromSecret(
+  secret: SecretLike,
+  ref?: string,
+  recordKeys?: RecordKeySet,
+): StoredKeyResult {
   const ns = secret.metadata.namespace ?? '';
   if (secret.type !== HASH_SECRET_TYPE)
     return { ok: false, error: `Secret type is ${secret.type ?? '(none)'}, not ${HASH_SECRET_TYPE}` };
   const data = secret.data?.[HASH_RECORD_KEY];
   if (data === undefined) return { ok: false, error: `Secret has no ${HASH_RECORD_KEY}` };
-  const parsed = parseHashRecord(Buffer.from(data, 'base64').toString('utf8'));
+  const text = Buffer.from(data, 'base64').toString('utf8');
+  if (recordKeys) {
+    // Anyone who can write a Secret here can write any record: only the controller's signature counts.
+    const sig = secret.data?.[HASH_RECORD_SIGNATURE_KEY];
+    const signature = sig === undefined ? undefined : Buffer.from(sig, 'base64').toString('utf8');
+    if (!recordSignatureValid(text, signature, recordKeys))
+      return {
+        ok: false,
+        error: `forged or unsigned record: ${sig === undefined ? 'no' : 'an invalid'} ${HASH_RECORD_SIGNATURE_KEY} (not written by the keywarden controller)`,
+      };
+  }
+  const parsed = parseHashRecord(text);
   if (!parsed.ok) return { ok: false, error: parsed.error };
   const r = parsed.value;
   if (r.apiKey.namespace !== ns)

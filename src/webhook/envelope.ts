@@ -55,51 +55,95 @@ export function handleAdmission(
   text: string,
   decide: (request: AdmissionRequest) => Decision,
 ): HandledReview {
+  const opened = openReview(scope, text);
+  if ('handled' in opened) return opened.handled;
+  let decision: Decision;
+  try {
+    decision = decide(opened.req);
+  } catch (err) {
+    return internalError(scope, opened.req, err);
+  }
+  return answerDecision(opened.req, decision);
+}
+
+/** The same envelope for a decision that has to ask the API server (a SubjectAccessReview). */
+export async function handleAdmissionAsync(
+  scope: AdmissionScope,
+  text: string,
+  decide: (request: AdmissionRequest) => Promise<Decision>,
+): Promise<HandledReview> {
+  const opened = openReview(scope, text);
+  if ('handled' in opened) return opened.handled;
+  let decision: Decision;
+  try {
+    decision = await decide(opened.req);
+  } catch (err) {
+    return internalError(scope, opened.req, err);
+  }
+  return answerDecision(opened.req, decision);
+}
+
+const done = (
+  req: AdmissionRequest,
+  body: AdmissionReviewAnswer,
+  result: AdmissionResult,
+): HandledReview => ({
+  httpStatus: 200,
+  body,
+  result,
+  operation: req.operation,
+});
+
+/** Parses the review and answers at once whatever never reaches a decide function. */
+function openReview(
+  scope: AdmissionScope,
+  text: string,
+): { req: AdmissionRequest } | { handled: HandledReview } {
   const parsed = parseAdmissionReviewText(text);
   if (!parsed.ok) {
     const message = `malformed AdmissionReview: ${parsed.message}`;
     if (parsed.uid === undefined) {
       return {
-        httpStatus: 400,
-        body: failureStatus(400, 'BadRequest', message),
-        result: 'bad_request',
-        operation: 'unknown',
+        handled: {
+          httpStatus: 400,
+          body: failureStatus(400, 'BadRequest', message),
+          result: 'bad_request',
+          operation: 'unknown',
+        },
       };
     }
     return {
-      httpStatus: 200,
-      body: deny(parsed.uid, message, 400),
-      result: 'bad_request',
-      operation: 'unknown',
+      handled: {
+        httpStatus: 200,
+        body: deny(parsed.uid, message, 400),
+        result: 'bad_request',
+        operation: 'unknown',
+      },
     };
   }
   const req = parsed.request;
-  const done = (body: AdmissionReviewAnswer, result: AdmissionResult): HandledReview => ({
-    httpStatus: 200,
-    body,
-    result,
-    operation: req.operation,
-  });
-
   // A misconfigured webhook rule, not a user's mistake: say so rather than judge a foreign object.
   const { group, resource } = req.resource;
   if (group !== scope.group || resource !== scope.resource || req.kind.kind !== scope.kind) {
     const what = `${resource}${group ? `.${group}` : ''}`;
     const message = `the keywarden ${scope.name} webhook only admits ${scope.noun}, not ${what}: check the webhook configuration's rules`;
-    return done(deny(req.uid, message, 400), 'bad_request');
+    return { handled: done(req, deny(req.uid, message, 400), 'bad_request') };
   }
   // Status writes, deletes and the like are never ours to refuse (the configurations do not send them).
-  if (req.subResource || !scope.operations.includes(req.operation)) return done(allow(req.uid), 'allowed');
-  let decision: Decision;
-  try {
-    decision = decide(req);
-  } catch (err) {
-    const message = `internal error in the keywarden ${scope.name} webhook: ${(err as Error)?.message ?? String(err)}`;
-    return done(deny(req.uid, message, 500), 'error');
-  }
+  if (req.subResource || !scope.operations.includes(req.operation))
+    return { handled: done(req, allow(req.uid), 'allowed') };
+  return { req };
+}
+
+function internalError(scope: AdmissionScope, req: AdmissionRequest, err: unknown): HandledReview {
+  const message = `internal error in the keywarden ${scope.name} webhook: ${(err as Error)?.message ?? String(err)}`;
+  return done(req, deny(req.uid, message, 500), 'error');
+}
+
+function answerDecision(req: AdmissionRequest, decision: Decision): HandledReview {
   const warnings = decision.warnings ?? [];
   if (!decision.allowed)
-    return done(deny(req.uid, decision.message, decision.code ?? 403, warnings), 'denied');
+    return done(req, deny(req.uid, decision.message, decision.code ?? 403, warnings), 'denied');
   const patch = decision.patch ?? [];
-  return done(allowWithPatch(req.uid, patch, warnings), patch.length > 0 ? 'patched' : 'allowed');
+  return done(req, allowWithPatch(req.uid, patch, warnings), patch.length > 0 ? 'patched' : 'allowed');
 }

@@ -49,6 +49,16 @@ export class PatchBuilder {
     this.ops.push({ op: last in node ? 'replace' : 'add', path: pointer(path), value });
     node[last] = structuredClone(value);
   }
+
+  /** Removes the value at `path` when it is there. */
+  remove(path: readonly string[]): void {
+    let node: unknown = this.#doc;
+    for (const key of path.slice(0, -1)) node = isObject(node) ? node[key] : undefined;
+    const last = path[path.length - 1] as string;
+    if (!isObject(node) || !(last in node)) return;
+    this.ops.push({ op: 'remove', path: pointer(path) });
+    delete node[last];
+  }
 }
 
 function nest(path: readonly string[], value: unknown): unknown {

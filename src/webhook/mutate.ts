@@ -1,4 +1,5 @@
 import { LABELS } from '../api/index.ts';
+import { REVEAL_ANNOTATIONS } from '../api/reveal.ts';
 import {
   defaultExpiry,
   ENVIRONMENTS,
@@ -60,5 +61,29 @@ export function mutateApiKey(req: AdmissionRequest, ctx: ReviewContext): Decisio
     const normal = normalizeSources(spec.allowedSources);
     if (normal.ok) patch.set(['spec', 'allowedSources'], normal.sources);
   }
+  stampRevealRequester(req, meta, patch);
   return { allowed: true, patch: patch.ops };
+}
+
+/**
+ * The audit trail names who revealed a key from `keywarden.dev/reveal-requested-by`: set here, from the
+ * API server's userInfo, whenever the reveal request changes, and otherwise kept as it was, so no
+ * client can write someone else's name into it.
+ */
+function stampRevealRequester(req: AdmissionRequest, meta: Json, patch: PatchBuilder): void {
+  const annotationsOf = (m: unknown): Json =>
+    isObject(m) && isObject(m.metadata) && isObject(m.metadata.annotations) ? m.metadata.annotations : {};
+  const now = isObject(meta.annotations) ? meta.annotations : {};
+  const before = annotationsOf(req.oldObject);
+  const path = ['metadata', 'annotations', REVEAL_ANNOTATIONS.requestedBy];
+  const request = now[REVEAL_ANNOTATIONS.request];
+  if (typeof request === 'string' && request !== before[REVEAL_ANNOTATIONS.request]) {
+    const user = req.userInfo?.username;
+    if (user) patch.set(path, user);
+    else patch.remove(path);
+    return;
+  }
+  const kept = before[REVEAL_ANNOTATIONS.requestedBy];
+  if (typeof kept === 'string') patch.set(path, kept);
+  else patch.remove(path);
 }

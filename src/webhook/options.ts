@@ -26,6 +26,8 @@ export interface WebhookOptions {
   /** How long to wait for the ApiKeyPolicy cache before giving up at start. */
   policySyncTimeoutMs: number;
   tls: TlsOptions;
+  /** keywarden's own namespace: spec.delivery.secretRef may never point into it. */
+  operatorNamespace: string;
   /** Pod injection settings; without them /pods/inject is not served. */
   injector?: InjectorConfig;
 }

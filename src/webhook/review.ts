@@ -13,6 +13,14 @@ export interface GroupVersionKind {
   kind: string;
 }
 
+/** Who sent the request, as the API server authenticated them (impersonation already applied). */
+export interface UserInfo {
+  username: string;
+  uid?: string;
+  groups: string[];
+  extra: Record<string, string[]>;
+}
+
 export interface AdmissionRequest {
   uid: string;
   kind: GroupVersionKind;
@@ -24,6 +32,7 @@ export interface AdmissionRequest {
   object?: unknown;
   oldObject?: unknown;
   dryRun?: boolean;
+  userInfo?: UserInfo;
 }
 
 export interface AdmissionResponse {
@@ -108,8 +117,22 @@ export function parseAdmissionReview(body: unknown): ParseResult {
       object: r.object ?? undefined,
       oldObject: r.oldObject ?? undefined,
       dryRun: r.dryRun === true,
+      userInfo: parseUserInfo(r.userInfo),
     },
   };
+}
+
+/** request.userInfo when it has a username; anything malformed is dropped, never guessed at. */
+function parseUserInfo(v: unknown): UserInfo | undefined {
+  if (!isObject(v) || !isString(v.username) || v.username === '') return undefined;
+  const groups = Array.isArray(v.groups) ? v.groups.filter(isString) : [];
+  const extra: Record<string, string[]> = {};
+  if (isObject(v.extra)) {
+    for (const [k, vals] of Object.entries(v.extra)) {
+      if (Array.isArray(vals)) extra[k] = vals.filter(isString);
+    }
+  }
+  return { username: v.username, ...(isString(v.uid) && v.uid ? { uid: v.uid } : {}), groups, extra };
 }
 
 function show(v: unknown): string {

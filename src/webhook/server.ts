@@ -7,9 +7,10 @@ import { answerClientErrors } from '../observability/client-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { MUTATE_PATH, VALIDATE_PATH } from './configurations.ts';
 import { failureStatus, type HandledReview } from './envelope.ts';
-import { handleReview, type Reviewer } from './handler.ts';
+import { type AsyncReviewer, handleReviewAsync } from './handler.ts';
 import type { WebhookMetrics, WebhookName } from './metrics.ts';
 import { mutateApiKey } from './mutate.ts';
+import { type AccessReviewer, admitApiKey } from './secret-access.ts';
 import type { CertificateHolder } from './tls/holder.ts';
 import { validateApiKey } from './validate.ts';
 
@@ -32,6 +33,10 @@ export interface WebhookServerOptions {
   now?: () => Date;
   /** Pod injection settings; /pods/inject is served only with them. */
   injector?: InjectorConfig | undefined;
+  /** keywarden's own namespace: never a place for consumer Secrets. */
+  operatorNamespace?: string;
+  /** Checks the requester's own access to a spec.delivery.secretRef Secret (SubjectAccessReview). */
+  access?: AccessReviewer;
   /** Called with the server-side handling time of each admission request, for the bench. */
   onTimed?: (webhook: WebhookName, ms: number) => void;
 }
@@ -42,9 +47,9 @@ export interface RunningWebhookServer {
   close(): Promise<void>;
 }
 
-const REVIEWERS: Record<Exclude<WebhookName, 'inject'>, Reviewer> = {
-  mutate: mutateApiKey,
-  validate: validateApiKey,
+const REVIEWERS: Record<Exclude<WebhookName, 'inject'>, AsyncReviewer> = {
+  mutate: async (req, ctx) => mutateApiKey(req, ctx),
+  validate: (req, ctx) => admitApiKey(validateApiKey, req, ctx),
 };
 
 export function createWebhookApp(
@@ -72,10 +77,14 @@ export function createWebhookApp(
     };
 
   // Every webhook goes through the same envelope; only the answer function differs.
-  const route = (webhook: WebhookName, path: string, answer: (text: string) => HandledReview) => {
-    const handle: express.RequestHandler = (req, res) => {
+  const route = (
+    webhook: WebhookName,
+    path: string,
+    answer: (text: string) => HandledReview | Promise<HandledReview>,
+  ) => {
+    const handle: express.RequestHandler = async (req, res) => {
       const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
-      const handled = answer(text);
+      const handled = await answer(text);
       opts.metrics.admissions.inc({ webhook, operation: handled.operation, result: handled.result });
       if (handled.result === 'error' || handled.result === 'bad_request') {
         const message =
@@ -92,7 +101,12 @@ export function createWebhookApp(
   ] as const) {
     const reviewer = REVIEWERS[webhook];
     route(webhook, path, (text) =>
-      handleReview(webhook, text, reviewer, { policy: opts.policy(), now: now() }),
+      handleReviewAsync(webhook, text, reviewer, {
+        policy: opts.policy(),
+        now: now(),
+        operatorNamespace: opts.operatorNamespace,
+        access: opts.access,
+      }),
     );
   }
   const injector = opts.injector;

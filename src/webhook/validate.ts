@@ -4,6 +4,7 @@ import type { EffectivePolicy } from '../api/policy.ts';
 import {
   checkExpiry,
   checkPermissions,
+  consumerNamespaceProblem,
   DAY_MS,
   formatRfc3339,
   isExpired,
@@ -12,7 +13,7 @@ import {
   parseDuration,
 } from '../rules/index.ts';
 import type { Decision } from './envelope.ts';
-import type { ReviewContext } from './handler.ts';
+import { DEFAULT_OPERATOR_NAMESPACE, type ReviewContext } from './handler.ts';
 import type { AdmissionRequest } from './review.ts';
 
 // The clock- and policy-dependent rules; the CRD's CEL rules have already run (schema, immutability).
@@ -54,14 +55,22 @@ export function validateApiKey(req: AdmissionRequest, ctx: ReviewContext): Decis
   if (spec.rotation?.gracePeriod !== undefined && changed('rotation')) {
     problems.push(...gracePeriodProblems(spec.rotation.gracePeriod, policy));
   }
+  // Where the plaintext goes is fixed at creation (the CRD's CEL rule says so too; this is the backstop
+  // for an API server that skipped it), so the access check below runs exactly once, on create.
+  if (old && !isDeepStrictEqual(old.spec?.delivery, spec.delivery)) {
+    problems.push(
+      'spec.delivery is immutable: where the plaintext goes is fixed at creation (delete and re-create the ApiKey to change it)',
+    );
+  }
   const secretRef = spec.delivery?.secretRef;
-  if (secretRef && changed('delivery')) {
+  if (secretRef && !old) {
     const own = key.metadata?.namespace ?? req.namespace ?? '';
-    if ((secretRef.namespace ?? own) === own) {
-      problems.push(
-        `spec.delivery.secretRef must name a namespace other than the ApiKey's own (${own}): validators read the hash Secrets in ${own} and RBAC cannot filter Secrets by type, so a plaintext copy there would be readable by validators`,
-      );
-    }
+    const problem = consumerNamespaceProblem(secretRef.namespace ?? own, {
+      apiKeyNamespace: own,
+      operatorNamespace: ctx.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
+      allowList: policy.consumerSecretNamespaces,
+    });
+    if (problem) problems.push(problem);
   }
 
   const warnings: string[] = [];

@@ -5,6 +5,7 @@ import { startHealthServer } from '../observability/health-server.ts';
 import type { Logger } from '../observability/logger.ts';
 import { WebhookMetrics } from './metrics.ts';
 import type { WebhookOptions } from './options.ts';
+import { subjectAccessReviewer } from './secret-access.ts';
 import { type RunningWebhookServer, startWebhookServer } from './server.ts';
 import { CertificateBootstrapper } from './tls/bootstrap.ts';
 import { CaBundlePatcher } from './tls/ca-bundle.ts';
@@ -78,6 +79,8 @@ export class AdmissionWebhook {
       log: this.#log,
       maxBodyBytes: this.#opts.maxBodyBytes,
       injector: this.#opts.injector,
+      operatorNamespace: this.#opts.operatorNamespace,
+      access: subjectAccessReviewer(this.#rest),
     });
   }
 

@@ -150,13 +150,16 @@ describe('keywarden audit (the CLI) against DuckDB', () => {
 
   it('usage per key (JSON)', async () => {
     const got = JSON.parse(await cli('usage', '--by', 'key', '-o', 'json')) as Record<string, unknown>[];
+    // An id sent with a secret that is not the key's has no ApiKey: counted apart, not as the key's use.
     const want = await duck.all(
-      `SELECT key_id, count(*) AS requests,
-              count(*) FILTER (WHERE status BETWEEN 200 AND 299) AS allowed,
-              count(*) FILTER (WHERE status IN (401, 403)) AS denied,
-              count(*) FILTER (WHERE status = 429) AS rate_limited,
+      `WITH d AS (SELECT *, key_id IS NOT NULL AND api_key_name IS NULL AS failed FROM ${F} WHERE event_type = 'decision')
+       SELECT key_id, count(*) FILTER (WHERE NOT failed) AS requests,
+              count(*) FILTER (WHERE NOT failed AND status BETWEEN 200 AND 299) AS allowed,
+              count(*) FILTER (WHERE NOT failed AND status IN (401, 403)) AS denied,
+              count(*) FILTER (WHERE NOT failed AND status = 429) AS rate_limited,
+              count(*) FILTER (WHERE failed) AS failed_secret,
               strftime(min(time), '%Y-%m-%dT%H:%M:%S.%gZ') AS first, strftime(max(time), '%Y-%m-%dT%H:%M:%S.%gZ') AS last
-       FROM ${F} WHERE event_type = 'decision' GROUP BY key_id ORDER BY requests DESC, key_id`,
+       FROM d GROUP BY key_id`,
     );
     const norm = (rows: Record<string, unknown>[]) =>
       rows
@@ -166,12 +169,16 @@ describe('keywarden audit (the CLI) against DuckDB', () => {
           Number(r.allowed),
           Number(r.denied),
           Number(r.rate_limited),
+          Number(r.failed_secret),
           r.first,
           r.last,
         ])
         .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     expect(norm(got)).toEqual(norm(want));
-    expect(got.reduce((n, r) => n + Number(r.requests), 0)).toBe(EVENTS);
+    const failed = fx.decisions.filter((e) => e.keyId && !e.apiKeyName).length;
+    expect(failed).toBeGreaterThan(1000);
+    expect(got.reduce((n, r) => n + Number(r.failed_secret), 0)).toBe(failed);
+    expect(got.reduce((n, r) => n + Number(r.requests), 0)).toBe(EVENTS - failed);
     // ApiKey names come along where the validator knew them.
     expect(got.find((r) => r.key_id === fx.keys[0]?.keyId)?.api_key).toBe(
       `${fx.keys[0]?.namespace}/${fx.keys[0]?.name}`,
@@ -181,7 +188,9 @@ describe('keywarden audit (the CLI) against DuckDB', () => {
   it('usage per key and day for one namespace (CSV), and a table for people', async () => {
     const csv = await cli('usage', '--by', 'key-day', '-n', 'billing', '-o', 'csv');
     const [header, ...rows] = csv.trimEnd().split('\r\n');
-    expect(header).toBe('day,key_id,api_key,requests,allowed,denied,rate_limited,other,first,last');
+    expect(header).toBe(
+      'day,key_id,api_key,requests,allowed,denied,rate_limited,other,failed_secret,first,last',
+    );
     const got = rows
       .map((l) => l.split(','))
       .map((c) => `${c[0]} ${c[1]} ${c[3]}`)
@@ -247,9 +256,18 @@ describe('queries in process against DuckDB', () => {
   it('usage per day', async () => {
     const r = await queryUsage({ directory: dir }, 'day');
     const want = await duck.all(
-      `SELECT strftime(CAST(time AS DATE), '%Y-%m-%d') AS day, count(*) AS n, count(*) FILTER (WHERE status = 200) AS ok
-       FROM ${F} WHERE event_type = 'decision' GROUP BY ALL ORDER BY day`,
+      `WITH d AS (SELECT *, key_id IS NOT NULL AND api_key_name IS NULL AS failed FROM ${F} WHERE event_type = 'decision')
+       SELECT strftime(CAST(time AS DATE), '%Y-%m-%d') AS day, count(*) FILTER (WHERE NOT failed) AS n,
+              count(*) FILTER (WHERE NOT failed AND status = 200) AS ok, count(*) FILTER (WHERE failed) AS failed
+       FROM d GROUP BY ALL ORDER BY day`,
     );
-    expect(r.rows.map((x) => ({ day: x.day, n: String(x.requests), ok: String(x.allowed) }))).toEqual(want);
+    expect(
+      r.rows.map((x) => ({
+        day: x.day,
+        n: String(x.requests),
+        ok: String(x.allowed),
+        failed: String(x.failed_secret),
+      })),
+    ).toEqual(want);
   });
 });

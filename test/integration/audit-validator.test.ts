@@ -58,7 +58,7 @@ function authz(agent: Agent, method: string, path: string, key: string | undefin
       {
         host: '127.0.0.1',
         port: v.port,
-        path: '/authz',
+        path: '/authz/traefik',
         agent,
         headers: {
           'x-forwarded-method': method,

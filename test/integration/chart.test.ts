@@ -97,16 +97,16 @@ const OPTION_SETS: Record<string, string[]> = {
     'monitoring.grafanaDashboard.enabled=true',
   ],
   'injection off': ['injection.enabled=false'],
-  'validators, signing key, revealers': [
-    `validator.namespaces[0].name=${TEAM}`,
-    `validator.namespaces[0].serviceAccounts[0]=payments-api`,
-    `validator.signingKeySecret.namespace=${NS}`,
-    'validator.signingKeySecret.name=validator-jwt',
-    'reveal.subjects[0].kind=Group',
-    'reveal.subjects[0].name=key-custodians',
+  'validators and JWT audiences': [
+    `validator.namespaces[0]=${TEAM}`,
+    `injection.jwt.audiences.${TEAM}[0]=payments-api`,
     'injection.failurePolicy=Fail',
     `injection.excludeNamespaces[0]=${OTHER}`,
-    'controller.watchNamespaces[0]=a',
+  ],
+  // Least privilege when scoped: chart-controller-scope.test.ts proves it with auth can-i.
+  'controller scoped': [
+    `controller.watchNamespaces[0]=${TEAM}`,
+    `controller.consumerSecretNamespaces[0]=${OTHER}`,
   ],
   // What scripts/kind-e2e.sh installs (its demo namespace here is TEAM).
   'the kind script': [...readFileSync('scripts/kind-e2e.sh', 'utf8').matchAll(/--set "?([^"\s]+)"?/g)].map(
@@ -336,7 +336,7 @@ describe('what the chart renders', () => {
   });
 
   it('the pod-injection webhook calls the injector path, skips kube-system and the release namespace', async () => {
-    const all = docs(await render(OPTION_SETS['validators, signing key, revealers']));
+    const all = docs(await render(OPTION_SETS['validators and JWT audiences']));
     const cfg = find(all, 'MutatingWebhookConfiguration', `${FULLNAME}-injection`);
     expect(cfg.webhooks).toHaveLength(1);
     expect(cfg.webhooks[0]).toMatchObject({
@@ -519,14 +519,19 @@ describe('what the chart renders', () => {
         {
           interval: '1m',
           input_series: [
-            // api-1 lost the API server at t=0 (the gauge grows); api-2 hears from it every minute.
+            // api-1 last heard from the API server at t=60s; api-2 hears from it every minute;
+            // api-3 has never listed (0: the NotSynced alert's case, not this one).
             series(
-              'keywarden_validator_key_store_seconds_since_update{namespace="team",pod="api-1"}',
+              'keywarden_validator_key_store_last_update_timestamp_seconds{namespace="team",pod="api-1"}',
+              '60x40',
+            ),
+            series(
+              'keywarden_validator_key_store_last_update_timestamp_seconds{namespace="team",pod="api-2"}',
               '0+60x40',
             ),
             series(
-              'keywarden_validator_key_store_seconds_since_update{namespace="team",pod="api-2"}',
-              '30x40',
+              'keywarden_validator_key_store_last_update_timestamp_seconds{namespace="team",pod="api-3"}',
+              '0x40',
             ),
           ],
           alert_rule_test: [
@@ -582,7 +587,8 @@ describe('what the chart renders', () => {
     for (const set of [
       OPTION_SETS.default,
       OPTION_SETS['cert-manager TLS'],
-      OPTION_SETS['validators, signing key, revealers'],
+      OPTION_SETS['validators and JWT audiences'],
+      OPTION_SETS['controller scoped'],
     ] as string[][]) {
       const all = docs(await render(set));
       for (const component of ['controller', 'webhook']) {
@@ -710,7 +716,7 @@ describe('least privilege, checked by the API server after really applying the R
     (await kubectl(['auth', 'can-i', ...args, `--as=${user}`])).stdout.trim();
 
   beforeAll(async () => {
-    const all = docs(await render(OPTION_SETS['validators, signing key, revealers']));
+    const all = docs(await render(OPTION_SETS['validators and JWT audiences']));
     const rbac = all.filter((d) =>
       ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(d.kind),
     );
@@ -727,13 +733,15 @@ describe('least privilege, checked by the API server after really applying the R
       'keywarden.dev apikeys/status patch *',
     ];
     await expect.poll(() => rules(VALIDATOR, TEAM), { timeout: 10_000 }).toEqual(expected);
-    // The app's own service account, listed in values, gets the same (injected sidecars run as it).
-    expect(await rules(APP, TEAM)).toEqual(expected);
-    // In the release namespace: the one JWT signing-key Secret, nothing else (no delivery Secret).
+    // The app's own service account (shared by the app container) gets nothing: injected sidecars use
+    // the keywarden-validator token, mounted into the sidecar only.
+    expect(await rules(APP, TEAM)).toEqual([]);
+    // In the release namespace only the public keys hash records are signed with: no signing key, no
+    // delivery Secret.
     expect(await rules(VALIDATOR, NS)).toEqual([
-      'core secrets get validator-jwt',
-      'core secrets list validator-jwt',
-      'core secrets watch validator-jwt',
+      'core configmaps get keywarden-record-keys',
+      'core configmaps list keywarden-record-keys',
+      'core configmaps watch keywarden-record-keys',
     ]);
     expect(await rules(VALIDATOR, OTHER)).toEqual([]);
   });
@@ -751,23 +759,10 @@ describe('least privilege, checked by the API server after really applying the R
     expect(await canI(VALIDATOR, ['create', 'secrets', '-n', TEAM])).toBe('no');
     expect(await canI(VALIDATOR, ['update', 'apikeys.keywarden.dev', '-n', TEAM])).toBe('no');
     expect(await canI(VALIDATOR, ['patch', 'apikeys.keywarden.dev', '-n', TEAM])).toBe('no');
-    expect(await canI(VALIDATOR, ['get', 'secret/validator-jwt', '-n', NS])).toBe('yes');
+    expect(await canI(VALIDATOR, ['get', 'secret/validator-jwt', '-n', NS])).toBe('no');
   });
 
   it('a list or watch narrowed to one name by a field selector is allowed by resourceNames (as the informers ask)', async () => {
-    const ok = await kubectl([
-      'get',
-      'secrets',
-      '-n',
-      NS,
-      '--field-selector',
-      'metadata.name=validator-jwt',
-      `--as=${VALIDATOR}`,
-    ]);
-    expect(ok.stderr).not.toMatch(/forbidden/i);
-    expect(ok.code).toBe(0);
-    const denied = await kubectl(['get', 'secrets', '-n', NS, `--as=${VALIDATOR}`]);
-    expect(denied.stderr).toMatch(/forbidden/i);
     const hook = await kubectl([
       'get',
       'mutatingwebhookconfigurations',
@@ -805,6 +800,9 @@ describe('least privilege, checked by the API server after really applying the R
     expect(await rules(CONTROLLER, NS)).toEqual(
       [
         ...cluster,
+        'core configmaps create *',
+        'core configmaps get keywarden-record-keys',
+        'core configmaps update keywarden-record-keys',
         'coordination.k8s.io leases create *',
         'coordination.k8s.io leases get keywarden-controller',
         'coordination.k8s.io leases update keywarden-controller',
@@ -814,8 +812,9 @@ describe('least privilege, checked by the API server after really applying the R
     expect(await canI(CONTROLLER, ['get', 'leases', '-n', TEAM])).toBe('no');
   });
 
-  it('the webhook: the policy, its own TLS Secret and its own webhook configurations', async () => {
+  it('the webhook: the policy, SubjectAccessReviews, its own TLS Secret and its own webhook configurations', async () => {
     const cluster = [
+      'authorization.k8s.io subjectaccessreviews create *',
       'keywarden.dev apikeypolicies get *',
       'keywarden.dev apikeypolicies list *',
       'keywarden.dev apikeypolicies watch *',
@@ -838,11 +837,41 @@ describe('least privilege, checked by the API server after really applying the R
     expect(await canI(WEBHOOK, ['patch', 'mutatingwebhookconfiguration/someone-elses'])).toBe('no');
   });
 
-  it('revealers may read and delete Secrets in the release namespace only', async () => {
+  it('revealing needs no right in the release namespace: the edit role patches the ApiKey', async () => {
     const user = 'alice';
+    await kubectlOk([
+      'create',
+      'rolebinding',
+      'alice-edit',
+      // The chart's role that `edit` aggregates (this control plane runs no aggregation controller).
+      `--clusterrole=${FULLNAME}-edit`,
+      `--user=${user}`,
+      '-n',
+      TEAM,
+    ]);
     await expect
-      .poll(() => rules(user, NS, ['key-custodians']), { timeout: 10_000 })
-      .toEqual(expect.arrayContaining(['core secrets delete *', 'core secrets get *']));
-    expect(await rules(user, TEAM, ['key-custodians'])).not.toContain('core secrets get *');
+      .poll(() => canI(user, ['patch', 'apikeys.keywarden.dev', '-n', TEAM]), { timeout: 10_000 })
+      .toBe('yes');
+    expect(await rules(user, NS)).toEqual([]);
+    expect(await canI(user, ['get', 'secrets', '-n', NS])).toBe('no');
+  });
+});
+
+describe('values removed for security, with the migration in the message', () => {
+  it.each([
+    [`validator.namespaces[0].name=${TEAM}`, `validator.namespaces[0].serviceAccounts[0]=payments-api`],
+    [`validator.signingKeySecret.namespace=${NS}`, 'validator.signingKeySecret.name=validator-jwt'],
+    ['reveal.subjects[0].kind=Group', 'reveal.subjects[0].name=key-custodians'],
+  ])('%s fails the install', async (...set) => {
+    const r = await run(helmPath, [
+      'template',
+      RELEASE,
+      CHART,
+      '-n',
+      NS,
+      ...set.flatMap((x) => ['--set', x]),
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/is gone|no longer/);
   });
 });

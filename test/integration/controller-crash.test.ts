@@ -42,7 +42,7 @@ async function inBatches<T>(items: T[], size: number, fn: (t: T) => Promise<unkn
 const refusals = new Map<string, number>();
 async function tryReveal(name: string): Promise<string | undefined> {
   try {
-    return await revealKey(rest, OPERATOR_NS, ns, name);
+    return await revealKey(rest, ns, name, { timeoutMs: 15_000 });
   } catch (err) {
     if (!(err instanceof CliError)) throw err;
     const kind = err.message.replace(/ApiKey \S+/g, '').slice(0, 40);

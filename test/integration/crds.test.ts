@@ -186,6 +186,17 @@ describe('CEL validation in the API server', () => {
     await kubectlOk(['apply', '-n', ns, '-f', '-'], apiKey('rotating', { rotation: { generation: 4 } }));
   });
 
+  it('refuses adding, changing or removing spec.delivery after create (where the plaintext goes is fixed)', async () => {
+    const ref = { secretRef: { name: 'consumer', namespace: 'elsewhere' } };
+    await kubectlOk(['apply', '-n', ns, '-f', '-'], apiKey('delivered', { delivery: ref }));
+    const moved = { secretRef: { name: 'consumer', namespace: 'kube-system' } };
+    expect(await refused(apiKey('delivered', { delivery: moved }))).toContain('spec.delivery is immutable');
+    expect(await refused(apiKey('delivered', {}))).toContain('spec.delivery is immutable');
+    await kubectlOk(['apply', '-n', ns, '-f', '-'], apiKey('undelivered', {}));
+    expect(await refused(apiKey('undelivered', { delivery: moved }))).toContain('spec.delivery is immutable');
+    await kubectlOk(['apply', '-n', ns, '-f', '-'], apiKey('delivered', { delivery: ref, description: 'x' }));
+  });
+
   it('refuses a grace period beyond 720h', async () => {
     expect(await refused(apiKey('grace', { rotation: { generation: 1, gracePeriod: '1000h' } }))).toContain(
       'spec.rotation.gracePeriod',
@@ -200,5 +211,8 @@ describe('CEL validation in the API server', () => {
       'defaultLifetimeDays may not exceed',
     );
     expect(await refused(policy('default', { maxLifetimeDays: 400 }))).toContain('spec.maxLifetimeDays');
+    expect(await refused(policy('default', { consumerSecretNamespaces: ['Team_A'] }))).toContain(
+      'must be a namespace name, optionally ending in *',
+    );
   });
 });

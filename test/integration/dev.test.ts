@@ -1,23 +1,94 @@
 import { spawn } from 'node:child_process';
+import { request } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DEV_SUCCESS_LINE } from '../../src/cli/commands/dev.ts';
+import { DEV_SUCCESS_LINE, ENDPOINTS_HEADING } from '../../src/cli/commands/dev.ts';
 
 const DEV = fileURLToPath(new URL('../../scripts/dev.sh', import.meta.url));
 
+/** The `  <what>  <url>` lines under the endpoints heading. */
+function endpoints(out: string): Map<string, string> {
+  const lines = out
+    .slice(out.indexOf(ENDPOINTS_HEADING) + ENDPOINTS_HEADING.length)
+    .split('\n')
+    .slice(1);
+  const found = new Map<string, string>();
+  for (const line of lines) {
+    const m = /^ {4}(\S.*?)\s+((?:https?):\/\/\S+)/.exec(line);
+    if (!m) break;
+    found.set(m[1] as string, m[2] as string);
+  }
+  return found;
+}
+
+/** Any HTTP answer over TLS from the webhook (its CA is its own, so it is not checked here). */
+function tlsAnswers(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/healthz`, { rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe("the README's first command", () => {
-  it('scripts/dev.sh brings the whole system up, shows allowed and denied requests, and tears down', async () => {
-    const child = spawn('bash', [DEV, '--exit'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  it('scripts/dev.sh brings the whole system up, prints every endpoint (they answer), shows allowed and denied requests, and tears down', async () => {
+    // Without --exit: the endpoints are checked while it waits for Ctrl-C, then it gets SIGINT.
+    const child = spawn('bash', [DEV], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
+    let waiting: () => void = () => {};
+    const up = new Promise<void>((resolve) => {
+      waiting = resolve;
     });
-    child.stderr.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       out += c.toString();
-    });
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      if (out.includes('Press Ctrl-C to tear everything down.')) waiting();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    try {
+      await Promise.race([up, exited]);
+      expect(out).toContain(DEV_SUCCESS_LINE);
+
+      const found = endpoints(out);
+      expect([...found.keys()]).toEqual(
+        expect.arrayContaining([
+          'kube-apiserver',
+          'validator',
+          'validator metrics',
+          'controller metrics',
+          'webhook',
+          'webhook metrics',
+          'demo API',
+        ]),
+      );
+      // Each part's /metrics page is its own (not one port printed three times), and health answers.
+      for (const [what, family] of [
+        ['validator metrics', 'keywarden_validator_decisions_total'],
+        ['controller metrics', 'workqueue_depth'],
+        ['webhook metrics', 'keywarden_webhook_admissions_total'],
+      ] as const) {
+        const url = found.get(what) as string;
+        expect(url, what).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+        const page = await fetch(url);
+        expect(page.status, what).toBe(200);
+        expect(await page.text(), what).toContain(`# TYPE ${family} `);
+        for (const path of ['/healthz', '/readyz'])
+          expect((await fetch(url.replace('/metrics', path))).status, `${what} ${path}`).toBe(200);
+      }
+      expect(await tlsAnswers(found.get('webhook') as string)).toBeGreaterThan(0);
+      // The validator (its reverse proxy): no key, 401.
+      expect((await fetch(`${found.get('validator')}/v1/sessions`, { method: 'POST' })).status).toBe(401);
+      expect((await fetch(`${found.get('demo API')}/`)).status).toBeLessThan(500);
+    } finally {
+      // dev.sh execs node: this is the Ctrl-C it waits for.
+      if (child.exitCode === null) child.kill('SIGINT');
+    }
+    const code = await exited;
     expect(code, out.slice(-3000)).toBe(0);
-    expect(out).toContain(DEV_SUCCESS_LINE);
     expect(out).toMatch(/public staging key, POST \/v1\/sessions\s+200\s+200/);
     expect(out).toMatch(/a burst over 10 requests\/s\s+429\s+429/);
     expect(out).toContain('==> tearing down');
@@ -26,5 +97,5 @@ describe("the README's first command", () => {
     expect(out).toMatch(/created\s+\S+\s+demo\/billing-admin/);
     // The revealed key is shown shortened, never whole.
     expect(out).not.toMatch(/kw[ps]k_(prod|stg|dev)_[0-9A-Za-z]{12}_[0-9A-Za-z]{39}/);
-  }, 300_000);
+  }, 400_000);
 });

@@ -54,7 +54,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The status a forward-auth check of `key` for GET /v1/devices/1 gets from the validator on `port`. */
 async function authz(port: number, key: string): Promise<number> {
   const headers = { 'x-api-key': key, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v1/devices/1' };
-  return (await call(port, { path: '/authz', headers })).status;
+  return (await call(port, { path: '/authz/traefik', headers })).status;
 }
 /** A random moment: faults land anywhere in the churn's and the traffic's cycles. */
 const jitter = () => sleep(Math.floor(Math.random() * 1_500));

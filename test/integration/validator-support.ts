@@ -51,6 +51,8 @@ export interface RunningValidator {
   proc: KeywardenProcess;
   port: number;
   adminPort: number;
+  /** Forward auth and verify next to a reverse proxy (loopback). */
+  internalPort: number;
 }
 
 /** `keywarden validator --config FILE` as a child process; resolves once /readyz answers 200. */
@@ -59,18 +61,31 @@ export async function startValidator(
   env: Record<string, string> = {},
 ): Promise<RunningValidator> {
   const proc = new KeywardenProcess(
-    ['validator', '--config', configFile, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1'],
+    [
+      'validator',
+      '--config',
+      configFile,
+      '--port',
+      '0',
+      '--admin-port',
+      '0',
+      '--internal-port',
+      '0',
+      '--host',
+      '127.0.0.1',
+    ],
     env,
   );
   const line = await proc.waitForLog('validator listening', 60_000);
   const port = Number(line.port);
   const adminPort = Number(line.adminPort);
+  const internalPort = Number(line.internalPort);
   await eventually(
     async () => ((await call(adminPort, { path: '/readyz' })).status === 200 ? true : undefined),
     60_000,
     50,
   );
-  return { proc, port, adminPort };
+  return { proc, port, adminPort, internalPort };
 }
 
 export async function createSigningSecret(rest: KubeRest, namespace: string, name: string): Promise<void> {

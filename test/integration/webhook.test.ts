@@ -246,10 +246,15 @@ describe('the key policy and immutable fields', () => {
     );
     const ok = await apply(
       'own-secret',
-      { delivery: { secretRef: { name: 'plain', namespace: system } } },
+      { delivery: { secretRef: { name: 'plain', namespace: `${ns}-consumers` } } },
       '--dry-run=server',
     );
     expect(ok.code, ok.stderr).toBe(0);
+    // keywarden's own namespace never (its CA key and webhook TLS live there), even for an admin.
+    const own = await apply('own-secret', { delivery: { secretRef: { name: 'plain', namespace: system } } });
+    expect(denial(own.stderr)).toMatch(
+      /may not name namespace .*keywarden never writes consumer Secrets into its own namespace/,
+    );
   });
 
   it('warns, without refusing, about a key expiring within the ExpiringSoon window', async () => {

@@ -91,6 +91,10 @@ app.kubernetes.io/component: {{ .component }}
 {{ include "keywarden.fullname" . }}-validator
 {{- end }}
 
+{{- define "keywarden.validator.tokenSecretName" -}}
+{{ .Values.validator.serviceAccount.name }}-token
+{{- end }}
+
 {{/* The namespaces validators serve, as a list of {name, serviceAccounts}. */}}
 {{- define "keywarden.validator.namespaces" -}}
 {{- $out := list }}
@@ -170,20 +174,29 @@ seccompProfile:
 {{- if eq .name $.Release.Namespace }}
 {{- fail (printf "validator.namespaces must not contain the release namespace %s: the one-time delivery Secrets (plaintext keys) live there" $.Release.Namespace) }}
 {{- end }}
+{{- if .serviceAccounts }}
+{{- fail (printf "validator.namespaces[%s].serviceAccounts: injected sidecars no longer run as the pod's own account (the app container shares it): they get the %s account's token, mounted into the sidecar only. Remove serviceAccounts; standalone validators run as %s" .name $.Values.validator.serviceAccount.name $.Values.validator.serviceAccount.name) }}
 {{- end }}
-{{- if and .Values.validator.signingKeySecret.name (not .Values.validator.signingKeySecret.namespace) }}
-{{- fail "validator.signingKeySecret.namespace is required with validator.signingKeySecret.name" }}
+{{- end }}
+{{- if dig "subjects" nil (.Values.reveal | default dict) }}
+{{- fail "reveal.subjects is gone: kubectl keywarden reveal no longer reads the release namespace. Whoever may patch an ApiKey (the edit role) may reveal it; the key arrives sealed to a one-time key of the CLI" }}
+{{- end }}
+{{- if .Values.validator.signingKeySecret }}
+{{- fail "validator.signingKeySecret is gone: one signing key Secret in one namespace readable by every validator let any app container forge identities for every service. Create a key per namespace instead (keywarden validator signing-key -n NS --name keywarden-validator-jwt), named by injection.jwt.signingKeySecret; it is mounted into the sidecar only" }}
 {{- end }}
 {{- end }}
 
 {{/* The injector's settings file (src/injector/config.ts checks it when the webhook starts). */}}
 {{- define "keywarden.injectorConfig" -}}
 {{- $i := .Values.injection -}}
+{{- $namespaces := list -}}
+{{- range (include "keywarden.validator.namespaces" . | fromJsonArray) }}{{ $namespaces = append $namespaces .name }}{{ end -}}
 {{- $cfg := dict
   "image" (include "keywarden.image" .)
   "imagePullPolicy" .Values.image.pullPolicy
   "port" $i.port
   "adminPort" $i.adminPort
+  "internalPort" $i.internalPort
   "routesKey" $i.routesKey
   "resources" $i.resources
   "trustedProxies" $i.trustedProxies
@@ -191,6 +204,11 @@ seccompProfile:
   "allowImageOverride" $i.allowImageOverride
   "logLevel" $i.logLevel
   "validatorSettings" $i.validatorSettings
+  "recordKeys" (dict "namespace" .Release.Namespace "name" "keywarden-record-keys")
+  "credentialsSecret" (include "keywarden.validator.tokenSecretName" .)
+  "jwtSigningKeySecret" (dict "name" $i.jwt.signingKeySecret "key" "signing-key.pem")
+  "jwtAudiences" $i.jwt.audiences
+  "namespaces" $namespaces
 -}}
 {{- toYaml $cfg }}
 {{- end }}

@@ -2,19 +2,24 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { OutputFormat } from '../../audit/output.ts';
 import type { AuditQuery, UsageGroup } from '../../audit/query.ts';
 import { LIFECYCLE_ACTIONS } from '../../audit/schema.ts';
+import { parseDuration } from '../../rules/index.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
 
 // `keywarden audit`: questions about the audit trail, answered from its Parquet files (a directory:
 // the validator's or controller's audit volume, or a copy of it).
 
-const RELATIVE_RE = /^([0-9]+)(s|m|h|d|w)$/;
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+// Days and weeks ago are kept for --since/--until only: they name a point in time, not a duration
+// flag, and `7d` is what people type for "last week" (durations proper have no d, see src/rules).
+const DAYS_AGO_RE = /^([0-9]+)(d|w)$/;
+const DAYS_MS: Record<string, number> = { d: 86_400_000, w: 604_800_000 };
 
-/** `24h`, `7d` (that long ago), `2026-03-01` (UTC midnight) or an RFC 3339 time. */
+/** A Go-style duration (`24h`, `90m`, `1h30m`) or `7d`, `2w` (that long ago), `2026-03-01` (UTC midnight) or an RFC 3339 time. */
 export function parseTimeArg(value: string, nowMs: number): number {
-  const rel = RELATIVE_RE.exec(value);
-  if (rel) return nowMs - Number(rel[1]) * (UNIT_MS[rel[2] ?? 's'] ?? 1000);
+  const ago = parseDuration(value);
+  if (ago.ok) return nowMs - ago.ms;
+  const days = DAYS_AGO_RE.exec(value);
+  if (days) return nowMs - Number(days[1]) * (DAYS_MS[days[2] ?? 'd'] ?? 0);
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
     const ms = Date.parse(`${value}T00:00:00Z`);
     if (Number.isFinite(ms)) return ms;
@@ -24,7 +29,7 @@ export function parseTimeArg(value: string, nowMs: number): number {
     if (Number.isFinite(ms)) return ms;
   }
   throw new InvalidArgumentError(
-    `${JSON.stringify(value)} is not a time: use e.g. 24h, 7d, 2026-03-01 or 2026-03-01T10:00:00Z`,
+    `${JSON.stringify(value)} is not a time: use e.g. 90m, 24h, 7d, 2026-03-01 or 2026-03-01T10:00:00Z`,
   );
 }
 

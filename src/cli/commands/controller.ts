@@ -1,23 +1,11 @@
 import { hostname } from 'node:os';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { ApiKeyController } from '../../controller/manager.ts';
 import { DEFAULT_OPTIONS } from '../../controller/options.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
-import { parseDuration } from '../../rules/index.ts';
-
-export function parseDurationOption(value: string): number {
-  const r = parseDuration(value);
-  if (!r.ok) throw new InvalidArgumentError(r.message);
-  return r.ms;
-}
-
-export function parseIntOption(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${value} is not a non-negative integer`);
-  return n;
-}
+import { DURATION_HELP, durationOption, parseIntOption } from '../options.ts';
 
 export function registerController(program: Command): void {
   program
@@ -29,12 +17,9 @@ export function registerController(program: Command): void {
       'namespace for delivery Secrets and the leader Lease',
       process.env.POD_NAMESPACE ?? DEFAULT_OPTIONS.operatorNamespace,
     )
-    .option('--namespaces <list>', 'comma-separated namespaces to watch (default: all)', '')
-    .option(
-      '--delivery-ttl <duration>',
-      'how long an unrevealed key is kept, e.g. 24h',
-      parseDurationOption,
-      DEFAULT_OPTIONS.deliveryTtlMs,
+    .option('--namespaces <list>', 'comma-separated namespaces to watch (default: all)')
+    .addOption(
+      durationOption('--delivery-ttl', 'how long an unrevealed key is kept', DEFAULT_OPTIONS.deliveryTtlMs),
     )
     .option(
       '--concurrency <n>',
@@ -42,12 +27,7 @@ export function registerController(program: Command): void {
       parseIntOption,
       DEFAULT_OPTIONS.concurrency,
     )
-    .option(
-      '--resync <duration>',
-      'reconcile every key again this often',
-      parseDurationOption,
-      DEFAULT_OPTIONS.resyncMs,
-    )
+    .addOption(durationOption('--resync', 'reconcile every key again this often', DEFAULT_OPTIONS.resyncMs))
     .option('--no-leader-elect', 'act without a leader Lease (only one replica!)')
     .option('--lease-name <name>', 'name of the leader Lease', DEFAULT_OPTIONS.leaseName)
     .option('--audit-dir <dir>', 'write lifecycle events to the Parquet audit trail in this folder')
@@ -57,6 +37,7 @@ export function registerController(program: Command): void {
       parseIntOption,
       DEFAULT_OPTIONS.healthPort,
     )
+    .addHelpText('after', DURATION_HELP)
     .action(async (o) => {
       const log = createLogger('controller');
       const rest = new KubeRest(loadKubeConfig(o.kubeconfig));
@@ -64,7 +45,7 @@ export function registerController(program: Command): void {
         rest,
         {
           operatorNamespace: o.operatorNamespace,
-          namespaces: (o.namespaces as string)
+          namespaces: ((o.namespaces as string | undefined) ?? '')
             .split(',')
             .map((s) => s.trim())
             .filter(Boolean),

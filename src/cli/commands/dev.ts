@@ -6,6 +6,10 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import express from 'express';
 import { stringify } from 'yaml';
+import { RECORD_KEYS_CONFIGMAP } from '../../api/hash-record.ts';
+import { type RunningConsole, startConsole } from '../../console/server.ts';
+import { loadKubeConfig } from '../../kube/config.ts';
+import { KubeRest } from '../../kube/rest.ts';
 import { LocalControlPlane } from '../../localcluster/cluster.ts';
 import { freePort } from '../../localcluster/ports.ts';
 import { ManagedProcess } from '../../localcluster/processes.ts';
@@ -15,6 +19,8 @@ import { printTable } from '../output.ts';
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = join(REPO, 'src/cli/main.ts');
 export const DEV_SUCCESS_LINE = 'keywarden dev: the whole system is up and every check behaved as expected.';
+/** Heads the list of endpoints printed once everything is up (tests read the lines under it). */
+export const ENDPOINTS_HEADING = '  endpoints:';
 
 interface Check {
   what: string;
@@ -73,6 +79,7 @@ export function registerDev(program: Command): void {
       const env = { ...process.env, ...plane.env, KEYWARDEN_LOG_LEVEL: 'info' };
       const children: ManagedProcess[] = [];
       let demo: Server | undefined;
+      let webConsole: RunningConsole | undefined;
       const kubectl = (args: string[], input?: string, quiet = false) => {
         if (!quiet) process.stdout.write(`$ kubectl ${args.join(' ')}\n`);
         const out = execFileSync(plane.kubectlPath, args, {
@@ -263,7 +270,10 @@ export function registerDev(program: Command): void {
           stringify({
             environment: 'staging',
             server: { host: '127.0.0.1', port: validatorPort, adminPort: validatorAdmin },
-            keyStore: { namespaces: ['demo'] },
+            keyStore: {
+              namespaces: ['demo'],
+              recordKeys: { configMap: { namespace: 'keywarden-system', name: RECORD_KEYS_CONFIGMAP } },
+            },
             upstream: { url: `http://127.0.0.1:${demoPort}` },
             routes: [
               { path: '/v1/sessions', methods: ['POST'], permission: 'sessions:create' },
@@ -379,9 +389,30 @@ export function registerDev(program: Command): void {
             `${failed.length} request(s) did not get the expected answer (see the table above)`,
           );
 
+        step('starting the console (the API Keys page, acting as the admin of this control plane)');
+        webConsole = await startConsole({
+          rest: new KubeRest(loadKubeConfig(plane.kubeconfigPath)),
+          operatorNamespace: 'keywarden-system',
+          address: '127.0.0.1',
+          port: 0,
+          auditDir,
+        });
+        // Every endpoint a user will want, one per line: `  <what>  <url>  (<note>)`.
+        const admin = (port: unknown) => `http://127.0.0.1:${port}/metrics  (also /healthz, /readyz)`;
+        const endpoints: [string, string][] = [
+          ['kube-apiserver', plane.server],
+          ['validator', `${base}  (reverse proxy in front of the demo API)`],
+          ['validator metrics', admin(validatorAdmin)],
+          ['controller metrics', admin(controllerHealth)],
+          ['webhook', `https://127.0.0.1:${webhookPort}  (AdmissionReviews; TLS from its own CA)`],
+          ['webhook metrics', admin(webhookHealth)],
+          ['demo API', `http://127.0.0.1:${demoPort}  (the validator's upstream)`],
+          ['console', `${webConsole.loginUrl}  (the API Keys page; the sign-in link works once)`],
+        ];
         process.stdout.write(
           `\n${DEV_SUCCESS_LINE}\n  export KUBECONFIG=${plane.kubeconfigPath}\n  export PATH=${plane.binDir}:$PATH\n` +
-            `  validator: ${base} (metrics at http://127.0.0.1:${validatorAdmin}/metrics)\n  logs: ${plane.runDir}/*.log\n`,
+            `${ENDPOINTS_HEADING}\n${endpoints.map(([what, url]) => `    ${what.padEnd(19)} ${url}\n`).join('')}` +
+            `  logs: ${plane.runDir}/*.log\n`,
         );
         if (!opts.exit) {
           process.stdout.write('Press Ctrl-C to tear everything down.\n');
@@ -396,6 +427,7 @@ export function registerDev(program: Command): void {
         throw err;
       } finally {
         step('tearing down');
+        await webConsole?.close();
         for (const c of children.reverse()) await c.stop();
         demo?.close();
         await plane.stop();

@@ -1,11 +1,13 @@
 import { type Command, Option } from 'commander';
 import { LABELS } from '../../api/index.ts';
+import { matchesSearch } from '../../api/search.ts';
 import type { LiveApiKey } from '../../controller/reconcile.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { isNotFound, KubeRest } from '../../kube/rest.ts';
 import { formatRfc3339, latestAllowedExpiry, parseRfc3339 } from '../../rules/index.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
+import { durationTextOption } from '../options.ts';
 import { printTable } from '../output.ts';
 
 // People's commands on ApiKeys: list, regenerate, disable, enable, extend. They change the spec only;
@@ -38,19 +40,6 @@ async function patchKey(rest: KubeRest, ak: LiveApiKey, spec: Record<string, unk
     { metadata: { resourceVersion: ak.metadata.resourceVersion }, spec },
     'merge',
   );
-}
-
-export function matchesSearch(ak: LiveApiKey, term: string): boolean {
-  const t = term.toLowerCase();
-  return [
-    ak.status?.keyId,
-    ak.status?.keyHint,
-    ak.spec.description,
-    ...(ak.spec.allowedSources ?? []),
-    ak.metadata.name,
-  ]
-    .filter((v): v is string => typeof v === 'string')
-    .some((v) => v.toLowerCase().includes(t));
 }
 
 const ago = (iso?: string) => {
@@ -133,9 +122,11 @@ export function registerKeyCommands(program: Command): void {
     .description('mint a new secret for the key (same id and settings); reveal it afterwards')
     .argument('<name>', 'ApiKey name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option(
-      '--grace-period <duration>',
-      'keep the old secret working this long, e.g. 1h (default: it stops at once)',
+    .addOption(
+      durationTextOption(
+        '--grace-period',
+        'keep the old secret working this long, e.g. 1h; without it the old one stops at once',
+      ),
     )
     .option('--kubeconfig <file>', 'kubeconfig file')
     .action(async (name: string, o) => {

@@ -31,7 +31,15 @@ export function registerValidator(program: Command): void {
       portOption,
     )
     .option('--host <address>', 'address to listen on, overrides server.host')
-    .option('--check', 'check the configuration file and exit')
+    .option(
+      '--internal-port <port>',
+      'forward auth and verify port in reverse-proxy mode, overrides server.internalPort',
+      portOption,
+    )
+    .option(
+      '--check',
+      'check the configuration file and exit: 0 fine, 1 valid but with warnings (a hole re-opened), 2 problems',
+    )
     .action(async (o) => {
       if (!o.config)
         throw new CliError('--config <file> is required (see examples/validator-config.yaml)', EXIT.usage);
@@ -42,11 +50,20 @@ export function registerValidator(program: Command): void {
           EXIT.usage,
         );
       }
+      const warnings = result.warnings.map((p) => formatProblem(o.config, p));
       if (o.check) {
-        process.stdout.write(`${o.config}: ok\n`);
-        return;
+        if (warnings.length === 0) {
+          process.stdout.write(`${o.config}: ok\n`);
+          return;
+        }
+        throw new CliError(
+          `the configuration is valid but has ${warnings.length} warning(s):\n${warnings.map((w) => `  warning: ${w}`).join('\n')}`,
+          EXIT.failure,
+        );
       }
       const log = createLogger('validator');
+      for (const w of warnings)
+        log.warn({ warning: w }, 'configuration warning (see keywarden validator --check)');
       const audit = result.config.audit
         ? await createAuditSink(
             parseAuditSettings(
@@ -62,11 +79,17 @@ export function registerValidator(program: Command): void {
         ...(audit ? { audit } : {}),
       });
       if (audit) registerAuditMetrics(validator.metrics.registry, audit);
-      await validator.start({ port: o.port, adminPort: o.adminPort, host: o.host });
+      await validator.start({
+        port: o.port,
+        adminPort: o.adminPort,
+        host: o.host,
+        internalPort: o.internalPort,
+      });
       log.info(
         {
           port: validator.port,
           adminPort: validator.adminPort,
+          internalPort: validator.internalPort || undefined,
           environment: result.config.environment,
           upstream: result.config.upstream?.url,
         },

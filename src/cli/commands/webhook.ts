@@ -7,7 +7,7 @@ import { WEBHOOK_DEFAULTS as D, serviceDnsNames, type TlsOptions } from '../../w
 import { AdmissionWebhook } from '../../webhook/webhook.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
-import { parseDurationOption, parseIntOption } from './controller.ts';
+import { DURATION_HELP, durationOption, parseIntOption } from '../options.ts';
 
 const list = (value: string): string[] =>
   value
@@ -89,13 +89,15 @@ export function registerWebhook(program: Command): void {
     .option('--tls-cert-file <file>', 'files mode: serving certificate (PEM, reloaded on change)')
     .option('--tls-key-file <file>', 'files mode: its private key (PEM)')
     .addOption(
-      new Option('--tls-reload-interval <duration>', 'files mode: how often to look for new files')
-        .argParser(parseDurationOption)
-        .default(D.reloadIntervalMs, '10s'),
+      durationOption(
+        '--tls-reload-interval',
+        'files mode: how often to look for new files',
+        D.reloadIntervalMs,
+      ),
     )
     .option(
       '--namespace <ns>',
-      'operator namespace (bootstrap Secret)',
+      'operator namespace (bootstrap Secret; never a place for consumer Secrets)',
       process.env.POD_NAMESPACE ?? D.namespace,
     )
     .option(
@@ -120,20 +122,12 @@ export function registerWebhook(program: Command): void {
       [],
     )
     .addOption(
-      new Option('--cert-validity <duration>', 'bootstrap mode: serving certificate lifetime')
-        .argParser(parseDurationOption)
-        .default(D.certValidityMs, '2160h'),
+      durationOption('--cert-validity', 'bootstrap mode: serving certificate lifetime', D.certValidityMs),
     )
     .addOption(
-      new Option('--cert-renew-before <duration>', 'bootstrap mode: renew this long before expiry')
-        .argParser(parseDurationOption)
-        .default(D.renewBeforeMs, '720h'),
+      durationOption('--cert-renew-before', 'bootstrap mode: renew this long before expiry', D.renewBeforeMs),
     )
-    .addOption(
-      new Option('--ca-validity <duration>', 'bootstrap mode: CA lifetime')
-        .argParser(parseDurationOption)
-        .default(D.caValidityMs, '87600h'),
-    )
+    .addOption(durationOption('--ca-validity', 'bootstrap mode: CA lifetime', D.caValidityMs))
     .option(
       '--mutating-configuration <names>',
       'bootstrap mode: MutatingWebhookConfigurations to patch caBundle into',
@@ -150,7 +144,7 @@ export function registerWebhook(program: Command): void {
       '--injector-config <file>',
       'pod injection: injector settings; without it /pods/inject is not served',
     )
-    .addHelpText('after', '\nDurations are written with ms, s, m or h, e.g. 90s or 720h.')
+    .addHelpText('after', DURATION_HELP)
     .action(async (o: WebhookFlags) => {
       if (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1024) {
         throw new CliError('--max-body-bytes must be at least 1024', EXIT.usage);
@@ -171,6 +165,7 @@ export function registerWebhook(program: Command): void {
           healthPort: o.healthPort,
           maxBodyBytes: o.maxBodyBytes,
           policySyncTimeoutMs: D.policySyncTimeoutMs,
+          operatorNamespace: o.namespace,
           tls,
           injector,
         },

@@ -3,16 +3,20 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isNode, LineCounter, type Node, parseDocument } from 'yaml';
 import { type AuditSettings, parseAuditSettings } from '../../audit/options.ts';
 import { PERMISSION_PATTERN, parseDuration, parseSource } from '../../rules/index.ts';
-import { patternProblem } from '../routes.ts';
+import { patternProblem, routeCollisions } from '../routes.ts';
 import { CONFIG_SCHEMA } from './schema.ts';
 import type { ConfigProblem, RouteConfig, SigningKeySource, ValidatorConfig } from './types.ts';
+import { routeWarnings, trustedProxyWarning, UNSIGNED_RECORDS_WARNING } from './warnings.ts';
 
 // Reads the YAML file with the `yaml` document API so every problem can name its line and field:
 // syntax errors come from the parser, shape errors from the JSON schema (ajv), and the rest (CIDRs,
 // durations, permissions, path patterns, URLs) from the checks below. All problems are reported at
 // once, in file order.
 
-export type ConfigResult = { ok: true; config: ValidatorConfig } | { ok: false; problems: ConfigProblem[] };
+/** `warnings`: valid, but re-opens a hole (see warnings.ts); `--check` lists them and exits 1. */
+export type ConfigResult =
+  | { ok: true; config: ValidatorConfig; warnings: ConfigProblem[] }
+  | { ok: false; problems: ConfigProblem[] };
 
 type Path = (string | number)[];
 
@@ -129,14 +133,27 @@ export function parseConfig(text: string): ConfigResult {
     return d.ms;
   };
 
+  const warnings: ConfigProblem[] = [];
+  const warn = (path: Path, message: string) => {
+    const offset = offsetOf(path);
+    const pos = offset === undefined ? { line: 0, col: 0 } : lineCounter.linePos(offset);
+    warnings.push({ line: pos.line, column: pos.col, field: fieldName(path), message });
+  };
   for (const [i, s] of list(c.trustedProxies).entries()) {
     if (typeof s !== 'string') continue;
     const r = parseSource(s);
     if (!r.ok) at(offsetOf(['trustedProxies', i]), fieldName(['trustedProxies', i]), r.message);
+    else {
+      const w = trustedProxyWarning(s, r.source);
+      if (w) warn(['trustedProxies', i], w);
+    }
   }
   const routes: RouteConfig[] = [];
+  /** routes[k] is routes[routeAt[k]] of the file. */
+  const routeAt: number[] = [];
   for (const [i, r] of list(c.routes).entries()) {
     if (typeof r !== 'object' || r === null) continue;
+    routeAt.push(i);
     const why = typeof r.path === 'string' ? patternProblem(r.path) : undefined;
     if (why)
       at(
@@ -159,6 +176,14 @@ export function parseConfig(text: string): ConfigResult {
       methods: list(r.methods).map((m) => String(m).toUpperCase()),
       permission: r.permission,
     });
+  }
+  for (const [a, b] of routeCollisions(routes)) {
+    const [i, j] = [routeAt[a] as number, routeAt[b] as number];
+    at(
+      offsetOf(['routes', j, 'path']),
+      fieldName(['routes', j, 'path']),
+      `differs from routes[${i}] only in letter case or a trailing slash but needs another permission; upstreams that ignore those (Express) run one handler for both, so every request to either would be refused`,
+    );
   }
   let upstream: ValidatorConfig['upstream'];
   if (c.upstream && typeof c.upstream.url === 'string') {
@@ -212,17 +237,31 @@ export function parseConfig(text: string): ConfigResult {
     }
   }
   if (problems.length > 0) return { ok: false, problems: sortProblems(problems) };
+  for (const w of routeWarnings(routes, c.unmappedRoutes ?? 'deny')) warn(['routes', w.index], w.message);
+  if (!c.keyStore?.recordKeys) warn(c.keyStore ? ['keyStore'] : [], UNSIGNED_RECORDS_WARNING);
+  if (upstream && c.server?.internalPort === undefined) {
+    for (const door of ['forwardAuth', 'verifyApi'] as const) {
+      if (c[door]?.enabled === true)
+        warn(
+          [door, 'enabled'],
+          'with upstream set, this door is served only on server.internalPort (never on the public port), and server.internalPort is not set: it is served nowhere',
+        );
+    }
+  }
   const config: ValidatorConfig = {
     environment: c.environment,
     server: {
       host: c.server?.host ?? '0.0.0.0',
       port: c.server?.port ?? 8080,
       adminPort: c.server?.adminPort ?? 9090,
+      ...(c.server?.internalPort !== undefined ? { internalPort: c.server.internalPort } : {}),
+      internalHost: c.server?.internalHost ?? '127.0.0.1',
       shutdownTimeoutMs,
     },
     keyStore: {
       namespaces: c.keyStore?.namespaces ?? [],
       labelSelector: c.keyStore?.labelSelector ?? DEFAULT_LABEL_SELECTOR,
+      ...(c.keyStore?.recordKeys ? { recordKeys: c.keyStore.recordKeys } : {}),
     },
     trustedProxies: c.trustedProxies ?? [],
     routes,
@@ -240,13 +279,20 @@ export function parseConfig(text: string): ConfigResult {
     },
     ...(c.audit ? { audit: c.audit } : {}),
   };
-  return { ok: true, config };
+  return { ok: true, config, warnings: sortProblems(warnings) };
 }
 
 interface RawConfig {
   environment: ValidatorConfig['environment'];
-  server?: { host?: string; port?: number; adminPort?: number; shutdownTimeout?: string };
-  keyStore?: { namespaces?: string[]; labelSelector?: string };
+  server?: {
+    host?: string;
+    port?: number;
+    adminPort?: number;
+    internalPort?: number;
+    internalHost?: string;
+    shutdownTimeout?: string;
+  };
+  keyStore?: ValidatorConfig['keyStore'] extends infer K ? Partial<K> : never;
   trustedProxies?: string[];
   routes?: { path: string; methods?: string[]; permission: string }[];
   unmappedRoutes?: 'deny' | 'allow';

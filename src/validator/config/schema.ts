@@ -16,10 +16,27 @@ const strict = <P extends Record<string, unknown>>(properties: P, required: stri
 export const CONFIG_SCHEMA = strict(
   {
     environment: { enum: ['production', 'staging', 'development'] },
-    server: strict({ host: nonEmpty, port, adminPort: port, shutdownTimeout: duration }),
+    server: strict({
+      host: nonEmpty,
+      port,
+      adminPort: port,
+      internalPort: port,
+      internalHost: nonEmpty,
+      shutdownTimeout: duration,
+    }),
     keyStore: strict({
       namespaces: { type: 'array', items: nonEmpty, uniqueItems: true },
       labelSelector: nonEmpty,
+      recordKeys: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          configMap: strict({ namespace: nonEmpty, name: nonEmpty }, ['namespace', 'name']),
+          file: nonEmpty,
+        },
+        minProperties: 1,
+        maxProperties: 1,
+      },
     }),
     trustedProxies: { type: 'array', items: nonEmpty, maxItems: 256 },
     routes: {
@@ -71,6 +88,7 @@ export const CONFIG_SCHEMA = strict(
         compression: { enum: ['GZIP', 'SNAPPY', 'UNCOMPRESSED'] },
         flushInterval: duration,
         batchRows: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        batchSize: nonEmpty,
         rotate: strict({ rows: { type: 'integer', minimum: 1 }, size: nonEmpty, age: duration }),
         buffer: strict({ events: { type: 'integer', minimum: 1 }, block: duration }),
         fsync: { type: 'boolean' },

@@ -22,8 +22,29 @@ export type SigningKeySource =
 export interface ValidatorConfig {
   /** The one environment this validator serves; keys of another environment are 401. */
   environment: Environment;
-  server: { host: string; port: number; adminPort: number; shutdownTimeoutMs: number };
-  keyStore: { namespaces: string[]; labelSelector: string };
+  server: {
+    host: string;
+    port: number;
+    adminPort: number;
+    /**
+     * With an upstream, forward auth and the verify API are served only here (never on the public
+     * port); undefined: not at all. Without an upstream they are served on `port` too.
+     */
+    internalPort?: number;
+    /** Listen address of the internal port (default loopback: only the pod's containers reach it). */
+    internalHost: string;
+    shutdownTimeoutMs: number;
+  };
+  /**
+   * recordKeys: where the controller's record signing public keys are (the ConfigMap
+   * keywarden-record-keys in the operator's namespace). Without it hash records are believed unsigned,
+   * so anyone who can write a Secret in a watched namespace can forge a key (`--check` warns).
+   */
+  keyStore: {
+    namespaces: string[];
+    labelSelector: string;
+    recordKeys?: { configMap: { namespace: string; name: string } } | { file: string };
+  };
   /** Peers whose X-Forwarded-For is believed (CIDRs or addresses). */
   trustedProxies: string[];
   routes: RouteConfig[];

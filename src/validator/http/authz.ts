@@ -1,61 +1,86 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gate } from '../gate.ts';
-import { splitTarget } from '../routes.ts';
+import { isIdentityHeader } from '../identity/headers.ts';
 import { sendError } from './respond.ts';
+import { parseTarget, type Target, targetText } from './target.ts';
 
-// Forward auth: a proxy asks "may this request pass?" and we answer 200 (with identity headers for the
-// proxy to copy upstream) or 401/403/429. Where the original method and URI come from:
-//   /authz        ingress-nginx / nginx auth_request (X-Original-Method, X-Original-URL or X-Original-URI),
-//                 else Traefik ForwardAuth (X-Forwarded-Method, X-Forwarded-Uri)
-//   /authz/nginx  as above, forcing nginx mode
+// Forward auth: a proxy asks "may this request pass?" and we answer 200 (with every identity header
+// for the proxy to copy upstream) or 401/403/429. Each proxy has its own door, and a door reads only
+// the headers that proxy sets itself; every other header came from the client (nginx and Traefik pass
+// client headers on) and is never read:
+//   /authz/nginx    nginx auth_request / ingress-nginx: X-Original-Method (required: the subrequest
+//                   itself is always a GET) and X-Original-URI (origin-form) and/or X-Original-URL
+//                   (absolute-form); when both arrive they must name the same target, since a
+//                   config sets one and the client may add the other
+//   /authz/traefik  Traefik ForwardAuth: X-Forwarded-Method and X-Forwarded-Uri (origin-form)
 //   /authz/envoy/<original path>  Envoy ext_authz HTTP service with path_prefix /authz/envoy: the auth
-//                 request keeps the original method, and its path is the prefix + the original path
+//                   request keeps the original method, and its path is the prefix + the original path
+//   /authz          404 naming the three: guessing the proxy from the headers lets a client choose.
+// A request that carries an identity header in any spelling is refused: only we set those, and the
+// proxy would pass the client's copy on to the upstream under any name its config does not overwrite.
 // nginx understands only 2xx, 401 and 403 from auth_request (anything else becomes a 500 for the
-// client), so in nginx mode every other 4xx (429, 400) is answered as 403. The body still names the
-// real code, for logs.
+// client), so at the nginx door every other 4xx (429, 400) is answered as 403. The body still names
+// the real code, for logs.
 
 type Style = 'nginx' | 'traefik' | 'envoy';
 
 export const AUTHZ_PATH = '/authz';
+export const AUTHZ_DOORS = ['/authz/nginx', '/authz/traefik', '/authz/envoy/<path>'] as const;
+
+/** RFC 9110 token; refuses lists (a duplicated header arrives joined with ", "). */
+const METHOD_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$/;
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
-/** The path and query of an absolute URL or origin-form target, without normalising it (no URL()). */
-function targetOf(uri: string): string {
-  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(uri);
-  const rest = m ? (m[1] ?? '') : uri;
-  return rest === '' || rest.startsWith('?') ? `/${rest}` : rest;
-}
+type Original = { style: Style; method: string; target: Target } | { style: Style; problem: string };
 
-export function originalRequest(
-  req: IncomingMessage,
-  sub: string,
-  query: string,
-): { style: Style; method: string; target: string } | { problem: string } | undefined {
+/** The original method and target, from the headers of this door's proxy only; undefined: no such door. */
+export function originalRequest(req: IncomingMessage, sub: string, query: string): Original | undefined {
   if (sub === '/envoy' || sub.startsWith('/envoy/')) {
     const path = sub.slice('/envoy'.length) || '/';
-    return { style: 'envoy', method: req.method ?? 'GET', target: query ? `${path}?${query}` : path };
-  }
-  if (sub !== '' && sub !== '/nginx') return undefined;
-  const nginxUri = header(req, 'x-original-url') ?? header(req, 'x-original-uri');
-  if (sub === '/nginx' || nginxUri || header(req, 'x-original-method')) {
-    if (!nginxUri) return { problem: 'nginx forward auth needs X-Original-URL or X-Original-URI' };
     return {
-      style: 'nginx',
-      method: header(req, 'x-original-method') ?? req.method ?? 'GET',
-      target: targetOf(nginxUri),
+      style: 'envoy',
+      method: req.method ?? 'GET',
+      target: parseTarget(query ? `${path}?${query}` : path, { absolute: false }),
     };
   }
-  const uri = header(req, 'x-forwarded-uri');
-  const method = header(req, 'x-forwarded-method');
-  if (uri && method) return { style: 'traefik', method, target: targetOf(uri) };
-  return {
-    problem:
-      'forward auth needs the original request: X-Forwarded-Method and X-Forwarded-Uri (Traefik), X-Original-URL (nginx), or the /authz/envoy/ prefix (Envoy)',
-  };
+  if (sub === '/nginx') {
+    const method = header(req, 'x-original-method');
+    if (!method || !METHOD_RE.test(method))
+      return {
+        style: 'nginx',
+        problem:
+          'nginx forward auth needs X-Original-Method set by the proxy (proxy_set_header X-Original-Method $request_method)',
+      };
+    const uri = header(req, 'x-original-uri');
+    const url = header(req, 'x-original-url');
+    if (!uri && !url)
+      return {
+        style: 'nginx',
+        problem:
+          'nginx forward auth needs X-Original-URI or X-Original-URL set by the proxy (proxy_set_header X-Original-URI $request_uri)',
+      };
+    const fromUri = uri === undefined ? undefined : parseTarget(uri, { absolute: false });
+    const fromUrl = url === undefined ? undefined : parseTarget(url, { absolute: true });
+    for (const t of [fromUri, fromUrl]) if (t && !t.ok) return { style: 'nginx', problem: t.problem };
+    if (fromUri?.ok && fromUrl?.ok && targetText(fromUri) !== targetText(fromUrl))
+      return { style: 'nginx', problem: 'X-Original-URI and X-Original-URL name different targets' };
+    return { style: 'nginx', method, target: (fromUri ?? fromUrl) as Target };
+  }
+  if (sub === '/traefik') {
+    const method = header(req, 'x-forwarded-method');
+    const uri = header(req, 'x-forwarded-uri');
+    if (!method || !METHOD_RE.test(method) || !uri)
+      return {
+        style: 'traefik',
+        problem: 'Traefik forward auth needs X-Forwarded-Method and X-Forwarded-Uri',
+      };
+    return { style: 'traefik', method, target: parseTarget(uri, { absolute: false }) };
+  }
+  return undefined;
 }
 
 const nginxStatus = (status: number) =>
@@ -69,16 +94,28 @@ export async function handleAuthz(
   query: string,
 ): Promise<void> {
   const orig = originalRequest(req, path.slice(AUTHZ_PATH.length), query);
-  if (orig === undefined) return sendError(res, 404, 'not_found', 'no such forward-auth endpoint');
-  const peer = req.socket.remoteAddress;
-  const nginx =
-    'style' in orig ? orig.style === 'nginx' : path === '/authz/nginx' || !!header(req, 'x-original-method');
-  if ('problem' in orig) {
-    gate.refuse('authz', req.method ?? '', path, undefined, orig.problem);
-    return sendError(res, nginx ? 403 : 400, 'bad_request', orig.problem);
-  }
-  const { path: origPath } = splitTarget(orig.target);
-  const got = gate.httpFacts('authz', orig.method, origPath, req.headers, peer);
+  if (orig === undefined)
+    return sendError(
+      res,
+      404,
+      'not_found',
+      `forward auth is served per proxy: ${AUTHZ_DOORS.join(', ')} (see docs/validator.md)`,
+    );
+  const status = (s: number) => (orig.style === 'nginx' ? nginxStatus(s) : s);
+  const refuse = (method: string, p: string, problem: string) => {
+    const o = gate.refuse('authz', method, p, undefined, problem);
+    if (!o.allowed) sendError(res, status(o.status), o.code, o.message);
+  };
+  if ('problem' in orig) return refuse(req.method ?? '', path, orig.problem);
+  if (!orig.target.ok) return refuse(orig.method, path, orig.target.problem);
+  const origPath = orig.target.path;
+  if (Object.keys(req.headers).some(isIdentityHeader))
+    return refuse(
+      orig.method,
+      origPath,
+      'the request carries an X-Keywarden-* header: only the validator sets those',
+    );
+  const got = gate.httpFacts('authz', orig.method, origPath, req.headers, req.socket.remoteAddress);
   const outcome =
     'problem' in got
       ? gate.refuse('authz', orig.method, origPath, undefined, got.problem)
@@ -88,6 +125,5 @@ export async function handleAuthz(
     res.end();
     return;
   }
-  const status = orig.style === 'nginx' ? nginxStatus(outcome.status) : outcome.status;
-  sendError(res, status, outcome.code, outcome.message, outcome.headers);
+  sendError(res, status(outcome.status), outcome.code, outcome.message, outcome.headers);
 }

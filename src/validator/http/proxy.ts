@@ -2,10 +2,13 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Socket } from 'node:net';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../../observability/logger.ts';
+import { hashKey } from '../../rules/index.ts';
 import type { ClientAddressResolver } from '../client-address.ts';
-import type { Gate, Outcome } from '../gate.ts';
+import type { Facts, Gate, Outcome } from '../gate.ts';
 import { type KeySource, stripIncoming } from '../identity/headers.ts';
+import type { KeyStore } from '../key-store.ts';
 import type { ValidatorMetrics } from '../metrics.ts';
+import { TunnelRegistry } from '../tunnels.ts';
 import { sendError, writeRawError } from './respond.ts';
 
 // Reverse proxy to the upstream next to us (http-proxy-3: bodies stream both ways, websocket
@@ -26,9 +29,12 @@ export class ReverseProxy {
   readonly #gate: Gate;
   readonly #resolver: ClientAddressResolver;
   readonly #target: string;
+  readonly #tunnels: TunnelRegistry;
 
   constructor(opts: {
     gate: Gate;
+    store: KeyStore;
+    now: () => number;
     resolver: ClientAddressResolver;
     url: string;
     timeoutMs: number;
@@ -36,6 +42,15 @@ export class ReverseProxy {
     log: Logger;
   }) {
     this.#gate = opts.gate;
+    this.#tunnels = new TunnelRegistry({
+      store: opts.store,
+      decide: (t, nowMs) => opts.gate.recheck(t, nowMs),
+      now: opts.now,
+      onClose: (keyId, reason) => {
+        opts.metrics.tunnelsClosed.inc({ reason });
+        opts.log.info({ keyId, reason }, 'websocket tunnel closed: its key is no longer valid for it');
+      },
+    });
     this.#resolver = opts.resolver;
     this.#target = opts.url;
     this.#proxy = createProxyServer({
@@ -46,6 +61,11 @@ export class ReverseProxy {
     });
     this.#proxy.on('proxyReq', (_p, req) => {
       (req as IncomingMessage & { [STARTED]?: number })[STARTED] = performance.now();
+    });
+    this.#proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
+      proxyReq.on('upgrade', (_res, upstream: Socket) =>
+        this.#tunnels.attachUpstream(socket as Socket, upstream),
+      );
     });
     this.#proxy.on('proxyRes', (res, req) => {
       const start = (req as IncomingMessage & { [STARTED]?: number })[STARTED];
@@ -81,21 +101,42 @@ export class ReverseProxy {
     const outcome = await this.#authorize(req, path);
     if (!outcome.allowed)
       return writeRawError(socket, outcome.status, outcome.code, outcome.message, outcome.headers);
+    // Decided again whenever the key changes or its time runs out (finding: a tunnel outlived its key).
+    const { facts } = outcome;
+    this.#tunnels.open(socket, {
+      presented: {
+        keyId: outcome.decision.key.keyId,
+        environment: outcome.decision.environment,
+        hash: hashKey(facts.key as string),
+      },
+      clientIp: facts.clientIp,
+      requirement: facts.requirement,
+    });
     this.#proxy.ws(req, socket, head, { target: this.#target });
   }
 
+  /** Open websocket tunnels (for tests and metrics). */
+  get tunnels(): number {
+    return this.#tunnels.size;
+  }
+
   close(): void {
+    this.#tunnels.stop();
     this.#proxy.close();
   }
 
-  async #authorize(req: IncomingMessage, path: string): Promise<Outcome & { keySource?: KeySource }> {
+  async #authorize(
+    req: IncomingMessage,
+    path: string,
+  ): Promise<(Outcome & { allowed: false }) | (Outcome & { allowed: true; facts: Facts })> {
     const peer = req.socket.remoteAddress;
     const got = this.#gate.httpFacts('proxy', req.method ?? 'GET', path, req.headers, peer);
     if ('problem' in got)
       return this.#gate.refuse('proxy', req.method ?? 'GET', path, undefined, got.problem);
     const outcome = await this.#gate.evaluate(got.facts);
-    if (outcome.allowed) this.#rewriteHeaders(req.headers, got.keySource, peer, outcome.headers);
-    return outcome;
+    if (!outcome.allowed) return outcome;
+    this.#rewriteHeaders(req.headers, got.keySource, peer, outcome.headers);
+    return { ...outcome, facts: got.facts };
   }
 
   #rewriteHeaders(

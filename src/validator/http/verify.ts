@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseClientAddress, parsePermission } from '../../rules/index.ts';
+import type { ClientAddressResolver } from '../client-address.ts';
 import type { Gate } from '../gate.ts';
 import { readKey } from '../identity/headers.ts';
 import { errorBody, sendError, sendJson } from './respond.ts';
@@ -7,7 +8,10 @@ import { errorBody, sendError, sendJson } from './respond.ts';
 // POST /v1/keys/verify {"key": "...", "permission"?: "devices:read", "sourceIp"?: "203.0.113.7"}
 // For services that check keys themselves. The same decision as the other doors (it takes a
 // rate-limit token too); the answer is 200 with `valid` either way, and 400 only for a bad request.
-// A key restricted to sources fails without `sourceIp`: we cannot know where its caller is.
+// A key restricted to sources fails without `sourceIp`: we cannot know where its caller is. `sourceIp`
+// is believed only from a caller inside `trustedProxies` (a service that says where its client is, as
+// a proxy does in X-Forwarded-For); from anyone else it is refused, or any client could claim to be
+// inside a key's allowed sources.
 
 export const VERIFY_PATH = '/v1/keys/verify';
 const MAX_BODY = 16 * 1024;
@@ -32,7 +36,12 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
   });
 }
 
-export async function handleVerify(gate: Gate, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleVerify(
+  gate: Gate,
+  trusted: Pick<ClientAddressResolver, 'isTrusted'>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   if (req.method !== 'POST') return sendError(res, 405, 'method_not_allowed', 'use POST', { Allow: 'POST' });
   const text = await readBody(req);
   if (text === undefined) {
@@ -60,6 +69,8 @@ export async function handleVerify(gate: Gate, req: IncomingMessage, res: Server
     return bad('permission must be resource:action, e.g. devices:read');
   let clientIp: string | undefined;
   if (body.sourceIp !== undefined) {
+    if (!trusted.isTrusted(req.socket.remoteAddress))
+      return bad('sourceIp is believed only from a caller listed in trustedProxies');
     const ip = parseClientAddress(body.sourceIp);
     if (!ip.ok) return bad('sourceIp must be an IPv4 or IPv6 address');
     clientIp = ip.address;

@@ -2,10 +2,19 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { StoredKey } from '../stored-key.ts';
 
 // Identity headers: what the upstream may believe about the caller. Any header with our prefix that a
-// client sends is removed before we set ours, and so is the key itself, so the upstream neither sees a
-// key nor trusts a forged identity.
+// client sends is removed before we set ours (in every spelling a server could read as ours), and so
+// is the key itself, so the upstream neither sees a key nor trusts a forged identity.
 
 export const IDENTITY_PREFIX = 'x-keywarden-';
+
+/**
+ * The name as a CGI/WSGI/Rack server reads it: `X_Keywarden_Key_Id` and `x-keywarden-key-id` both
+ * become HTTP_X_KEYWARDEN_KEY_ID there, so both are ours.
+ */
+export const cgiName = (name: string): string => name.toLowerCase().replaceAll('_', '-');
+
+/** True for a header name any server could read as one of our identity headers. */
+export const isIdentityHeader = (name: string): boolean => cgiName(name).startsWith(IDENTITY_PREFIX);
 
 export const IDENTITY_HEADERS = {
   keyId: 'X-Keywarden-Key-Id',
@@ -36,7 +45,11 @@ export function readKey(headers: IncomingHttpHeaders): { key: string; source: Ke
   return undefined;
 }
 
-/** Identity headers for an allowed request (lists comma-separated; empty lists as empty values). */
+/**
+ * Identity headers for an allowed request: always every one of them (lists comma-separated, unknown
+ * client and no JWT as empty values), because Envoy and Traefik overwrite only the headers an answer
+ * names, and a client's forgery of a missing one would reach the upstream.
+ */
 export function identityHeaders(
   key: StoredKey,
   clientIp: string | undefined,
@@ -51,21 +64,23 @@ export function identityHeaders(
     [IDENTITY_HEADERS.keyType]: r.type,
     [IDENTITY_HEADERS.permissions]: r.permissions.join(','),
     [IDENTITY_HEADERS.customers]: r.customers.join(','),
+    [IDENTITY_HEADERS.clientIp]: clientIp ?? '',
+    [IDENTITY_HEADERS.jwt]: jwt ?? '',
   };
-  if (clientIp) h[IDENTITY_HEADERS.clientIp] = clientIp;
-  if (jwt) h[IDENTITY_HEADERS.jwt] = jwt;
   return h;
 }
 
 const KEY_PREFIX_RE = /kw[ps]k_/i;
 
 /**
- * Removes every `X-Keywarden-*` header, `X-API-Key`, and Authorization when it carried the key, or when
- * it holds anything key-shaped (a client may send the key in both headers: neither copy goes upstream).
+ * Removes every header with an underscore in its name (as nginx does by default: a CGI/WSGI/Rack
+ * upstream reads `X_Forwarded_For` as X-Forwarded-For and `X_Keywarden_Key_Id` as ours), every
+ * `X-Keywarden-*` header, `X-API-Key`, and Authorization when it carried the key, or when it holds
+ * anything key-shaped (a client may send the key in both headers: neither copy goes upstream).
  */
 export function stripIncoming(headers: IncomingHttpHeaders, source: KeySource | undefined): void {
   for (const name of Object.keys(headers)) {
-    if (name.startsWith(IDENTITY_PREFIX)) delete headers[name];
+    if (name.includes('_') || isIdentityHeader(name)) delete headers[name];
   }
   delete headers['x-api-key'];
   const auth = headers.authorization;

@@ -20,6 +20,7 @@ describe('docs/audit.md', () => {
       `buffer: { events: ${AUDIT_DEFAULTS.bufferEvents}, block: ${AUDIT_DEFAULTS.blockMs}ms }`,
     );
     expect(doc).toContain(`batchRows: ${AUDIT_DEFAULTS.batchRows}`);
+    expect(doc).toContain(`batchSize: ${AUDIT_DEFAULTS.batchBytes / 2 ** 20}Mi`);
     expect(doc).toContain(
       `rotate: { rows: ${AUDIT_DEFAULTS.maxFileRows}, size: ${AUDIT_DEFAULTS.maxFileBytes / 2 ** 20}Mi, age: ${AUDIT_DEFAULTS.maxFileAgeMs / 60_000}m }`,
     );

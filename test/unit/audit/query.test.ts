@@ -113,7 +113,7 @@ describe('output', () => {
     expect(formatEvents([], 'json')).toBe('[]\n');
     const u = await queryUsage({ directory: dir }, 'key-day');
     expect(formatUsage(u.rows, 'key-day', 'table').split('\n')[0]).toMatch(
-      /^DAY\s+KEY ID\s+API KEY\s+REQUESTS\s+ALLOWED\s+DENIED\s+RATE LIMITED\s+OTHER\s+FIRST\s+LAST$/,
+      /^DAY\s+KEY ID\s+API KEY\s+REQUESTS\s+ALLOWED\s+DENIED\s+RATE LIMITED\s+OTHER\s+FAILED SECRET\s+FIRST\s+LAST$/,
     );
   });
 });
@@ -124,6 +124,8 @@ describe('the command', () => {
   it('reads times as durations ago, dates (UTC) or RFC 3339', () => {
     expect(parseTimeArg('24h', now)).toBe(now - 24 * H);
     expect(parseTimeArg('7d', now)).toBe(now - 7 * 24 * H);
+    expect(parseTimeArg('1h30m', now)).toBe(now - 1.5 * H); // any Go-style duration, by the one rule
+    expect(parseTimeArg('500ms', now)).toBe(now - 500);
     expect(parseTimeArg('2026-03-01', now)).toBe(Date.parse('2026-03-01T00:00:00Z'));
     expect(parseTimeArg('2026-03-01T10:00:00+02:00', now)).toBe(Date.parse('2026-03-01T08:00:00Z'));
     expect(() => parseTimeArg('yesterday', now)).toThrow(/not a time/);

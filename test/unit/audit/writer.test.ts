@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditSink, registerAuditMetrics } from '../../../src/audit/index.ts';
-import { readAuditFile, readAuditRows } from '../../../src/audit/reader.ts';
+import { AuditFileReader, readAuditFile, readAuditRows } from '../../../src/audit/reader.ts';
 import { decision, files, removeTrails, T0, tempTrail } from './helpers.ts';
 
 afterAll(removeTrails);
@@ -57,6 +57,31 @@ describe('batches and rotation', () => {
     const counts = await rowsPerFile(dir);
     expect(counts.length).toBeGreaterThan(2);
     expect(counts.reduce((a, b) => a + b, 0)).toBe(200);
+  });
+
+  it('cuts row groups by size as well as by rows: large events make smaller row groups', async () => {
+    const dir = tempTrail();
+    const sink = await createAuditSink({
+      directory: dir,
+      source: 'v/1',
+      batchRows: 10_000,
+      batchBytes: 64 * 1024,
+      fsync: false,
+    });
+    // ~4 KiB of path per event: 64 KiB is reached every 16 events, long before 10,000 rows.
+    for (let i = 0; i < 200; i++) sink.record(decision(i, { path: `/v1/${String(i).padStart(4096, 'x')}` }));
+    await sink.close();
+    const [file] = finals(dir);
+    const reader = await AuditFileReader.open(join(dir, file as string));
+    const groups = reader.rowGroups.map((rg) => Number(rg.num_rows));
+    await reader.close();
+    expect(groups.reduce((a, b) => a + b, 0)).toBe(200);
+    expect(groups.length).toBeGreaterThanOrEqual(12);
+    for (const n of groups) expect(n).toBeLessThanOrEqual(16);
+    const rows = await readAuditRows(dir);
+    expect(rows.map((r) => r.path)).toEqual(
+      Array.from({ length: 200 }, (_, i) => `/v1/${String(i).padStart(4096, 'x')}`),
+    );
   });
 
   it('rotates by row groups (batches)', async () => {

@@ -63,7 +63,7 @@ beforeAll(async () => {
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   for (const k of ALL) store.upsert(structuredClone(k.secret));
   v = new Validator(cfg.config, { rest: undefined, log: createLogger('fuzz', 'silent'), store });
-  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
+  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1', internalPort: 0 });
   for (let i = 0; i < 100 && !v.ready; i++) await new Promise((r) => setTimeout(r, 20));
   if (!v.ready) throw new Error('validator not ready');
 });
@@ -155,7 +155,7 @@ function buildRequest(c: Case): { head: string; body: string } {
   let line: string;
   let body = '';
   if (c.door === 'authz') {
-    line = 'GET /authz HTTP/1.1';
+    line = 'GET /authz/traefik HTTP/1.1';
     h.push('X-Forwarded-Method: GET', 'X-Forwarded-Uri: /v1/devices/1');
   } else if (c.door === 'verify') {
     line = 'POST /v1/keys/verify HTTP/1.1';
@@ -173,7 +173,8 @@ function buildRequest(c: Case): { head: string; body: string } {
 async function check(c: Case): Promise<void> {
   const { head, body } = buildRequest(c);
   const before = seenUpstream.length;
-  const r = await rawRequest(v.port, head, body);
+  // Forward auth and verify are served on the internal port of a reverse proxy.
+  const r = await rawRequest(c.door === 'proxy' ? v.port : v.internalPort, head, body);
   expect(r.dropped, `no answer to ${JSON.stringify(head)}`).toBe(false);
   expect(r.status, r.body).not.toBe(500);
   if (r.status >= 500) expect(r.body.length).toBeGreaterThan(0);

@@ -155,4 +155,71 @@ describe('parseInjectorConfig', () => {
       problems: [expect.stringMatching(/^not valid YAML/)],
     });
   });
+  it('internalPort: off by default (an injected validator is a reverse proxy), on loopback when set', () => {
+    const settings = (internalPort: unknown) => {
+      const r = parseInjectorConfig(stringify({ image: 'kw:1', internalPort }));
+      if (!r.ok) return r.problems;
+      const s = validatorSettings(
+        {
+          environment: 'staging',
+          upstreamPort: 3000,
+          routesConfigMap: 'r',
+          routesKey: 'routes.yaml',
+          port: 8180,
+          adminPort: 9180,
+          keyNamespaces: ['web'],
+          trustedProxies: [],
+          unmappedRoutes: 'deny',
+          image: 'x',
+          resources: {},
+        },
+        r.config,
+      );
+      return s.server;
+    };
+    expect(settings(null)).toEqual({ host: '0.0.0.0', port: 8180, adminPort: 9180 });
+    expect(settings(8181)).toEqual({
+      host: '0.0.0.0',
+      port: 8180,
+      adminPort: 9180,
+      internalPort: 8181,
+      internalHost: '127.0.0.1',
+    });
+    expect(settings(8180)).toEqual(['internalPort: must differ from port and adminPort']);
+    expect(settings('x')).toEqual(['internalPort: must be a port number from 1 to 65535, or null']);
+  });
+
+  it('refuses a signing key or an audience in validatorSettings, and bad credential settings', () => {
+    const r = parseInjectorConfig(
+      [
+        'image: kw:1',
+        'validatorSettings: {identity: {jwt: {issuer: kw, audience: anyone, signingKey: {secret: {namespace: kw, name: jwt}}}}}',
+        'credentialsSecret: Not_A_Name',
+        'jwtSigningKeySecret: {key: x}',
+        'jwtAudiences: {payments: [""], Bad_NS: [x]}',
+        'namespaces: [ok, Not_OK]',
+      ].join('\n'),
+    );
+    expect(r.ok ? [] : r.problems).toEqual([
+      "validatorSettings.identity.jwt.signingKey: is set by the injector: the Secret injection.jwt.signingKeySecret in the pod's namespace, mounted into the sidecar only; remove it",
+      "validatorSettings.identity.jwt.audience: is set by the injector: the pod's namespace, or keywarden.dev/jwt-audience when injection.jwt.audiences allows it; remove it",
+      'credentialsSecret: must be a Secret name',
+      'jwtSigningKeySecret: must be {name: a Secret name, key: a key in it (default signing-key.pem)}',
+      'jwtAudiences.payments: must be a list of audiences (non-empty strings)',
+      'jwtAudiences.Bad_NS: not a namespace name',
+      'namespaces: must be a list of namespace names',
+    ]);
+    const ok = parseInjectorConfig(
+      'image: kw:1\njwtSigningKeySecret: {name: jwt}\njwtAudiences: {payments: [payments-api]}\nnamespaces: [payments]\n',
+    );
+    expect(ok).toMatchObject({
+      ok: true,
+      config: {
+        credentialsSecret: 'keywarden-validator-token',
+        jwtSigningKeySecret: { name: 'jwt', key: 'signing-key.pem' },
+        jwtAudiences: { payments: ['payments-api'] },
+        namespaces: ['payments'],
+      },
+    });
+  });
 });

@@ -4,6 +4,7 @@ import {
   composeValidatorConfig,
   computeInjection,
   INIT_NAME,
+  JWT_KEY_FILE,
   SETTINGS_ENV,
   SIDECAR_NAME,
   VOLUMES,
@@ -56,7 +57,12 @@ describe('computeInjection', () => {
     const spec = patched.spec;
     expect(spec.containers.map((c: Json) => c.name)).toEqual(['app', SIDECAR_NAME]);
     expect(spec.initContainers.map((c: Json) => c.name)).toEqual([INIT_NAME]);
-    expect(spec.volumes.map((v: Json) => v.name)).toEqual(Object.values(VOLUMES));
+    expect(spec.volumes.map((v: Json) => v.name)).toEqual([
+      VOLUMES.config,
+      VOLUMES.routes,
+      VOLUMES.apiAccess,
+      VOLUMES.data,
+    ]);
     expect(patched.metadata.annotations['keywarden.dev/status']).toBe('injected');
     expect(patched.metadata.labels).toEqual({ app: 'payments-api', 'keywarden.dev/sidecar': 'validator' });
     expect(outcome.warnings).toEqual([]);
@@ -81,12 +87,18 @@ describe('computeInjection', () => {
         capabilities: { drop: ['ALL'] },
       },
     });
-    // Its own service-account token: the ServiceAccount admission plugin ran before the webhook.
+    // Its own credentials (the keywarden-validator ServiceAccount's token Secret), in the sidecar only.
     expect(sidecar.volumeMounts).toContainEqual({
       name: VOLUMES.apiAccess,
       mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
       readOnly: true,
     });
+    expect(spec.volumes.find((v: Json) => v.name === VOLUMES.apiAccess)).toEqual({
+      name: VOLUMES.apiAccess,
+      secret: { secretName: 'keywarden-validator-token', defaultMode: 0o444 },
+    });
+    expect(spec.containers[0].volumeMounts).toBeUndefined();
+    expect(spec.initContainers[0].volumeMounts.map((m: Json) => m.name)).not.toContain(VOLUMES.apiAccess);
     const routes = spec.volumes.find((v: Json) => v.name === VOLUMES.routes);
     expect(routes.configMap).toEqual({ name: 'payments-routes' });
 
@@ -187,38 +199,96 @@ describe('computeInjection', () => {
     expect(patched.spec.initContainers[0].args[1]).toBe('/etc/keywarden/routes/api.yaml');
   });
 
-  it('sets the JWT audience when the injector signs identity JWTs', () => {
-    const config = {
-      ...CONFIG,
-      validatorSettings: {
-        identity: { jwt: { issuer: 'kw', signingKey: { secret: { namespace: 'payments', name: 'jwt' } } } },
-      },
-    };
-    const outcome = computeInjection(
-      pod({ ...INJECT, 'keywarden.dev/jwt-audience': 'payments-api' }),
-      'payments',
-      config,
-    );
-    expect(outcome.action).toBe('inject');
-    if (outcome.action !== 'inject') return;
-    const init = (applyPatch(pod(INJECT), outcome.patch) as Json).spec.initContainers[0];
-    const settings = parse(init.env[0].value);
+  it('signs JWTs with the namespace key from a file mounted into the sidecar only, audience bound to the namespace', () => {
+    const config = { ...CONFIG, validatorSettings: { identity: { jwt: { issuer: 'kw' } } } };
+    const outcome = computeInjection(pod(INJECT), 'payments', config);
+    if (outcome.action !== 'inject') throw new Error(outcome.action);
+    const patched = applyPatch(pod(INJECT), outcome.patch) as Json;
+    const settings = parse(patched.spec.initContainers[0].env[0].value);
     expect(settings.identity.jwt).toEqual({
       issuer: 'kw',
-      audience: 'payments-api',
-      signingKey: { secret: { namespace: 'payments', name: 'jwt' } },
+      audience: 'payments',
+      signingKey: { file: JWT_KEY_FILE },
     });
-    // The injector's own settings object is not changed by one pod's audience.
-    expect((config.validatorSettings.identity.jwt as Json).audience).toBeUndefined();
+    expect(patched.spec.volumes.find((v: Json) => v.name === VOLUMES.jwtKey)).toEqual({
+      name: VOLUMES.jwtKey,
+      secret: {
+        secretName: 'keywarden-validator-jwt',
+        items: [{ key: 'signing-key.pem', path: 'signing-key.pem' }],
+        defaultMode: 0o444,
+      },
+    });
+    const mountsOf = (c: Json) => (c.volumeMounts ?? []).map((m: Json) => m.name);
+    expect(mountsOf(patched.spec.containers[1])).toContain(VOLUMES.jwtKey);
+    expect(mountsOf(patched.spec.containers[0])).not.toContain(VOLUMES.jwtKey);
+    expect(mountsOf(patched.spec.initContainers[0])).not.toContain(VOLUMES.jwtKey);
+    // The injector's own settings object is not changed by one pod.
+    expect(config.validatorSettings.identity.jwt).toEqual({ issuer: 'kw' });
+    // The generated file is a valid validator configuration.
+    const composed = composeValidatorConfig(patched.spec.initContainers[0].env[0].value, ROUTES_YAML, 'x');
+    expect(composed.ok).toBe(true);
   });
 
-  it('names the default service account when nothing did (the sidecar token needs one)', () => {
+  it('takes keywarden.dev/jwt-audience only from the allow-list of the pod namespace', () => {
+    const config = {
+      ...CONFIG,
+      validatorSettings: { identity: { jwt: { issuer: 'kw' } } },
+      jwtAudiences: { payments: ['payments-api'], web: ['web-api'] },
+    };
+    const audienceOf = (aud: string, ns: string) => {
+      const outcome = computeInjection(pod({ ...INJECT, 'keywarden.dev/jwt-audience': aud }), ns, config);
+      if (outcome.action !== 'inject') return outcome.action === 'refuse' ? outcome.problems : outcome;
+      return parse((applyPatch(pod(INJECT), outcome.patch) as Json).spec.initContainers[0].env[0].value)
+        .identity.jwt.audience;
+    };
+    expect(audienceOf('payments-api', 'payments')).toBe('payments-api');
+    expect(audienceOf('payments', 'payments')).toBe('payments');
+    // Another service's audience, from a pod in another namespace: refused, saying what is allowed.
+    expect(audienceOf('payments-api', 'web')).toEqual([
+      'keywarden.dev/jwt-audience: "payments-api" is not an audience pods in namespace web may use (allowed: web, web-api; the chart\'s injection.jwt.audiences)',
+    ]);
+    expect(audienceOf('payments', 'web')).toEqual([
+      'keywarden.dev/jwt-audience: "payments" is not an audience pods in namespace web may use (allowed: web, web-api; the chart\'s injection.jwt.audiences)',
+    ]);
+    expect(audienceOf('web-api', 'batch')).toEqual([
+      'keywarden.dev/jwt-audience: "web-api" is not an audience pods in namespace batch may use (only "batch"; the chart\'s injection.jwt.audiences)',
+    ]);
+  });
+
+  it("leaves the pod's service account alone: the sidecar does not use it", () => {
     const p = pod(INJECT);
     delete (p.spec as Json).serviceAccountName;
-    expect(inject(p).patched.spec.serviceAccountName).toBe('default');
-    expect(inject(pod(INJECT)).patched.spec.serviceAccountName).toBe('payments-api');
-    const legacy = pod(INJECT, { spec: { serviceAccountName: undefined, serviceAccount: 'old-field' } });
-    expect(inject(legacy).outcome.patch.some((o) => o.path === '/spec/serviceAccountName')).toBe(false);
+    const { outcome, patched } = inject(p);
+    expect(patched.spec.serviceAccountName).toBeUndefined();
+    expect(outcome.patch.some((o) => o.path.startsWith('/spec/serviceAccount'))).toBe(false);
+    expect(outcome.patch.some((o) => o.path.startsWith('/spec/automountServiceAccountToken'))).toBe(false);
+  });
+
+  it('refuses pods that would let the app read the sidecar credentials, or that have none', () => {
+    expect(refused(INJECT, { spec: { shareProcessNamespace: true } })).toEqual([
+      "spec.shareProcessNamespace is true: the app's processes could read the sidecar's credentials through /proc; remove it",
+    ]);
+    const jwtConfig = { ...CONFIG, validatorSettings: { identity: { jwt: {} } } };
+    const stealing = pod(INJECT, {
+      spec: {
+        volumes: [
+          { name: 'token', secret: { secretName: 'keywarden-validator-token' } },
+          { name: 'bundle', projected: { sources: [{ secret: { name: 'keywarden-validator-jwt' } }] } },
+          { name: 'fine', secret: { secretName: 'app-tls' } },
+        ],
+      },
+    });
+    const outcome = computeInjection(stealing, 'payments', jwtConfig);
+    expect(outcome.action === 'refuse' && outcome.problems).toEqual([
+      'volume token mounts Secret keywarden-validator-token, which is for the keywarden sidecar only; remove it from the pod',
+      'volume bundle mounts Secret keywarden-validator-jwt, which is for the keywarden sidecar only; remove it from the pod',
+    ]);
+    const scoped = { ...CONFIG, namespaces: ['payments', 'web'] };
+    const elsewhere = computeInjection(pod(INJECT), 'batch', scoped);
+    expect(elsewhere.action === 'refuse' && elsewhere.problems).toEqual([
+      "namespace batch has no validator credentials (the chart's validator.namespaces lists: payments, web)",
+    ]);
+    expect(computeInjection(pod(INJECT), 'web', scoped).action).toBe('inject');
   });
 
   it('warns about hostNetwork pods', () => {

@@ -21,8 +21,8 @@ afterAll(async () => h?.close());
 
 const authz = async () => {
   const r = await rawRequest(
-    h.validator.port,
-    `GET /authz HTTP/1.1\r\nHost: x\r\nX-API-Key: ${good.key}\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Uri: /v1/devices/1\r\nConnection: close\r\n\r\n`,
+    h.validator.internalPort,
+    `GET /authz/traefik HTTP/1.1\r\nHost: x\r\nX-API-Key: ${good.key}\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Uri: /v1/devices/1\r\nConnection: close\r\n\r\n`,
   );
   expect(r.status).toBe(200);
   return r.headers['x-keywarden-jwt'] ?? '';

@@ -63,7 +63,7 @@ describe('validator limits', () => {
   it('an oversized verify body is not accepted, and the validator keeps serving', async () => {
     const body = JSON.stringify({ key: good.key, pad: 'x'.repeat(20_000) });
     const r = await rawRequest(
-      h.validator.port,
+      h.validator.internalPort,
       `POST /v1/keys/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
       body,
     );
@@ -88,7 +88,7 @@ describe('validator limits', () => {
   it('a 16 KB verify body is refused with 413 and a message', async () => {
     const body = JSON.stringify({ key: good.key, pad: 'x'.repeat(20_000) });
     const r = await rawRequest(
-      h.validator.port,
+      h.validator.internalPort,
       `POST /v1/keys/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
       body,
     );

@@ -20,6 +20,23 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** An in-process validator with `lines` as its configuration and `keys` in its store, ready. */
+export async function startValidator(
+  lines: string[],
+  keys: TestKey[],
+  overrides: { internalPort?: number } = {},
+): Promise<Validator> {
+  const cfg = parseConfig(lines.join('\n'));
+  if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
+  const store = new KeyStore();
+  for (const k of keys) store.upsert(structuredClone(k.secret));
+  const validator = new Validator(cfg.config, { rest: undefined, log: createLogger('sec', 'silent'), store });
+  await validator.start({ port: 0, adminPort: 0, host: '127.0.0.1', ...overrides });
+  for (let i = 0; i < 100 && !validator.ready; i++) await new Promise((r) => setTimeout(r, 20));
+  if (!validator.ready) throw new Error('validator not ready');
+  return validator;
+}
+
 export async function startHarness(keys: TestKey[], extraConfig: string[] = []): Promise<Harness> {
   const seen: IncomingHttpHeaders[] = [];
   const upstream = createServer((req, res) => {
@@ -34,7 +51,7 @@ export async function startHarness(keys: TestKey[], extraConfig: string[] = []):
   const dir = mkdtempSync(join(tmpdir(), 'kw-sec-'));
   const jwtFile = join(dir, 'jwt.pem');
   writeFileSync(jwtFile, generateSigningKeyPem('EdDSA'));
-  const cfg = parseConfig(
+  const validator = await startValidator(
     [
       'environment: production',
       `upstream: { url: "http://127.0.0.1:${(upstream.address() as AddressInfo).port}" }`,
@@ -42,15 +59,10 @@ export async function startHarness(keys: TestKey[], extraConfig: string[] = []):
       '  - { path: /v1/devices/**, methods: [GET, POST], permission: devices:read }',
       `identity: { jwt: { issuer: kw-sec, ttl: 30s, signingKey: { file: ${jwtFile} } } }`,
       ...extraConfig,
-    ].join('\n'),
+    ],
+    keys,
+    { internalPort: 0 },
   );
-  if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
-  const store = new KeyStore();
-  for (const k of keys) store.upsert(structuredClone(k.secret));
-  const validator = new Validator(cfg.config, { rest: undefined, log: createLogger('sec', 'silent'), store });
-  await validator.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
-  for (let i = 0; i < 100 && !validator.ready; i++) await new Promise((r) => setTimeout(r, 20));
-  if (!validator.ready) throw new Error('validator not ready');
   return {
     validator,
     upstream,

@@ -86,7 +86,7 @@ beforeAll(async () => {
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   for (const k of [good, limited, fenced, tampered]) store.upsert(structuredClone(k.secret));
   v = new Validator(cfg.config, { rest: undefined, log: createLogger('test', 'silent'), store });
-  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
+  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1', internalPort: 0 });
   for (let i = 0; i < 100 && !v.ready; i++) await new Promise((r) => setTimeout(r, 20));
 });
 
@@ -97,10 +97,13 @@ afterAll(async () => {
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
-describe('forward auth /authz', () => {
+// Next to a reverse proxy, forward auth and verify are served on the internal port only.
+const doors = () => v.internalPort;
+
+describe('forward auth /authz/<proxy>', () => {
   it('Traefik: allows with identity headers and a JWT that verifies against the JWKS', async () => {
-    const r = await call(v.port, {
-      path: '/authz',
+    const r = await call(doors(), {
+      path: '/authz/traefik',
       headers: {
         ...bearer(good.key),
         'x-forwarded-method': 'GET',
@@ -138,21 +141,21 @@ describe('forward auth /authz', () => {
 
   it('Traefik: 403 permission_denied on a route the key lacks, 403 route_not_mapped on an unmapped one', async () => {
     const h = { ...bearer(good.key), 'x-forwarded-method': 'GET' };
-    const admin = await call(v.port, {
-      path: '/authz',
+    const admin = await call(doors(), {
+      path: '/authz/traefik',
       headers: { ...h, 'x-forwarded-uri': '/v1/admin/users' },
     });
     expect(admin.status).toBe(403);
     expect(admin.json()).toEqual({
       error: { code: 'permission_denied', message: 'the key lacks the permission admin:write' },
     });
-    const unmapped = await call(v.port, {
-      path: '/authz',
+    const unmapped = await call(doors(), {
+      path: '/authz/traefik',
       headers: { ...h, 'x-forwarded-uri': '/v2/other' },
     });
     expect(unmapped.json()).toMatchObject({ error: { code: 'route_not_mapped' } });
-    const wrongMethod = await call(v.port, {
-      path: '/authz',
+    const wrongMethod = await call(doors(), {
+      path: '/authz/traefik',
       headers: { ...h, 'x-forwarded-method': 'DELETE', 'x-forwarded-uri': '/v1/tickets' },
     });
     expect(wrongMethod.status).toBe(403);
@@ -160,8 +163,8 @@ describe('forward auth /authz', () => {
 
   it('401 with a JSON body that never echoes the key, and WWW-Authenticate', async () => {
     const typo = `${good.key.slice(0, -1)}${good.key.endsWith('a') ? 'b' : 'a'}`;
-    const r = await call(v.port, {
-      path: '/authz',
+    const r = await call(doors(), {
+      path: '/authz/traefik',
       headers: { 'x-api-key': typo, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v1/devices/1' },
     });
     expect(r.status).toBe(401);
@@ -176,11 +179,11 @@ describe('forward auth /authz', () => {
       'x-forwarded-method': 'GET',
       'x-forwarded-uri': '/v1/devices/1',
     };
-    const first = await call(v.port, { path: '/authz', headers: traefik });
+    const first = await call(doors(), { path: '/authz/traefik', headers: traefik });
     expect(first.status).toBe(200);
     expect(first.headers).toMatchObject({ 'ratelimit-limit': '2', 'ratelimit-remaining': '1' });
-    expect((await call(v.port, { path: '/authz', headers: traefik })).status).toBe(200);
-    const over = await call(v.port, { path: '/authz', headers: traefik });
+    expect((await call(doors(), { path: '/authz/traefik', headers: traefik })).status).toBe(200);
+    const over = await call(doors(), { path: '/authz/traefik', headers: traefik });
     expect(over.status).toBe(429);
     expect(over.headers).toMatchObject({ 'ratelimit-limit': '2', 'ratelimit-remaining': '0' });
     expect(Number(over.headers['retry-after'])).toBeGreaterThan(1000);
@@ -191,23 +194,28 @@ describe('forward auth /authz', () => {
       'x-original-method': 'GET',
       'x-original-url': 'https://api.example.com/v1/devices/1',
     };
-    const viaNginx = await call(v.port, { path: '/authz', headers: nginx });
+    const viaNginx = await call(doors(), { path: '/authz/nginx', headers: nginx });
     expect(viaNginx.status).toBe(403);
     expect(viaNginx.json()).toMatchObject({ error: { code: 'rate_limited' } });
-    expect((await call(v.port, { path: '/authz/nginx', headers: nginx })).status).toBe(403);
+    expect((await call(doors(), { path: '/authz/nginx', headers: nginx })).status).toBe(403);
   });
 
   it('nginx: reads X-Original-URL without normalising it, so dot segments are refused', async () => {
     const h = { ...bearer(good.key), 'x-original-method': 'GET' };
     expect(
-      (await call(v.port, { path: '/authz', headers: { ...h, 'x-original-url': 'https://h/v1/devices/1' } }))
-        .status,
+      (
+        await call(doors(), {
+          path: '/authz/nginx',
+          headers: { ...h, 'x-original-url': 'https://h/v1/devices/1' },
+        })
+      ).status,
     ).toBe(200);
     expect(
-      (await call(v.port, { path: '/authz', headers: { ...h, 'x-original-uri': '/v1/devices/1' } })).status,
+      (await call(doors(), { path: '/authz/nginx', headers: { ...h, 'x-original-uri': '/v1/devices/1' } }))
+        .status,
     ).toBe(200);
-    const sneaky = await call(v.port, {
-      path: '/authz',
+    const sneaky = await call(doors(), {
+      path: '/authz/nginx',
       headers: { ...h, 'x-original-url': 'https://h/v1/devices/../admin/x' },
     });
     expect(sneaky.status).toBe(403); // a 400 in nginx mode
@@ -216,14 +224,14 @@ describe('forward auth /authz', () => {
 
   it('Envoy ext_authz: the original method and path follow the /authz/envoy prefix', async () => {
     expect(
-      (await call(v.port, { path: '/authz/envoy/v1/devices/9?x=1', headers: bearer(good.key) })).status,
+      (await call(doors(), { path: '/authz/envoy/v1/devices/9?x=1', headers: bearer(good.key) })).status,
     ).toBe(200);
     expect(
-      (await call(v.port, { method: 'POST', path: '/authz/envoy/v1/tickets', headers: bearer(good.key) }))
+      (await call(doors(), { method: 'POST', path: '/authz/envoy/v1/tickets', headers: bearer(good.key) }))
         .status,
     ).toBe(200);
     expect(
-      (await call(v.port, { method: 'DELETE', path: '/authz/envoy/v1/tickets', headers: bearer(good.key) }))
+      (await call(doors(), { method: 'DELETE', path: '/authz/envoy/v1/tickets', headers: bearer(good.key) }))
         .status,
     ).toBe(403);
   });
@@ -235,20 +243,25 @@ describe('forward auth /authz', () => {
       'x-forwarded-uri': '/v1/devices/1',
       'x-forwarded-for': '198.51.100.7',
     };
-    const spoofed = await call(v.port, { path: '/authz', headers: h });
+    const spoofed = await call(doors(), { path: '/authz/traefik', headers: h });
     expect(spoofed.status).toBe(403);
     expect(spoofed.json()).toMatchObject({ error: { code: 'source_not_allowed' } });
-    expect((await call(v.port, { path: '/authz', headers: h, localAddress: '127.0.0.2' })).status).toBe(200);
+    expect(
+      (await call(doors(), { path: '/authz/traefik', headers: h, localAddress: '127.0.0.2' })).status,
+    ).toBe(200);
     const chained = { ...h, 'x-forwarded-for': '198.51.100.7, 203.0.113.1' };
-    expect((await call(v.port, { path: '/authz', headers: chained, localAddress: '127.0.0.2' })).status).toBe(
-      403,
-    );
+    expect(
+      (await call(doors(), { path: '/authz/traefik', headers: chained, localAddress: '127.0.0.2' })).status,
+    ).toBe(403);
   });
 
-  it('refuses a forward-auth request that does not say what it is for', async () => {
-    const r = await call(v.port, { path: '/authz', headers: bearer(good.key) });
+  it('refuses a forward-auth request that does not say what it is for, and names the doors at /authz', async () => {
+    const r = await call(doors(), { path: '/authz/traefik', headers: bearer(good.key) });
     expect(r.status).toBe(400);
-    expect((await call(v.port, { path: '/authz/other', headers: bearer(good.key) })).status).toBe(404);
+    const plain = await call(doors(), { path: '/authz', headers: bearer(good.key) });
+    expect(plain.status).toBe(404);
+    expect(plain.body).toContain('/authz/traefik');
+    expect((await call(doors(), { path: '/authz/other', headers: bearer(good.key) })).status).toBe(404);
   });
 });
 
@@ -295,8 +308,8 @@ describe('reverse proxy', () => {
 
   it('treats a key whose record has a line break in a customer as unknown: 401, never a 500', async () => {
     seen.length = 0;
-    const authz = await call(v.port, {
-      path: '/authz',
+    const authz = await call(doors(), {
+      path: '/authz/traefik',
       headers: { ...bearer(tampered.key), 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/v1/devices/1' },
     });
     const proxied = await call(v.port, { path: '/v1/devices/1', headers: bearer(tampered.key) });
@@ -349,8 +362,13 @@ describe('reverse proxy', () => {
 });
 
 describe('POST /v1/keys/verify', () => {
-  const verify = (body: unknown) =>
-    call(v.port, { method: 'POST', path: '/v1/keys/verify', body: JSON.stringify(body) });
+  const verify = (body: unknown, localAddress?: string) =>
+    call(doors(), {
+      method: 'POST',
+      path: '/v1/keys/verify',
+      body: JSON.stringify(body),
+      ...(localAddress ? { localAddress } : {}),
+    });
 
   it('answers valid with the key facts and the remaining rate limit', async () => {
     const r = await verify({ key: good.key, permission: 'tickets:create' });
@@ -379,17 +397,19 @@ describe('POST /v1/keys/verify', () => {
       valid: false,
       code: 'source_not_allowed',
     });
-    expect((await verify({ key: fenced.key, sourceIp: '198.51.100.1' })).json()).toMatchObject({
+    // sourceIp counts only from a trusted peer (127.0.0.2 plays one)
+    expect((await verify({ key: fenced.key, sourceIp: '198.51.100.1' }, '127.0.0.2')).json()).toMatchObject({
       valid: true,
     });
+    expect((await verify({ key: fenced.key, sourceIp: '198.51.100.1' })).status).toBe(400);
     expect((await verify({})).json()).toMatchObject({ valid: false, code: 'key_malformed' });
   });
 
   it('refuses bad requests with 400 and other methods with 405', async () => {
-    expect((await call(v.port, { method: 'POST', path: '/v1/keys/verify', body: '{' })).status).toBe(400);
-    expect((await verify({ key: good.key, sourceIp: 'nope' })).status).toBe(400);
+    expect((await call(doors(), { method: 'POST', path: '/v1/keys/verify', body: '{' })).status).toBe(400);
+    expect((await verify({ key: good.key, sourceIp: 'nope' }, '127.0.0.2')).status).toBe(400);
     expect((await verify({ key: good.key, permission: 'BAD' })).status).toBe(400);
-    expect((await call(v.port, { path: '/v1/keys/verify' })).status).toBe(405);
+    expect((await call(doors(), { path: '/v1/keys/verify' })).status).toBe(405);
   });
 });
 

@@ -39,6 +39,13 @@ describe('validator metrics', () => {
     expect(text).toContain('keywarden_validator_keys{state="disabled",environment="production"} 1');
     expect(text).toContain('keywarden_validator_keys{state="expired",environment="production"} 1');
     expect(text).toContain('keywarden_validator_keys{state="active",environment="staging"} 1');
-    expect(text).toMatch(/keywarden_validator_key_store_seconds_since_update \d/);
+    // A timestamp (the age is computed in PromQL): the store heard of keys just now.
+    const last = /keywarden_validator_key_store_last_update_timestamp_seconds ([0-9.e+]+)\n/.exec(text);
+    expect(Math.abs(Number(last?.[1]) - Date.now() / 1000)).toBeLessThan(60);
+    // Never listed: 0 (the stale alert ignores it; the not-synced alert covers it).
+    const empty = new ValidatorMetrics(new KeyStore(), { perKey: { enabled: false, maxKeys: 1 } });
+    expect(await empty.registry.metrics()).toContain(
+      '\nkeywarden_validator_key_store_last_update_timestamp_seconds 0\n',
+    );
   });
 });

@@ -83,3 +83,60 @@ describe('mutating webhook', () => {
     expect(ops[0]?.value).toEqual({ 'keywarden.dev/type': 'private' });
   });
 });
+
+describe('reveal requester (audit attribution)', () => {
+  const REQ = 'keywarden.dev/reveal-request';
+  const BY = 'keywarden.dev/reveal-requested-by';
+  const withAnnotations = (annotations: Record<string, string>) => {
+    const o = apiKey() as { metadata: Record<string, unknown> };
+    o.metadata.annotations = annotations;
+    return o;
+  };
+  const stamp = (object: unknown, oldObject: unknown, username?: string) => {
+    const r = parseAdmissionReview({
+      ...review('UPDATE', object, oldObject),
+      request: { ...review('UPDATE', object, oldObject).request, userInfo: username ? { username } : {} },
+    });
+    if (!r.ok) throw new Error(r.message);
+    const d = mutateApiKey(r.request, { policy: POLICY, now: NOW });
+    if (!d.allowed) throw new Error(d.message);
+    return (d.patch ?? []).filter((op) => op.path.includes('reveal-requested-by'));
+  };
+
+  it('stamps the user the API server authenticated when the reveal request changes', () => {
+    expect(stamp(withAnnotations({ [REQ]: '{"new":1}' }), withAnnotations({}), 'alice')).toEqual([
+      { op: 'add', path: '/metadata/annotations/keywarden.dev~1reveal-requested-by', value: 'alice' },
+    ]);
+    // A name the client wrote itself is overwritten with the real one.
+    expect(
+      stamp(
+        withAnnotations({ [REQ]: '{"new":2}', [BY]: 'bob' }),
+        withAnnotations({ [REQ]: '{"new":1}' }),
+        'mallory',
+      ),
+    ).toEqual([
+      { op: 'replace', path: '/metadata/annotations/keywarden.dev~1reveal-requested-by', value: 'mallory' },
+    ]);
+  });
+
+  it('never lets a client write or change the name without a new request', () => {
+    // Forged with the request unchanged: put back as it was.
+    expect(
+      stamp(
+        withAnnotations({ [REQ]: 'r', [BY]: 'bob' }),
+        withAnnotations({ [REQ]: 'r', [BY]: 'alice' }),
+        'mallory',
+      ),
+    ).toEqual([
+      { op: 'replace', path: '/metadata/annotations/keywarden.dev~1reveal-requested-by', value: 'alice' },
+    ]);
+    // Added where there was none: removed.
+    expect(stamp(withAnnotations({ [BY]: 'bob' }), withAnnotations({}), 'mallory')).toEqual([
+      { op: 'remove', path: '/metadata/annotations/keywarden.dev~1reveal-requested-by' },
+    ]);
+    // Untouched: no op.
+    expect(
+      stamp(withAnnotations({ [REQ]: 'r', [BY]: 'alice' }), withAnnotations({ [REQ]: 'r', [BY]: 'alice' })),
+    ).toEqual([]);
+  });
+});

@@ -1,0 +1,3 @@
+module keywarden.dev/test/upstream
+
+go 1.24

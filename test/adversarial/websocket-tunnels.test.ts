@@ -1,0 +1,107 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { apiKeyPath, patchSpec } from '../integration/support/apikeys.ts';
+import { adminRest } from '../integration/support/kube.ts';
+import { createNamespace } from '../integration/support/kubectl.ts';
+import { type RunningValidator, startValidator, writeConfig } from '../integration/validator-support.ts';
+import { type KeyedNamespace, keyedNamespace } from './keyed-validator.ts';
+
+// Actor: the holder of a key that is then disabled, regenerated or deleted (a leaked key its owner
+// revokes). Never: keep using the API through a websocket tunnel opened while the key was valid.
+// Real control plane and controller, the validator as its own process in reverse-proxy mode, a real
+// `ws` upstream that keeps every tunnel open and answers pings; the key changes through the API server.
+
+const BOUND_MS = 5_000; // the controller's write plus the validator's watch, on a loaded machine
+const rest = adminRest();
+let keyed: KeyedNamespace;
+let upstream: WebSocketServer;
+let v: RunningValidator;
+
+beforeAll(async () => {
+  const ns = await createNamespace('adv-tunnels');
+  keyed = await keyedNamespace(rest, ns);
+  upstream = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  upstream.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo ${m.toString()}`)));
+  await new Promise((r) => upstream.once('listening', r));
+  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  v = await startValidator(
+    writeConfig(`environment: production
+keyStore: { namespaces: [${ns}] }
+lastUsed: { enabled: false }
+upstream: { url: "${url}" }
+routes:
+  - { path: /v1/stream, permission: stream:read }
+`),
+  );
+}, 300_000);
+
+afterAll(async () => {
+  await v?.proc.stop();
+  upstream?.close();
+  await keyed?.stop();
+});
+
+interface Tunnel {
+  ws: WebSocket;
+  closed: Promise<number>;
+}
+
+async function openTunnel(key: string): Promise<Tunnel> {
+  const ws = new WebSocket(`ws://127.0.0.1:${v.port}/v1/stream`, { headers: { 'x-api-key': key } });
+  const closed = new Promise<number>((resolve) => ws.on('close', () => resolve(Date.now())));
+  ws.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+  });
+  const echo = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
+  ws.send('ping');
+  expect(await echo).toBe('echo ping');
+  return { ws, closed };
+}
+
+/** Milliseconds from `from` until the tunnel closed, or Infinity when still open after the bound. */
+const closedWithin = (t: Tunnel, from: number) =>
+  Promise.race([
+    t.closed.then((at) => at - from),
+    new Promise<number>((r) => setTimeout(() => r(Number.POSITIVE_INFINITY), BOUND_MS * 2)),
+  ]);
+
+/** Keys are minted in parallel: each reveal waits on the controller. */
+const mint = (name: string) => keyed.mint(name, { environment: 'production', permissions: ['stream:read'] });
+
+describe('a websocket tunnel ends when its key stops being valid (real control plane)', () => {
+  it(`disabled, regenerated without grace, deleted: each tunnel closed within ${BOUND_MS} ms; an untouched key's tunnel stays`, async () => {
+    const [disabled, regenerated, deleted, untouched] = await Promise.all(
+      ['disabled', 'regenerated', 'deleted', 'untouched'].map(mint),
+    );
+    const tunnels = {
+      disabled: await openTunnel(disabled as string),
+      regenerated: await openTunnel(regenerated as string),
+      deleted: await openTunnel(deleted as string),
+      untouched: await openTunnel(untouched as string),
+    };
+    const at = Date.now();
+    await patchSpec(rest, keyed.ns, 'disabled', { disabled: true });
+    await patchSpec(rest, keyed.ns, 'regenerated', { rotation: { generation: 1 } });
+    await rest.delete(apiKeyPath(keyed.ns, 'deleted'));
+    const took = {
+      disabled: await closedWithin(tunnels.disabled, at),
+      regenerated: await closedWithin(tunnels.regenerated, at),
+      deleted: await closedWithin(tunnels.deleted, at),
+    };
+    expect(took.disabled, 'disabled').toBeLessThan(BOUND_MS);
+    expect(took.regenerated, 'regenerated without grace').toBeLessThan(BOUND_MS);
+    expect(took.deleted, 'deleted').toBeLessThan(BOUND_MS);
+    // The untouched key's tunnel still carries data.
+    const echo = new Promise<string>((resolve) =>
+      tunnels.untouched.ws.once('message', (m) => resolve(m.toString())),
+    );
+    tunnels.untouched.ws.send('still');
+    expect(await echo).toBe('echo still');
+    tunnels.untouched.ws.close();
+    // And the revoked keys cannot open a new one.
+    await expect(openTunnel(disabled as string)).rejects.toThrow(/401/);
+  }, 180_000);
+});
