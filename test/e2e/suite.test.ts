@@ -41,6 +41,8 @@ const [
 ] = E2E_STEPS;
 
 const CHART = join(ROOT, 'charts/keywarden');
+// The chart on main before the node e2e work (issue 13): the release the upgrade step starts from.
+const PREVIOUS_CHART_REF = '197fec429b9e452793586c2efc0beea4a5d12e2a';
 const VALUES = join(ROOT, 'test/e2e/values.yaml');
 const helmInstallArgs = (chart: string) => [
   'upgrade',
@@ -327,7 +329,8 @@ console.log(JSON.stringify(out));
 
   test(AUDIT, async () => {
     const pod = (await getJson(['-n', DEMO_NS, 'get', 'pods', '-l', 'app=demo-api'])).items[0].metadata.name;
-    const rows = await eventually('decisions in the audit trail', 30_000, async () => {
+    // Files become readable when the writer finishes them: every 5 s here (rotate.age in values.yaml).
+    const rows = await eventually('decisions in the audit trail', 60_000, async () => {
       const out = await kubectlOk([
         '-n',
         DEMO_NS,
@@ -392,14 +395,30 @@ console.log(JSON.stringify(out));
   });
 
   test(UPGRADE, async () => {
-    const ref = process.env.KEYWARDEN_E2E_PREVIOUS_REF ?? 'main';
+    const ref = process.env.KEYWARDEN_E2E_PREVIOUS_REF ?? PREVIOUS_CHART_REF;
     const dir = mkdtempSync(join(tmpdir(), 'keywarden-chart-'));
     try {
       execFileSync('bash', ['-c', `git -C "${ROOT}" archive "${ref}" charts crds | tar -x -C "${dir}"`]);
       const before = await hashSecrets();
-      // Down to the chart on main, then up to the working tree: keys stay live both ways.
-      for (const chart of [join(dir, 'charts/keywarden'), CHART]) {
-        await helmOk(helmInstallArgs(chart));
+      // Keys stay live: a client calls the demo API from the host all along.
+      const statuses: number[] = [];
+      let live = true;
+      const traffic = (async () => {
+        while (live) {
+          statuses.push(
+            await fromHost('/v1/devices/1', keys.dev).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          );
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })();
+      try {
+        // The release goes back to the previous chart (its templates; the image stays this one, so its
+        // pods need not become Ready: the Deployments keep the running ones), then up to the working tree.
+        await helmOk(helmInstallArgs(join(dir, 'charts/keywarden')).filter((a) => a !== '--wait'));
+        await helmOk(helmInstallArgs(CHART));
         await kubectlOk([
           '-n',
           OPERATOR_NS,
@@ -408,11 +427,19 @@ console.log(JSON.stringify(out));
           `deploy/${RELEASE}-controller`,
           '--timeout=180s',
         ]);
-        expect(await hashSecrets()).toEqual(before);
-        await eventually('the key still validates', 60_000, async () =>
-          (await fromHost('/v1/devices/1', keys.dev)).status === 200 ? true : undefined,
-        );
+      } finally {
+        live = false;
+        await traffic;
       }
+      expect(await hashSecrets(), 'no hash Secret lost or re-minted').toEqual(before);
+      expect(statuses.length).toBeGreaterThan(0);
+      expect(
+        statuses.filter((s) => s !== 200),
+        'every request during the upgrade was allowed',
+      ).toEqual([]);
+      await eventually('the key still validates', 60_000, async () =>
+        (await fromHost('/v1/devices/1', keys.dev)).status === 200 ? true : undefined,
+      );
       const history = await helmOk(['history', RELEASE, '-n', OPERATOR_NS, '-o', 'json']);
       expect(JSON.parse(history).length).toBeGreaterThanOrEqual(3);
     } finally {
