@@ -66,8 +66,9 @@ export function demoApiManifests(): object[] {
             },
           },
           spec: {
-            // Made by the chart in each validator namespace; bound to read hash Secrets here only.
-            serviceAccountName: 'keywarden-validator',
+            // The app gets no API token: its sidecar reads hash Secrets with the chart's validator token
+            // Secret, mounted into the sidecar only.
+            automountServiceAccountToken: false,
             containers: [
               {
                 name: 'api',
@@ -94,6 +95,68 @@ export function demoApiManifests(): object[] {
         selector: { app: 'demo-api' },
         ports: [{ name: 'http', port: 80, targetPort: 'keywarden' }],
       },
+    },
+  ];
+}
+
+/**
+ * A standalone validator for forward auth (no upstream: /authz/nginx on its port), as docs/validator.md
+ * describes for ingresses: its own Deployment and Service, running as the chart's keywarden-validator
+ * account, which no application uses. The image is ours; only keys signed by the controller count.
+ */
+export function forwardAuthValidatorManifests(operatorNamespace: string, namespace: string): object[] {
+  const config = `environment: development
+server: { host: 0.0.0.0, port: 8080, adminPort: 9090 }
+keyStore:
+  namespaces: [${namespace}]
+  recordKeys: { configMap: { namespace: ${operatorNamespace}, name: keywarden-record-keys } }
+${ROUTES}`;
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'forward-auth-config' },
+      data: { 'validator.yaml': config },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'forward-auth' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'forward-auth' } },
+        template: {
+          metadata: { labels: { app: 'forward-auth' } },
+          spec: {
+            serviceAccountName: 'keywarden-validator',
+            containers: [
+              {
+                name: 'validator',
+                image: IMAGES.app,
+                imagePullPolicy: 'Never',
+                args: ['validator', '--config', '/etc/keywarden/validator.yaml'],
+                ports: [{ name: 'http', containerPort: 8080 }],
+                securityContext: restricted,
+                readinessProbe: { httpGet: { path: '/readyz', port: 9090 }, periodSeconds: 2 },
+                volumeMounts: [
+                  { name: 'config', mountPath: '/etc/keywarden', readOnly: true },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'config', configMap: { name: 'forward-auth-config' } },
+              { name: 'tmp', emptyDir: {} },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'forward-auth' },
+      spec: { selector: { app: 'forward-auth' }, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] },
     },
   ];
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, inject, test } from 'vitest';
 import { HASH_SECRET_TYPE } from '../../src/api/hash-record.ts';
 import { SIDECAR_NAME } from '../../src/injector/inject.ts';
-import { demoApiManifests, list, nginxManifests } from './demo.ts';
+import { demoApiManifests, forwardAuthValidatorManifests, list, nginxManifests } from './demo.ts';
 import { E2E_STEPS } from './steps.ts';
 import {
   DEMO_NS,
@@ -273,7 +273,17 @@ console.log(JSON.stringify(out));
   });
 
   test(NGINX, async () => {
-    await kubectlOk(['-n', DEMO_NS, 'apply', '-f', '-'], list(nginxManifests(demoService.clusterIp)));
+    // Next to a reverse proxy the public port serves only the app, so nginx asks a standalone validator.
+    await kubectlOk(
+      ['-n', DEMO_NS, 'apply', '-f', '-'],
+      list(forwardAuthValidatorManifests(OPERATOR_NS, DEMO_NS)),
+    );
+    await kubectlOk(['-n', DEMO_NS, 'rollout', 'status', 'deploy/forward-auth', '--timeout=180s']);
+    const validator = await getJson(['-n', DEMO_NS, 'get', 'svc', 'forward-auth']);
+    await kubectlOk(
+      ['-n', DEMO_NS, 'apply', '-f', '-'],
+      list(nginxManifests(`${validator.spec.clusterIP}:8080`)),
+    );
     await kubectlOk(['-n', DEMO_NS, 'rollout', 'status', 'deploy/nginx', '--timeout=120s']);
     const nginx = await getJson(['-n', DEMO_NS, 'get', 'svc', 'nginx']);
     const out = await runInPod(
@@ -448,7 +458,7 @@ console.log(JSON.stringify(out));
   });
 
   test(UNINSTALL, async () => {
-    await kubectlOk(['-n', DEMO_NS, 'delete', 'deploy', 'demo-api', 'nginx', '--wait=true']);
+    await kubectlOk(['-n', DEMO_NS, 'delete', 'deploy', 'demo-api', 'nginx', 'forward-auth', '--wait=true']);
     await helmOk(['uninstall', RELEASE, '-n', OPERATOR_NS, '--wait']);
     const leftInRelease = await getJson([
       '-n',
