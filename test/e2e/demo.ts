@@ -14,6 +14,9 @@ const ROUTES = `routes:
   - path: /v1/devices/**
     methods: [GET]
     permission: devices:read
+  - path: /v1/devices/**
+    methods: [POST, PUT, PATCH, DELETE]
+    permission: devices:write
 `;
 
 /** A tiny HTTP API that echoes the identity headers it got (the base image runs it from a ConfigMap). */

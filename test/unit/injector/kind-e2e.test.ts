@@ -1,13 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { composeValidatorConfig, computeInjection, SETTINGS_ENV } from '../../../src/injector/index.ts';
 import { parseConfig } from '../../../src/validator/config/load.ts';
+import { demoApiManifests, forwardAuthValidatorManifests } from '../../e2e/demo.ts';
 import { applyPatch, CONFIG } from './support.ts';
 
-// scripts/kind-e2e.sh cannot run here (no Docker): check that it is valid bash, that it applies the
-// same example files as `keywarden dev`, and that its demo app is injected into a working validator.
+// scripts/kind-e2e.sh cannot run here (no Docker): check that it is valid bash, that it runs the e2e
+// suite (test/e2e, the same steps as on the local node), and that the suite's demo app is injected into
+// a working validator and its standalone forward-auth validator has a valid configuration.
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are walked freely in assertions
 type Json = Record<string, any>;
@@ -15,29 +17,28 @@ type Json = Record<string, any>;
 const SCRIPT = 'scripts/kind-e2e.sh';
 const text = readFileSync(SCRIPT, 'utf8');
 
-function demoManifests(): Json[] {
-  const start = text.indexOf("<<'YAML'\n", text.indexOf('# DEMO_APP_BEGIN'));
-  const end = text.indexOf('\nYAML\n', start);
-  expect(start).toBeGreaterThan(0);
-  return parseAllDocuments(text.slice(start + "<<'YAML'\n".length, end)).map((d) => d.toJS());
-}
+const demoManifests = () => demoApiManifests() as Json[];
 
 describe('scripts/kind-e2e.sh', () => {
   it('is valid bash', () => {
     execFileSync('bash', ['-n', SCRIPT]);
   });
 
-  it('applies every Kubernetes manifest in examples/, the policy first', () => {
-    const manifests = readdirSync('examples')
-      .filter((f) => f.endsWith('.yaml'))
-      .filter((f) => {
-        const doc = parse(readFileSync(`examples/${f}`, 'utf8')) as { apiVersion?: unknown; kind?: unknown };
-        return typeof doc?.apiVersion === 'string' && typeof doc.kind === 'string';
-      })
-      .sort();
-    const applied = [...text.matchAll(/"\$root\/examples\/([\w.-]+\.yaml)"/g)].map((m) => m[1]);
-    expect([...applied].sort()).toEqual(manifests);
-    expect(applied[0]).toBe('apikeypolicy.yaml');
+  it('runs the e2e vitest project, as scripts/test.sh does on the local node', () => {
+    expect(text).toContain('npx vitest run --project e2e');
+  });
+
+  it('the forward-auth validator nginx asks serves development keys of the demo namespace, no upstream', () => {
+    const configMap = forwardAuthValidatorManifests('keywarden-system', 'demo').find(
+      (d) => (d as Json).kind === 'ConfigMap',
+    ) as Json;
+    const loaded = parseConfig(configMap.data['validator.yaml']);
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+    expect(loaded.config).toMatchObject({ environment: 'development', keyStore: { namespaces: ['demo'] } });
+    expect(loaded.config.upstream).toBeUndefined();
+    expect(loaded.config.routes).toEqual(
+      parse(readFileSync('examples/validator-config.yaml', 'utf8')).routes,
+    );
   });
 
   it("the demo's routes are those of examples/validator-config.yaml", () => {
