@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { HASH_RECORD_KEY, type HashRecord, hashSecretName } from '../../src/api/hash-record.ts';
+import { revealKey } from '../../src/cli/commands/reveal.ts';
 import type { KubeRest } from '../../src/kube/rest.ts';
 import { generateKey, hashKey } from '../../src/rules/index.ts';
 import { apiKeyPath, getApiKey, getRecord, secretExists } from '../integration/support/apikeys.ts';
@@ -212,7 +213,7 @@ beforeAll(async () => {
   ]);
   await controller.waitForLog('became leader');
 
-  // The victim: a key in team-b, revealed by its owner (here: read as admin from the delivery Secret).
+  // The victim: a key in team-b, revealed by its owner (here: as admin, through the sealed reveal path).
   await rest.create(apiKeyPath(TEAM_B), {
     apiVersion: 'keywarden.dev/v1alpha1',
     kind: 'ApiKey',
@@ -221,7 +222,7 @@ beforeAll(async () => {
   });
   await waitActive(TEAM_B, 'victim');
   victimKeyId = (await getApiKey(rest, TEAM_B, 'victim')).status?.keyId ?? '';
-  victimKey = (await secretValue(OPERATOR, `${TEAM_B}.victim.delivery`)) ?? '';
+  victimKey = await revealKey(rest, TEAM_B, 'victim');
   expect(victimKey).toContain(victimKeyId);
 
   // A validator serving both teams (keys of either team work at one protected API).

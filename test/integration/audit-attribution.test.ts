@@ -29,7 +29,7 @@ const forged = generateKey({ type: 'private', environment: 'production', keyId: 
 const stranger = generateKey({ type: 'private', environment: 'production' });
 
 async function send(key: string): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${v.port}/authz`, {
+  const res = await fetch(`http://127.0.0.1:${v.port}/authz/traefik`, {
     headers: {
       'x-forwarded-method': 'GET',
       'x-forwarded-uri': '/v1/orders/1',

@@ -10,10 +10,11 @@ import type { ApiKeyStatus } from '../../api/index.ts';
 import { REVEAL_ANNOTATIONS, type RevealRequest, serializeRevealRequest } from '../../api/reveal.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { isNotFound, KubeRest } from '../../kube/rest.ts';
-import { formatDuration, parseDuration } from '../../rules/index.ts';
+import { formatDuration } from '../../rules/index.ts';
 import { pointer } from '../../webhook/json-patch.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
+import { durationOption } from '../options.ts';
 
 /** Wait for the controller's answer this long before giving up (it answers within a reconcile). */
 export const REVEAL_TIMEOUT_MS = 30_000;
@@ -147,19 +148,13 @@ export function registerReveal(program: Command): void {
     .argument('<name>', 'ApiKey name')
     .option('-n, --namespace <ns>', 'namespace of the ApiKey', 'default')
     .option('--kubeconfig <file>', 'kubeconfig file')
-    .option(
-      '--timeout <duration>',
-      "how long to wait for the controller's answer",
-      formatDuration(REVEAL_TIMEOUT_MS),
-    )
+    .addOption(durationOption('--timeout', "how long to wait for the controller's answer", REVEAL_TIMEOUT_MS))
     // Accepted so scripts written for earlier versions keep working; reveal no longer reads that namespace.
     .addOption(new Option('--operator-namespace <ns>').hideHelp())
-    .action(async (name: string, o: { namespace: string; kubeconfig?: string; timeout: string }) => {
-      const timeout = parseDuration(o.timeout);
-      if (!timeout.ok || timeout.ms <= 0)
-        throw new CliError(`--timeout: ${timeout.ok ? 'must be more than 0s' : timeout.message}`, EXIT.usage);
+    .action(async (name: string, o: { namespace: string; kubeconfig?: string; timeout: number }) => {
+      if (o.timeout <= 0) throw new CliError('--timeout: must be more than 0s', EXIT.usage);
       const rest = new KubeRest(loadKubeConfig(o.kubeconfig));
-      const key = await revealKey(rest, o.namespace, name, { timeoutMs: timeout.ms });
+      const key = await revealKey(rest, o.namespace, name, { timeoutMs: o.timeout });
       process.stdout.write(`${key}\n`);
     });
 }

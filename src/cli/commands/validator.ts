@@ -21,7 +21,9 @@ function portOption(value: string): number {
 export function registerValidator(program: Command): void {
   const validator = program
     .command('validator')
-    .description('run the validator sidecar: forward auth (/authz), reverse proxy and POST /v1/keys/verify')
+    .description(
+      'run the validator sidecar: forward auth (/authz/nginx, /authz/traefik, /authz/envoy/...), reverse proxy and POST /v1/keys/verify',
+    )
     .option('--config <file>', 'validator configuration (YAML; see docs/validator.md); required')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--port <port>', 'main port, overrides server.port (0: any free port)', portOption)
