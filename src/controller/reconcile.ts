@@ -229,6 +229,7 @@ export class Reconciler {
     //    also means revealed (an older CLI deleted it).
     let revealedCopy: SecretObject | undefined;
     let revealedBy: string | undefined;
+    let sealedNow = false;
     if (delivery && staged && staged.generation === record.rotationGeneration) {
       const request = parseRevealRequest(ak.metadata.annotations?.[REVEAL_ANNOTATIONS.request]);
       const asked = request?.keyId === staged.keyId && request.generation === staged.generation;
@@ -266,6 +267,7 @@ export class Reconciler {
         revealedBy = ak.metadata.annotations?.[REVEAL_ANNOTATIONS.requestedBy] || undefined;
         status.delivery = { state: 'Revealed', jwe: await sealForRecipient(plaintext, request.jwk) };
         revealedCopy = delivery;
+        sealedNow = true;
         events.push({
           type: 'Normal',
           reason: 'Revealed',
@@ -378,8 +380,8 @@ export class Reconciler {
     }
 
     // Label first, so that anyone who sees the state in status can already select on it.
-    await this.#ensureLabels(ak, state);
-    await this.#writeStatus(ak, status);
+    const version = await this.#ensureLabels(ak, state, sealedNow);
+    await this.#writeStatus(ak, status, sealedNow ? version : undefined);
     if (delivery && staged?.jwe) await this.#deleteSecret(operatorNamespace, delivery);
     // Only after status holds the sealed answer: a crash in between must not lose the key.
     if (revealedCopy) await this.#deleteSecret(operatorNamespace, revealedCopy);
@@ -655,7 +657,12 @@ export class Reconciler {
     }
   }
 
-  async #writeStatus(ak: LiveApiKey, status: ApiKeyStatus): Promise<void> {
+  /**
+   * `ifVersion`: apply only if the ApiKey is still that version (resourceVersion as the apply's
+   * precondition; a 409 retries the reconcile). A reveal answer needs it: a CLI that gave up withdraws
+   * its request, and a key sealed to a withdrawn request would be lost.
+   */
+  async #writeStatus(ak: LiveApiKey, status: ApiKeyStatus, ifVersion?: string): Promise<void> {
     const clean = JSON.parse(JSON.stringify(status)) as ApiKeyStatus; // drop undefined
     // lastUsedAt belongs to the validators: applying a cached copy would move it backwards.
     delete clean.lastUsedAt;
@@ -664,7 +671,11 @@ export class Reconciler {
       {
         apiVersion: API_VERSION,
         kind: 'ApiKey',
-        metadata: { name: ak.metadata.name, namespace: ak.metadata.namespace },
+        metadata: {
+          name: ak.metadata.name,
+          namespace: ak.metadata.namespace,
+          ...(ifVersion ? { resourceVersion: ifVersion } : {}),
+        },
         status: clean,
       },
       'apply',
@@ -685,18 +696,26 @@ export class Reconciler {
   }
 
   /** Environment, type and state labels for label selectors (the webhook sets the first two too). */
-  async #ensureLabels(ak: LiveApiKey, state: string): Promise<void> {
+  /**
+   * Returns the ApiKey's resourceVersion after the labels are right. `locked`: the patch carries the
+   * resourceVersion read, so it fails (and the reconcile retries) if the ApiKey changed since.
+   */
+  async #ensureLabels(ak: LiveApiKey, state: string, locked = false): Promise<string | undefined> {
     const want = {
       [LABELS.environment]: ak.spec.environment,
       [LABELS.type]: ak.spec.type ?? 'private',
       [LABELS.state]: state,
     };
-    if (Object.entries(want).every(([k, v]) => ak.metadata.labels?.[k] === v)) return;
-    await this.#ctx.rest.patch(
+    if (Object.entries(want).every(([k, v]) => ak.metadata.labels?.[k] === v))
+      return ak.metadata.resourceVersion;
+    const lock =
+      locked && ak.metadata.resourceVersion ? { resourceVersion: ak.metadata.resourceVersion } : {};
+    const patched = await this.#ctx.rest.patch<{ metadata?: { resourceVersion?: string } }>(
       apiKeyPath(ak.metadata.namespace, ak.metadata.name),
-      { metadata: { labels: want } },
+      { metadata: { labels: want, ...lock } },
       'merge',
     );
+    return patched?.metadata?.resourceVersion;
   }
 
   async #fail(

@@ -126,7 +126,7 @@ beforeAll(async () => {
     const all = await Promise.all(['billing-backend', 'web-frontend'].map((n) => getApiKey(rest, ns, n)));
     return all.every((a) => a.status?.state === 'Active') ? true : undefined;
   }, 60_000);
-  consoleProc = await startConsoleProcess(['--operator-namespace', OPERATOR_NS]);
+  consoleProc = await startConsoleProcess(['--operator-namespace', OPERATOR_NS, '-n', ns]);
   browser = await launchChromium();
   ({ page } = await signIn(browser, consoleProc.loginUrl));
   await row(page, 'billing-backend').waitFor();
@@ -226,7 +226,7 @@ describe('the API Keys page', () => {
           static now() { return D.now() + off; } }; }`,
     );
     // A second console: the login link works once.
-    const second = await startConsoleProcess(['--operator-namespace', OPERATOR_NS]);
+    const second = await startConsoleProcess(['--operator-namespace', OPERATOR_NS, '-n', ns]);
     try {
       await skewed.goto(second.loginUrl);
       await skewed.getByRole('heading', { name: 'API Keys' }).waitFor();
@@ -377,7 +377,7 @@ describe('the API Keys page', () => {
     for (const scheme of ['light', 'dark'] as const) {
       const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: scheme });
       const p = await ctx.newPage();
-      const c = await startConsoleProcess(['--operator-namespace', OPERATOR_NS]);
+      const c = await startConsoleProcess(['--operator-namespace', OPERATOR_NS, '-n', ns]);
       try {
         await p.goto(c.loginUrl);
         await p.locator(`tr[data-key="${ns}/billing-backend"]`).waitFor();
