@@ -2,7 +2,6 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revealKey } from '../../src/cli/commands/reveal.ts';
 import { CliError } from '../../src/cli/errors.ts';
-import { EXIT } from '../../src/cli/exit-codes.ts';
 import { hashKey, keyMatchesHash, parseKey } from '../../src/rules/index.ts';
 import {
   apiKeyPath,
@@ -11,6 +10,7 @@ import {
   getRecord,
   OPERATOR_NS,
   patchSpec,
+  secretExists,
 } from './support/apikeys.ts';
 import { eventually, type KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
 import { adminRest } from './support/kube.ts';
@@ -174,15 +174,27 @@ describe('crash safety', () => {
       // hash), or a reader got it.
       // The settled controller answers one reveal after another: give it time, and let any other
       // failure than "already revealed" fail the test with its own message.
+      let refusedWith = '';
       const fresh = await revealKey(rest, ns, name, { timeoutMs: 60_000 }).catch((err: unknown) => {
-        if (err instanceof CliError && err.exitCode === EXIT.alreadyRevealed) return undefined;
+        // A refusal (already revealed, no copy staged) leaves the check below to find the reader's copy;
+        // a controller that does not answer in time is a failure of its own.
+        if (err instanceof CliError && !/did not answer/.test(err.message)) {
+          refusedWith = err.message;
+          return undefined;
+        }
         throw err;
       });
       const current = fresh ?? (revealed.get(name) ?? []).find((k) => keyMatchesHash(k, record.hash));
-      expect(
-        current,
-        `${name}: no plaintext exists for the live hash; refusals: ${JSON.stringify([...refusals])}`,
-      ).toBeDefined();
+      if (current === undefined) {
+        // Say what the controller left, so a failure here is a bug report.
+        const ak = await rest.get<{ status?: unknown }>(apiKeyPath(ns, name));
+        const copy = await secretExists(rest, OPERATOR_NS, `${ns}.${name}.delivery`);
+        expect.fail(
+          `${name}: no plaintext exists for the live hash (generation ${record.rotationGeneration}); the final ` +
+            `reveal said: ${refusedWith}; delivery Secret present: ${copy}; readers won ${(revealed.get(name) ?? []).length} ` +
+            `copies of it; status: ${JSON.stringify(ak.status)}; refusals: ${JSON.stringify([...refusals])}`,
+        );
+      }
       expect(hashKey(current as string)).toBe(record.hash);
     }
     expect(keyIds.size).toBe(KEYS);
