@@ -274,7 +274,16 @@ export class Reconciler {
           action: 'Reveal',
           note: `The one-time copy of key ${record.keyId} was revealed${revealedBy ? ` to ${revealedBy}` : ''} and destroyed`,
         });
+      } else if (
+        ak.status?.delivery?.state === 'Revealed' &&
+        ak.status.rotationGeneration === staged.generation
+      ) {
+        // Answered (the request since withdrawn), copy not yet deleted when we stopped: delete it now.
+        revealedCopy = delivery;
       } else {
+        // Waiting to be revealed. Said from the live copy, not the cached status: the status is applied
+        // whole (server-side apply drops a field we omit), and a stale cache may predate the mint.
+        status.delivery = { state: 'Pending', expiresAt: staged.expiresAt };
         wake(Date.parse(staged.expiresAt));
       }
     } else if (!delivery && status.delivery?.state === 'Pending') {
