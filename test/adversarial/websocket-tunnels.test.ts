@@ -1,10 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { apiKeyPath, patchSpec } from '../integration/support/apikeys.ts';
 import { adminRest } from '../integration/support/kube.ts';
 import { createNamespace } from '../integration/support/kubectl.ts';
 import { type RunningValidator, startValidator, writeConfig } from '../integration/validator-support.ts';
+import { closedWithin, openTunnel as openSharedTunnel, type Tunnel } from '../unit/validator/ws-tunnel.ts';
 import { type KeyedNamespace, keyedNamespace } from './keyed-validator.ts';
 
 // Actor: the holder of a key that is then disabled, regenerated or deleted (a leaked key its owner
@@ -42,31 +43,9 @@ afterAll(async () => {
   await keyed?.stop();
 });
 
-interface Tunnel {
-  ws: WebSocket;
-  closed: Promise<number>;
-}
-
-async function openTunnel(key: string): Promise<Tunnel> {
-  const ws = new WebSocket(`ws://127.0.0.1:${v.port}/v1/stream`, { headers: { 'x-api-key': key } });
-  const closed = new Promise<number>((resolve) => ws.on('close', () => resolve(Date.now())));
-  ws.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-  });
-  const echo = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
-  ws.send('ping');
-  expect(await echo).toBe('echo ping');
-  return { ws, closed };
-}
-
+const openTunnel = (key: string) => openSharedTunnel(v.port, key);
 /** Milliseconds from `from` until the tunnel closed, or Infinity when still open after the bound. */
-const closedWithin = (t: Tunnel, from: number) =>
-  Promise.race([
-    t.closed.then((at) => at - from),
-    new Promise<number>((r) => setTimeout(() => r(Number.POSITIVE_INFINITY), BOUND_MS * 2)),
-  ]);
+const closedWithinBound = (t: Tunnel, from: number) => closedWithin(t, from, BOUND_MS * 2);
 
 /** Keys are minted in parallel: each reveal waits on the controller. */
 const mint = (name: string) => keyed.mint(name, { environment: 'production', permissions: ['stream:read'] });
@@ -87,9 +66,9 @@ describe('a websocket tunnel ends when its key stops being valid (real control p
     await patchSpec(rest, keyed.ns, 'regenerated', { rotation: { generation: 1 } });
     await rest.delete(apiKeyPath(keyed.ns, 'deleted'));
     const took = {
-      disabled: await closedWithin(tunnels.disabled, at),
-      regenerated: await closedWithin(tunnels.regenerated, at),
-      deleted: await closedWithin(tunnels.deleted, at),
+      disabled: await closedWithinBound(tunnels.disabled, at),
+      regenerated: await closedWithinBound(tunnels.regenerated, at),
+      deleted: await closedWithinBound(tunnels.deleted, at),
     };
     expect(took.disabled, 'disabled').toBeLessThan(BOUND_MS);
     expect(took.regenerated, 'regenerated without grace').toBeLessThan(BOUND_MS);

@@ -7,6 +7,7 @@ import { parseConfig } from '../../../src/validator/config/load.ts';
 import { KeyStore } from '../../../src/validator/key-store.ts';
 import { Validator } from '../../../src/validator/server.ts';
 import { makeKey, secretFor, type TestKey } from './fixtures.ts';
+import { closedWithin, openTunnel as openSharedTunnel, type Tunnel } from './ws-tunnel.ts';
 
 // Finding 10: a websocket tunnel opened with a key must close when that key stops being valid for it
 // (disabled, expired, regenerated without grace or after the grace, deleted, permission taken away),
@@ -40,31 +41,9 @@ afterAll(async () => {
   upstreamServer?.close();
 });
 
-interface Tunnel {
-  ws: WebSocket;
-  closed: Promise<number>;
-}
-
-async function openTunnel(key: string): Promise<Tunnel> {
-  const ws = new WebSocket(`ws://127.0.0.1:${v.port}/v1/stream`, { headers: { 'x-api-key': key } });
-  const closed = new Promise<number>((resolve) => ws.on('close', () => resolve(Date.now())));
-  ws.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-  });
-  // The tunnel carries data end to end.
-  const echo = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
-  ws.send('ping');
-  expect(await echo).toBe('echo ping');
-  return { ws, closed };
-}
-
-const withinBound = (t: Tunnel, from: number) =>
-  Promise.race([
-    t.closed.then((at) => at - from),
-    new Promise<number>((r) => setTimeout(() => r(Number.POSITIVE_INFINITY), BOUND_MS * 3)),
-  ]);
+const openTunnel = (key: string) => openSharedTunnel(v.port, key);
+/** Milliseconds from `from` until the tunnel closed, or Infinity when still open after the bound. */
+const withinBound = (t: Tunnel, from: number) => closedWithin(t, from, BOUND_MS * 3);
 
 /** When the tunnel closed, or Infinity when it is still open BOUND_MS after `deadline`. */
 const closedBy = (t: Tunnel, deadline: number) =>
