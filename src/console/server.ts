@@ -80,7 +80,7 @@ class KeyStream {
       },
     });
     this.informer.on('add', (o) => this.#upsert(o));
-    this.informer.on('update', (_old, o) => this.#upsert(o));
+    this.informer.on('update', (o) => this.#upsert(o));
     this.informer.on('delete', (o) =>
       this.#send('delete', { namespace: o.metadata.namespace, name: o.metadata.name }),
     );

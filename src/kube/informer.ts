@@ -51,7 +51,7 @@ export const objectKey = (o: { metadata: { name: string; namespace?: string } })
 
 interface InformerEvents<T> {
   add: [T];
-  update: [T, T];
+  update: [current: T, previous: T];
   delete: [T];
   synced: [];
   relisted: [];

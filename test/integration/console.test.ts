@@ -170,11 +170,13 @@ describe('the API Keys page', () => {
     expect(await billing.locator('.expiring-soon').count()).toBe(0);
     // Sort by Expires, both ways.
     const names = () => page.locator('table.keys tbody tr td[data-col=name]').allTextContents();
+    // The page re-renders and then writes the sort into the URL: wait for each rather than race them.
     await page.getByRole('button', { name: /^Expires/ }).click();
-    expect((await names()).slice(0, 2)).toEqual(['web-frontend', 'billing-backend']);
+    await until(async () => (await names()).slice(0, 2)).toEqual(['web-frontend', 'billing-backend']);
+    await until(() => page.url()).toContain('sort=expires');
     await page.getByRole('button', { name: /^Expires/ }).click();
-    expect((await names()).slice(0, 2)).toEqual(['billing-backend', 'web-frontend']);
-    expect(page.url()).toContain('sort=-expires');
+    await until(async () => (await names()).slice(0, 2)).toEqual(['billing-backend', 'web-frontend']);
+    await until(() => page.url()).toContain('sort=-expires');
     await page.screenshot({ path: `${SHOTS}table-light.png` });
   });
 
@@ -258,7 +260,7 @@ describe('the API Keys page', () => {
     await page.locator('sl-select[data-field="filter-environment"]').click();
     await page.locator('sl-select[data-field="filter-environment"] sl-option[value="production"]').click();
     await until(() => page.locator('table.keys tbody tr[data-key]').count()).toBe(1);
-    expect(page.url()).toContain('env=production');
+    await until(() => page.url()).toContain('env=production');
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await until(() => page.locator('table.keys tbody tr[data-key]').count()).toBeGreaterThan(1);
     // Search covers the allowed sources, like `keywarden list -q`.
@@ -267,7 +269,7 @@ describe('the API Keys page', () => {
     expect(await page.locator('table.keys tbody tr[data-key]').getAttribute('data-key')).toBe(
       `${ns}/billing-backend`,
     );
-    expect(page.url()).toContain('q=10.0.0.0');
+    await until(() => page.url()).toContain('q=10.0.0.0');
     // A shared link: state filter, expiring within 30 days, and a selected key.
     await page.goto(`${consoleProc.url}?state=Active&expiring=30&key=${ns}/web-frontend`);
     await row(page, 'web-frontend').waitFor();
@@ -301,8 +303,7 @@ describe('the API Keys page', () => {
     expect(ms).toBeLessThan(5_000);
     // The State badge follows once the controller has acted (its latency is the controller's, not the page's).
     await until(() => billing.getAttribute('data-state'), { timeout: 60_000 })
-      .toBe('Inactive')
-      .catch(() => undefined);
+      .toBe('Inactive');
     await kubectlOk([
       'patch',
       'apikey',
