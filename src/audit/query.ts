@@ -213,7 +213,8 @@ export async function queryEvents(q: AuditQuery, opts: EventsOptions = {}): Prom
       const time = batch.columns.get('time') as number[];
       for (const i of indexes) candidates.push({ ...where, index: i, timeMs: time[i] as number });
     },
-    () => limit > 0 && candidates.length >= limit,
+    // One more than the limit, so that `truncated` can tell "exactly limit" from "more than limit".
+    () => limit > 0 && candidates.length > limit,
   );
   const matched = candidates.length;
   const sign = order === 'desc' ? -1 : 1;

@@ -34,7 +34,14 @@ export function AuditLog(props: { available: boolean; namespace?: string; name?:
     { rows?: AuditRowView[]; more?: boolean; message?: string } | undefined
   >();
 
+  // A new filter starts again at the newest page (an old offset could point past the filtered rows).
+  const changeFilter = (set: (v: string) => void, value: string) => {
+    set(value);
+    setOffset(0);
+  };
+
   useEffect(() => {
+    let current = true;
     const q = new URLSearchParams({
       since: String(Date.now() - (RANGES[range] ?? RANGES['24h'] ?? 0)),
       limit: String(PAGE),
@@ -47,7 +54,14 @@ export function AuditLog(props: { available: boolean; namespace?: string; name?:
     call<{ available: boolean; rows?: AuditRowView[]; more?: boolean; message?: string }>(
       'GET',
       `/api/audit?${q}`,
-    ).then(setResult, (err: Error) => setResult({ message: err.message }));
+    ).then(
+      (r) => current && setResult(r),
+      (err: Error) => current && setResult({ message: err.message }),
+    );
+    // An answer to an older query that arrives after a newer one's must not overwrite it.
+    return () => {
+      current = false;
+    };
   }, [range, status, reason, offset, props.namespace, props.name]);
 
   return (
@@ -62,7 +76,7 @@ export function AuditLog(props: { available: boolean; namespace?: string; name?:
           name="audit-range"
           data-field="audit-range"
           value={range}
-          onsl-change={(e: Event) => setRange((e.target as HTMLSelectElement).value)}
+          onsl-change={(e: Event) => changeFilter(setRange, (e.target as HTMLSelectElement).value)}
         >
           {Object.keys(RANGES).map((r) => (
             <sl-option key={r} value={r}>
@@ -75,14 +89,14 @@ export function AuditLog(props: { available: boolean; namespace?: string; name?:
           name="audit-status"
           data-field="audit-status"
           value={status}
-          onsl-change={(e: Event) => setStatus((e.target as HTMLInputElement).value)}
+          onsl-change={(e: Event) => changeFilter(setStatus, (e.target as HTMLInputElement).value)}
         />
         <sl-input
           label="Reason (e.g. key_expired)"
           name="audit-reason"
           data-field="audit-reason"
           value={reason}
-          onsl-change={(e: Event) => setReason((e.target as HTMLInputElement).value)}
+          onsl-change={(e: Event) => changeFilter(setReason, (e.target as HTMLInputElement).value)}
         />
       </div>
       {result?.message && (

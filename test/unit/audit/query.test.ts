@@ -75,6 +75,19 @@ describe('queries', () => {
     expect(oldest.rows).toEqual([...all.rows].reverse().slice(0, 5));
   });
 
+  it('says a result was cut when the limit falls exactly where a scan could stop, and not when all fit', async () => {
+    // The scan may stop as soon as enough rows matched; it must see one more to know there are more
+    // (the console's "Older" button and `keywarden audit`'s "more rows" notice depend on it).
+    const all = await queryEvents({ directory: dir }, { limit: 0 });
+    for (const limit of [1, 100, all.rows.length - 1]) {
+      const r = await queryEvents({ directory: dir }, { limit });
+      expect([limit, r.rows.length, r.truncated]).toEqual([limit, limit, true]);
+    }
+    const exact = await queryEvents({ directory: dir }, { limit: all.rows.length });
+    expect(exact.truncated).toBe(false);
+    expect(exact.rows.length).toBe(all.rows.length);
+  });
+
   it('usage per key, per day and per key and day counts decisions only', async () => {
     const byKey = await queryUsage({ directory: dir }, 'key');
     expect(byKey.rows.reduce((n, r) => n + r.requests, 0)).toBe(300);
