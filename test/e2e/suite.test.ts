@@ -4,9 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, test } from 'vitest';
 import { HASH_SECRET_TYPE } from '../../src/api/hash-record.ts';
+import {
+  CHART_DIR,
+  chartInstallArgs,
+  demoApiManifests,
+  forwardAuthValidatorManifests,
+  list,
+  nginxManifests,
+} from '../../src/dev/demo.ts';
 import { SIDECAR_NAME } from '../../src/injector/inject.ts';
 import { injectCa, installStandInCrds, StandInIssuer, setCaBundle } from './cert-manager.ts';
-import { demoApiManifests, forwardAuthValidatorManifests, list, nginxManifests } from './demo.ts';
 import { E2E_STEPS } from './steps.ts';
 import {
   DEMO_NS,
@@ -42,24 +49,8 @@ const [
   UNINSTALL,
 ] = E2E_STEPS;
 
-const CHART = join(ROOT, 'charts/keywarden');
 // The chart on main before the node e2e work (issue 13): the release the upgrade step starts from.
 const PREVIOUS_CHART_REF = '197fec429b9e452793586c2efc0beea4a5d12e2a';
-const VALUES = join(ROOT, 'test/e2e/values.yaml');
-const helmInstallArgs = (chart: string) => [
-  'upgrade',
-  '--install',
-  RELEASE,
-  chart,
-  '--namespace',
-  OPERATOR_NS,
-  '--create-namespace',
-  '-f',
-  VALUES,
-  '--wait',
-  '--timeout',
-  '5m',
-];
 
 const keys = { dev: '', staging: '', burst: '' };
 let demoService = { clusterIp: '', nodePort: 0 };
@@ -167,7 +158,7 @@ const waitKeysReady = (...names: string[]) =>
 describe('keywarden on a real node: image, chart and pods', () => {
   test(INSTALL, async () => {
     await kubectl(['create', 'namespace', DEMO_NS]);
-    await helmOk(helmInstallArgs(CHART));
+    await helmOk(chartInstallArgs());
     const pods = await getJson(['-n', OPERATOR_NS, 'get', 'pods']);
     for (const pod of pods.items) {
       // Every container runs read-only as uid 1000 (the image's user), as the chart says.
@@ -245,7 +236,7 @@ describe('keywarden on a real node: image, chart and pods', () => {
   });
 
   test(INJECT, async () => {
-    await kubectlOk(['-n', DEMO_NS, 'apply', '-f', '-'], list(demoApiManifests()));
+    await kubectlOk(['-n', DEMO_NS, 'apply', '-f', '-'], list(demoApiManifests('development')));
     await kubectlOk(['-n', DEMO_NS, 'rollout', 'status', 'deploy/demo-api', '--timeout=180s']);
     const pods = await getJson(['-n', DEMO_NS, 'get', 'pods', '-l', 'app=demo-api']);
     const containers = pods.items[0].spec.containers.map((c: { name: string }) => c.name);
@@ -484,8 +475,8 @@ console.log(JSON.stringify(out));
       try {
         // The release goes back to the previous chart (its templates; the image stays this one, so its
         // pods need not become Ready: the Deployments keep the running ones), then up to the working tree.
-        await helmOk(helmInstallArgs(join(dir, 'charts/keywarden')).filter((a) => a !== '--wait'));
-        await helmOk(helmInstallArgs(CHART));
+        await helmOk(chartInstallArgs(join(dir, 'charts/keywarden')).filter((a) => a !== '--wait'));
+        await helmOk(chartInstallArgs());
         await kubectlOk([
           '-n',
           OPERATOR_NS,
@@ -519,7 +510,7 @@ console.log(JSON.stringify(out));
     // Certificates need cert-manager's CRDs (stand-ins here), and the webhook now runs --tls-mode=files
     // on the mounted Secret. Until the stand-in issues, it serves what bootstrap mode left in that Secret.
     await installStandInCrds();
-    await helmOk([...helmInstallArgs(CHART), '--set', 'webhook.tls.mode=cert-manager']);
+    await helmOk(chartInstallArgs(CHART_DIR, ['--set', 'webhook.tls.mode=cert-manager']));
     const objects = await getJson([
       '-n',
       OPERATOR_NS,
