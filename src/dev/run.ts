@@ -11,6 +11,7 @@ export interface RunResult {
 export interface RunOptions {
   input?: string;
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
 }
 
 /** Runs a command to its end; never throws for a non-zero exit (the caller reads `code`). */
@@ -19,7 +20,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     const child = execFile(
       cmd,
       args,
-      { env: { ...process.env, ...opts.env }, maxBuffer: 64 * 1024 * 1024 },
+      { env: { ...process.env, ...opts.env }, cwd: opts.cwd, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? ((err as { code?: unknown }).code ?? 1) : 0;
         resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
