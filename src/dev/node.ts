@@ -42,6 +42,7 @@ export class NodeBackend implements DevBackend {
     await cluster.kubectl.ok(['create', 'namespace', DEMO_NS]);
     const args = chartInstallArgs();
     process.stdout.write(`${shown('helm', args)}\n`);
+    say('(helm --wait: until the controller and webhook pods are Ready; a minute or two)');
     process.stdout.write(await runOk(helm, args, { env: cluster.env }));
     await cluster.kubectl.show(['-n', OPERATOR_NS, 'get', 'pods', '-o', 'wide']);
     return cluster;

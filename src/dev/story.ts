@@ -2,7 +2,7 @@ import { revealKey } from '../cli/commands/reveal.ts';
 import { printTable } from '../cli/output.ts';
 import { revealWhenReady } from '../console/keys.ts';
 import { DEMO_NS } from './demo.ts';
-import { type DevCluster, say, step } from './session.ts';
+import { type DevCluster, say, shown, step } from './session.ts';
 import { eventually } from './wait.ts';
 
 // The steps `keywarden dev` shows the same way whether its parts run as processes or as pods.
@@ -17,10 +17,12 @@ const EXAMPLE_KEYS = [
 export async function applyExamples({ kubectl }: DevCluster): Promise<void> {
   step('applying the policy and the example ApiKeys (the webhook defaults expiry, labels and sources)');
   // Right after install the webhook may not be reachable yet (caBundle, endpoints): ApiKeys fail closed.
-  await eventually('the policy applies through the webhook', 90_000, async () =>
-    (await kubectl.attempt(['apply', '-f', 'examples/apikeypolicy.yaml'])).code === 0 ? true : undefined,
-  );
-  await kubectl.show(['apply', '-f', 'examples/apikeypolicy.yaml']);
+  const policy = ['apply', '-f', 'examples/apikeypolicy.yaml'];
+  const applied = await eventually('the policy applies through the webhook', 90_000, async () => {
+    const r = await kubectl.attempt(policy);
+    return r.code === 0 ? r.stdout : undefined;
+  });
+  process.stdout.write(`${shown('kubectl', policy)}\n${applied}`);
   for (const f of EXAMPLE_KEYS) await kubectl.show(['apply', '-n', DEMO_NS, '-f', `examples/${f}`]);
   await eventually('every example key to be Active', 90_000, async () => {
     const states = (
@@ -181,6 +183,7 @@ export async function tryItKey({ kubectl }: DevCluster, base: string): Promise<s
       spec: { environment: 'staging', type: 'public', permissions: ['sessions:create'] },
     }),
   );
+  await kubectl.ok(['-n', DEMO_NS, 'wait', '--for=condition=Ready', '--timeout=60s', 'apikey/try-me']);
   return [
     `KEY=$(bin/keywarden reveal try-me -n ${DEMO_NS})   # once: the copy is destroyed as it is shown`,
     `curl -i -X POST -H "Authorization: Bearer $KEY" ${base}/v1/sessions`,
