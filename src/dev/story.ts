@@ -186,6 +186,6 @@ export async function tryItKey({ kubectl }: DevCluster, base: string): Promise<s
   await kubectl.ok(['-n', DEMO_NS, 'wait', '--for=condition=Ready', '--timeout=60s', 'apikey/try-me']);
   return [
     `KEY=$(bin/keywarden reveal try-me -n ${DEMO_NS})   # once: the copy is destroyed as it is shown`,
-    `curl -i -X POST -H "Authorization: Bearer $KEY" ${base}/v1/sessions`,
+    `curl -sS -i -X POST -H "Authorization: Bearer $KEY" ${base}/v1/sessions`,
   ];
 }

@@ -1,7 +1,20 @@
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
+import { expect } from 'vitest';
+import { CHART_DIR, chartInstallArgs } from '../../src/dev/demo.ts';
 import { type CertificateAuthority, createCa, issueCert, type KeyPairPem } from '../../src/pki/index.ts';
-import { getJson, kubectl, kubectlOk, ROOT } from './support.ts';
+import {
+  DEMO_NS,
+  eventually,
+  getJson,
+  helmOk,
+  kubectl,
+  kubectlOk,
+  OPERATOR_NS,
+  RELEASE,
+  ROOT,
+  runInPod,
+} from './support.ts';
 
 // cert-manager cannot run here (no registry), so the e2e suite plays its two parts itself, in the
 // open: issuance (a CA and serving certificates written into the Secret the chart's Certificate names)
@@ -13,6 +26,8 @@ const STAND_IN_CRDS = join(ROOT, 'test/fixtures/stand-in-crds/cert-manager.io.ya
 const CONFIGURATION_KINDS = ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'] as const;
 const INJECT_ANNOTATION = 'cert-manager.io/inject-ca-from';
 const DAY_MS = 86_400_000;
+/** The chart's Certificate for the webhook's serving certificate. */
+export const WEBHOOK_CERTIFICATE = `${RELEASE}-webhook`;
 
 /** Installs the stand-in cert-manager CRDs; refuses to replace real ones a cluster already has. */
 export async function installStandInCrds(): Promise<void> {
@@ -119,4 +134,121 @@ export async function injectCa(release: string): Promise<void> {
     const secret = await getJson(['-n', namespace, 'get', 'secret', cert.spec.secretName]);
     await patchCaBundle(kind, name, Buffer.from(secret.data['ca.crt'], 'base64').toString('utf8'));
   }
+}
+
+/** Creates an ApiKey (or only asks the API server, with dryRun): the admission chain's answer. */
+export const createKey = (name: string, spec: object, dryRun = false) =>
+  kubectl(
+    ['-n', DEMO_NS, 'create', ...(dryRun ? ['--dry-run=server'] : []), '-f', '-'],
+    JSON.stringify({ apiVersion: 'keywarden.dev/v1alpha1', kind: 'ApiKey', metadata: { name }, spec }),
+  );
+
+export interface WebhookPod {
+  name: string;
+  uid: string;
+  ip: string;
+  restarts: number;
+  args: string[];
+}
+
+/** The release's running webhook pods (not the ones a rollout is terminating). */
+export async function webhookPods(): Promise<WebhookPod[]> {
+  const pods = await getJson([
+    '-n',
+    OPERATOR_NS,
+    'get',
+    'pods',
+    '-l',
+    `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/component=webhook`,
+  ]);
+  return pods.items
+    .filter((p: { metadata: { deletionTimestamp?: string } }) => !p.metadata.deletionTimestamp)
+    .map(
+      (p: {
+        metadata: { name: string; uid: string };
+        status: { podIP: string; containerStatuses?: { restartCount: number }[] };
+        spec: { containers: { args: string[] }[] };
+      }) => ({
+        name: p.metadata.name,
+        uid: p.metadata.uid,
+        ip: p.status.podIP,
+        restarts: (p.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0),
+        args: p.spec.containers[0]?.args ?? [],
+      }),
+    );
+}
+
+/** Waits until every webhook pod logged that it loaded the certificate with this serial from files. */
+export const loadedByEveryPod = (pods: WebhookPod[], serial: string) =>
+  eventually(`every webhook pod loaded certificate ${serial} from its mounted Secret`, 180_000, async () => {
+    for (const pod of pods) {
+      const logs = await kubectlOk(['-n', OPERATOR_NS, 'logs', pod.name, '-c', 'webhook']);
+      const loaded = logs
+        .split('\n')
+        .some((l) => l.includes('serving certificate loaded from files') && l.toUpperCase().includes(serial));
+      if (!loaded) return undefined;
+    }
+    return true;
+  });
+
+/**
+ * `helm upgrade` of the live release to cert-manager mode, on stand-in CRDs: the chart's Issuers and
+ * Certificates are accepted and the webhook runs --tls-mode=files on the mounted Secret (until the
+ * stand-in issues, that Secret still holds what bootstrap mode left). Returns the new webhook pods.
+ */
+export async function upgradeToCertManagerMode(): Promise<WebhookPod[]> {
+  await installStandInCrds();
+  await helmOk(chartInstallArgs(CHART_DIR, ['--set', 'webhook.tls.mode=cert-manager']));
+  const objects = await getJson([
+    '-n',
+    OPERATOR_NS,
+    'get',
+    'certificates.cert-manager.io,issuers.cert-manager.io',
+  ]);
+  expect(
+    objects.items.map((o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.metadata.name}`),
+  ).toEqual(
+    expect.arrayContaining([
+      `Certificate/${WEBHOOK_CERTIFICATE}`,
+      `Certificate/${RELEASE}-ca`,
+      `Issuer/${RELEASE}-ca`,
+      `Issuer/${RELEASE}-selfsigned`,
+    ]),
+  );
+  const pods = await webhookPods();
+  expect(pods).toHaveLength(2);
+  for (const pod of pods) expect(pod.args, pod.name).toContain('--tls-mode=files');
+  return pods;
+}
+
+/**
+ * The serial number each `host:port` serves, read by a client pod that verifies the chain against
+ * `caPem` and the name `servername` (what the API server checks); an error string where that fails.
+ */
+export async function servedSerials(
+  targets: string[],
+  caPem: string,
+  servername: string,
+): Promise<Record<string, string>> {
+  const out = await runInPod(
+    DEMO_NS,
+    `
+import tls from 'node:tls';
+const { targets, ca, servername } = JSON.parse(process.env.PROBE);
+const out = {};
+for (const target of targets) {
+  const [host, port] = target.split(':');
+  out[target] = await new Promise((resolve) => {
+    const socket = tls.connect({ host, port: Number(port), ca, servername }, () => {
+      resolve(socket.getPeerCertificate().serialNumber);
+      socket.end();
+    });
+    socket.on('error', (err) => resolve('error: ' + err.message));
+  });
+}
+console.log(JSON.stringify(out));
+`,
+    { PROBE: JSON.stringify({ targets, ca: caPem, servername }) },
+  );
+  return JSON.parse(out.trim().split('\n').pop() as string) as Record<string, string>;
 }

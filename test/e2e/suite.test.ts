@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { describe, expect, inject, test } from 'vitest';
 import { HASH_SECRET_TYPE } from '../../src/api/hash-record.ts';
 import {
-  CHART_DIR,
   chartInstallArgs,
   demoApiManifests,
   forwardAuthValidatorManifests,
@@ -13,7 +12,17 @@ import {
   nginxManifests,
 } from '../../src/dev/demo.ts';
 import { SIDECAR_NAME } from '../../src/injector/inject.ts';
-import { injectCa, installStandInCrds, StandInIssuer, setCaBundle } from './cert-manager.ts';
+import {
+  createKey,
+  injectCa,
+  loadedByEveryPod,
+  StandInIssuer,
+  servedSerials,
+  setCaBundle,
+  upgradeToCertManagerMode,
+  WEBHOOK_CERTIFICATE,
+  webhookPods,
+} from './cert-manager.ts';
 import { E2E_STEPS } from './steps.ts';
 import {
   DEMO_NS,
@@ -89,61 +98,6 @@ async function applyKey(name: string, spec: object): Promise<void> {
     JSON.stringify({ apiVersion: 'keywarden.dev/v1alpha1', kind: 'ApiKey', metadata: { name }, spec }),
   );
 }
-
-/** Creates an ApiKey (or only asks the API server, with dryRun): the admission chain's answer. */
-const createKey = (name: string, spec: object, dryRun = false) =>
-  kubectl(
-    ['-n', DEMO_NS, 'create', ...(dryRun ? ['--dry-run=server'] : []), '-f', '-'],
-    JSON.stringify({ apiVersion: 'keywarden.dev/v1alpha1', kind: 'ApiKey', metadata: { name }, spec }),
-  );
-
-interface WebhookPod {
-  name: string;
-  uid: string;
-  ip: string;
-  restarts: number;
-  args: string[];
-}
-
-/** The release's running webhook pods (not the ones a rollout is terminating). */
-async function webhookPods(): Promise<WebhookPod[]> {
-  const pods = await getJson([
-    '-n',
-    OPERATOR_NS,
-    'get',
-    'pods',
-    '-l',
-    `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/component=webhook`,
-  ]);
-  return pods.items
-    .filter((p: { metadata: { deletionTimestamp?: string } }) => !p.metadata.deletionTimestamp)
-    .map(
-      (p: {
-        metadata: { name: string; uid: string };
-        status: { podIP: string; containerStatuses?: { restartCount: number }[] };
-        spec: { containers: { args: string[] }[] };
-      }) => ({
-        name: p.metadata.name,
-        uid: p.metadata.uid,
-        ip: p.status.podIP,
-        restarts: (p.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0),
-        args: p.spec.containers[0]?.args ?? [],
-      }),
-    );
-}
-
-/** Waits until every webhook pod logged that it loaded the certificate with this serial from files. */
-const loadedByEveryPod = (pods: WebhookPod[], serial: string) =>
-  eventually(`every webhook pod loaded certificate ${serial} from its mounted Secret`, 180_000, async () => {
-    for (const pod of pods) {
-      const logs = await kubectlOk(['-n', OPERATOR_NS, 'logs', pod.name, '-c', 'webhook']);
-      const loaded = logs
-        .split('\n')
-        .some((l) => l.includes('serving certificate loaded from files') && l.toUpperCase().includes(serial));
-      if (!loaded) return undefined;
-    }
-    return true;
-  });
 
 const waitKeysReady = (...names: string[]) =>
   kubectlOk([
@@ -506,52 +460,21 @@ console.log(JSON.stringify(out));
   });
 
   test(CERT_MANAGER, async () => {
-    // An upgrade of the live release from bootstrap to cert-manager mode: the chart's Issuers and
-    // Certificates need cert-manager's CRDs (stand-ins here), and the webhook now runs --tls-mode=files
-    // on the mounted Secret. Until the stand-in issues, it serves what bootstrap mode left in that Secret.
-    await installStandInCrds();
-    await helmOk(chartInstallArgs(CHART_DIR, ['--set', 'webhook.tls.mode=cert-manager']));
-    const objects = await getJson([
-      '-n',
-      OPERATOR_NS,
-      'get',
-      'certificates.cert-manager.io,issuers.cert-manager.io',
-    ]);
-    const certificateName = `${RELEASE}-webhook`;
-    expect(
-      objects.items.map((o: { kind: string; metadata: { name: string } }) => `${o.kind}/${o.metadata.name}`),
-    ).toEqual(
-      expect.arrayContaining([
-        `Certificate/${certificateName}`,
-        `Certificate/${RELEASE}-ca`,
-        `Issuer/${RELEASE}-ca`,
-        `Issuer/${RELEASE}-selfsigned`,
-      ]),
-    );
-    const pods = await webhookPods();
-    expect(pods).toHaveLength(2);
-    for (const pod of pods) expect(pod.args, pod.name).toContain('--tls-mode=files');
-
-    // Stand-in issuance into the Secret the Certificate names, and the stand-in cainjector.
+    // An upgrade of the live release from bootstrap to cert-manager mode (stand-ins in cert-manager.ts).
+    const pods = await upgradeToCertManagerMode();
     const issuer = await StandInIssuer.create('keywarden e2e stand-in cert-manager CA');
-    const first = await issuer.issue(OPERATOR_NS, certificateName);
+    const first = await issuer.issue(OPERATOR_NS, WEBHOOK_CERTIFICATE);
     await injectCa(RELEASE);
     await loadedByEveryPod(pods, first.serial);
 
     // The API server calls the webhook through its Service with that certificate: the mutating webhook
     // defaults the expiry, the validating one refuses two years with its own message.
-    const admitted = await createKey('cm-admitted', {
-      environment: 'development',
-      permissions: ['devices:read'],
-    });
+    const devKey = { environment: 'development', permissions: ['devices:read'] };
+    const admitted = await createKey('cm-admitted', devKey);
     expect(admitted.code, admitted.stderr).toBe(0);
     expect((await getJson(['-n', DEMO_NS, 'get', 'apikey', 'cm-admitted'])).spec.expiresAt).toBeTruthy();
     const twoYears = new Date(Date.now() + 2 * 366 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
-    const refused = await createKey('cm-too-long', {
-      environment: 'development',
-      permissions: ['devices:read'],
-      expiresAt: twoYears,
-    });
+    const refused = await createKey('cm-too-long', { ...devKey, expiresAt: twoYears });
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(
       /admission webhook "validate\.apikeys\.keywarden\.dev" denied the request: .*spec\.expiresAt .* is more than .* ahead/,
@@ -559,39 +482,15 @@ console.log(JSON.stringify(out));
 
     // Renewal: new files in the Secret; kubelet refreshes the mount and the webhook reloads them with
     // no restart. A client pod checks what each webhook pod and the Service serve, against the CA.
-    const renewed = await issuer.issue(OPERATOR_NS, certificateName);
+    const renewed = await issuer.issue(OPERATOR_NS, WEBHOOK_CERTIFICATE);
     await loadedByEveryPod(pods, renewed.serial);
-    const serviceName = `${RELEASE}-webhook.${OPERATOR_NS}.svc`;
     const service = await getJson(['-n', OPERATOR_NS, 'get', 'svc', `${RELEASE}-webhook`]);
     const targets = [`${service.spec.clusterIP}:443`, ...pods.map((p) => `${p.ip}:9443`)];
-    const served = await runInPod(
-      DEMO_NS,
-      `
-import tls from 'node:tls';
-const { targets, ca, servername } = JSON.parse(process.env.PROBE);
-const out = {};
-for (const target of targets) {
-  const [host, port] = target.split(':');
-  out[target] = await new Promise((resolve) => {
-    const socket = tls.connect({ host, port: Number(port), ca, servername }, () => {
-      resolve(socket.getPeerCertificate().serialNumber);
-      socket.end();
-    });
-    socket.on('error', (err) => resolve('error: ' + err.message));
-  });
-}
-console.log(JSON.stringify(out));
-`,
-      { PROBE: JSON.stringify({ targets, ca: issuer.ca.certPem, servername: serviceName }) },
-    );
-    const serials = JSON.parse(served.trim().split('\n').pop() as string) as Record<string, string>;
+    const serials = await servedSerials(targets, issuer.ca.certPem, `${RELEASE}-webhook.${OPERATOR_NS}.svc`);
     for (const target of targets) expect(serials[target]?.toUpperCase(), target).toBe(renewed.serial);
     const after = await webhookPods();
     expect(after.map((p) => [p.uid, p.restarts]).sort()).toEqual(pods.map((p) => [p.uid, p.restarts]).sort());
-    const afterRenewal = await createKey('cm-renewed', {
-      environment: 'development',
-      permissions: ['devices:read'],
-    });
+    const afterRenewal = await createKey('cm-renewed', devKey);
     expect(afterRenewal.code, afterRenewal.stderr).toBe(0);
 
     // Attack: the webhook serves a certificate the caBundle's CA did not sign (caBundle names another
@@ -602,11 +501,7 @@ console.log(JSON.stringify(out));
       'the API server refuses to call an untrusted webhook',
       30_000,
       async () => {
-        const r = await createKey(
-          'cm-untrusted',
-          { environment: 'development', permissions: ['devices:read'] },
-          true,
-        );
+        const r = await createKey('cm-untrusted', devKey, true);
         return r.code !== 0 ? r : undefined;
       },
     );
@@ -615,10 +510,7 @@ console.log(JSON.stringify(out));
     // Trust restored by the stand-in cainjector: admitted again.
     await injectCa(RELEASE);
     await eventually('admitted again once caBundle is the issuing CA', 30_000, async () =>
-      (await createKey('cm-trusted-again', { environment: 'development', permissions: ['devices:read'] }))
-        .code === 0
-        ? true
-        : undefined,
+      (await createKey('cm-trusted-again', devKey)).code === 0 ? true : undefined,
     );
   });
 
