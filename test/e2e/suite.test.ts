@@ -206,7 +206,7 @@ describe('keywarden on a real node: image, chart and pods', () => {
       `
 const base = 'http://${demoService.clusterIp}';
 const call = async (method, path, key) => {
-  const res = await fetch(base + path, { method, headers: key ? { authorization: 'Bearer ' + key } : {} });
+  const res = await served(base + path, { method, headers: key ? { authorization: 'Bearer ' + key } : {} });
   return { status: res.status, body: await res.text(), retryAfter: res.headers.get('retry-after') };
 };
 const e = process.env;
@@ -292,7 +292,7 @@ console.log(JSON.stringify(out));
       DEMO_NS,
       `
 const call = async (path, key) => {
-  const res = await fetch('http://${nginx.spec.clusterIP}:8080' + path, { headers: key ? { authorization: 'Bearer ' + key } : {} });
+  const res = await served('http://${nginx.spec.clusterIP}:8080' + path, { headers: key ? { authorization: 'Bearer ' + key } : {} });
   return { status: res.status, keyName: res.headers.get('x-seen-key-name'), body: await res.text() };
 };
 console.log(JSON.stringify({

@@ -35,6 +35,24 @@ export async function getJson<T = any>(args: string[]): Promise<T> {
 }
 
 /**
+ * Defined for every script runInPod runs. `served(url, init)` is fetch, retried while the connection
+ * itself fails (up to 30 s): kube-proxy programs a new Service's ClusterIP a moment after the Service
+ * and its pods exist (seconds on a loaded node), and until then the node answers ENETUNREACH. Any HTTP
+ * answer is returned as it is.
+ */
+const IN_POD_PRELUDE = `
+const served = async (url, init) => {
+  for (const deadline = Date.now() + 30000; ; ) {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+};`;
+
+/**
  * Runs a Node script in a fresh pod of the base image (as uid 1000, read-only root) and returns what it
  * printed; the pod is deleted afterwards.
  */
@@ -56,7 +74,7 @@ export async function runInPod(
           name: 'client',
           image: IMAGES.base,
           imagePullPolicy: 'Never',
-          command: ['node', '--input-type=module', '-e', script],
+          command: ['node', '--input-type=module', '-e', `${IN_POD_PRELUDE}\n${script}`],
           env: Object.entries(env).map(([n, value]) => ({ name: n, value })),
           securityContext: {
             runAsUser: 1000,
