@@ -16,7 +16,12 @@
 #   11. controller failover: kill the leader pod, the other takes over, no key lost, no double mint
 #   12. pods run with only their chart ServiceAccounts
 #   13. helm upgrade from the chart on main with keys live
-#   14. helm uninstall leaves no orphans but the documented ones
+#   14. webhook in cert-manager files mode: a pre-made certificate, renewed without a restart, trust checked
+#   15. helm uninstall leaves no orphans but the documented ones
+#
+# Step 14 runs on kind exactly as on the local node: the suite installs stand-in cert-manager CRDs
+# (test/fixtures/stand-in-crds) and plays cert-manager's issuer and cainjector itself, so the cluster
+# must not have the real cert-manager (the step refuses to replace real CRDs).
 #
 # Usage: scripts/kind-e2e.sh [--keep] [--cluster NAME]
 #   --keep        leave the cluster running at the end (default: delete it)
@@ -32,12 +37,12 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --keep) keep=1; shift ;;
     --cluster) cluster="${2:?--cluster needs a name}"; shift 2 ;;
-    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
-# The image names the suite uses (test/e2e/support.ts IMAGES), the same as on the local node.
+# The image names the suite uses (src/dev/demo.ts IMAGES), the same as on the local node.
 app_image="localhost/keywarden:dev"
 base_image="docker.io/library/node:24.21.0-bookworm-slim"
 nginx_image="localhost/keywarden-e2e-nginx:bookworm"

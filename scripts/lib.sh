@@ -53,6 +53,11 @@ ensure_apt() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# What a local node needs (scripts/dev.sh's default mode and the e2e suite).
+ensure_node_packages() {
+  ensure_apt containerd runc containernetworking-plugins buildah mmdebstrap iptables conntrack
+}
+
 # Installs Debian package $1 when file $2 (what the tests run) is missing: the adversarial suite runs
 # real parts (nginx) rather than stand-ins. Needs root or sudo, and apt (Debian/Ubuntu).
 ensure_apt_package() {

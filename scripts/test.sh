@@ -56,7 +56,7 @@ if [[ " ${projects[*]} " == *" e2e "* && $EUID -ne 0 ]]; then
 fi
 if [[ " ${projects[*]} " == *" e2e "* ]]; then
   say "node e2e: Debian's containerd, runc, CNI plugins, buildah, mmdebstrap, iptables and conntrack"
-  ensure_apt containerd runc containernetworking-plugins buildah mmdebstrap iptables conntrack
+  ensure_node_packages
   say "node e2e: images (pause, node base from mmdebstrap + npm, nginx, the Dockerfile; cached after the first run)"
   bash tools/image/build.sh >/dev/null
 fi

@@ -1,6 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { ensureGoTool } from '../../src/localcluster/build-script.ts';
 import { LocalControlPlane } from '../../src/localcluster/cluster.ts';
 import { ensureNodeImages } from '../../src/localcluster/node/images.ts';
 
@@ -18,7 +17,6 @@ declare module 'vitest' {
   }
 }
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const log = (line: string) => process.stderr.write(`[e2e] ${line}\n`);
 
 /**
@@ -27,7 +25,7 @@ const log = (line: string) => process.stderr.write(`[e2e] ${line}\n`);
  * cluster, whose node already has the images.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const helm = execFileSync('bash', [`${root}/tools/build-go-tool.sh`, 'helm'], { encoding: 'utf8' }).trim();
+  const helm = await ensureGoTool('helm');
   const external = process.env.KEYWARDEN_E2E_KUBECONFIG;
   if (external) {
     project.provide('e2eKubeconfig', external);

@@ -14,5 +14,6 @@ export const E2E_STEPS = [
   'controller failover: kill the leader pod, the other takes over, no key lost, no double mint',
   'pods run with only their chart ServiceAccounts',
   'helm upgrade from the chart on main with keys live',
+  'webhook in cert-manager files mode: a pre-made certificate, renewed without a restart, trust checked',
   'helm uninstall leaves no orphans but the documented ones',
 ] as const;

@@ -4,8 +4,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, test } from 'vitest';
 import { HASH_SECRET_TYPE } from '../../src/api/hash-record.ts';
+import {
+  chartInstallArgs,
+  demoApiManifests,
+  forwardAuthValidatorManifests,
+  list,
+  nginxManifests,
+} from '../../src/dev/demo.ts';
 import { SIDECAR_NAME } from '../../src/injector/inject.ts';
-import { demoApiManifests, forwardAuthValidatorManifests, list, nginxManifests } from './demo.ts';
+import {
+  createKey,
+  injectCa,
+  loadedByEveryPod,
+  StandInIssuer,
+  servedSerials,
+  setCaBundle,
+  upgradeToCertManagerMode,
+  WEBHOOK_CERTIFICATE,
+  webhookPods,
+} from './cert-manager.ts';
 import { E2E_STEPS } from './steps.ts';
 import {
   DEMO_NS,
@@ -37,27 +54,12 @@ const [
   FAILOVER,
   RBAC,
   UPGRADE,
+  CERT_MANAGER,
   UNINSTALL,
 ] = E2E_STEPS;
 
-const CHART = join(ROOT, 'charts/keywarden');
 // The chart on main before the node e2e work (issue 13): the release the upgrade step starts from.
 const PREVIOUS_CHART_REF = '197fec429b9e452793586c2efc0beea4a5d12e2a';
-const VALUES = join(ROOT, 'test/e2e/values.yaml');
-const helmInstallArgs = (chart: string) => [
-  'upgrade',
-  '--install',
-  RELEASE,
-  chart,
-  '--namespace',
-  OPERATOR_NS,
-  '--create-namespace',
-  '-f',
-  VALUES,
-  '--wait',
-  '--timeout',
-  '5m',
-];
 
 const keys = { dev: '', staging: '', burst: '' };
 let demoService = { clusterIp: '', nodePort: 0 };
@@ -110,7 +112,7 @@ const waitKeysReady = (...names: string[]) =>
 describe('keywarden on a real node: image, chart and pods', () => {
   test(INSTALL, async () => {
     await kubectl(['create', 'namespace', DEMO_NS]);
-    await helmOk(helmInstallArgs(CHART));
+    await helmOk(chartInstallArgs());
     const pods = await getJson(['-n', OPERATOR_NS, 'get', 'pods']);
     for (const pod of pods.items) {
       // Every container runs read-only as uid 1000 (the image's user), as the chart says.
@@ -188,7 +190,7 @@ describe('keywarden on a real node: image, chart and pods', () => {
   });
 
   test(INJECT, async () => {
-    await kubectlOk(['-n', DEMO_NS, 'apply', '-f', '-'], list(demoApiManifests()));
+    await kubectlOk(['-n', DEMO_NS, 'apply', '-f', '-'], list(demoApiManifests('development')));
     await kubectlOk(['-n', DEMO_NS, 'rollout', 'status', 'deploy/demo-api', '--timeout=180s']);
     const pods = await getJson(['-n', DEMO_NS, 'get', 'pods', '-l', 'app=demo-api']);
     const containers = pods.items[0].spec.containers.map((c: { name: string }) => c.name);
@@ -204,7 +206,7 @@ describe('keywarden on a real node: image, chart and pods', () => {
       `
 const base = 'http://${demoService.clusterIp}';
 const call = async (method, path, key) => {
-  const res = await fetch(base + path, { method, headers: key ? { authorization: 'Bearer ' + key } : {} });
+  const res = await served(base + path, { method, headers: key ? { authorization: 'Bearer ' + key } : {} });
   return { status: res.status, body: await res.text(), retryAfter: res.headers.get('retry-after') };
 };
 const e = process.env;
@@ -290,7 +292,7 @@ console.log(JSON.stringify(out));
       DEMO_NS,
       `
 const call = async (path, key) => {
-  const res = await fetch('http://${nginx.spec.clusterIP}:8080' + path, { headers: key ? { authorization: 'Bearer ' + key } : {} });
+  const res = await served('http://${nginx.spec.clusterIP}:8080' + path, { headers: key ? { authorization: 'Bearer ' + key } : {} });
   return { status: res.status, keyName: res.headers.get('x-seen-key-name'), body: await res.text() };
 };
 console.log(JSON.stringify({
@@ -427,8 +429,8 @@ console.log(JSON.stringify(out));
       try {
         // The release goes back to the previous chart (its templates; the image stays this one, so its
         // pods need not become Ready: the Deployments keep the running ones), then up to the working tree.
-        await helmOk(helmInstallArgs(join(dir, 'charts/keywarden')).filter((a) => a !== '--wait'));
-        await helmOk(helmInstallArgs(CHART));
+        await helmOk(chartInstallArgs(join(dir, 'charts/keywarden')).filter((a) => a !== '--wait'));
+        await helmOk(chartInstallArgs());
         await kubectlOk([
           '-n',
           OPERATOR_NS,
@@ -457,6 +459,61 @@ console.log(JSON.stringify(out));
     }
   });
 
+  test(CERT_MANAGER, async () => {
+    // An upgrade of the live release from bootstrap to cert-manager mode (stand-ins in cert-manager.ts).
+    const pods = await upgradeToCertManagerMode();
+    const issuer = await StandInIssuer.create('keywarden e2e stand-in cert-manager CA');
+    const first = await issuer.issue(OPERATOR_NS, WEBHOOK_CERTIFICATE);
+    await injectCa(RELEASE);
+    await loadedByEveryPod(pods, first.serial);
+
+    // The API server calls the webhook through its Service with that certificate: the mutating webhook
+    // defaults the expiry, the validating one refuses two years with its own message.
+    const devKey = { environment: 'development', permissions: ['devices:read'] };
+    const admitted = await createKey('cm-admitted', devKey);
+    expect(admitted.code, admitted.stderr).toBe(0);
+    expect((await getJson(['-n', DEMO_NS, 'get', 'apikey', 'cm-admitted'])).spec.expiresAt).toBeTruthy();
+    const twoYears = new Date(Date.now() + 2 * 366 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const refused = await createKey('cm-too-long', { ...devKey, expiresAt: twoYears });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(
+      /admission webhook "validate\.apikeys\.keywarden\.dev" denied the request: .*spec\.expiresAt .* is more than .* ahead/,
+    );
+
+    // Renewal: new files in the Secret; kubelet refreshes the mount and the webhook reloads them with
+    // no restart. A client pod checks what each webhook pod and the Service serve, against the CA.
+    const renewed = await issuer.issue(OPERATOR_NS, WEBHOOK_CERTIFICATE);
+    await loadedByEveryPod(pods, renewed.serial);
+    const service = await getJson(['-n', OPERATOR_NS, 'get', 'svc', `${RELEASE}-webhook`]);
+    const targets = [`${service.spec.clusterIP}:443`, ...pods.map((p) => `${p.ip}:9443`)];
+    const serials = await servedSerials(targets, issuer.ca.certPem, `${RELEASE}-webhook.${OPERATOR_NS}.svc`);
+    for (const target of targets) expect(serials[target]?.toUpperCase(), target).toBe(renewed.serial);
+    const after = await webhookPods();
+    expect(after.map((p) => [p.uid, p.restarts]).sort()).toEqual(pods.map((p) => [p.uid, p.restarts]).sort());
+    const afterRenewal = await createKey('cm-renewed', devKey);
+    expect(afterRenewal.code, afterRenewal.stderr).toBe(0);
+
+    // Attack: the webhook serves a certificate the caBundle's CA did not sign (caBundle names another
+    // CA, as when an impostor answers behind the Service). failurePolicy Fail: the API server refuses.
+    const other = await StandInIssuer.create('a CA that did not sign the webhook certificate');
+    await setCaBundle(RELEASE, other.ca.certPem);
+    const impostor = await eventually(
+      'the API server refuses to call an untrusted webhook',
+      30_000,
+      async () => {
+        const r = await createKey('cm-untrusted', devKey, true);
+        return r.code !== 0 ? r : undefined;
+      },
+    );
+    expect(impostor.stderr).toMatch(/failed calling webhook "[a-z.]+keywarden\.dev"/);
+    expect(impostor.stderr).toMatch(/x509: certificate signed by unknown authority/);
+    // Trust restored by the stand-in cainjector: admitted again.
+    await injectCa(RELEASE);
+    await eventually('admitted again once caBundle is the issuing CA', 30_000, async () =>
+      (await createKey('cm-trusted-again', devKey)).code === 0 ? true : undefined,
+    );
+  });
+
   test(UNINSTALL, async () => {
     await kubectlOk(['-n', DEMO_NS, 'delete', 'deploy', 'demo-api', 'nginx', 'forward-auth', '--wait=true']);
     await helmOk(['uninstall', RELEASE, '-n', OPERATOR_NS, '--wait']);
@@ -481,5 +538,14 @@ console.log(JSON.stringify(out));
       `app.kubernetes.io/instance=${RELEASE}`,
     ]);
     expect(cluster.items.map((o: { metadata: { name: string } }) => o.metadata.name)).toEqual([]);
+    // The chart's cert-manager objects go with the release; the Secret cert-manager wrote stays, as
+    // cert-manager leaves it by default (documented).
+    const certManagerObjects = await getJson([
+      '-n',
+      OPERATOR_NS,
+      'get',
+      'certificates.cert-manager.io,issuers.cert-manager.io',
+    ]);
+    expect(certManagerObjects.items).toEqual([]);
   });
 });

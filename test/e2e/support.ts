@@ -1,53 +1,22 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
+import { IMAGES, OPERATOR_NS, REPO } from '../../src/dev/demo.ts';
+import { type RunOptions, type RunResult, run as runCommand, runOk } from '../../src/dev/run.ts';
+import { eventually } from '../../src/dev/wait.ts';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const OPERATOR_NS = 'keywarden-system';
-export const DEMO_NS = 'demo';
-export const RELEASE = 'keywarden';
-/** Image names: the same on the local node (imported archives) and on kind (loaded by the script). */
-export const IMAGES = {
-  app: 'localhost/keywarden:dev',
-  base: 'docker.io/library/node:24.21.0-bookworm-slim',
-  nginx: 'localhost/keywarden-e2e-nginx:bookworm',
-};
+export { DEMO_NS, IMAGES, OPERATOR_NS, RELEASE } from '../../src/dev/demo.ts';
+export { eventually } from '../../src/dev/wait.ts';
+export const ROOT = REPO;
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return runCommand(cmd, args, { ...opts, env: { KUBECONFIG: inject('e2eKubeconfig'), ...opts.env } });
 }
 
-export function run(
-  cmd: string,
-  args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      cmd,
-      args,
-      {
-        env: { ...process.env, KUBECONFIG: inject('e2eKubeconfig'), ...opts.env },
-        maxBuffer: 64 * 1024 * 1024,
-      },
-      (err, stdout, stderr) => {
-        const code = err ? ((err as { code?: unknown }).code ?? 1) : 0;
-        resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
-      },
-    );
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
+const ok = (cmd: string, args: string[], input?: string) =>
+  runOk(cmd, args, {
+    env: { KUBECONFIG: inject('e2eKubeconfig') },
+    ...(input === undefined ? {} : { input }),
   });
-}
-
-async function ok(cmd: string, args: string[], input?: string): Promise<string> {
-  const r = await run(cmd, args, input === undefined ? {} : { input });
-  if (r.code !== 0)
-    throw new Error(`${cmd.split('/').pop()} ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
 
 export function kubectlBin(): string {
   const dir = inject('e2eBinDir');
@@ -65,26 +34,23 @@ export async function getJson<T = any>(args: string[]): Promise<T> {
   return JSON.parse(await kubectlOk([...args, '-o', 'json'])) as T;
 }
 
-export async function eventually<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
+/**
+ * Defined for every script runInPod runs. `served(url, init)` is fetch, retried while the connection
+ * itself fails (up to 30 s): kube-proxy programs a new Service's ClusterIP a moment after the Service
+ * and its pods exist (seconds on a loaded node), and until then the node answers ENETUNREACH. Any HTTP
+ * answer is returned as it is.
+ */
+const IN_POD_PRELUDE = `
+const served = async (url, init) => {
+  for (const deadline = Date.now() + 30000; ; ) {
     try {
-      const value = await probe();
-      if (value !== undefined) return value;
+      return await fetch(url, init);
     } catch (err) {
-      last = err;
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
     }
-    await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(
-    `${what}: not true after ${timeoutMs / 1000} s${last ? ` (last error: ${(last as Error).message})` : ''}`,
-  );
-}
+};`;
 
 /**
  * Runs a Node script in a fresh pod of the base image (as uid 1000, read-only root) and returns what it
@@ -108,7 +74,7 @@ export async function runInPod(
           name: 'client',
           image: IMAGES.base,
           imagePullPolicy: 'Never',
-          command: ['node', '--input-type=module', '-e', script],
+          command: ['node', '--input-type=module', '-e', `${IN_POD_PRELUDE}\n${script}`],
           env: Object.entries(env).map(([n, value]) => ({ name: n, value })),
           securityContext: {
             runAsUser: 1000,

@@ -1,25 +1,9 @@
-import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { request } from 'node:https';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEV_SUCCESS_LINE, ENDPOINTS_HEADING } from '../../src/cli/commands/dev.ts';
-
-const DEV = fileURLToPath(new URL('../../scripts/dev.sh', import.meta.url));
-
-/** The `  <what>  <url>` lines under the endpoints heading. */
-function endpoints(out: string): Map<string, string> {
-  const lines = out
-    .slice(out.indexOf(ENDPOINTS_HEADING) + ENDPOINTS_HEADING.length)
-    .split('\n')
-    .slice(1);
-  const found = new Map<string, string>();
-  for (const line of lines) {
-    const m = /^ {4}(\S.*?)\s+((?:https?):\/\/\S+)/.exec(line);
-    if (!m) break;
-    found.set(m[1] as string, m[2] as string);
-  }
-  return found;
-}
+import { DEV_SUCCESS_LINE } from '../../src/cli/commands/dev.ts';
+import { endpoints, exported, startDevScript, tryItLines } from './support/dev-script.ts';
 
 /** Any HTTP answer over TLS from the webhook (its CA is its own, so it is not checked here). */
 function tlsAnswers(url: string): Promise<number> {
@@ -33,25 +17,15 @@ function tlsAnswers(url: string): Promise<number> {
   });
 }
 
-describe("the README's first command", () => {
-  it('scripts/dev.sh brings the whole system up, prints every endpoint (they answer), shows allowed and denied requests, and tears down', async () => {
+// The node-backed default of scripts/dev.sh needs root and builds images: test/e2e/dev.test.ts runs it.
+describe("the README's first command, process-only mode", () => {
+  it('scripts/dev.sh --processes brings the whole system up, prints every endpoint (they answer), shows allowed and denied requests, and tears down', async () => {
     // Without --exit: the endpoints are checked while it waits for Ctrl-C, then it gets SIGINT.
-    const child = spawn('bash', [DEV], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let waiting: () => void = () => {};
-    const up = new Promise<void>((resolve) => {
-      waiting = resolve;
-    });
-    const onData = (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('Press Ctrl-C to tear everything down.')) waiting();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const dev = await startDevScript(['--processes']);
     try {
-      await Promise.race([up, exited]);
+      const out = dev.output();
       expect(out).toContain(DEV_SUCCESS_LINE);
+      expect(out).not.toContain('the node-backed mode needs');
 
       const found = endpoints(out);
       expect([...found.keys()]).toEqual(
@@ -83,12 +57,23 @@ describe("the README's first command", () => {
       // The validator (its reverse proxy): no key, 401.
       expect((await fetch(`${found.get('validator')}/v1/sessions`, { method: 'POST' })).status).toBe(401);
       expect((await fetch(`${found.get('demo API')}/`)).status).toBeLessThan(500);
+      // The printed "try it" lines work as printed: reveal the unseen key, call through the validator.
+      const tried = execFileSync('bash', ['-euc', tryItLines(out).join('\n')], {
+        cwd: new URL('../..', import.meta.url),
+        env: {
+          ...process.env,
+          KUBECONFIG: exported(out, 'KUBECONFIG'),
+          PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+        },
+        encoding: 'utf8',
+      });
+      expect(tried).toMatch(/^HTTP\/1\.1 200/);
+      expect(tried).toContain('"x-keywarden-apikey-name":"try-me"');
     } finally {
-      // dev.sh execs node: this is the Ctrl-C it waits for.
-      if (child.exitCode === null) child.kill('SIGINT');
+      await dev.stop();
     }
-    const code = await exited;
-    expect(code, out.slice(-3000)).toBe(0);
+    const out = dev.output();
+    expect(await dev.exited, out.slice(-3000)).toBe(0);
     expect(out).toMatch(/public staging key, POST \/v1\/sessions\s+200\s+200/);
     expect(out).toMatch(/a burst over 10 requests\/s\s+429\s+429/);
     expect(out).toContain('==> tearing down');

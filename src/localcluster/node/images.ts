@@ -1,7 +1,4 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const BUILD_SCRIPT = fileURLToPath(new URL('../../../tools/image/build.sh', import.meta.url));
+import { runBuildScript } from '../build-script.ts';
 
 /** An image for the node: its docker-archive tarball and the name pods use. */
 export interface NodeImage {
@@ -15,20 +12,9 @@ export interface NodeImage {
  * an nginx image and keywarden's own image; progress goes to stderr.
  */
 export async function ensureNodeImages(): Promise<NodeImage[]> {
-  const stdout: Buffer[] = [];
-  const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
-  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', resolve);
+  const out = await runBuildScript('image/build.sh', [], "building the node's images");
+  return out.split('\n').map((line) => {
+    const [role = '', archive = '', ref = ''] = line.split(' ');
+    return { role, archive, ref };
   });
-  if (code !== 0) throw new Error(`building the node's images failed (exit ${code}); see the messages above`);
-  return Buffer.concat(stdout)
-    .toString('utf8')
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const [role = '', archive = '', ref = ''] = line.split(' ');
-      return { role, archive, ref };
-    });
 }

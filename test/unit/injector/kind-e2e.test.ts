@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { demoApiManifests, forwardAuthValidatorManifests } from '../../../src/dev/demo.ts';
 import { composeValidatorConfig, computeInjection, SETTINGS_ENV } from '../../../src/injector/index.ts';
 import { parseConfig } from '../../../src/validator/config/load.ts';
-import { demoApiManifests, forwardAuthValidatorManifests } from '../../e2e/demo.ts';
 import { applyPatch, CONFIG } from './support.ts';
 
 // scripts/kind-e2e.sh cannot run here (no Docker): check that it is valid bash, that it runs the e2e
@@ -17,7 +17,7 @@ type Json = Record<string, any>;
 const SCRIPT = 'scripts/kind-e2e.sh';
 const text = readFileSync(SCRIPT, 'utf8');
 
-const demoManifests = () => demoApiManifests() as Json[];
+const demoManifests = () => demoApiManifests('development') as Json[];
 
 describe('scripts/kind-e2e.sh', () => {
   it('is valid bash', () => {

@@ -1,0 +1,75 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { CTRL_C_LINE, ENDPOINTS_HEADING } from '../../../src/cli/commands/dev.ts';
+
+const DEV = fileURLToPath(new URL('../../../scripts/dev.sh', import.meta.url));
+
+/** scripts/dev.sh running until it waits for Ctrl-C (or exits early). */
+export interface DevRun {
+  child: ChildProcess;
+  /** Everything it printed so far (stdout and stderr). */
+  output: () => string;
+  exited: Promise<number | null>;
+  /** Sends the Ctrl-C it waits for and returns its exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/** Starts scripts/dev.sh with `args`; resolves once it printed the Ctrl-C line or exited. */
+export async function startDevScript(args: string[]): Promise<DevRun> {
+  const child = spawn('bash', [DEV, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let waiting: () => void = () => {};
+  const up = new Promise<void>((resolve) => {
+    waiting = resolve;
+  });
+  const onData = (c: Buffer) => {
+    out += c.toString();
+    if (out.includes(CTRL_C_LINE)) waiting();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  await Promise.race([up, exited]);
+  return {
+    child,
+    output: () => out,
+    exited,
+    stop: async () => {
+      // dev.sh execs node: this is the Ctrl-C it waits for.
+      if (child.exitCode === null) child.kill('SIGINT');
+      return exited;
+    },
+  };
+}
+
+/** The `  <what>  <url>` lines under the endpoints heading. */
+export function endpoints(out: string): Map<string, string> {
+  const lines = out
+    .slice(out.indexOf(ENDPOINTS_HEADING) + ENDPOINTS_HEADING.length)
+    .split('\n')
+    .slice(1);
+  const found = new Map<string, string>();
+  for (const line of lines) {
+    const m = /^ {4}(\S.*?)\s+((?:https?):\/\/\S+)/.exec(line);
+    if (!m) break;
+    found.set(m[1] as string, m[2] as string);
+  }
+  return found;
+}
+
+/** The lines printed under "try it": the commands a user copies. */
+export function tryItLines(out: string): string[] {
+  const start = out.indexOf('  try it');
+  if (start < 0) return [];
+  const lines: string[] = [];
+  for (const line of out.slice(start).split('\n').slice(1)) {
+    if (!line.startsWith('    ')) break;
+    lines.push(line.trim());
+  }
+  return lines;
+}
+
+/** The value of `export NAME=...` in the summary. */
+export function exported(out: string, name: string): string {
+  return new RegExp(`^ {2}export ${name}=(\\S+)`, 'm').exec(out)?.[1] ?? '';
+}
