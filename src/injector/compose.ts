@@ -1,5 +1,6 @@
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
-import { formatProblem, parseConfig } from '../validator/config/load.ts';
+import { formatProblem } from '../rules/index.ts';
+import { parseConfig } from '../validator/config/load.ts';
 
 // The injected init container's job: the routes from the app's ConfigMap plus the settings the injector
 // derived from the pod's annotations make the validator's configuration file. The routes text goes

@@ -55,8 +55,20 @@ export {
   normalizePermissions,
   PERMISSION_PATTERN,
   parsePermission,
+  parseRequiredPermission,
   permissionGrants,
 } from './permissions.ts';
+export type { Failed, FieldPath, Ok, Place, Problem, Result } from './problems.ts';
+export {
+  failed,
+  fieldName,
+  formatProblem,
+  ok,
+  own,
+  problem,
+  sortProblems,
+  unplaced,
+} from './problems.ts';
 export type { BucketState, RateLimitConfig, TakeResult } from './rate-limit.ts';
 export {
   bucketCapacity,
@@ -78,3 +90,5 @@ export type {
   SourceResult,
 } from './sources.ts';
 export { compileSources, normalizeSources, parseClientAddress, parseSource } from './sources.ts';
+export type { YamlInput } from './yaml-input.ts';
+export { readYaml } from './yaml-input.ts';
