@@ -6,7 +6,6 @@ export {
   ANNOTATIONS,
   INJECTED_LABEL,
   INJECTED_LABEL_VALUE,
-  readAnnotations,
   STATUS_INJECTED,
 } from './annotations.ts';
 export type { ComposeResult } from './compose.ts';
@@ -33,4 +32,5 @@ export {
   VOLUMES,
   validatorSettings,
 } from './inject.ts';
+export { readAnnotations } from './read-annotations.ts';
 export { handlePodReview, INJECT_PATH, INJECT_WEBHOOK_NAME, reviewPod } from './review.ts';

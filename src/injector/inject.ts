@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { formatProblem } from '../rules/index.ts';
 import { pointer } from '../webhook/json-patch.ts';
 import type { JsonPatchOp } from '../webhook/review.ts';
 import {
@@ -7,10 +8,10 @@ import {
   INJECTED_LABEL,
   INJECTED_LABEL_VALUE,
   type InjectionSettings,
-  readAnnotations,
   STATUS_INJECTED,
 } from './annotations.ts';
 import type { InjectorConfig } from './config.ts';
+import { readAnnotations } from './read-annotations.ts';
 
 // The pure core of sidecar injection: a Pod (as the API server sends it in an AdmissionReview) and the
 // injector's settings in, a JSON Patch out. No I/O, no clock: the same pod always gets the same patch.
@@ -291,14 +292,14 @@ export function computeInjection(pod: unknown, namespace: string, config: Inject
   );
   if (!request.inject) return { action: 'skip', reason: 'not-requested' };
 
-  const problems = 'problems' in request ? [...request.problems] : [];
+  const problems = request.ok ? [] : request.problems.map((p) => formatProblem('', p));
   problems.push(...credentialProblems(spec, namespace, config));
   if (names.has(INIT_NAME)) problems.push(`the pod already has a container named ${INIT_NAME}; rename it`);
   const volumeNames = new Set(existingVolumes.map(nameOf));
   for (const v of Object.values(VOLUMES)) {
     if (volumeNames.has(v)) problems.push(`the pod already has a volume named ${v}; rename it`);
   }
-  if (problems.length > 0 || !('settings' in request)) {
+  if (problems.length > 0 || !request.ok) {
     const podName =
       typeof metadata.name === 'string' && metadata.name
         ? metadata.name
@@ -312,7 +313,7 @@ export function computeInjection(pod: unknown, namespace: string, config: Inject
     };
   }
 
-  const s = request.settings;
+  const s = request.value;
   const warnings: string[] = [];
   if (spec.hostNetwork === true) {
     warnings.push(
