@@ -1,4 +1,4 @@
-import { isMap, isNode, LineCounter, type Node, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { type FieldPath, failed, fieldName, ok, type Problem, type Result } from './problems.ts';
 
 // A YAML file read so that every problem can name its line: syntax errors come from the parser, and a
@@ -35,7 +35,12 @@ export function readYaml(text: string, emptyMessage: string): Result<YamlInput> 
     if (key && path.length > 0) {
       const map = doc.getIn(path.slice(0, -1), true);
       const last = path[path.length - 1];
-      const pair = isMap(map) ? map.items.find((p) => isNode(p.key) && p.key.toJSON() === last) : undefined;
+      // Keys are compared as the plain data names them: `1` as "1", a collection key as its YAML text.
+      const pair = isMap(map)
+        ? map.items.find(
+            (p) => isNode(p.key) && String(isScalar(p.key) ? p.key.value : p.key) === String(last),
+          )
+        : undefined;
       if (pair && isNode(pair.key)) return pair.key.range?.[0];
     }
     for (let n = path.length; n >= 0; n--) {
