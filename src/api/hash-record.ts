@@ -19,7 +19,7 @@ import type { ApiKeySpec } from './index.ts';
 
 export const HASH_SECRET_TYPE = 'keywarden.dev/key-hash';
 export const HASH_RECORD_KEY = 'record.json';
-export const HASH_RECORD_VERSION = 1;
+const HASH_RECORD_VERSION = 1;
 /**
  * `<kid>.<base64url Ed25519 signature>` over the exact bytes of record.json, by the controller's record
  * signing key. Anyone who can write Secrets in a namespace can write a hash Secret with any labels,

@@ -86,7 +86,7 @@ export const INJECTOR_DEFAULTS: Omit<InjectorConfig, 'image'> = {
  * Fields of validatorSettings.identity.jwt the injector sets itself: the key is a file from a Secret in
  * the pod's namespace (no API access to any signing key), the audience is bound to the namespace.
  */
-export const RESERVED_JWT_SETTINGS = {
+const RESERVED_JWT_SETTINGS = {
   signingKey:
     "is set by the injector: the Secret injection.jwt.signingKeySecret in the pod's namespace, mounted into the sidecar only",
   audience:
@@ -94,7 +94,7 @@ export const RESERVED_JWT_SETTINGS = {
 } as const;
 
 /** Settings the injector writes itself; `validatorSettings` may not set them. */
-export const RESERVED_VALIDATOR_SETTINGS = [
+const RESERVED_VALIDATOR_SETTINGS = [
   'environment',
   'server',
   'keyStore',
@@ -108,7 +108,7 @@ export const RESERVED_VALIDATOR_SETTINGS = [
 export const QUANTITY_RE = /^[+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/;
 /** A ConfigMap key: letters, digits, `-`, `_`, `.`. */
 export const CONFIGMAP_KEY_RE = /^[-._a-zA-Z0-9]{1,253}$/;
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export type InjectorConfigResult = Result<InjectorConfig>;
 

@@ -16,21 +16,16 @@ export {
   INJECTOR_DEFAULTS,
   loadInjectorConfigFile,
   parseInjectorConfig,
-  RESERVED_JWT_SETTINGS,
 } from './config.ts';
 export type { InjectionOutcome } from './inject.ts';
 export {
-  ADMIN_PORT_NAME,
-  CONFIG_FILE,
   computeInjection,
   INIT_NAME,
   JWT_KEY_FILE,
-  PORT_NAME,
-  SERVICE_ACCOUNT_DIR,
   SETTINGS_ENV,
   SIDECAR_NAME,
   VOLUMES,
   validatorSettings,
 } from './inject.ts';
 export { readAnnotations } from './read-annotations.ts';
-export { handlePodReview, INJECT_PATH, INJECT_WEBHOOK_NAME, reviewPod } from './review.ts';
+export { handlePodReview, INJECT_PATH, INJECT_WEBHOOK_NAME } from './review.ts';

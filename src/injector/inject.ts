@@ -30,8 +30,8 @@ import { readAnnotations } from './read-annotations.ts';
 
 export const SIDECAR_NAME = 'keywarden-validator';
 export const INIT_NAME = 'keywarden-config';
-export const PORT_NAME = 'keywarden';
-export const ADMIN_PORT_NAME = 'keywarden-admin';
+const PORT_NAME = 'keywarden';
+const ADMIN_PORT_NAME = 'keywarden-admin';
 export const VOLUMES = {
   config: 'keywarden-config',
   routes: 'keywarden-routes',
@@ -39,17 +39,17 @@ export const VOLUMES = {
   data: 'keywarden-data',
   jwtKey: 'keywarden-jwt-signing-key',
 } as const;
-export const CONFIG_DIR = '/run/keywarden';
-export const CONFIG_FILE = `${CONFIG_DIR}/validator.yaml`;
-export const ROUTES_DIR = '/etc/keywarden/routes';
-export const DATA_DIR = '/var/lib/keywarden';
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-export const JWT_KEY_DIR = '/etc/keywarden/jwt';
+const CONFIG_DIR = '/run/keywarden';
+const CONFIG_FILE = `${CONFIG_DIR}/validator.yaml`;
+const ROUTES_DIR = '/etc/keywarden/routes';
+const DATA_DIR = '/var/lib/keywarden';
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const JWT_KEY_DIR = '/etc/keywarden/jwt';
 export const JWT_KEY_FILE = `${JWT_KEY_DIR}/signing-key.pem`;
 /** Environment variable carrying the generated settings to the init container. */
 export const SETTINGS_ENV = 'KEYWARDEN_VALIDATOR_SETTINGS';
 /** The image's unprivileged user. */
-export const SIDECAR_UID = 1000;
+const SIDECAR_UID = 1000;
 
 export type InjectionOutcome =
   | { action: 'skip'; reason: 'not-requested' | 'already-injected' }

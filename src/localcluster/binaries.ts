@@ -4,12 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../tools/controlplane/build.sh', import.meta.url));
 
-export const CONTROL_PLANE_BINARIES = [
-  'etcd',
-  'kube-apiserver',
-  'kube-controller-manager',
-  'kubectl',
-] as const;
+const CONTROL_PLANE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
 
 /**
  * Returns the folder holding etcd, kube-apiserver, kube-controller-manager and kubectl, building them

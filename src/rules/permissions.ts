@@ -129,17 +129,3 @@ export function checkPermissions(
   });
   return violations;
 }
-
-/** Problems in a catalogue itself (ApiKeyPolicy spec.permissions): invalid or duplicate names. */
-export function checkCatalogue(catalogue: PermissionCatalogue, field = 'spec.permissions'): string[] {
-  const seen = new Set<string>();
-  const problems: string[] = [];
-  catalogue.permissions.forEach((entry, i) => {
-    const parsed = parsePermission(entry.name);
-    if (!parsed.ok) problems.push(`${field}[${i}].name ${parsed.message}`);
-    else if (seen.has(entry.name))
-      problems.push(`${field}[${i}].name ${describeValue(entry.name)} is listed twice`);
-    seen.add(entry.name);
-  });
-  return problems;
-}
