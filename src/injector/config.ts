@@ -154,7 +154,7 @@ const KNOWN_FIELDS: readonly (keyof InjectorConfig)[] = [
  * Checks and defaults injector settings given as an object (e.g. parsed YAML). Reports every problem;
  * `place` gives each its line when the settings come from a file.
  */
-export function checkInjectorConfig(raw: unknown, place: Place = unplaced): InjectorConfigResult {
+function checkInjectorConfig(raw: unknown, place: Place = unplaced): InjectorConfigResult {
   if (!isObject(raw)) return failed([place([], 'the injector configuration must be a mapping')]);
   const problems: Problem[] = [];
   const report: Report = (path, message, key) => problems.push(place(path, message, key));

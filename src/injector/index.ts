@@ -12,7 +12,6 @@ export type { ComposeResult } from './compose.ts';
 export { composeValidatorConfig } from './compose.ts';
 export type { InjectorConfig, InjectorConfigResult, ResourceRequirements } from './config.ts';
 export {
-  checkInjectorConfig,
   INJECTOR_DEFAULTS,
   loadInjectorConfigFile,
   parseInjectorConfig,
