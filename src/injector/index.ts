@@ -11,11 +11,7 @@ export {
 export type { ComposeResult } from './compose.ts';
 export { composeValidatorConfig } from './compose.ts';
 export type { InjectorConfig, InjectorConfigResult, ResourceRequirements } from './config.ts';
-export {
-  INJECTOR_DEFAULTS,
-  loadInjectorConfigFile,
-  parseInjectorConfig,
-} from './config.ts';
+export { INJECTOR_DEFAULTS } from './config.ts';
 export type { InjectionOutcome } from './inject.ts';
 export {
   computeInjection,
@@ -27,4 +23,5 @@ export {
   validatorSettings,
 } from './inject.ts';
 export { readAnnotations } from './read-annotations.ts';
+export { loadInjectorConfigFile, parseInjectorConfig } from './read-config.ts';
 export { handlePodReview, INJECT_PATH, INJECT_WEBHOOK_NAME } from './review.ts';
