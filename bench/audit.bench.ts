@@ -170,7 +170,7 @@ async function startValidator(audit: AuditSink): Promise<{ v: Validator; key: st
     ].join('\n'),
   );
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
-  const v = new Validator(cfg.config, {
+  const v = new Validator(cfg.value, {
     rest: undefined,
     log: createLogger('bench', 'silent'),
     store,

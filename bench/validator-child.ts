@@ -40,7 +40,7 @@ if (mode === 'serve-validator') {
     `environment: production\nroutes: [{path: /v1/devices/**, methods: [GET], permission: devices:read}]\nidentity: {jwt: {signingKey: {file: ${join(dir, 'jwt.pem')}}}}\n`,
   );
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
-  const v = new Validator(cfg.config, { rest: undefined, log: createLogger('bench', 'error'), store });
+  const v = new Validator(cfg.value, { rest: undefined, log: createLogger('bench', 'error'), store });
   await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
   while (!v.ready) await new Promise((r) => setTimeout(r, 10));
   out({ port: v.port, keys });

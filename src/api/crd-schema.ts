@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 
 // The CRD YAML under crds/ is the one source of truth for the API; TypeScript types are generated
 // from it (scripts/gen-types.ts) and a unit test fails when the two drift.
-export const CRD_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
+const CRD_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
 export const CRD_FILES = {
   ApiKey: 'apikeys.keywarden.dev.yaml',
   ApiKeyPolicy: 'apikeypolicies.keywarden.dev.yaml',
@@ -18,7 +18,7 @@ export interface CrdDocument {
   };
 }
 
-export function readCrd(kind: keyof typeof CRD_FILES): CrdDocument {
+function readCrd(kind: keyof typeof CRD_FILES): CrdDocument {
   return parse(readFileSync(CRD_DIR + CRD_FILES[kind], 'utf8')) as CrdDocument;
 }
 

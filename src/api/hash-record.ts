@@ -1,4 +1,16 @@
 import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import {
+  ENVIRONMENTS,
+  type Environment,
+  type Failed,
+  failed,
+  KEY_TYPES,
+  type KeyType,
+  type Ok,
+  ok,
+  type Problem,
+  problem,
+} from '../rules/index.ts';
 import type { ApiKeySpec } from './index.ts';
 
 // The hash Secret: one per ApiKey, in its namespace, owned by it, type keywarden.dev/key-hash. It holds
@@ -7,7 +19,7 @@ import type { ApiKeySpec } from './index.ts';
 
 export const HASH_SECRET_TYPE = 'keywarden.dev/key-hash';
 export const HASH_RECORD_KEY = 'record.json';
-export const HASH_RECORD_VERSION = 1;
+const HASH_RECORD_VERSION = 1;
 /**
  * `<kid>.<base64url Ed25519 signature>` over the exact bytes of record.json, by the controller's record
  * signing key. Anyone who can write Secrets in a namespace can write a hash Secret with any labels,
@@ -43,7 +55,16 @@ export interface HashRecord {
   issuedAt: string;
 }
 
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
+/**
+ * A record (or record key set) read back: the value, or every problem by field. `error` says the same in
+ * one line for the key store's events and the controller's logs.
+ */
+export type ParseResult<T> = Ok<T> | (Failed & { error: string });
+
+const refuse = (error: string, problems: Problem[] = [problem('', error)]) => ({
+  ...failed(problems),
+  error,
+});
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -51,45 +72,80 @@ function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((s) => typeof s === 'string');
 }
 
+/** What each field of a record must be, checked on the parsed object. */
+const RECORD_FIELDS: [keyof HashRecord, string, (r: Record<string, unknown>) => boolean][] = [
+  [
+    'keyId',
+    'must be 12 base62 characters',
+    (r) => typeof r.keyId === 'string' && /^[0-9A-Za-z]{12}$/.test(r.keyId),
+  ],
+  ['hash', 'must be a lower-case hex SHA-256', (r) => typeof r.hash === 'string' && HEX64.test(r.hash)],
+  [
+    'previous',
+    'must be {hash: a hex SHA-256, validUntil: a time}',
+    (r) => {
+      const prev = r.previous as { hash?: unknown; validUntil?: unknown } | undefined;
+      return (
+        prev === undefined ||
+        (typeof prev?.hash === 'string' && HEX64.test(prev.hash) && typeof prev.validUntil === 'string')
+      );
+    },
+  ],
+  [
+    'apiKey',
+    'must be {namespace, name, uid}',
+    (r) => {
+      const ak = r.apiKey as { namespace?: unknown; name?: unknown; uid?: unknown } | undefined;
+      return typeof ak?.namespace === 'string' && typeof ak.name === 'string' && typeof ak.uid === 'string';
+    },
+  ],
+  [
+    'environment',
+    'must be production, staging or development',
+    (r) => ENVIRONMENTS.includes(r.environment as Environment),
+  ],
+  ['type', 'must be public or private', (r) => KEY_TYPES.includes(r.type as KeyType)],
+  ['permissions', 'must be a list of strings', (r) => isStringArray(r.permissions)],
+  ['allowedSources', 'must be a list of strings', (r) => isStringArray(r.allowedSources)],
+  ['customers', 'must be a list of strings', (r) => isStringArray(r.customers)],
+  [
+    'rateLimit',
+    'must be {requests: a number, period: a duration}',
+    (r) => {
+      const rl = r.rateLimit as { requests?: unknown; period?: unknown } | undefined;
+      return rl === undefined || (typeof rl?.requests === 'number' && typeof rl.period === 'string');
+    },
+  ],
+  [
+    'expiresAt',
+    'must be a time',
+    (r) => typeof r.expiresAt === 'string' && !Number.isNaN(Date.parse(r.expiresAt)),
+  ],
+  ['disabled', 'must be true or false', (r) => typeof r.disabled === 'boolean'],
+  ['rotationGeneration', 'must be a number', (r) => typeof r.rotationGeneration === 'number'],
+  ['issuedAt', 'must be a string', (r) => typeof r.issuedAt === 'string'],
+];
+
 /** Parses and checks a record read from a Secret; a bad one is refused with the reason, never guessed at. */
 export function parseHashRecord(text: string): ParseResult<HashRecord> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    return { ok: false, error: 'record is not valid JSON' };
+    return refuse('record is not valid JSON');
   }
-  if (typeof raw !== 'object' || raw === null) return { ok: false, error: 'record is not an object' };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return refuse('record is not an object');
   const r = raw as Record<string, unknown>;
-  if (r.version !== HASH_RECORD_VERSION)
-    return { ok: false, error: `unsupported record version ${String(r.version)}` };
-  const problems: string[] = [];
-  if (typeof r.keyId !== 'string' || !/^[0-9A-Za-z]{12}$/.test(r.keyId)) problems.push('keyId');
-  if (typeof r.hash !== 'string' || !HEX64.test(r.hash)) problems.push('hash');
-  const prev = r.previous as { hash?: unknown; validUntil?: unknown } | undefined;
-  if (
-    prev !== undefined &&
-    (typeof prev?.hash !== 'string' || !HEX64.test(prev.hash) || typeof prev.validUntil !== 'string')
-  )
-    problems.push('previous');
-  const ak = r.apiKey as { namespace?: unknown; name?: unknown; uid?: unknown } | undefined;
-  if (typeof ak?.namespace !== 'string' || typeof ak.name !== 'string' || typeof ak.uid !== 'string')
-    problems.push('apiKey');
-  if (!['production', 'staging', 'development'].includes(r.environment as string))
-    problems.push('environment');
-  if (!['public', 'private'].includes(r.type as string)) problems.push('type');
-  if (!isStringArray(r.permissions)) problems.push('permissions');
-  if (!isStringArray(r.allowedSources)) problems.push('allowedSources');
-  if (!isStringArray(r.customers)) problems.push('customers');
-  const rl = r.rateLimit as { requests?: unknown; period?: unknown; burst?: unknown } | undefined;
-  if (rl !== undefined && (typeof rl?.requests !== 'number' || typeof rl.period !== 'string'))
-    problems.push('rateLimit');
-  if (typeof r.expiresAt !== 'string' || Number.isNaN(Date.parse(r.expiresAt))) problems.push('expiresAt');
-  if (typeof r.disabled !== 'boolean') problems.push('disabled');
-  if (typeof r.rotationGeneration !== 'number') problems.push('rotationGeneration');
-  if (typeof r.issuedAt !== 'string') problems.push('issuedAt');
-  if (problems.length > 0) return { ok: false, error: `record has invalid fields: ${problems.join(', ')}` };
-  return { ok: true, value: r as unknown as HashRecord };
+  if (r.version !== HASH_RECORD_VERSION) {
+    const error = `unsupported record version ${String(r.version)}`;
+    return refuse(error, [problem('version', error)]);
+  }
+  const problems = RECORD_FIELDS.filter(([, , valid]) => !valid(r)).map(([field, why]) =>
+    problem(field, why),
+  );
+  if (problems.length > 0)
+    return refuse(`record has invalid fields: ${problems.map((p) => p.field).join(', ')}`, problems);
+  return ok(r as unknown as HashRecord);
 }
 
 export function serializeHashRecord(record: HashRecord): string {
@@ -176,24 +232,27 @@ export function parseRecordKeySet(text: string): ParseResult<RecordKeySet> {
   try {
     raw = JSON.parse(text);
   } catch {
-    return { ok: false, error: 'the record key set is not valid JSON' };
+    return refuse('the record key set is not valid JSON');
   }
   const list = (raw as { keys?: unknown })?.keys;
   if (!Array.isArray(list) || list.length === 0)
-    return { ok: false, error: 'the record key set has no keys' };
+    return refuse('the record key set has no keys', [problem('keys', 'the record key set has no keys')]);
   const keys = new Map<string, KeyObject>();
-  for (const jwk of list) {
+  for (const [i, jwk] of list.entries()) {
     const j = jwk as { kty?: unknown; crv?: unknown; x?: unknown };
-    if (j?.kty !== 'OKP' || j.crv !== 'Ed25519' || typeof j.x !== 'string')
-      return { ok: false, error: 'every record key must be an Ed25519 public JWK (kty OKP, crv Ed25519, x)' };
+    if (j?.kty !== 'OKP' || j.crv !== 'Ed25519' || typeof j.x !== 'string') {
+      const error = 'every record key must be an Ed25519 public JWK (kty OKP, crv Ed25519, x)';
+      return refuse(error, [problem(`keys[${i}]`, error)]);
+    }
     let key: KeyObject;
     try {
       key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: j.x }, format: 'jwk' });
     } catch (err) {
-      return { ok: false, error: `a record key does not load: ${(err as Error).message}` };
+      const error = `a record key does not load: ${(err as Error).message}`;
+      return refuse(error, [problem(`keys[${i}].x`, error)]);
     }
     // The kid is recomputed, never taken from the document.
     keys.set(recordKeyId(key), key);
   }
-  return { ok: true, value: keys };
+  return ok(keys);
 }

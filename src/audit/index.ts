@@ -18,7 +18,7 @@ export type { ApiKeyLike } from './lifecycle.ts';
 export { lifecycleFromEvent } from './lifecycle.ts';
 export { registerAuditMetrics } from './metrics.ts';
 export type { AuditSettings, AuditWriterOptions } from './options.ts';
-export { AUDIT_DEFAULTS, parseAuditSettings, parseByteSize } from './options.ts';
+export { AUDIT_DEFAULTS, checkAuditSettings, parseAuditSettings } from './options.ts';
 export { recoverFile } from './recovery.ts';
 export type { RetentionPolicy } from './retention.ts';
 export { applyRetention, listAuditFiles } from './retention.ts';

@@ -1,4 +1,14 @@
-import { parseDuration } from '../rules/index.ts';
+import {
+  type FieldPath,
+  failed,
+  formatProblem,
+  ok,
+  type Place,
+  type Problem,
+  parseDuration,
+  type Result,
+  unplaced,
+} from '../rules/index.ts';
 import type { Compression } from './encode.ts';
 import type { RetentionPolicy } from './retention.ts';
 
@@ -105,7 +115,7 @@ export function resolveOptions(o: AuditWriterOptions): ResolvedAuditOptions {
   };
 }
 
-const SIZE_RE = /^([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const SIZE_RE = /^([0-9]{1,16})(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const SIZE_UNIT: Record<string, number> = {
   '': 1,
   k: 1e3,
@@ -118,17 +128,11 @@ const SIZE_UNIT: Record<string, number> = {
   Ti: 1024 ** 4,
 };
 
-/** `64Mi`, `10Gi`, `500M`, `1048576` → bytes (Kubernetes quantity suffixes). */
-export function parseByteSize(s: string): number {
+/** `64Mi`, `10Gi`, `500M`, `1048576` → bytes (Kubernetes quantity suffixes); undefined if not a size. */
+function byteSize(s: string): number | undefined {
   const m = SIZE_RE.exec(s.trim());
-  if (!m) throw new RangeError(`${JSON.stringify(s)} is not a size (e.g. 64Mi, 10Gi, 500M)`);
-  return Number(m[1]) * (SIZE_UNIT[m[2] ?? ''] ?? 1);
-}
-
-function durationOf(name: string, s: string): number {
-  const r = parseDuration(s);
-  if (!r.ok) throw new RangeError(`audit ${name}: ${r.message}`);
-  return r.ms;
+  const bytes = m ? Number(m[1]) * (SIZE_UNIT[m[2] ?? ''] ?? 1) : Number.NaN;
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
 /** The `audit:` block of a configuration file, as written by people. */
@@ -145,27 +149,64 @@ export interface AuditSettings {
   retention?: { maxAge?: string; maxSize?: string; interval?: string };
 }
 
-/** Settings from a configuration file → writer options (throws RangeError naming the bad field). */
-export function parseAuditSettings(s: AuditSettings, source: string): AuditWriterOptions {
-  return {
+/**
+ * Checks the durations, sizes and counts of the `audit:` block (its shape is the validator's schema)
+ * and turns them into writer options. `place` gives each problem its field (and line, in a file).
+ */
+export function checkAuditSettings(
+  s: AuditSettings,
+  source: string,
+  place: Place = unplaced,
+): Result<AuditWriterOptions> {
+  const problems: Problem[] = [];
+  // Only values of the right type are looked at: a wrong type is a shape problem (the schema's).
+  const duration = (path: FieldPath, v: string | undefined) => {
+    if (typeof v !== 'string' || v === '') return undefined;
+    const r = parseDuration(v);
+    if (!r.ok) problems.push(place(path, r.message));
+    return r.ok ? r.ms : undefined;
+  };
+  const size = (path: FieldPath, v: string | undefined) => {
+    if (typeof v !== 'string' || v === '') return undefined;
+    const bytes = byteSize(v);
+    if (bytes === undefined)
+      problems.push(place(path, `${JSON.stringify(v)} is not a size (e.g. 64Mi, 10Gi, 500M)`));
+    return bytes;
+  };
+  const count = (path: FieldPath, v: number | undefined) => {
+    if (typeof v !== 'number') return undefined;
+    if (!(Number.isSafeInteger(v) && v > 0)) problems.push(place(path, 'must be a positive whole number'));
+    return v || undefined;
+  };
+  const defined = <T extends object>(o: T) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const options: AuditWriterOptions = {
     directory: s.directory,
     source,
-    ...(s.compression ? { compression: s.compression } : {}),
-    ...(s.flushInterval ? { flushIntervalMs: durationOf('flushInterval', s.flushInterval) } : {}),
-    ...(s.batchRows ? { batchRows: s.batchRows } : {}),
-    ...(s.batchSize ? { batchBytes: parseByteSize(s.batchSize) } : {}),
-    ...(s.rotate?.rows ? { maxFileRows: s.rotate.rows } : {}),
-    ...(s.rotate?.size ? { maxFileBytes: parseByteSize(s.rotate.size) } : {}),
-    ...(s.rotate?.age ? { maxFileAgeMs: durationOf('rotate.age', s.rotate.age) } : {}),
-    ...(s.buffer?.events ? { bufferEvents: s.buffer.events } : {}),
-    ...(s.buffer?.block ? { blockMs: durationOf('buffer.block', s.buffer.block) } : {}),
-    ...(s.fsync !== undefined ? { fsync: s.fsync } : {}),
-    retention: {
-      ...(s.retention?.maxAge ? { maxAgeMs: durationOf('retention.maxAge', s.retention.maxAge) } : {}),
-      ...(s.retention?.maxSize ? { maxTotalBytes: parseByteSize(s.retention.maxSize) } : {}),
-      ...(s.retention?.interval
-        ? { intervalMs: durationOf('retention.interval', s.retention.interval) }
-        : {}),
-    },
+    ...defined({
+      compression: s.compression || undefined,
+      flushIntervalMs: duration(['flushInterval'], s.flushInterval),
+      batchRows: count(['batchRows'], s.batchRows),
+      batchBytes: size(['batchSize'], s.batchSize),
+      maxFileRows: count(['rotate', 'rows'], s.rotate?.rows),
+      maxFileBytes: size(['rotate', 'size'], s.rotate?.size),
+      maxFileAgeMs: duration(['rotate', 'age'], s.rotate?.age),
+      bufferEvents: count(['buffer', 'events'], s.buffer?.events),
+      blockMs: duration(['buffer', 'block'], s.buffer?.block),
+      fsync: s.fsync,
+    }),
+    retention: defined({
+      maxAgeMs: duration(['retention', 'maxAge'], s.retention?.maxAge),
+      maxTotalBytes: size(['retention', 'maxSize'], s.retention?.maxSize),
+      intervalMs: duration(['retention', 'interval'], s.retention?.interval),
+    }),
   };
+  return problems.length > 0 ? failed(problems) : ok(options);
+}
+
+/** For settings already checked (the validator's file after `--check`, the controller's flags): throws on a problem. */
+export function parseAuditSettings(s: AuditSettings, source: string): AuditWriterOptions {
+  const r = checkAuditSettings(s, source);
+  if (!r.ok) throw new RangeError(r.problems.map((p) => formatProblem('audit', p)).join('; '));
+  return r.value;
 }

@@ -252,7 +252,7 @@ export async function queryEvents(q: AuditQuery, opts: EventsOptions = {}): Prom
  * A decision whose key string named an id but whose secret was never proven: the validator records
  * the ApiKey (api_key_name) only once the secret matched, so an id without an ApiKey is such an attempt.
  */
-export function failedSecretCheck(keyId: string | null, apiKeyName: string | null): boolean {
+function failedSecretCheck(keyId: string | null, apiKeyName: string | null): boolean {
   return keyId !== null && apiKeyName === null;
 }
 

@@ -9,7 +9,7 @@ import { formatDuration, parseDuration } from '../rules/index.ts';
 export const DURATION_ARG = '<duration>';
 
 /** A duration flag's value in milliseconds. */
-export function parseDurationOption(value: string): number {
+function parseDurationOption(value: string): number {
   const r = parseDuration(value);
   if (!r.ok) throw new InvalidArgumentError(r.message);
   return r.ms;

@@ -6,8 +6,8 @@ import type { NextFunction, Request, Response } from 'express';
 // SameSite=Strict session cookie; every write also needs the session's CSRF token and, when the browser
 // sends one, our own Origin; the Host header must name this server (no DNS rebinding); a strict CSP.
 
-export const SESSION_COOKIE = 'keywarden_console';
-export const CSRF_HEADER = 'x-csrf-token';
+const SESSION_COOKIE = 'keywarden_console';
+const CSRF_HEADER = 'x-csrf-token';
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",

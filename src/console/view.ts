@@ -111,7 +111,7 @@ export function relativeTime(iso: string | undefined, now: Date): string {
   return s < 0 ? `in ${h}` : `${h} ago`;
 }
 
-export function humanSeconds(s: number): string {
+function humanSeconds(s: number): string {
   if (s < 120) return `${s}s`;
   if (s < 7200) return `${Math.round(s / 60)}m`;
   if (s < 172_800) return `${Math.round(s / 3600)}h`;

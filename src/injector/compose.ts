@@ -1,11 +1,14 @@
-import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
-import { formatProblem, parseConfig } from '../validator/config/load.ts';
+import { formatProblem, readYaml } from '../rules/index.ts';
+import { parseConfig } from '../validator/config/load.ts';
 
 // The injected init container's job: the routes from the app's ConfigMap plus the settings the injector
 // derived from the pod's annotations make the validator's configuration file. The routes text goes
 // first, unchanged, so a problem in it is reported at its own line in the ConfigMap; the file is then
 // checked with the validator's own loader, so the pod stops at init with a clear message instead of
 // a validator crash loop.
+
+const EXPECTED_ROUTES =
+  'expected "routes:" with a list of routes (path, methods, permission), as in examples/validator-config.yaml';
 
 export type ComposeResult = { ok: true; text: string } | { ok: false; problems: string[] };
 
@@ -19,22 +22,14 @@ export function composeValidatorConfig(
   routesText: string,
   source: string,
 ): ComposeResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(routesText, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      problems: doc.errors.map((e) => {
-        const { line, col } = lineCounter.linePos(e.pos[0]);
-        return `${source}:${line}:${col}: ${e.message.split('\n')[0]}`;
-      }),
-    };
-  }
+  const input = readYaml(routesText, EXPECTED_ROUTES);
+  if (!input.ok) return { ok: false, problems: input.problems.map((p) => formatProblem(source, p)) };
+  const routes = input.value.value;
   let prefix = '';
-  if (isSeq(doc.contents)) {
+  if (Array.isArray(routes)) {
     prefix = 'routes:\n';
-  } else if (isMap(doc.contents)) {
-    const keys = doc.contents.items.map((p) => String((p.key as { value?: unknown } | null)?.value ?? p.key));
+  } else if (typeof routes === 'object' && routes !== null) {
+    const keys = Object.keys(routes);
     const other = keys.filter((k) => k !== 'routes');
     if (other.length > 0) {
       return {
@@ -49,9 +44,7 @@ export function composeValidatorConfig(
   } else {
     return {
       ok: false,
-      problems: [
-        `${source}: expected "routes:" with a list of routes (path, methods, permission), as in examples/validator-config.yaml`,
-      ],
+      problems: [`${source}: ${EXPECTED_ROUTES}`],
     };
   }
   const body = routesText.replace(/\s+$/, '');

@@ -6,31 +6,22 @@ export {
   ANNOTATIONS,
   INJECTED_LABEL,
   INJECTED_LABEL_VALUE,
-  readAnnotations,
   STATUS_INJECTED,
 } from './annotations.ts';
 export type { ComposeResult } from './compose.ts';
 export { composeValidatorConfig } from './compose.ts';
 export type { InjectorConfig, InjectorConfigResult, ResourceRequirements } from './config.ts';
-export {
-  checkInjectorConfig,
-  INJECTOR_DEFAULTS,
-  loadInjectorConfigFile,
-  parseInjectorConfig,
-  RESERVED_JWT_SETTINGS,
-} from './config.ts';
+export { INJECTOR_DEFAULTS } from './config.ts';
 export type { InjectionOutcome } from './inject.ts';
 export {
-  ADMIN_PORT_NAME,
-  CONFIG_FILE,
   computeInjection,
   INIT_NAME,
   JWT_KEY_FILE,
-  PORT_NAME,
-  SERVICE_ACCOUNT_DIR,
   SETTINGS_ENV,
   SIDECAR_NAME,
   VOLUMES,
   validatorSettings,
 } from './inject.ts';
-export { handlePodReview, INJECT_PATH, INJECT_WEBHOOK_NAME, reviewPod } from './review.ts';
+export { readAnnotations } from './read-annotations.ts';
+export { loadInjectorConfigFile, parseInjectorConfig } from './read-config.ts';
+export { handlePodReview, INJECT_PATH, INJECT_WEBHOOK_NAME } from './review.ts';

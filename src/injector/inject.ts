@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { formatProblem } from '../rules/index.ts';
 import { pointer } from '../webhook/json-patch.ts';
 import type { JsonPatchOp } from '../webhook/review.ts';
 import {
@@ -7,10 +8,10 @@ import {
   INJECTED_LABEL,
   INJECTED_LABEL_VALUE,
   type InjectionSettings,
-  readAnnotations,
   STATUS_INJECTED,
 } from './annotations.ts';
 import type { InjectorConfig } from './config.ts';
+import { readAnnotations } from './read-annotations.ts';
 
 // The pure core of sidecar injection: a Pod (as the API server sends it in an AdmissionReview) and the
 // injector's settings in, a JSON Patch out. No I/O, no clock: the same pod always gets the same patch.
@@ -29,7 +30,7 @@ import type { InjectorConfig } from './config.ts';
 
 export const SIDECAR_NAME = 'keywarden-validator';
 export const INIT_NAME = 'keywarden-config';
-export const PORT_NAME = 'keywarden';
+const PORT_NAME = 'keywarden';
 export const ADMIN_PORT_NAME = 'keywarden-admin';
 export const VOLUMES = {
   config: 'keywarden-config',
@@ -38,17 +39,17 @@ export const VOLUMES = {
   data: 'keywarden-data',
   jwtKey: 'keywarden-jwt-signing-key',
 } as const;
-export const CONFIG_DIR = '/run/keywarden';
-export const CONFIG_FILE = `${CONFIG_DIR}/validator.yaml`;
-export const ROUTES_DIR = '/etc/keywarden/routes';
-export const DATA_DIR = '/var/lib/keywarden';
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-export const JWT_KEY_DIR = '/etc/keywarden/jwt';
+const CONFIG_DIR = '/run/keywarden';
+const CONFIG_FILE = `${CONFIG_DIR}/validator.yaml`;
+const ROUTES_DIR = '/etc/keywarden/routes';
+const DATA_DIR = '/var/lib/keywarden';
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const JWT_KEY_DIR = '/etc/keywarden/jwt';
 export const JWT_KEY_FILE = `${JWT_KEY_DIR}/signing-key.pem`;
 /** Environment variable carrying the generated settings to the init container. */
 export const SETTINGS_ENV = 'KEYWARDEN_VALIDATOR_SETTINGS';
 /** The image's unprivileged user. */
-export const SIDECAR_UID = 1000;
+const SIDECAR_UID = 1000;
 
 export type InjectionOutcome =
   | { action: 'skip'; reason: 'not-requested' | 'already-injected' }
@@ -291,14 +292,14 @@ export function computeInjection(pod: unknown, namespace: string, config: Inject
   );
   if (!request.inject) return { action: 'skip', reason: 'not-requested' };
 
-  const problems = 'problems' in request ? [...request.problems] : [];
+  const problems = request.ok ? [] : request.problems.map((p) => formatProblem('', p));
   problems.push(...credentialProblems(spec, namespace, config));
   if (names.has(INIT_NAME)) problems.push(`the pod already has a container named ${INIT_NAME}; rename it`);
   const volumeNames = new Set(existingVolumes.map(nameOf));
   for (const v of Object.values(VOLUMES)) {
     if (volumeNames.has(v)) problems.push(`the pod already has a volume named ${v}; rename it`);
   }
-  if (problems.length > 0 || !('settings' in request)) {
+  if (problems.length > 0 || !request.ok) {
     const podName =
       typeof metadata.name === 'string' && metadata.name
         ? metadata.name
@@ -312,7 +313,7 @@ export function computeInjection(pod: unknown, namespace: string, config: Inject
     };
   }
 
-  const s = request.settings;
+  const s = request.value;
   const warnings: string[] = [];
   if (spec.hostNetwork === true) {
     warnings.push(

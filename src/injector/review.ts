@@ -27,7 +27,7 @@ const POD_SCOPE: AdmissionScope = {
 };
 
 /** Decides on the CREATE of one pod; pure. */
-export function reviewPod(request: AdmissionRequest, config: InjectorConfig): Decision {
+function reviewPod(request: AdmissionRequest, config: InjectorConfig): Decision {
   const outcome = computeInjection(request.object, request.namespace ?? '', config);
   switch (outcome.action) {
     case 'skip':

@@ -8,12 +8,6 @@ export interface WorkQueueOptions {
   maxBackoffMs?: number;
 }
 
-export interface WorkQueueStats {
-  depth: number;
-  adds: number;
-  retries: number;
-}
-
 export class WorkQueue {
   readonly #queue: string[] = [];
   readonly #queued = new Set<string>();

@@ -1,12 +1,7 @@
 import { existsSync } from 'node:fs';
 import { runBuildScript } from './build-script.ts';
 
-export const CONTROL_PLANE_BINARIES = [
-  'etcd',
-  'kube-apiserver',
-  'kube-controller-manager',
-  'kubectl',
-] as const;
+const CONTROL_PLANE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
 
 /**
  * Returns the folder holding etcd, kube-apiserver, kube-controller-manager and kubectl, building them

@@ -364,7 +364,7 @@ const KCM_NODE_CONTROLLERS = [
 ];
 
 /** The run id: the random suffix of the run folder, carried by every name a node makes. */
-export function runId(runDir: string): string {
+function runId(runDir: string): string {
   return runDir.slice(runDir.lastIndexOf(RUN_DIR_PREFIX) + RUN_DIR_PREFIX.length);
 }
 

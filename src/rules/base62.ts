@@ -6,10 +6,6 @@ export const BASE62_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl
 const BASE = 62n;
 const DIGIT_VALUE = new Map<string, bigint>([...BASE62_ALPHABET].map((c, i) => [c, BigInt(i)]));
 
-export function isBase62(s: string): boolean {
-  return /^[0-9A-Za-z]*$/.test(s);
-}
-
 /** Encodes a non-negative integer, left-padded with '0' to at least `minLength` characters. */
 export function encodeBase62Int(value: number | bigint, minLength = 1): string {
   if (typeof value === 'number' && !Number.isSafeInteger(value)) {

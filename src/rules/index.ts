@@ -6,7 +6,6 @@ export {
   decodeBase62Int,
   encodeBase62Bytes,
   encodeBase62Int,
-  isBase62,
   randomBase62,
 } from './base62.ts';
 export { CUSTOMER_PATTERN, isCustomer } from './customers.ts';
@@ -27,40 +26,43 @@ export {
 } from './expiry.ts';
 export type { Environment, GenerateKeyOptions, KeyType, ParsedKey, ParseKeyResult } from './key.ts';
 export {
-  CHECKSUM_LENGTH,
   ENVIRONMENTS,
   generateKey,
   generateKeyId,
   hashesEqual,
   hashKey,
-  isKeyId,
-  KEY_ID_LENGTH,
-  KEY_ID_PATTERN,
   KEY_PATTERN,
   KEY_TYPES,
-  keyChecksum,
   keyHint,
   keyMatchesHash,
   keyPrefix,
-  MAX_KEY_LENGTH,
   parseKey,
-  SECRET_LENGTH,
 } from './key.ts';
 export { isObjectName } from './names.ts';
 export type { Permission, PermissionCatalogue, PermissionResult } from './permissions.ts';
 export {
-  checkCatalogue,
   checkPermissions,
   hasPermission,
   normalizePermissions,
   PERMISSION_PATTERN,
   parsePermission,
+  parseRequiredPermission,
   permissionGrants,
 } from './permissions.ts';
+export type { Failed, FieldPath, Ok, Place, Problem, Result } from './problems.ts';
+export {
+  failed,
+  fieldName,
+  formatProblem,
+  ok,
+  own,
+  problem,
+  sortProblems,
+  unplaced,
+} from './problems.ts';
 export type { BucketState, RateLimitConfig, TakeResult } from './rate-limit.ts';
 export {
   bucketCapacity,
-  bucketTokens,
   initialBucket,
   rateLimitHeaders,
   takeToken,
@@ -68,7 +70,7 @@ export {
 export { describeValue } from './redact.ts';
 export { requestPathProblem } from './request-path.ts';
 export type { ConsumerNamespaceRules } from './secret-ref.ts';
-export { consumerNamespaceProblem, RESERVED_NAMESPACES } from './secret-ref.ts';
+export { consumerNamespaceProblem } from './secret-ref.ts';
 export type {
   ClientAddressResult,
   IpKind,
@@ -78,3 +80,5 @@ export type {
   SourceResult,
 } from './sources.ts';
 export { compileSources, normalizeSources, parseClientAddress, parseSource } from './sources.ts';
+export type { YamlInput } from './yaml-input.ts';
+export { readYaml } from './yaml-input.ts';

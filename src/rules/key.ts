@@ -15,11 +15,11 @@ export type Environment = 'production' | 'staging' | 'development';
 export const KEY_TYPES: readonly KeyType[] = ['public', 'private'];
 export const ENVIRONMENTS: readonly Environment[] = ['production', 'staging', 'development'];
 
-export const KEY_ID_LENGTH = 12;
-export const SECRET_LENGTH = 33;
-export const CHECKSUM_LENGTH = 6;
+const KEY_ID_LENGTH = 12;
+const SECRET_LENGTH = 33;
+const CHECKSUM_LENGTH = 6;
 /** Longer input is refused before any regular expression runs on it. */
-export const MAX_KEY_LENGTH = 128;
+const MAX_KEY_LENGTH = 128;
 
 const TYPE_CODE: Record<KeyType, string> = { public: 'pk', private: 'sk' };
 const TYPE_BY_CODE: Record<string, KeyType> = { pk: 'public', sk: 'private' };
@@ -29,7 +29,7 @@ const ENV_BY_CODE: Record<string, Environment> = { prod: 'production', stg: 'sta
 /** Unanchored pattern (RE2- and JS-compatible) for secret scanners; confirm a match with parseKey. */
 export const KEY_PATTERN = '\\bkw[ps]k_(?:prod|stg|dev)_[0-9A-Za-z]{12}_[0-9A-Za-z]{39}\\b';
 /** Anchored pattern for a key id. */
-export const KEY_ID_PATTERN = '^[0-9A-Za-z]{12}$';
+const KEY_ID_PATTERN = '^[0-9A-Za-z]{12}$';
 
 const KEY_RE = /^kw(pk|sk)_(prod|stg|dev)_([0-9A-Za-z]{12})_([0-9A-Za-z]{33})([0-9A-Za-z]{6})$/;
 const KEY_ID_RE = new RegExp(KEY_ID_PATTERN);
@@ -67,12 +67,12 @@ export function generateKeyId(): string {
   return randomBase62(KEY_ID_LENGTH);
 }
 
-export function isKeyId(s: unknown): s is string {
+function isKeyId(s: unknown): s is string {
   return typeof s === 'string' && KEY_ID_RE.test(s);
 }
 
 /** The 6-character checksum of a key body (everything before the checksum). */
-export function keyChecksum(body: string): string {
+function keyChecksum(body: string): string {
   return encodeBase62Int(crc32(body), CHECKSUM_LENGTH);
 }
 

@@ -28,6 +28,20 @@ export function parsePermission(s: unknown): PermissionResult {
   return { ok: false, message: `${describeValue(s)} is not a valid permission: ${permissionProblem(s)}` };
 }
 
+/**
+ * The permission a route requires: one concrete `resource:action`. A wildcard is refused: `devices:*`
+ * as a requirement would pass only keys holding that exact wildcard, never one holding `devices:read`,
+ * which is not what anyone writing it means.
+ */
+export function parseRequiredPermission(s: unknown): PermissionResult {
+  const p = parsePermission(s);
+  if (p.ok && p.permission.action !== '*') return p;
+  return {
+    ok: false,
+    message: `${describeValue(s)} is not a permission: write one resource:action in lower case, e.g. devices:read (no wildcard: a route needs one concrete permission)`,
+  };
+}
+
 function permissionProblem(s: unknown): string {
   const rule = 'a lowercase letter, then up to 62 of a-z, 0-9, _ . -';
   if (typeof s !== 'string') return 'expected a string such as devices:read';
@@ -114,18 +128,4 @@ export function checkPermissions(
     }
   });
   return violations;
-}
-
-/** Problems in a catalogue itself (ApiKeyPolicy spec.permissions): invalid or duplicate names. */
-export function checkCatalogue(catalogue: PermissionCatalogue, field = 'spec.permissions'): string[] {
-  const seen = new Set<string>();
-  const problems: string[] = [];
-  catalogue.permissions.forEach((entry, i) => {
-    const parsed = parsePermission(entry.name);
-    if (!parsed.ok) problems.push(`${field}[${i}].name ${parsed.message}`);
-    else if (seen.has(entry.name))
-      problems.push(`${field}[${i}].name ${describeValue(entry.name)} is listed twice`);
-    seen.add(entry.name);
-  });
-  return problems;
 }

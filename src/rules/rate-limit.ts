@@ -62,11 +62,6 @@ export function initialBucket(config: RateLimitConfig, nowMs: number): BucketSta
   };
 }
 
-/** Tokens currently in the bucket (fractional), for display. */
-export function bucketTokens(state: BucketState): number {
-  return state.level / state.scale;
-}
-
 /**
  * Takes `cost` tokens if the bucket (refilled up to `nowMs`) holds them. Never mutates `state`.
  * A clock that goes backwards refills nothing, and the refill restarts from the latest time seen.

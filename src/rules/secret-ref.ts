@@ -2,7 +2,7 @@
 // the API server whether the requester could write that Secret themselves (a SubjectAccessReview).
 
 /** Never a consumer Secret here, whatever the policy says: the cluster's and keywarden's own Secrets live there. */
-export const RESERVED_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'] as const;
+const RESERVED_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'] as const;
 
 export interface ConsumerNamespaceRules {
   /** The ApiKey's namespace: validators read it, so a plaintext copy there is refused. */

@@ -49,7 +49,7 @@ function patternSource(pattern: string): string {
   return re === '/' ? '/' : re;
 }
 
-export function compilePattern(pattern: string): RegExp {
+function compilePattern(pattern: string): RegExp {
   return new RegExp(`^${patternSource(pattern)}$`);
 }
 

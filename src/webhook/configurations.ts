@@ -6,11 +6,9 @@ import { APIKEY_PLURAL, GROUP, VERSION } from '../api/index.ts';
 
 export const MUTATE_PATH = '/apikeys/mutate';
 export const VALIDATE_PATH = '/apikeys/validate';
-export const MUTATING_WEBHOOK_NAME = 'mutate.apikeys.keywarden.dev';
-export const VALIDATING_WEBHOOK_NAME = 'validate.apikeys.keywarden.dev';
-export const MAX_TIMEOUT_SECONDS = 5;
-/** cert-manager's cainjector fills caBundle from this annotation (namespace/certificate-name). */
-export const CA_INJECTOR_ANNOTATION = 'cert-manager.io/inject-ca-from';
+const MUTATING_WEBHOOK_NAME = 'mutate.apikeys.keywarden.dev';
+const VALIDATING_WEBHOOK_NAME = 'validate.apikeys.keywarden.dev';
+const MAX_TIMEOUT_SECONDS = 5;
 
 export interface LabelSelector {
   matchLabels?: Record<string, string>;

@@ -1,8 +1,8 @@
 // AdmissionReview v1: reading a request the API server sent and writing the answer it expects.
 // Everything here is defensive: the body is untrusted JSON of any shape.
 
-export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
-export const ADMISSION_KIND = 'AdmissionReview';
+const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+const ADMISSION_KIND = 'AdmissionReview';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 const OPERATIONS: readonly string[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];

@@ -8,7 +8,7 @@ import type { AdmissionRequest, UserInfo } from './review.ts';
 // the same themselves. One SubjectAccessReview per verb, as the requester (user, groups, uid, extra).
 
 /** The verbs the controller uses on a consumer Secret over its life. */
-export const SECRET_REF_VERBS = ['create', 'update', 'delete'] as const;
+const SECRET_REF_VERBS = ['create', 'update', 'delete'] as const;
 export type SecretVerb = (typeof SECRET_REF_VERBS)[number];
 
 export interface SecretAttributes {
@@ -49,7 +49,7 @@ export function subjectAccessReviewer(rest: KubeRest): AccessReviewer {
 }
 
 /** The secretRef check of an ApiKey create; undefined when there is nothing to check or all is allowed. */
-export async function secretRefAccessProblem(
+async function secretRefAccessProblem(
   req: AdmissionRequest,
   ctx: ReviewContext,
 ): Promise<string | undefined> {

@@ -39,7 +39,7 @@ beforeAll(async () => {
   );
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   for (const k of [reader, writer]) store.upsert(structuredClone(k.secret));
-  v = new Validator(cfg.config, { rest: undefined, log: createLogger('test', 'silent'), store, audit: sink });
+  v = new Validator(cfg.value, { rest: undefined, log: createLogger('test', 'silent'), store, audit: sink });
   await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
   for (let i = 0; i < 100 && !v.ready; i++) await new Promise((r) => setTimeout(r, 20));
   duck = await Duck.open();

@@ -385,8 +385,8 @@ describe('what the chart renders', () => {
     );
     const text = find(all, 'ConfigMap', `${FULLNAME}-injector`).data['injector.yaml'];
     const parsed = parseInjectorConfig(text);
-    if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
-    expect(parsed.config).toMatchObject({
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    expect(parsed.value).toMatchObject({
       image: 'registry.local/keywarden:1.2.3',
       port: 8180,
       adminPort: 9180,
@@ -410,7 +410,7 @@ describe('what the chart renders', () => {
         containers: [{ name: 'app', image: 'example/api:1', ports: [{ name: 'http', containerPort: 3000 }] }],
       },
     };
-    const outcome = computeInjection(pod, TEAM, parsed.config);
+    const outcome = computeInjection(pod, TEAM, parsed.value);
     if (outcome.action !== 'inject') throw new Error(JSON.stringify(outcome));
     const dir = mkdtempSync(join(tmpdir(), 'kw-pod-'));
     writeFileSync(join(dir, 'patch.json'), JSON.stringify(outcome.patch));
@@ -640,11 +640,11 @@ describe('docs/install.md', () => {
     const deployment = example.find((o) => o.kind === 'Deployment') as Doc;
     const routes = (example.find((o) => o.kind === 'ConfigMap') as Doc).data['routes.yaml'];
     const parsed = parseInjectorConfig('image: ghcr.io/keywarden/keywarden:0.1.0');
-    if (!parsed.ok) throw new Error(parsed.problems.join());
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
     const outcome = computeInjection(
       { apiVersion: 'v1', kind: 'Pod', ...deployment.spec.template },
       'payments',
-      parsed.config,
+      parsed.value,
     );
     if (outcome.action !== 'inject') throw new Error(JSON.stringify(outcome));
     const init = outcome.patch.find((o) => o.path === '/spec/initContainers')?.value as Doc[];

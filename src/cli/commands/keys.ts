@@ -194,7 +194,7 @@ export function registerKeyCommands(program: Command): void {
 }
 
 /** The expiry asked for; the webhook has the final word on the cap, this only fills the default. */
-export function newExpiry(expiresAt: string | undefined, days: string | undefined, now = new Date()): string {
+function newExpiry(expiresAt: string | undefined, days: string | undefined, now = new Date()): string {
   if (expiresAt) {
     const d = parseRfc3339(expiresAt);
     if (!d)

@@ -17,7 +17,7 @@ import { EXIT } from '../exit-codes.ts';
 import { durationOption } from '../options.ts';
 
 /** Wait for the controller's answer this long before giving up (it answers within a reconcile). */
-export const REVEAL_TIMEOUT_MS = 30_000;
+const REVEAL_TIMEOUT_MS = 30_000;
 const POLL_MS = 250;
 
 interface ApiKeyView {

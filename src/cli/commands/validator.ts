@@ -5,7 +5,8 @@ import { createAuditSink, parseAuditSettings, registerAuditMetrics } from '../..
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
-import { DEFAULT_SIGNING_KEY_FIELD, formatProblem, loadConfigFile } from '../../validator/config/load.ts';
+import { formatProblem } from '../../rules/index.ts';
+import { DEFAULT_SIGNING_KEY_FIELD, loadConfigFile } from '../../validator/config/load.ts';
 import { generateSigningKeyPem } from '../../validator/identity/signer.ts';
 import { Validator } from '../../validator/server.ts';
 import { CliError } from '../errors.ts';
@@ -66,16 +67,16 @@ export function registerValidator(program: Command): void {
       const log = createLogger('validator');
       for (const w of warnings)
         log.warn({ warning: w }, 'configuration warning (see keywarden validator --check)');
-      const audit = result.config.audit
+      const audit = result.value.audit
         ? await createAuditSink(
             parseAuditSettings(
-              result.config.audit,
+              result.value.audit,
               `validator/${process.env.POD_NAME ?? hostname()}_${process.pid}`,
             ),
             log,
           )
         : undefined;
-      const validator = new Validator(result.config, {
+      const validator = new Validator(result.value, {
         rest: new KubeRest(loadKubeConfig(o.kubeconfig)),
         log,
         ...(audit ? { audit } : {}),
@@ -92,8 +93,8 @@ export function registerValidator(program: Command): void {
           port: validator.port,
           adminPort: validator.adminPort,
           internalPort: validator.internalPort || undefined,
-          environment: result.config.environment,
-          upstream: result.config.upstream?.url,
+          environment: result.value.environment,
+          upstream: result.value.upstream?.url,
         },
         'validator listening',
       );

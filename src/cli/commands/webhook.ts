@@ -3,6 +3,7 @@ import { type InjectorConfig, loadInjectorConfigFile } from '../../injector/inde
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
+import { formatProblem } from '../../rules/index.ts';
 import { WEBHOOK_DEFAULTS as D, serviceDnsNames, type TlsOptions } from '../../webhook/options.ts';
 import { AdmissionWebhook } from '../../webhook/webhook.ts';
 import { CliError } from '../errors.ts';
@@ -151,10 +152,12 @@ export function registerWebhook(program: Command): void {
       }
       const tls = tlsOptions(o);
       let injector: InjectorConfig | undefined;
-      if (o.injectorConfig) {
-        const loaded = loadInjectorConfigFile(o.injectorConfig);
-        if (!loaded.ok) throw new CliError(loaded.problems.join('\n'), EXIT.usage);
-        injector = loaded.config;
+      const file: string | undefined = o.injectorConfig;
+      if (file) {
+        const loaded = loadInjectorConfigFile(file);
+        if (!loaded.ok)
+          throw new CliError(loaded.problems.map((p) => formatProblem(file, p)).join('\n'), EXIT.usage);
+        injector = loaded.value;
       }
       const log = createLogger('webhook');
       const webhook = new AdmissionWebhook(

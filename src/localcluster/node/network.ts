@@ -67,7 +67,7 @@ function toAddr(n: number): string {
  * A free /23 inside 10.200.0.0/13 (pods: the first /24; the veth link and Services: the second),
  * chosen from the run id and checked against the host's addresses and routes.
  */
-export function chooseRanges(id: string): Omit<NodeNetwork, 'id' | 'netns' | 'hostVeth' | 'nodeVeth'> {
+function chooseRanges(id: string): Omit<NodeNetwork, 'id' | 'netns' | 'hostVeth' | 'nodeVeth'> {
   const used = hostRanges();
   const start = toInt('10.200.0.0');
   const blocks = 2 ** 10; // /23 blocks in a /13

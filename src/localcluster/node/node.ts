@@ -6,9 +6,9 @@ import { type CertificateAuthority, issueCert } from '../../pki/index.ts';
 import type { ManagedProcess } from '../processes.ts';
 import { createNodeNetwork, type NodeNetwork, removeNodeNetwork } from './network.ts';
 
-export const NODE_NAME = 'keywarden-node';
+const NODE_NAME = 'keywarden-node';
 /** The pause image containerd starts every pod sandbox from (built locally, see tools/image/build.sh). */
-export const SANDBOX_IMAGE = 'localhost/keywarden-pause:1';
+const SANDBOX_IMAGE = 'localhost/keywarden-pause:1';
 const CNI_NETWORK_PREFIX = 'keywarden-';
 const CNI_BIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
 const CGROUP_FS = '/sys/fs/cgroup';
@@ -36,11 +36,11 @@ export interface NodeHandle {
   importImage(tarball: string): void;
 }
 
-export function nodeDir(runDir: string): string {
+function nodeDir(runDir: string): string {
   return join(runDir, 'node');
 }
 
-export function cgroupName(id: string): string {
+function cgroupName(id: string): string {
   return `keywarden-${id}`;
 }
 

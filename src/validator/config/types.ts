@@ -66,12 +66,3 @@ export interface ValidatorConfig {
   /** The Parquet audit trail of every decision; none when absent. */
   audit?: AuditSettings;
 }
-
-export interface ConfigProblem {
-  /** 1-based; 0 when the problem has no place in the file (e.g. it is empty). */
-  line: number;
-  column: number;
-  /** Dotted path of the field, e.g. `routes[2].permission`; empty for the document itself. */
-  field: string;
-  message: string;
-}

@@ -5,7 +5,7 @@ import type { RouteConfig, UnmappedRoutes } from './types.ts';
 // and the validator logs them at start. Pure: the caller attaches lines and fields.
 
 /** The narrowest ranges still believed to be "our proxies" rather than "the pod network". */
-export const PROXY_RANGE_LIMIT = { ipv4: 24, ipv6: 64 } as const;
+const PROXY_RANGE_LIMIT = { ipv4: 24, ipv6: 64 } as const;
 
 /** Why trusting `source` as a proxy is risky, or undefined. */
 export function trustedProxyWarning(text: string, source: ParsedSource): string | undefined {

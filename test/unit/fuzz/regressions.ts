@@ -90,7 +90,7 @@ export const FIXED_CONFIG_BUGS: Record<string, { title: string; inputs: string[]
   validatorConfig: [
     {
       // Found by the quick pass: { seed: -1712146280, path: "214:8:7:6:7:6:6:6" }, shrunk to `*!`.
-      // src/validator/config/load.ts parseConfig: doc.toJS() throws ReferenceError for an alias whose
+      // parseConfig (now src/rules/yaml-input.ts readYaml): doc.toJS() throws ReferenceError for an alias whose
       // anchor is missing, and for the alias-count guard (billion laughs), instead of a problem.
       title: 'parseConfig throws on an unresolved YAML alias or an alias bomb',
       inputs: [

@@ -12,6 +12,7 @@ import {
   SETTINGS_ENV,
   validatorSettings,
 } from '../../../src/injector/index.ts';
+import { formatProblem, type Problem } from '../../../src/rules/index.ts';
 import { CONFIG, ROUTES_YAML } from './support.ts';
 
 const SETTINGS = stringify(
@@ -33,6 +34,9 @@ const SETTINGS = stringify(
   ),
 );
 const SOURCE = 'ConfigMap web-routes, key routes.yaml';
+/** Problems as `field: message`, the way the webhook's refusal and `--injector-config` name them. */
+const texts = (r: { ok: boolean; problems?: Problem[] }) =>
+  (r.problems ?? []).map((p) => formatProblem('', { ...p, line: 0 }));
 
 describe('composeValidatorConfig', () => {
   it('accepts the routes section and the bare list of routes', () => {
@@ -120,7 +124,7 @@ describe('parseInjectorConfig', () => {
   it('defaults everything but the image', () => {
     expect(parseInjectorConfig('image: kw:1\n')).toEqual({
       ok: true,
-      config: { ...INJECTOR_DEFAULTS, image: 'kw:1' },
+      value: { ...INJECTOR_DEFAULTS, image: 'kw:1' },
     });
   });
 
@@ -138,7 +142,7 @@ describe('parseInjectorConfig', () => {
         'imagePulPolicy: Always',
       ].join('\n'),
     );
-    expect(r.ok ? [] : r.problems).toEqual([
+    expect(texts(r)).toEqual([
       expect.stringMatching(/^imagePulPolicy: unknown field/),
       expect.stringMatching(/^image: is required/),
       'imagePullPolicy: must be one of: Always, IfNotPresent, Never',
@@ -152,13 +156,13 @@ describe('parseInjectorConfig', () => {
     ]);
     expect(parseInjectorConfig('a: [')).toMatchObject({
       ok: false,
-      problems: [expect.stringMatching(/^not valid YAML/)],
+      problems: [{ line: 1, message: expect.stringMatching(/^Flow sequence/) }],
     });
   });
   it('internalPort: off by default (an injected validator is a reverse proxy), on loopback when set', () => {
     const settings = (internalPort: unknown) => {
       const r = parseInjectorConfig(stringify({ image: 'kw:1', internalPort }));
-      if (!r.ok) return r.problems;
+      if (!r.ok) return texts(r);
       const s = validatorSettings(
         {
           environment: 'staging',
@@ -173,7 +177,7 @@ describe('parseInjectorConfig', () => {
           image: 'x',
           resources: {},
         },
-        r.config,
+        r.value,
       );
       return s.server;
     };
@@ -200,7 +204,7 @@ describe('parseInjectorConfig', () => {
         'namespaces: [ok, Not_OK]',
       ].join('\n'),
     );
-    expect(r.ok ? [] : r.problems).toEqual([
+    expect(texts(r)).toEqual([
       "validatorSettings.identity.jwt.signingKey: is set by the injector: the Secret injection.jwt.signingKeySecret in the pod's namespace, mounted into the sidecar only; remove it",
       "validatorSettings.identity.jwt.audience: is set by the injector: the pod's namespace, or keywarden.dev/jwt-audience when injection.jwt.audiences allows it; remove it",
       'credentialsSecret: must be a Secret name',
@@ -214,7 +218,7 @@ describe('parseInjectorConfig', () => {
     );
     expect(ok).toMatchObject({
       ok: true,
-      config: {
+      value: {
         credentialsSecret: 'keywarden-validator-token',
         jwtSigningKeySecret: { name: 'jwt', key: 'signing-key.pem' },
         jwtAudiences: { payments: ['payments-api'] },

@@ -414,7 +414,7 @@ describe('the injected settings and the routes make a valid validator configurat
     const loaded = parseConfig(composed.text);
     expect(loaded.ok).toBe(true);
     if (!loaded.ok) return;
-    expect(loaded.config).toMatchObject({
+    expect(loaded.value).toMatchObject({
       environment: 'production',
       server: { host: '0.0.0.0', port: 8180, adminPort: 9180 },
       keyStore: { namespaces: ['payments'] },

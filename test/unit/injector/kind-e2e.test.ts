@@ -34,11 +34,9 @@ describe('scripts/kind-e2e.sh', () => {
     ) as Json;
     const loaded = parseConfig(configMap.data['validator.yaml']);
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-    expect(loaded.config).toMatchObject({ environment: 'development', keyStore: { namespaces: ['demo'] } });
-    expect(loaded.config.upstream).toBeUndefined();
-    expect(loaded.config.routes).toEqual(
-      parse(readFileSync('examples/validator-config.yaml', 'utf8')).routes,
-    );
+    expect(loaded.value).toMatchObject({ environment: 'development', keyStore: { namespaces: ['demo'] } });
+    expect(loaded.value.upstream).toBeUndefined();
+    expect(loaded.value.routes).toEqual(parse(readFileSync('examples/validator-config.yaml', 'utf8')).routes);
   });
 
   it("the demo's routes are those of examples/validator-config.yaml", () => {
@@ -74,11 +72,11 @@ describe('scripts/kind-e2e.sh', () => {
     if (!composed.ok) throw new Error(composed.problems.join('\n'));
     const loaded = parseConfig(composed.text);
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-    expect(loaded.config).toMatchObject({
+    expect(loaded.value).toMatchObject({
       environment: 'development',
       keyStore: { namespaces: ['demo'] },
       upstream: { url: 'http://127.0.0.1:3000' },
     });
-    expect(loaded.config.routes).toHaveLength(5);
+    expect(loaded.value.routes).toHaveLength(5);
   });
 });

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  checkCatalogue,
   checkPermissions,
   describeValue,
   hasPermission,
@@ -164,17 +163,6 @@ describe('checkPermissions', () => {
   it('reports malformed entries with their index', () => {
     expect(checkPermissions(['devices:read', '*:read'], 'private', undefined)).toEqual([
       'spec.permissions[1] "*:read" is not a valid permission: the resource cannot be a wildcard; only the action can (e.g. devices:*)',
-    ]);
-  });
-});
-
-describe('checkCatalogue', () => {
-  it('reports invalid and duplicate names', () => {
-    expect(
-      checkCatalogue({ permissions: [{ name: 'a:b' }, { name: 'A:b' }, { name: 'a:b', publicSafe: true }] }),
-    ).toEqual([
-      'spec.permissions[1].name "A:b" is not a valid permission: the resource must be a lowercase letter, then up to 62 of a-z, 0-9, _ . -',
-      'spec.permissions[2].name "a:b" is listed twice',
     ]);
   });
 });

@@ -30,7 +30,7 @@ export async function startValidator(
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   const store = new KeyStore();
   for (const k of keys) store.upsert(structuredClone(k.secret));
-  const validator = new Validator(cfg.config, { rest: undefined, log: createLogger('sec', 'silent'), store });
+  const validator = new Validator(cfg.value, { rest: undefined, log: createLogger('sec', 'silent'), store });
   await validator.start({ port: 0, adminPort: 0, host: '127.0.0.1', ...overrides });
   for (let i = 0; i < 100 && !validator.ready; i++) await new Promise((r) => setTimeout(r, 20));
   if (!validator.ready) throw new Error('validator not ready');

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatProblem, loadConfigFile, parseConfig } from '../../../src/validator/config/load.ts';
+import { formatProblem } from '../../../src/rules/index.ts';
+import { loadConfigFile, parseConfig } from '../../../src/validator/config/load.ts';
 import { UNSIGNED_RECORDS_WARNING } from '../../../src/validator/config/warnings.ts';
 
 // `keywarden validator --check` warns about configurations that are valid but re-open a hole
@@ -22,7 +23,7 @@ describe('configuration warnings', () => {
   it('the shipped example trusts no broad range and has no warnings', () => {
     const r = loadConfigFile('examples/validator-config.yaml');
     if (!r.ok) throw new Error('example does not load');
-    expect(r.config.trustedProxies).not.toContain('10.0.0.0/8');
+    expect(r.value.trustedProxies).not.toContain('10.0.0.0/8');
     expect(r.warnings).toEqual([]);
   });
 

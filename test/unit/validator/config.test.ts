@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatProblem, loadConfigFile, parseConfig } from '../../../src/validator/config/load.ts';
+import { formatProblem } from '../../../src/rules/index.ts';
+import { loadConfigFile, parseConfig } from '../../../src/validator/config/load.ts';
 
 const problems = (text: string) => {
   const r = parseConfig(text);
@@ -11,24 +12,24 @@ describe('validator configuration', () => {
   it('loads the shipped example with its defaults filled in', () => {
     const r = loadConfigFile('examples/validator-config.yaml');
     if (!r.ok) throw new Error(r.problems.map((p) => formatProblem('example', p)).join('\n'));
-    expect(r.config.environment).toBe('production');
-    expect(r.config.routes[0]).toEqual({
+    expect(r.value.environment).toBe('production');
+    expect(r.value.routes[0]).toEqual({
       path: '/v1/sessions',
       methods: ['POST'],
       permission: 'sessions:create',
     });
-    expect(r.config.identity.jwt).toMatchObject({
+    expect(r.value.identity.jwt).toMatchObject({
       ttlMs: 60_000,
       signingKey: {
         secret: { namespace: 'keywarden-system', name: 'validator-jwt', key: 'signing-key.pem' },
       },
     });
-    expect(r.config.lastUsed.intervalMs).toBe(60_000);
+    expect(r.value.lastUsed.intervalMs).toBe(60_000);
   });
 
   it('needs only the environment; everything else has a safe default', () => {
     const r = parseConfig('environment: staging\n');
-    expect(r.ok && r.config).toMatchObject({
+    expect(r.ok && r.value).toMatchObject({
       environment: 'staging',
       unmappedRoutes: 'deny',
       trustedProxies: [],
@@ -104,8 +105,8 @@ describe('validator configuration', () => {
     const r = parseConfig(
       'environment: production\nroutes: [{path: /a, methods: [get], permission: a:b}]\nidentity: {jwt: {signingKey: {file: /k.pem}, algorithm: ES256}}\n',
     );
-    expect(r.ok && r.config.routes[0]?.methods).toEqual(['GET']);
-    expect(r.ok && r.config.identity.jwt?.signingKey).toEqual({ file: '/k.pem' });
+    expect(r.ok && r.value.routes[0]?.methods).toEqual(['GET']);
+    expect(r.ok && r.value.identity.jwt?.signingKey).toEqual({ file: '/k.pem' });
   });
 });
 
@@ -114,10 +115,10 @@ describe('the audit section', () => {
     const ok = parseConfig(
       'environment: staging\naudit:\n  directory: /var/lib/keywarden/audit\n  flushInterval: 5s\n',
     );
-    expect(ok.ok && ok.config.audit).toEqual({ directory: '/var/lib/keywarden/audit', flushInterval: '5s' });
+    expect(ok.ok && ok.value.audit).toEqual({ directory: '/var/lib/keywarden/audit', flushInterval: '5s' });
     expect(
       parseConfig('environment: staging\n').ok && parseConfig('environment: staging\n'),
-    ).not.toHaveProperty('config.audit');
+    ).not.toHaveProperty('value.audit');
     const bad = problems('environment: staging\naudit:\n  directory: /tmp/a\n  flushInterval: soon\n');
     expect(bad.join('\n')).toMatch(/^f\.yaml:\d+:\d+: audit.*flushInterval/m);
     expect(problems('environment: staging\naudit:\n  compression: ZIP\n').join('\n')).toMatch(/audit/);

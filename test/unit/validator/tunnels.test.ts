@@ -32,7 +32,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
-  v = new Validator(cfg.config, { rest: undefined, log: createLogger('test', 'silent'), store });
+  v = new Validator(cfg.value, { rest: undefined, log: createLogger('test', 'silent'), store });
   await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
 });
 
