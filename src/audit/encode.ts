@@ -19,7 +19,9 @@ import { type BufferedEvent, COLUMNS, type ColumnSpec } from './schema.ts';
 // that pays (key ids, names, methods, reasons: a few distinct values per batch), so each distinct
 // string is redacted and encoded once per batch and the page holds small bit-packed indices; a column
 // of mostly distinct values (request ids) falls back to PLAIN. GZIP runs on libuv's thread pool, so a
-// batch does not hold up the event loop.
+// batch does not hold up the event loop. A written row group's builder is reset and reused (RowGroupPool):
+// its buffers have grown to the traffic's size once, so steady writing allocates almost nothing that
+// outlives a turn, and the heap and RSS stay flat.
 
 export type Compression = 'GZIP' | 'SNAPPY' | 'UNCOMPRESSED';
 
@@ -73,6 +75,37 @@ export class DictionaryHints {
   }
 }
 
+/** Builders kept for reuse at most; one being built and one being written is the steady state. */
+const POOL_SIZE = 2;
+/** A builder whose buffers grew past this (a burst of huge values) is not kept. */
+const POOL_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Per-writer encoder state: the dictionary hints, and row group builders written already, reset for
+ * the next row group (their buffers reused).
+ */
+export class RowGroupPool {
+  readonly hints = new DictionaryHints();
+  readonly #source: string;
+  readonly #spare: RowGroupBuilder[] = [];
+
+  constructor(source: string) {
+    this.#source = source;
+  }
+
+  take(): RowGroupBuilder {
+    const b = this.#spare.pop();
+    if (!b) return new RowGroupBuilder(this.#source, this.hints);
+    b.reset(this.hints);
+    return b;
+  }
+
+  /** A builder whose row group is written (encode() resolved): its buffers may be reused. */
+  give(b: RowGroupBuilder): void {
+    if (this.#spare.length < POOL_SIZE && b.capacity() <= POOL_MAX_BYTES) this.#spare.push(b);
+  }
+}
+
 type Stats = { min: string | number | undefined; max: string | number | undefined };
 
 /**
@@ -88,8 +121,9 @@ class ColumnBuilder {
   redactions = 0;
   #defined = new Uint8Array(1024);
   readonly #values: ValueWriter;
-  readonly #stats: Stats | undefined;
-  readonly #hints: DictionaryHints | undefined;
+  /** The data page body of an optional column (levels, then values): reused, as #values is. */
+  readonly #page: ValueWriter | undefined;
+  #stats: Stats | undefined;
   readonly #isString: boolean;
   // Dictionary mode (strings): distinct raw string → index; the redacted strings in index order.
   #dict: Map<string, number> | undefined;
@@ -100,15 +134,47 @@ class ColumnBuilder {
   /** The last string seen and its index: most columns repeat the same string object row after row. */
   #lastRaw: string | undefined;
   #lastIdx = 0;
+  #hints: DictionaryHints | undefined;
 
   constructor(col: ColumnSpec, hints: DictionaryHints | undefined) {
     this.col = col;
     this.#isString = col.kind === 'string';
     this.isSource = col.name === 'source';
-    this.#hints = hints;
     this.#values = new ValueWriter(col.kind === 'string' ? 4096 : 8192);
-    this.#stats = col.statistics ? { min: undefined, max: undefined } : undefined;
-    if (col.kind === 'string' && !hints?.skip(col.name)) this.#dict = new Map();
+    this.#page = col.optional ? new ValueWriter(4096) : undefined;
+    this.#start(hints);
+  }
+
+  #start(hints: DictionaryHints | undefined): void {
+    this.#hints = hints;
+    this.#stats = this.col.statistics ? { min: undefined, max: undefined } : undefined;
+    if (this.#isString && !hints?.skip(this.col.name)) {
+      if (this.#dict) this.#dict.clear();
+      else this.#dict = new Map();
+    } else this.#dict = undefined;
+  }
+
+  /** Empty again, keeping the buffers (after its row group was written). */
+  reset(hints: DictionaryHints | undefined): void {
+    this.rows = 0;
+    this.present = 0;
+    this.redactions = 0;
+    this.#values.clear();
+    this.#dictValues = [];
+    this.#dictRedacted = undefined;
+    this.#lastRaw = undefined;
+    this.#lastIdx = 0;
+    this.#start(hints);
+  }
+
+  /** Bytes of buffers held. */
+  capacity(): number {
+    return (
+      this.#defined.byteLength +
+      this.#indices.byteLength +
+      this.#values.capacity +
+      (this.#page?.capacity ?? 0)
+    );
   }
 
   /**
@@ -135,15 +201,18 @@ class ColumnBuilder {
       this.present++;
       return this.#dict ? this.#addToDictionary(v as string) : this.#addPlain(v as string);
     }
-    const n = typeof v === 'number' ? v : v === undefined || v === null ? Number.NaN : Number(v);
-    if (!Number.isFinite(n)) {
+    const given = typeof v === 'number' ? v : v === undefined || v === null ? Number.NaN : Number(v);
+    if (!Number.isFinite(given)) {
       this.#defined[row] = 0;
       return 0;
     }
     this.#defined[row] = 1;
     this.present++;
-    if (this.col.kind === 'int32') this.#values.int32(n);
-    else if (this.col.kind === 'double') this.#values.double(n);
+    // The value as stored, so statistics describe what readers see.
+    const kind = this.col.kind;
+    const n = kind === 'double' ? given : kind === 'int32' ? Math.trunc(given) | 0 : Math.trunc(given);
+    if (kind === 'int32') this.#values.int32(n);
+    else if (kind === 'double') this.#values.double(n);
     else this.#values.int64(n);
     if (this.#stats) track(this.#stats, n);
     return 8;
@@ -196,15 +265,20 @@ class ColumnBuilder {
     this.#dict = undefined;
     this.#dictValues = [];
     this.#dictRedacted = undefined;
+    this.#lastRaw = undefined;
   }
 
-  /** The column chunk's page bodies, uncompressed. */
+  /**
+   * The column chunk's page bodies, uncompressed. They are views of this builder's buffers: valid
+   * until it is reset.
+   */
   pages(): { dictionary: Buffer | undefined; dictionarySize: number; data: Buffer; encoding: number } {
     if (!this.col.optional && this.present !== this.rows)
       throw new Error(`audit column ${this.col.name} is required`);
     let dictionary: Buffer | undefined;
     let values: Buffer;
-    if (this.#dict) {
+    // A dictionary of nothing (every value null) is not written: PLAIN of no values says the same.
+    if (this.#dict && this.#dictValues.length > 0) {
       const d = new ValueWriter(256);
       for (const s of this.#dictValues) d.string(s);
       dictionary = d.bytes();
@@ -212,12 +286,16 @@ class ColumnBuilder {
       packIndices(packed, this.#indices, this.present, this.#dictValues.length);
       values = packed.bytes();
     } else values = this.#values.bytes();
-    const data = this.col.optional
-      ? withDefinitionLevels(this.#defined, this.rows, this.present, values)
-      : values;
+    let data = values;
+    if (this.#page) {
+      this.#page.clear();
+      writeDefinitionLevels(this.#page, this.#defined, this.rows, this.present);
+      this.#page.raw(values);
+      data = this.#page.bytes();
+    }
     return {
       dictionary,
-      dictionarySize: this.#dictValues.length,
+      dictionarySize: dictionary ? this.#dictValues.length : 0,
       data,
       encoding: dictionary ? ENCODING.RLE_DICTIONARY : ENCODING.PLAIN,
     };
@@ -256,10 +334,28 @@ function grow<T extends Uint8Array | Uint16Array>(a: T): T {
   return next;
 }
 
-function track(s: Stats, v: string | number): void {
-  if (s.min === undefined || v < s.min) s.min = v;
-  if (s.max === undefined || v > s.max) s.max = v;
+/**
+ * Orders as Parquet's statistics do: numbers by value, strings by their UTF-8 bytes, unsigned (JS `<`
+ * compares UTF-16 units, which disagrees past U+FFFF).
+ */
+function before(a: string | number, b: string | number): boolean {
+  if (typeof a === 'number' || typeof b === 'number') return a < b;
+  if (isAscii(a) && isAscii(b)) return a < b;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) < 0;
 }
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function track(s: Stats, v: string | number): void {
+  if (s.min === undefined || before(v, s.min)) s.min = v;
+  if (s.max === undefined || before(s.max, v)) s.max = v;
+}
+
+/** Column chunks compressed at once at most (libuv's pool has 4 threads; each job holds a zlib state). */
+const COMPRESS_IN_FLIGHT = 3;
 
 /**
  * A row group being built, one event at a time: add() encodes the event's values into its columns
@@ -269,6 +365,8 @@ export class RowGroupBuilder {
   readonly #columns: ColumnBuilder[];
   readonly #source: string;
   rows = 0;
+  /** Approximate encoded size (uncompressed): what row groups are cut by. */
+  bytes = 0;
 
   constructor(source: string, hints?: DictionaryHints) {
     this.#source = source;
@@ -281,12 +379,26 @@ export class RowGroupBuilder {
     return b;
   }
 
-  /** Approximate encoded size (uncompressed): what row groups are cut by. */
-  bytes = 0;
+  /** Empty again, keeping the buffers (see RowGroupPool). */
+  reset(hints: DictionaryHints | undefined): void {
+    this.rows = 0;
+    this.bytes = 0;
+    for (const c of this.#columns) c.reset(hints);
+  }
+
+  capacity(): number {
+    let n = 0;
+    for (const c of this.#columns) n += c.capacity();
+    return n;
+  }
 
   add(e: BufferedEvent): void {
+    const columns = this.#columns;
     let n = 0;
-    for (const c of this.#columns) n += c.add(c.isSource ? this.#source : c.col.get(e));
+    for (let i = 0; i < columns.length; i++) {
+      const c = columns[i] as ColumnBuilder;
+      n += c.add(c.isSource ? this.#source : c.col.get(e));
+    }
     this.bytes += n;
     this.rows++;
   }
@@ -297,24 +409,30 @@ export class RowGroupBuilder {
     return n;
   }
 
-  /** Compresses the pages (GZIP on the thread pool) and lays the row group out at `offset`. */
+  /**
+   * Compresses the pages (GZIP on the thread pool, a few columns at a time) and lays the row group out
+   * at `offset`. The result owns its bytes: the builder may be reset once this resolves.
+   */
   async encode(compression: Compression, offset: number): Promise<EncodedRowGroup> {
     const n = this.rows;
     const built: ReturnType<ColumnBuilder['pages']>[] = [];
-    const compressed: Promise<[Buffer | undefined, Buffer]>[] = [];
-    for (const [c, col] of this.#columns.entries()) {
-      // A turn for the event loop now and then: requests keep flowing while a batch is laid out.
-      if (c > 0 && c % 6 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const pages = col.pages();
-      built.push(pages);
-      compressed.push(
-        Promise.all([
-          pages.dictionary ? compress(compression, pages.dictionary) : undefined,
-          compress(compression, pages.data),
-        ]),
-      );
-    }
-    const bodies = await Promise.all(compressed);
+    const bodies: [Buffer | undefined, Buffer][] = [];
+    const compressColumn = async (i: number): Promise<void> => {
+      const pages = (this.#columns[i] as ColumnBuilder).pages();
+      built[i] = pages;
+      bodies[i] = [
+        pages.dictionary ? await compress(compression, pages.dictionary) : undefined,
+        await compress(compression, pages.data),
+      ];
+    };
+    // A few workers over the columns: the event loop runs between their steps, so requests keep
+    // flowing while a batch is laid out, and only a few zlib states are alive at once.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: COMPRESS_IN_FLIGHT }, async () => {
+        while (next < this.#columns.length) await compressColumn(next++);
+      }),
+    );
     const parts: Buffer[] = [];
     const chunks: ChunkMeta[] = [];
     let at = offset;
@@ -347,6 +465,7 @@ export class RowGroupBuilder {
       });
     }
     return {
+      // A copy (UNCOMPRESSED bodies are views of the builder's buffers).
       data: Buffer.concat(parts, at - offset),
       rowGroup: rowGroupMetadata(chunks, n, offset),
       rows: n,
@@ -362,6 +481,12 @@ class ValueWriter {
   constructor(capacity: number) {
     this.#buf = Buffer.allocUnsafe(Math.max(64, capacity));
   }
+  get capacity(): number {
+    return this.#buf.length;
+  }
+  clear(): void {
+    this.#pos = 0;
+  }
   #room(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#pos + n));
@@ -369,11 +494,31 @@ class ValueWriter {
     this.#buf = next;
   }
   string(s: string): void {
+    const n = s.length;
     // At most 3 UTF-8 bytes per UTF-16 unit.
-    this.#room(4 + 3 * s.length);
-    const len = this.#buf.write(s, this.#pos + 4);
-    this.#buf.writeUInt32LE(len, this.#pos);
-    this.#pos += 4 + len;
+    this.#room(4 + 3 * n);
+    const buf = this.#buf;
+    const at = this.#pos + 4;
+    let len = 0;
+    // Short ASCII text (ids, methods, addresses) byte by byte: cheaper than a call into the runtime.
+    if (n <= 64) {
+      while (len < n) {
+        const c = s.charCodeAt(len);
+        if (c > 0x7f) break;
+        buf[at + len++] = c;
+      }
+    }
+    if (len < n) len = buf.write(s, at);
+    buf[this.#pos] = len & 0xff;
+    buf[this.#pos + 1] = (len >>> 8) & 0xff;
+    buf[this.#pos + 2] = (len >>> 16) & 0xff;
+    buf[this.#pos + 3] = len >>> 24;
+    this.#pos = at + len;
+  }
+  raw(b: Buffer): void {
+    this.#room(b.length);
+    b.copy(this.#buf, this.#pos);
+    this.#pos += b.length;
   }
   int32(v: number): void {
     this.#room(4);
@@ -460,27 +605,29 @@ function packIndices(out: ValueWriter, indices: Uint16Array, count: number, size
   }
 }
 
-/** The data page body of an optional column: its definition levels (length-prefixed), then `values`. */
-function withDefinitionLevels(defined: Uint8Array, n: number, present: number, values: Buffer): Buffer {
-  const levels = definitionLevels(defined, n, present);
-  const out = Buffer.allocUnsafe(levels.length + values.length);
-  levels.copy(out, 0);
-  values.copy(out, levels.length);
-  return out;
-}
-
 /**
  * Definition levels (bit width 1) in the RLE/bit-packing hybrid, with the 4-byte length prefix data
  * page v1 wants: one RLE run when all values are present (or all absent), else one bit-packed run.
  */
 export function definitionLevels(defined: ArrayLike<number>, n = defined.length, present?: number): Buffer {
+  const out = new ValueWriter(16 + Math.ceil(n / 8));
+  writeDefinitionLevels(out, defined, n, present);
+  return out.bytes();
+}
+
+function writeDefinitionLevels(
+  out: ValueWriter,
+  defined: ArrayLike<number>,
+  n: number,
+  present: number | undefined,
+): void {
   let count = present;
   if (count === undefined) {
     count = 0;
     for (let i = 0; i < n; i++) if (defined[i]) count++;
   }
-  const out = new ValueWriter(16 + Math.ceil(n / 8));
-  out.int32(0); // length, filled in below
+  const [, lengthAt] = out.reserve(4); // length, filled in below
+  const start = lengthAt + 4;
   if (count === n || count === 0) {
     out.varint(n * 2);
     out.byte(count === 0 ? 0 : 1);
@@ -491,7 +638,7 @@ export function definitionLevels(defined: ArrayLike<number>, n = defined.length,
     for (let i = 0; i < n; i++)
       if (defined[i]) bits[at + (i >> 3)] = (bits[at + (i >> 3)] as number) | (1 << (i & 7));
   }
+  // reserve() may have moved the buffer: write the length through the current one.
   const buf = out.bytes();
-  buf.writeUInt32LE(buf.length - 4, 0);
-  return buf;
+  buf.writeUInt32LE(buf.length - start, lengthAt);
 }
