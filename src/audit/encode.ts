@@ -36,7 +36,13 @@ let snappy: ((b: Buffer) => Promise<Buffer>) | undefined;
 async function compress(method: Compression, body: Buffer): Promise<Buffer> {
   if (method === 'UNCOMPRESSED') return body;
   if (method === 'GZIP') {
-    return body.length < SYNC_COMPRESS_BELOW ? zlib.gzipSync(body, GZIP_OPTIONS) : gzip(body, GZIP_OPTIONS);
+    // zlib's output buffer is sized to what audit pages compress to (about a tenth): the default 16 KiB
+    // per call, kept alive by its stream until a full GC, was most of the writer's garbage.
+    const options = {
+      level: GZIP_OPTIONS.level,
+      chunkSize: Math.min(Math.max(body.length >> 3, 256), 64 * 1024),
+    };
+    return body.length < SYNC_COMPRESS_BELOW ? zlib.gzipSync(body, options) : gzip(body, options);
   }
   // SNAPPY: @dsnp/parquetjs's codec (snappyjs), loaded only by writers configured for it.
   if (!snappy) {
@@ -75,8 +81,8 @@ export class DictionaryHints {
   }
 }
 
-/** Builders kept for reuse at most; one being built and one being written is the steady state. */
-const POOL_SIZE = 2;
+/** Builders kept for reuse: one being built, one being written and this one spare is the steady state. */
+const POOL_SIZE = 1;
 /** A builder whose buffers grew past this (a burst of huge values) is not kept. */
 const POOL_MAX_BYTES = 16 * 1024 * 1024;
 
@@ -120,9 +126,18 @@ class ColumnBuilder {
   present = 0;
   redactions = 0;
   #defined = new Uint8Array(1024);
+  /** PLAIN values, after room for the definition levels (see #headroom). */
   readonly #values: ValueWriter;
-  /** The data page body of an optional column (levels, then values): reused, as #values is. */
-  readonly #page: ValueWriter | undefined;
+  /** Dictionary indices, packed at pages() (room for the levels in front too), and the dictionary page. */
+  readonly #packed: ValueWriter | undefined;
+  readonly #dictPage: ValueWriter | undefined;
+  /** Definition levels of an optional column, built at pages(). */
+  readonly #levels: ValueWriter | undefined;
+  /**
+   * Bytes kept free before the values for the levels, so a data page is one buffer without a copy:
+   * grows to what the last row group needed (a row group of similar size fits the next time).
+   */
+  #headroom = 0;
   #stats: Stats | undefined;
   readonly #isString: boolean;
   // Dictionary mode (strings): distinct raw string → index; the redacted strings in index order.
@@ -141,7 +156,11 @@ class ColumnBuilder {
     this.#isString = col.kind === 'string';
     this.isSource = col.name === 'source';
     this.#values = new ValueWriter(col.kind === 'string' ? 4096 : 8192);
-    this.#page = col.optional ? new ValueWriter(4096) : undefined;
+    this.#packed = this.#isString ? new ValueWriter(1024) : undefined;
+    this.#dictPage = this.#isString ? new ValueWriter(256) : undefined;
+    this.#levels = col.optional ? new ValueWriter(256) : undefined;
+    if (col.optional) this.#headroom = 4 + 5 + 128;
+    this.#values.clear(this.#headroom);
     this.#start(hints);
   }
 
@@ -159,7 +178,7 @@ class ColumnBuilder {
     this.rows = 0;
     this.present = 0;
     this.redactions = 0;
-    this.#values.clear();
+    this.#values.clear(this.#headroom);
     this.#dictValues = [];
     this.#dictRedacted = undefined;
     this.#lastRaw = undefined;
@@ -173,7 +192,9 @@ class ColumnBuilder {
       this.#defined.byteLength +
       this.#indices.byteLength +
       this.#values.capacity +
-      (this.#page?.capacity ?? 0)
+      (this.#packed?.capacity ?? 0) +
+      (this.#dictPage?.capacity ?? 0) +
+      (this.#levels?.capacity ?? 0)
     );
   }
 
@@ -276,23 +297,25 @@ class ColumnBuilder {
     if (!this.col.optional && this.present !== this.rows)
       throw new Error(`audit column ${this.col.name} is required`);
     let dictionary: Buffer | undefined;
-    let values: Buffer;
+    let values: ValueWriter;
     // A dictionary of nothing (every value null) is not written: PLAIN of no values says the same.
-    if (this.#dict && this.#dictValues.length > 0) {
-      const d = new ValueWriter(256);
-      for (const s of this.#dictValues) d.string(s);
-      dictionary = d.bytes();
-      const packed = new ValueWriter(16 + Math.ceil((this.present * bitWidth(this.#dictValues.length)) / 8));
-      packIndices(packed, this.#indices, this.present, this.#dictValues.length);
-      values = packed.bytes();
-    } else values = this.#values.bytes();
-    let data = values;
-    if (this.#page) {
-      this.#page.clear();
-      writeDefinitionLevels(this.#page, this.#defined, this.rows, this.present);
-      this.#page.raw(values);
-      data = this.#page.bytes();
+    if (this.#dict && this.#dictValues.length > 0 && this.#packed && this.#dictPage) {
+      this.#dictPage.clear();
+      for (const s of this.#dictValues) this.#dictPage.string(s);
+      dictionary = this.#dictPage.bytes();
+      this.#packed.clear(this.#headroom);
+      packIndices(this.#packed, this.#indices, this.present, this.#dictValues.length);
+      values = this.#packed;
+    } else values = this.#values;
+    if (this.#levels) {
+      this.#levels.clear();
+      writeDefinitionLevels(this.#levels, this.#defined, this.rows, this.present);
+      const levels = this.#levels.bytes();
+      // Next time, room for this many (and a little more: traffic grows).
+      if (levels.length > this.#headroom) this.#headroom = levels.length + (levels.length >> 2);
+      values.prepend(levels);
     }
+    const data = values.bytes();
     return {
       dictionary,
       dictionarySize: dictionary ? this.#dictValues.length : 0,
@@ -364,6 +387,8 @@ const COMPRESS_IN_FLIGHT = 3;
 export class RowGroupBuilder {
   readonly #columns: ColumnBuilder[];
   readonly #source: string;
+  /** The laid-out row group (reused, as the columns' buffers are). */
+  readonly #out = new ValueWriter(64 * 1024);
   rows = 0;
   /** Approximate encoded size (uncompressed): what row groups are cut by. */
   bytes = 0;
@@ -387,7 +412,7 @@ export class RowGroupBuilder {
   }
 
   capacity(): number {
-    let n = 0;
+    let n = this.#out.capacity;
     for (const c of this.#columns) n += c.capacity();
     return n;
   }
@@ -411,7 +436,7 @@ export class RowGroupBuilder {
 
   /**
    * Compresses the pages (GZIP on the thread pool, a few columns at a time) and lays the row group out
-   * at `offset`. The result owns its bytes: the builder may be reset once this resolves.
+   * at `offset`. The result's bytes are the builder's: valid until it is reset.
    */
   async encode(compression: Compression, offset: number): Promise<EncodedRowGroup> {
     const n = this.rows;
@@ -433,7 +458,8 @@ export class RowGroupBuilder {
         while (next < this.#columns.length) await compressColumn(next++);
       }),
     );
-    const parts: Buffer[] = [];
+    const out = this.#out;
+    out.clear();
     const chunks: ChunkMeta[] = [];
     let at = offset;
     for (const [i, pages] of built.entries()) {
@@ -442,12 +468,14 @@ export class RowGroupBuilder {
       let uncompressed = 0;
       if (pages.dictionary && dictBody) {
         const h = dictionaryPageHeader(pages.dictionarySize, pages.dictionary.length, dictBody.length);
-        parts.push(h, dictBody);
+        out.raw(h);
+        out.raw(dictBody);
         uncompressed += h.length + pages.dictionary.length;
         at += h.length + dictBody.length;
       }
       const h = dataPageHeader(n, pages.encoding, pages.data.length, dataBody.length);
-      parts.push(h, dataBody);
+      out.raw(h);
+      out.raw(dataBody);
       uncompressed += h.length + pages.data.length;
       at += h.length + dataBody.length;
       const col = this.#columns[i] as ColumnBuilder;
@@ -465,8 +493,7 @@ export class RowGroupBuilder {
       });
     }
     return {
-      // A copy (UNCOMPRESSED bodies are views of the builder's buffers).
-      data: Buffer.concat(parts, at - offset),
+      data: out.bytes(),
       rowGroup: rowGroupMetadata(chunks, n, offset),
       rows: n,
       redactions: this.redactions,
@@ -477,6 +504,8 @@ export class RowGroupBuilder {
 /** A growing buffer of PLAIN-encoded values. */
 class ValueWriter {
   #buf: Buffer;
+  /** Where the content starts (after room left free by clear(headroom), less what prepend() used). */
+  #start = 0;
   #pos = 0;
   constructor(capacity: number) {
     this.#buf = Buffer.allocUnsafe(Math.max(64, capacity));
@@ -484,8 +513,24 @@ class ValueWriter {
   get capacity(): number {
     return this.#buf.length;
   }
-  clear(): void {
+  /** Empty, with `headroom` bytes free in front for prepend(). */
+  clear(headroom = 0): void {
+    this.#start = headroom;
     this.#pos = 0;
+    this.#room(headroom);
+    this.#pos = headroom;
+  }
+  /** Puts `b` in front of the content: in the headroom when it fits, else by moving the content. */
+  prepend(b: Buffer): void {
+    if (b.length > this.#start) {
+      const shift = b.length - this.#start;
+      this.#room(shift);
+      this.#buf.copyWithin(this.#start + shift, this.#start, this.#pos);
+      this.#start += shift;
+      this.#pos += shift;
+    }
+    this.#start -= b.length;
+    b.copy(this.#buf, this.#start);
   }
   #room(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
@@ -561,7 +606,15 @@ class ValueWriter {
     return [this.#buf, at];
   }
   bytes(): Buffer {
-    return this.#buf.subarray(0, this.#pos);
+    return this.#buf.subarray(this.#start, this.#pos);
+  }
+  /** Bytes of content. */
+  get size(): number {
+    return this.#pos - this.#start;
+  }
+  /** Overwrites 4 bytes at `at` (from the content's start) with `v`, little-endian. */
+  setUInt32(at: number, v: number): void {
+    this.#buf.writeUInt32LE(v, this.#start + at);
   }
 }
 
@@ -626,8 +679,8 @@ function writeDefinitionLevels(
     count = 0;
     for (let i = 0; i < n; i++) if (defined[i]) count++;
   }
-  const [, lengthAt] = out.reserve(4); // length, filled in below
-  const start = lengthAt + 4;
+  const lengthAt = out.size;
+  out.int32(0); // length, filled in below
   if (count === n || count === 0) {
     out.varint(n * 2);
     out.byte(count === 0 ? 0 : 1);
@@ -638,7 +691,5 @@ function writeDefinitionLevels(
     for (let i = 0; i < n; i++)
       if (defined[i]) bits[at + (i >> 3)] = (bits[at + (i >> 3)] as number) | (1 << (i & 7));
   }
-  // reserve() may have moved the buffer: write the length through the current one.
-  const buf = out.bytes();
-  buf.writeUInt32LE(buf.length - start, lengthAt);
+  out.setUInt32(lengthAt, out.size - lengthAt - 4);
 }
