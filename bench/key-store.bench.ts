@@ -30,7 +30,7 @@ const NAMESPACE = 'bench-store';
  * Creates `count` hash Secrets shaped as the controller writes them (labels, owner, record), many at
  * once over one keep-alive connection pool.
  */
-async function seedHashSecrets(rest: KubeRest, ns: string, count: number): Promise<void> {
+export async function seedHashSecrets(rest: KubeRest, ns: string, count: number): Promise<void> {
   await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const expiresAt = new Date(Date.now() + 300 * 86_400_000).toISOString();
   const issuedAt = new Date().toISOString();

@@ -43,6 +43,8 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   silenceMs?: number;
   /** Longest wait between retries after errors (default 30 s). */
   maxBackoffMs?: number;
+  /** Objects per list page (default 500, as client-go's reflector asks). */
+  pageSize?: number;
   /**
    * What the cache keeps of an object (events still carry the whole object). Must keep name,
    * namespace and resourceVersion. For large lists whose consumers parse what they need from the
@@ -51,9 +53,6 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   trim?: (obj: T) => T;
   onError?: (err: unknown, attempt: number) => void;
 }
-
-/** Objects per list page (client-go's reflector asks for 500 too). */
-const LIST_PAGE = 500;
 
 interface ListPage<T> {
   metadata: { resourceVersion: string; continue?: string };
@@ -74,7 +73,7 @@ interface InformerEvents<T> {
 export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<T>> {
   readonly #rest: KubeRest;
   readonly #watch: Watch;
-  readonly #opts: Required<Pick<InformerOptions<T>, 'resyncMs' | 'silenceMs' | 'maxBackoffMs'>> &
+  readonly #opts: Required<Pick<InformerOptions<T>, 'resyncMs' | 'silenceMs' | 'maxBackoffMs' | 'pageSize'>> &
     InformerOptions<T>;
   readonly #cache = new Map<string, T>();
   #resourceVersion: string | undefined;
@@ -93,7 +92,7 @@ export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<
     super();
     this.#rest = rest;
     this.#watch = new Watch(rest.kc);
-    this.#opts = { resyncMs: 600_000, silenceMs: 180_000, maxBackoffMs: 30_000, ...opts };
+    this.#opts = { resyncMs: 600_000, silenceMs: 180_000, maxBackoffMs: 30_000, pageSize: 500, ...opts };
   }
 
   get hasSynced(): boolean {
@@ -197,7 +196,7 @@ export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<
       query: {
         labelSelector: this.#opts.labelSelector,
         fieldSelector: this.#opts.fieldSelector,
-        limit: LIST_PAGE,
+        limit: this.#opts.pageSize,
         continue: cont,
       },
       timeoutMs: 60_000,

@@ -87,6 +87,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
         // The parsed record is all we keep: the informer holds only what it reads itself (not managed
         // fields or the base64 record, which would otherwise dominate memory at 100,000 keys).
         trim: trimSecret,
+        pageSize: LIST_PAGE_SIZE,
       });
       informer.on('add', (s) => store.upsert(s));
       informer.on('update', (s) => store.upsert(s));
@@ -200,6 +201,13 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     else this.#byKeyId.set(key.keyId, rest);
   }
 }
+
+/**
+ * Hash Secrets per list page. Each page costs the API server a read from etcd: at 500 (client-go's
+ * default) the pages of 100,000 Secrets took the API server about twice as long as one unpaginated
+ * LIST; at 5,000 (about 8 MB of JSON a page) about the same.
+ */
+const LIST_PAGE_SIZE = 5000;
 
 /** What the informer keeps of a hash Secret: what it reads itself (name, namespace, resourceVersion). */
 function trimSecret<T extends SecretLike>(secret: T): T {
