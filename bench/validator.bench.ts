@@ -4,11 +4,10 @@
 //     child process, driven by the same closed-loop load generator here)
 //   - `disabled: true` → first 401 at a validator process  vs  a raw watch of the same hash Secret
 //     seeing the change (real control plane, real controller, real validator process)
-//   - key store load time and heap for N hash Secrets (default 100,000) from a real API server  vs  one
-//     raw LIST of the same Secrets, parsed and held
-// Sizes: BENCH_VALIDATOR_KEYS (store), BENCH_VALIDATOR_LOAD_S (seconds per load round).
+// (The key store's load time and heap are bench/key-store.bench.ts.)
+// Sizes: BENCH_VALIDATOR_LOAD_S (seconds per load round).
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,18 +15,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Watch } from '@kubernetes/client-node';
 import { Pool } from 'undici';
-import {
-  HASH_RECORD_KEY,
-  HASH_SECRET_TYPE,
-  type HashRecord,
-  hashSecretName,
-} from '../src/api/hash-record.ts';
+import { HASH_RECORD_KEY, type HashRecord, hashSecretName } from '../src/api/hash-record.ts';
 import { ApiKeyController } from '../src/controller/manager.ts';
 import { loadKubeConfig } from '../src/kube/config.ts';
 import { KubeRest } from '../src/kube/rest.ts';
 import { LocalControlPlane } from '../src/localcluster/cluster.ts';
 import { createLogger } from '../src/observability/logger.ts';
-import { generateKey, hashKey, parseKey } from '../src/rules/index.ts';
 import { decide } from '../src/validator/decision.ts';
 import { KeyStore } from '../src/validator/key-store.ts';
 import { RateLimiter } from '../src/validator/rate-limiter.ts';
@@ -36,7 +29,6 @@ import { type Bench, type BenchFigure, compareThroughput, figure, median } from 
 
 const CHILD = fileURLToPath(new URL('./validator-child.ts', import.meta.url));
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const STORE_KEYS = Number(process.env.BENCH_VALIDATOR_KEYS ?? 100_000);
 const LOAD_MS = Number(process.env.BENCH_VALIDATOR_LOAD_S ?? 4) * 1000;
 const CONNECTIONS = 16;
 const DISABLE_ROUNDS = 10;
@@ -312,115 +304,11 @@ async function disableToDeny(plane: LocalControlPlane, rest: KubeRest): Promise<
   }
 }
 
-// --- key store load time and memory ----------------------------------------------------------
-
-async function seedHashSecrets(rest: KubeRest, ns: string, count: number): Promise<void> {
-  await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  const expiresAt = new Date(Date.now() + 300 * 86_400_000).toISOString();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      while (next < count) {
-        const i = next++;
-        const key = generateKey({ type: 'private', environment: 'production' });
-        const parsed = parseKey(key);
-        if (!parsed.ok) throw new Error('bad key');
-        const name = `k-${i}`;
-        const uid = randomUUID();
-        const record: HashRecord = {
-          version: 1,
-          keyId: parsed.key.keyId,
-          hash: hashKey(key),
-          apiKey: { namespace: ns, name, uid },
-          environment: 'production',
-          type: 'private',
-          permissions: ['devices:read', 'tickets:create'],
-          allowedSources: ['10.0.0.0/8'],
-          rateLimit: { requests: 100, period: '1m', burst: 20 },
-          customers: ['acme'],
-          expiresAt,
-          disabled: false,
-          rotationGeneration: 0,
-          issuedAt: new Date().toISOString(),
-        };
-        await rest.create(`/api/v1/namespaces/${ns}/secrets`, {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          type: HASH_SECRET_TYPE,
-          metadata: {
-            name: hashSecretName(name),
-            labels: { 'keywarden.dev/component': 'key-hash', 'app.kubernetes.io/managed-by': 'keywarden' },
-            ownerReferences: [
-              { apiVersion: 'keywarden.dev/v1alpha1', kind: 'ApiKey', name, uid, controller: true },
-            ],
-          },
-          data: { [HASH_RECORD_KEY]: Buffer.from(JSON.stringify(record)).toString('base64') },
-        });
-      }
-    }),
-  );
-}
-
-async function probe(
-  mode: 'store' | 'list',
-  ns: string,
-  plane: LocalControlPlane,
-): Promise<{ ms: number; heapBytes: number; size: number }> {
-  const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=4096', CHILD, mode, ns], {
-    env: { ...process.env, KUBECONFIG: plane.kubeconfigPath },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`probe ${mode} exited with ${code}`)));
-  });
-  return JSON.parse(line);
-}
-
-async function storeLoad(
-  plane: LocalControlPlane,
-  rest: KubeRest,
-): Promise<{ figures: BenchFigure[]; seedS: number }> {
-  const ns = 'bench-store';
-  const t0 = performance.now();
-  await seedHashSecrets(rest, ns, STORE_KEYS);
-  const seedS = (performance.now() - t0) / 1000;
-  const store: Awaited<ReturnType<typeof probe>>[] = [];
-  const list: Awaited<ReturnType<typeof probe>>[] = [];
-  for (let i = 0; i < 2; i++) {
-    list.push(await probe('list', ns, plane));
-    store.push(await probe('store', ns, plane));
-  }
-  if (store.some((s) => s.size !== STORE_KEYS))
-    throw new Error(`the key store loaded ${store.map((s) => s.size)} of ${STORE_KEYS} keys`);
-  const mb = (b: number) => b / 1024 / 1024;
-  return {
-    seedS,
-    figures: [
-      figure(
-        `key store load, ${STORE_KEYS} keys`,
-        's',
-        median(store.map((s) => s.ms)) / 1000,
-        median(list.map((s) => s.ms)) / 1000,
-        'one raw LIST of the same Secrets, parsed',
-      ),
-      figure(
-        `key store heap, ${STORE_KEYS} keys`,
-        'MB',
-        mb(median(store.map((s) => s.heapBytes))),
-        mb(median(list.map((s) => s.heapBytes))),
-        'the raw LIST items held as parsed JSON',
-      ),
-    ],
-  };
-}
-
 const bench: Bench = {
   name: 'validator',
   async run() {
     const figures: BenchFigure[] = [inProcessDecisions(), ...(await authzThroughput())];
     const plane = await LocalControlPlane.start({ controllerManager: false, log: () => {} });
-    let seedS = 0;
     try {
       execFileSync(plane.kubectlPath, ['apply', '--server-side', '-f', 'crds/'], {
         env: { ...process.env, ...plane.env },
@@ -435,22 +323,17 @@ const bench: Bench = {
         metadata: { name: 'keywarden-system' },
       });
       figures.push(await disableToDeny(plane, rest));
-      const s = await storeLoad(plane, rest);
-      seedS = s.seedS;
-      figures.push(...s.figures);
     } finally {
       await plane.stop();
     }
     return {
       name: 'validator',
-      description: 'validator decisions, /authz under load, disable-to-deny latency, key store load',
+      description: 'validator decisions, /authz under load, disable-to-deny latency',
       figures,
       params: {
-        storeKeys: STORE_KEYS,
         loadSeconds: LOAD_MS / 1000,
         connections: CONNECTIONS,
         disableRounds: DISABLE_ROUNDS,
-        seedSeconds: Math.round(seedS),
       },
     };
   },

@@ -1,8 +1,10 @@
 // Admission webhook cost. (1) Latency measured at the server (body read to response written), p50 and
 // p99, against a bare express HTTPS handler that parses the same body and answers "allowed".
 // (2) `kubectl apply` of N ApiKeys into a namespace the webhook covers against one it does not, on the
-// same local control plane in the same run. BENCH_WEBHOOK_APIKEYS (default 500, the
-// figure issue 4 asks for) and BENCH_WEBHOOK_REQUESTS (default 2000) set the sizes.
+// same local control plane in the same run; and, as the floor any webhook costs, the same apply through
+// a bare webhook (answers allowed, no patch, no rules) against none. Rounds alternate order; medians.
+// BENCH_WEBHOOK_APIKEYS (default 500, the figure issue 4 asks for), BENCH_WEBHOOK_ROUNDS (default 3)
+// and BENCH_WEBHOOK_REQUESTS (default 2000) set the sizes.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -25,10 +27,11 @@ import { WebhookMetrics } from '../src/webhook/metrics.ts';
 import { startWebhookServer } from '../src/webhook/server.ts';
 import { CertificateHolder } from '../src/webhook/tls/holder.ts';
 import { AdmissionWebhook } from '../src/webhook/webhook.ts';
-import { type Bench, type BenchFigure, figure } from './lib.ts';
+import { type Bench, type BenchFigure, figure, median } from './lib.ts';
 
 const APIKEYS = Number(process.env.BENCH_WEBHOOK_APIKEYS ?? 500);
 const REQUESTS = Number(process.env.BENCH_WEBHOOK_REQUESTS ?? 2000);
+const ROUNDS = Number(process.env.BENCH_WEBHOOK_ROUNDS ?? 3);
 const CONCURRENCY = 8;
 const log = createLogger('bench', 'error');
 const run = promisify(execFile);
@@ -157,7 +160,30 @@ async function latencyFigures(): Promise<BenchFigure[]> {
   ];
 }
 
-async function kubectlFigure(): Promise<BenchFigure> {
+/** A webhook that admits everything unchanged: what any webhook costs the API server and kubectl. */
+async function startBareWebhook(pair: {
+  certPem: string;
+  keyPem: string;
+}): Promise<{ port: number; close(): void }> {
+  const server = createServer({ cert: pair.certPem, key: pair.keyPem }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const review = JSON.parse(Buffer.concat(chunks).toString()) as { request: { uid: string } };
+      const body = JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: { uid: review.request.uid, allowed: true },
+      });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+async function kubectlFigures(): Promise<BenchFigure[]> {
   const plane = await LocalControlPlane.start({ controllerManager: false, log: () => {} });
   const dir = mkdtempSync(join(tmpdir(), 'kw-bench-webhook-'));
   // Asynchronous: the webhook runs in this process and must keep answering while kubectl waits.
@@ -169,6 +195,7 @@ async function kubectlFigure(): Promise<BenchFigure> {
       })
     ).stdout;
   let webhook: AdmissionWebhook | undefined;
+  let bare: { port: number; close(): void } | undefined;
   try {
     await kubectl('apply', '--server-side', '-f', 'crds/');
     await kubectl(
@@ -177,9 +204,10 @@ async function kubectlFigure(): Promise<BenchFigure> {
       'crd/apikeys.keywarden.dev',
       'crd/apikeypolicies.keywarden.dev',
     );
-    for (const ns of ['keywarden-system', 'with-webhook', 'without-webhook'])
+    for (const ns of ['keywarden-system', 'with-webhook', 'without-webhook', 'bare-webhook'])
       await kubectl('create', 'namespace', ns);
     await kubectl('label', 'namespace', 'with-webhook', 'bench=webhook');
+    await kubectl('label', 'namespace', 'bare-webhook', 'bench=bare');
 
     webhook = new AdmissionWebhook(
       new KubeRest(loadKubeConfig(plane.kubeconfigPath)),
@@ -214,6 +242,26 @@ async function kubectlFigure(): Promise<BenchFigure> {
     writeFileSync(join(dir, 'configs.yaml'), `${stringify(mutating)}---\n${stringify(validating)}`);
     await kubectl('apply', '-f', join(dir, 'configs.yaml'));
     await waitForWebhook(kubectl, dir);
+    const ca = await createCa('bench-bare-ca', new Date(Date.now() + 3600_000));
+    bare = await startBareWebhook(
+      await issueCert(ca, {
+        commonName: 'bare',
+        ipAddresses: ['127.0.0.1'],
+        usage: 'server',
+        notAfter: new Date(Date.now() + 3600_000),
+      }),
+    );
+    const bareConfigs = buildWebhookConfigurations({
+      name: 'bench-bare',
+      target: { url: `https://127.0.0.1:${bare.port}` },
+      caBundlePem: ca.certPem,
+      namespaceSelector: { matchLabels: { bench: 'bare' } },
+    });
+    writeFileSync(
+      join(dir, 'bare.yaml'),
+      `${stringify(bareConfigs.mutating)}---\n${stringify(bareConfigs.validating)}`,
+    );
+    await kubectl('apply', '-f', join(dir, 'bare.yaml'));
 
     const expiresAt = formatRfc3339(new Date(Date.now() + 30 * 86_400_000));
     const manifest = (round: number) => {
@@ -234,27 +282,33 @@ async function kubectlFigure(): Promise<BenchFigure> {
       await kubectl('apply', '-n', ns, '-f', file);
       return performance.now() - t0;
     };
-    // Two rounds, order swapped, so drift in machine load hits both alike.
-    let withMs = 0;
-    let withoutMs = 0;
-    for (const round of [0, 1]) {
+    // Rounds in turning order, so drift in machine load hits all alike; medians.
+    const times: Record<'with' | 'without' | 'bare', number[]> = { with: [], without: [], bare: [] };
+    const namespaces = { with: 'with-webhook', without: 'without-webhook', bare: 'bare-webhook' } as const;
+    for (let round = 0; round < ROUNDS; round++) {
       const file = manifest(round);
-      if (round === 0) {
-        withoutMs += await timeApply('without-webhook', file);
-        withMs += await timeApply('with-webhook', file);
-      } else {
-        withMs += await timeApply('with-webhook', file);
-        withoutMs += await timeApply('without-webhook', file);
-      }
+      const order = (['without', 'with', 'bare'] as const).map((_, i, all) => all[(i + round) % all.length]);
+      for (const which of order) if (which) times[which].push(await timeApply(namespaces[which], file));
     }
-    return figure(
-      `kubectl apply of ${APIKEYS} ApiKeys`,
-      's',
-      withMs / 2000,
-      withoutMs / 2000,
-      'the same apply without the webhook',
-    );
+    const s = (xs: number[]) => median(xs) / 1000;
+    return [
+      figure(
+        `kubectl apply of ${APIKEYS} ApiKeys`,
+        's',
+        s(times.with),
+        s(times.without),
+        'the same apply without the webhook',
+      ),
+      figure(
+        `kubectl apply of ${APIKEYS} ApiKeys, bare webhook (the floor)`,
+        's',
+        s(times.bare),
+        s(times.without),
+        'the same apply without a webhook (the bare one admits everything unchanged)',
+      ),
+    ];
   } finally {
+    bare?.close();
     await webhook?.stop();
     await plane.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -291,13 +345,13 @@ const bench: Bench = {
   name: 'webhook',
   async run() {
     const latency = await latencyFigures();
-    const apply = await kubectlFigure();
+    const apply = await kubectlFigures();
     return {
       name: 'webhook',
       description:
-        'admission latency at the server vs a bare handler; kubectl apply with the webhook vs without',
-      params: { requests: REQUESTS, concurrency: CONCURRENCY, apiKeys: APIKEYS },
-      figures: [...latency, apply],
+        'admission latency at the server vs a bare handler; kubectl apply with the webhook, and with a bare webhook, vs without',
+      params: { requests: REQUESTS, concurrency: CONCURRENCY, apiKeys: APIKEYS, rounds: ROUNDS },
+      figures: [...latency, ...apply],
     };
   },
 };

@@ -19,7 +19,9 @@ import { type BufferedEvent, COLUMNS, type ColumnSpec } from './schema.ts';
 // that pays (key ids, names, methods, reasons: a few distinct values per batch), so each distinct
 // string is redacted and encoded once per batch and the page holds small bit-packed indices; a column
 // of mostly distinct values (request ids) falls back to PLAIN. GZIP runs on libuv's thread pool, so a
-// batch does not hold up the event loop.
+// batch does not hold up the event loop. A written row group's builder is reset and reused (RowGroupPool):
+// its buffers have grown to the traffic's size once, so steady writing allocates almost nothing that
+// outlives a turn, and the heap and RSS stay flat.
 
 export type Compression = 'GZIP' | 'SNAPPY' | 'UNCOMPRESSED';
 
@@ -34,7 +36,13 @@ let snappy: ((b: Buffer) => Promise<Buffer>) | undefined;
 async function compress(method: Compression, body: Buffer): Promise<Buffer> {
   if (method === 'UNCOMPRESSED') return body;
   if (method === 'GZIP') {
-    return body.length < SYNC_COMPRESS_BELOW ? zlib.gzipSync(body, GZIP_OPTIONS) : gzip(body, GZIP_OPTIONS);
+    // zlib's output buffer is sized to what audit pages compress to (about a tenth): the default 16 KiB
+    // per call, kept alive by its stream until a full GC, was most of the writer's garbage.
+    const options = {
+      level: GZIP_OPTIONS.level,
+      chunkSize: Math.min(Math.max(body.length >> 3, 256), 64 * 1024),
+    };
+    return body.length < SYNC_COMPRESS_BELOW ? zlib.gzipSync(body, options) : gzip(body, options);
   }
   // SNAPPY: @dsnp/parquetjs's codec (snappyjs), loaded only by writers configured for it.
   if (!snappy) {
@@ -73,6 +81,37 @@ export class DictionaryHints {
   }
 }
 
+/** Builders kept for reuse: one being built, one being written and this one spare is the steady state. */
+const POOL_SIZE = 1;
+/** A builder whose buffers grew past this (a burst of huge values) is not kept. */
+const POOL_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Per-writer encoder state: the dictionary hints, and row group builders written already, reset for
+ * the next row group (their buffers reused).
+ */
+export class RowGroupPool {
+  readonly hints = new DictionaryHints();
+  readonly #source: string;
+  readonly #spare: RowGroupBuilder[] = [];
+
+  constructor(source: string) {
+    this.#source = source;
+  }
+
+  take(): RowGroupBuilder {
+    const b = this.#spare.pop();
+    if (!b) return new RowGroupBuilder(this.#source, this.hints);
+    b.reset(this.hints);
+    return b;
+  }
+
+  /** A builder whose row group is written (encode() resolved): its buffers may be reused. */
+  give(b: RowGroupBuilder): void {
+    if (this.#spare.length < POOL_SIZE && b.capacity() <= POOL_MAX_BYTES) this.#spare.push(b);
+  }
+}
+
 type Stats = { min: string | number | undefined; max: string | number | undefined };
 
 /**
@@ -87,9 +126,19 @@ class ColumnBuilder {
   present = 0;
   redactions = 0;
   #defined = new Uint8Array(1024);
+  /** PLAIN values, after room for the definition levels (see #headroom). */
   readonly #values: ValueWriter;
-  readonly #stats: Stats | undefined;
-  readonly #hints: DictionaryHints | undefined;
+  /** Dictionary indices, packed at pages() (room for the levels in front too), and the dictionary page. */
+  readonly #packed: ValueWriter | undefined;
+  readonly #dictPage: ValueWriter | undefined;
+  /** Definition levels of an optional column, built at pages(). */
+  readonly #levels: ValueWriter | undefined;
+  /**
+   * Bytes kept free before the values for the levels, so a data page is one buffer without a copy:
+   * grows to what the last row group needed (a row group of similar size fits the next time).
+   */
+  #headroom = 0;
+  #stats: Stats | undefined;
   readonly #isString: boolean;
   // Dictionary mode (strings): distinct raw string → index; the redacted strings in index order.
   #dict: Map<string, number> | undefined;
@@ -100,15 +149,53 @@ class ColumnBuilder {
   /** The last string seen and its index: most columns repeat the same string object row after row. */
   #lastRaw: string | undefined;
   #lastIdx = 0;
+  #hints: DictionaryHints | undefined;
 
   constructor(col: ColumnSpec, hints: DictionaryHints | undefined) {
     this.col = col;
     this.#isString = col.kind === 'string';
     this.isSource = col.name === 'source';
-    this.#hints = hints;
     this.#values = new ValueWriter(col.kind === 'string' ? 4096 : 8192);
-    this.#stats = col.statistics ? { min: undefined, max: undefined } : undefined;
-    if (col.kind === 'string' && !hints?.skip(col.name)) this.#dict = new Map();
+    this.#packed = this.#isString ? new ValueWriter(1024) : undefined;
+    this.#dictPage = this.#isString ? new ValueWriter(256) : undefined;
+    this.#levels = col.optional ? new ValueWriter(256) : undefined;
+    if (col.optional) this.#headroom = 4 + 5 + 128;
+    this.#values.clear(this.#headroom);
+    this.#start(hints);
+  }
+
+  #start(hints: DictionaryHints | undefined): void {
+    this.#hints = hints;
+    this.#stats = this.col.statistics ? { min: undefined, max: undefined } : undefined;
+    if (this.#isString && !hints?.skip(this.col.name)) {
+      if (this.#dict) this.#dict.clear();
+      else this.#dict = new Map();
+    } else this.#dict = undefined;
+  }
+
+  /** Empty again, keeping the buffers (after its row group was written). */
+  reset(hints: DictionaryHints | undefined): void {
+    this.rows = 0;
+    this.present = 0;
+    this.redactions = 0;
+    this.#values.clear(this.#headroom);
+    this.#dictValues = [];
+    this.#dictRedacted = undefined;
+    this.#lastRaw = undefined;
+    this.#lastIdx = 0;
+    this.#start(hints);
+  }
+
+  /** Bytes of buffers held. */
+  capacity(): number {
+    return (
+      this.#defined.byteLength +
+      this.#indices.byteLength +
+      this.#values.capacity +
+      (this.#packed?.capacity ?? 0) +
+      (this.#dictPage?.capacity ?? 0) +
+      (this.#levels?.capacity ?? 0)
+    );
   }
 
   /**
@@ -135,15 +222,18 @@ class ColumnBuilder {
       this.present++;
       return this.#dict ? this.#addToDictionary(v as string) : this.#addPlain(v as string);
     }
-    const n = typeof v === 'number' ? v : v === undefined || v === null ? Number.NaN : Number(v);
-    if (!Number.isFinite(n)) {
+    const given = typeof v === 'number' ? v : v === undefined || v === null ? Number.NaN : Number(v);
+    if (!Number.isFinite(given)) {
       this.#defined[row] = 0;
       return 0;
     }
     this.#defined[row] = 1;
     this.present++;
-    if (this.col.kind === 'int32') this.#values.int32(n);
-    else if (this.col.kind === 'double') this.#values.double(n);
+    // The value as stored, so statistics describe what readers see.
+    const kind = this.col.kind;
+    const n = kind === 'double' ? given : kind === 'int32' ? Math.trunc(given) | 0 : Math.trunc(given);
+    if (kind === 'int32') this.#values.int32(n);
+    else if (kind === 'double') this.#values.double(n);
     else this.#values.int64(n);
     if (this.#stats) track(this.#stats, n);
     return 8;
@@ -196,28 +286,39 @@ class ColumnBuilder {
     this.#dict = undefined;
     this.#dictValues = [];
     this.#dictRedacted = undefined;
+    this.#lastRaw = undefined;
   }
 
-  /** The column chunk's page bodies, uncompressed. */
+  /**
+   * The column chunk's page bodies, uncompressed. They are views of this builder's buffers: valid
+   * until it is reset.
+   */
   pages(): { dictionary: Buffer | undefined; dictionarySize: number; data: Buffer; encoding: number } {
     if (!this.col.optional && this.present !== this.rows)
       throw new Error(`audit column ${this.col.name} is required`);
     let dictionary: Buffer | undefined;
-    let values: Buffer;
-    if (this.#dict) {
-      const d = new ValueWriter(256);
-      for (const s of this.#dictValues) d.string(s);
-      dictionary = d.bytes();
-      const packed = new ValueWriter(16 + Math.ceil((this.present * bitWidth(this.#dictValues.length)) / 8));
-      packIndices(packed, this.#indices, this.present, this.#dictValues.length);
-      values = packed.bytes();
-    } else values = this.#values.bytes();
-    const data = this.col.optional
-      ? withDefinitionLevels(this.#defined, this.rows, this.present, values)
-      : values;
+    let values: ValueWriter;
+    // A dictionary of nothing (every value null) is not written: PLAIN of no values says the same.
+    if (this.#dict && this.#dictValues.length > 0 && this.#packed && this.#dictPage) {
+      this.#dictPage.clear();
+      for (const s of this.#dictValues) this.#dictPage.string(s);
+      dictionary = this.#dictPage.bytes();
+      this.#packed.clear(this.#headroom);
+      packIndices(this.#packed, this.#indices, this.present, this.#dictValues.length);
+      values = this.#packed;
+    } else values = this.#values;
+    if (this.#levels) {
+      this.#levels.clear();
+      writeDefinitionLevels(this.#levels, this.#defined, this.rows, this.present);
+      const levels = this.#levels.bytes();
+      // Next time, room for this many (and a little more: traffic grows).
+      if (levels.length > this.#headroom) this.#headroom = levels.length + (levels.length >> 2);
+      values.prepend(levels);
+    }
+    const data = values.bytes();
     return {
       dictionary,
-      dictionarySize: this.#dictValues.length,
+      dictionarySize: dictionary ? this.#dictValues.length : 0,
       data,
       encoding: dictionary ? ENCODING.RLE_DICTIONARY : ENCODING.PLAIN,
     };
@@ -256,10 +357,28 @@ function grow<T extends Uint8Array | Uint16Array>(a: T): T {
   return next;
 }
 
-function track(s: Stats, v: string | number): void {
-  if (s.min === undefined || v < s.min) s.min = v;
-  if (s.max === undefined || v > s.max) s.max = v;
+/**
+ * Orders as Parquet's statistics do: numbers by value, strings by their UTF-8 bytes, unsigned (JS `<`
+ * compares UTF-16 units, which disagrees past U+FFFF).
+ */
+function before(a: string | number, b: string | number): boolean {
+  if (typeof a === 'number' || typeof b === 'number') return a < b;
+  if (isAscii(a) && isAscii(b)) return a < b;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) < 0;
 }
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function track(s: Stats, v: string | number): void {
+  if (s.min === undefined || before(v, s.min)) s.min = v;
+  if (s.max === undefined || before(s.max, v)) s.max = v;
+}
+
+/** Column chunks compressed at once at most (libuv's pool has 4 threads; each job holds a zlib state). */
+const COMPRESS_IN_FLIGHT = 3;
 
 /**
  * A row group being built, one event at a time: add() encodes the event's values into its columns
@@ -268,7 +387,11 @@ function track(s: Stats, v: string | number): void {
 export class RowGroupBuilder {
   readonly #columns: ColumnBuilder[];
   readonly #source: string;
+  /** The laid-out row group (reused, as the columns' buffers are). */
+  readonly #out = new ValueWriter(64 * 1024);
   rows = 0;
+  /** Approximate encoded size (uncompressed): what row groups are cut by. */
+  bytes = 0;
 
   constructor(source: string, hints?: DictionaryHints) {
     this.#source = source;
@@ -281,12 +404,26 @@ export class RowGroupBuilder {
     return b;
   }
 
-  /** Approximate encoded size (uncompressed): what row groups are cut by. */
-  bytes = 0;
+  /** Empty again, keeping the buffers (see RowGroupPool). */
+  reset(hints: DictionaryHints | undefined): void {
+    this.rows = 0;
+    this.bytes = 0;
+    for (const c of this.#columns) c.reset(hints);
+  }
+
+  capacity(): number {
+    let n = this.#out.capacity;
+    for (const c of this.#columns) n += c.capacity();
+    return n;
+  }
 
   add(e: BufferedEvent): void {
+    const columns = this.#columns;
     let n = 0;
-    for (const c of this.#columns) n += c.add(c.isSource ? this.#source : c.col.get(e));
+    for (let i = 0; i < columns.length; i++) {
+      const c = columns[i] as ColumnBuilder;
+      n += c.add(c.isSource ? this.#source : c.col.get(e));
+    }
     this.bytes += n;
     this.rows++;
   }
@@ -297,25 +434,32 @@ export class RowGroupBuilder {
     return n;
   }
 
-  /** Compresses the pages (GZIP on the thread pool) and lays the row group out at `offset`. */
+  /**
+   * Compresses the pages (GZIP on the thread pool, a few columns at a time) and lays the row group out
+   * at `offset`. The result's bytes are the builder's: valid until it is reset.
+   */
   async encode(compression: Compression, offset: number): Promise<EncodedRowGroup> {
     const n = this.rows;
     const built: ReturnType<ColumnBuilder['pages']>[] = [];
-    const compressed: Promise<[Buffer | undefined, Buffer]>[] = [];
-    for (const [c, col] of this.#columns.entries()) {
-      // A turn for the event loop now and then: requests keep flowing while a batch is laid out.
-      if (c > 0 && c % 6 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const pages = col.pages();
-      built.push(pages);
-      compressed.push(
-        Promise.all([
-          pages.dictionary ? compress(compression, pages.dictionary) : undefined,
-          compress(compression, pages.data),
-        ]),
-      );
-    }
-    const bodies = await Promise.all(compressed);
-    const parts: Buffer[] = [];
+    const bodies: [Buffer | undefined, Buffer][] = [];
+    const compressColumn = async (i: number): Promise<void> => {
+      const pages = (this.#columns[i] as ColumnBuilder).pages();
+      built[i] = pages;
+      bodies[i] = [
+        pages.dictionary ? await compress(compression, pages.dictionary) : undefined,
+        await compress(compression, pages.data),
+      ];
+    };
+    // A few workers over the columns: the event loop runs between their steps, so requests keep
+    // flowing while a batch is laid out, and only a few zlib states are alive at once.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: COMPRESS_IN_FLIGHT }, async () => {
+        while (next < this.#columns.length) await compressColumn(next++);
+      }),
+    );
+    const out = this.#out;
+    out.clear();
     const chunks: ChunkMeta[] = [];
     let at = offset;
     for (const [i, pages] of built.entries()) {
@@ -324,12 +468,14 @@ export class RowGroupBuilder {
       let uncompressed = 0;
       if (pages.dictionary && dictBody) {
         const h = dictionaryPageHeader(pages.dictionarySize, pages.dictionary.length, dictBody.length);
-        parts.push(h, dictBody);
+        out.raw(h);
+        out.raw(dictBody);
         uncompressed += h.length + pages.dictionary.length;
         at += h.length + dictBody.length;
       }
       const h = dataPageHeader(n, pages.encoding, pages.data.length, dataBody.length);
-      parts.push(h, dataBody);
+      out.raw(h);
+      out.raw(dataBody);
       uncompressed += h.length + pages.data.length;
       at += h.length + dataBody.length;
       const col = this.#columns[i] as ColumnBuilder;
@@ -347,7 +493,7 @@ export class RowGroupBuilder {
       });
     }
     return {
-      data: Buffer.concat(parts, at - offset),
+      data: out.bytes(),
       rowGroup: rowGroupMetadata(chunks, n, offset),
       rows: n,
       redactions: this.redactions,
@@ -358,9 +504,33 @@ export class RowGroupBuilder {
 /** A growing buffer of PLAIN-encoded values. */
 class ValueWriter {
   #buf: Buffer;
+  /** Where the content starts (after room left free by clear(headroom), less what prepend() used). */
+  #start = 0;
   #pos = 0;
   constructor(capacity: number) {
     this.#buf = Buffer.allocUnsafe(Math.max(64, capacity));
+  }
+  get capacity(): number {
+    return this.#buf.length;
+  }
+  /** Empty, with `headroom` bytes free in front for prepend(). */
+  clear(headroom = 0): void {
+    this.#start = headroom;
+    this.#pos = 0;
+    this.#room(headroom);
+    this.#pos = headroom;
+  }
+  /** Puts `b` in front of the content: in the headroom when it fits, else by moving the content. */
+  prepend(b: Buffer): void {
+    if (b.length > this.#start) {
+      const shift = b.length - this.#start;
+      this.#room(shift);
+      this.#buf.copyWithin(this.#start + shift, this.#start, this.#pos);
+      this.#start += shift;
+      this.#pos += shift;
+    }
+    this.#start -= b.length;
+    b.copy(this.#buf, this.#start);
   }
   #room(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
@@ -369,11 +539,31 @@ class ValueWriter {
     this.#buf = next;
   }
   string(s: string): void {
+    const n = s.length;
     // At most 3 UTF-8 bytes per UTF-16 unit.
-    this.#room(4 + 3 * s.length);
-    const len = this.#buf.write(s, this.#pos + 4);
-    this.#buf.writeUInt32LE(len, this.#pos);
-    this.#pos += 4 + len;
+    this.#room(4 + 3 * n);
+    const buf = this.#buf;
+    const at = this.#pos + 4;
+    let len = 0;
+    // Short ASCII text (ids, methods, addresses) byte by byte: cheaper than a call into the runtime.
+    if (n <= 64) {
+      while (len < n) {
+        const c = s.charCodeAt(len);
+        if (c > 0x7f) break;
+        buf[at + len++] = c;
+      }
+    }
+    if (len < n) len = buf.write(s, at);
+    buf[this.#pos] = len & 0xff;
+    buf[this.#pos + 1] = (len >>> 8) & 0xff;
+    buf[this.#pos + 2] = (len >>> 16) & 0xff;
+    buf[this.#pos + 3] = len >>> 24;
+    this.#pos = at + len;
+  }
+  raw(b: Buffer): void {
+    this.#room(b.length);
+    b.copy(this.#buf, this.#pos);
+    this.#pos += b.length;
   }
   int32(v: number): void {
     this.#room(4);
@@ -416,7 +606,15 @@ class ValueWriter {
     return [this.#buf, at];
   }
   bytes(): Buffer {
-    return this.#buf.subarray(0, this.#pos);
+    return this.#buf.subarray(this.#start, this.#pos);
+  }
+  /** Bytes of content. */
+  get size(): number {
+    return this.#pos - this.#start;
+  }
+  /** Overwrites 4 bytes at `at` (from the content's start) with `v`, little-endian. */
+  setUInt32(at: number, v: number): void {
+    this.#buf.writeUInt32LE(v, this.#start + at);
   }
 }
 
@@ -460,26 +658,28 @@ function packIndices(out: ValueWriter, indices: Uint16Array, count: number, size
   }
 }
 
-/** The data page body of an optional column: its definition levels (length-prefixed), then `values`. */
-function withDefinitionLevels(defined: Uint8Array, n: number, present: number, values: Buffer): Buffer {
-  const levels = definitionLevels(defined, n, present);
-  const out = Buffer.allocUnsafe(levels.length + values.length);
-  levels.copy(out, 0);
-  values.copy(out, levels.length);
-  return out;
-}
-
 /**
  * Definition levels (bit width 1) in the RLE/bit-packing hybrid, with the 4-byte length prefix data
  * page v1 wants: one RLE run when all values are present (or all absent), else one bit-packed run.
  */
 export function definitionLevels(defined: ArrayLike<number>, n = defined.length, present?: number): Buffer {
+  const out = new ValueWriter(16 + Math.ceil(n / 8));
+  writeDefinitionLevels(out, defined, n, present);
+  return out.bytes();
+}
+
+function writeDefinitionLevels(
+  out: ValueWriter,
+  defined: ArrayLike<number>,
+  n: number,
+  present: number | undefined,
+): void {
   let count = present;
   if (count === undefined) {
     count = 0;
     for (let i = 0; i < n; i++) if (defined[i]) count++;
   }
-  const out = new ValueWriter(16 + Math.ceil(n / 8));
+  const lengthAt = out.size;
   out.int32(0); // length, filled in below
   if (count === n || count === 0) {
     out.varint(n * 2);
@@ -491,7 +691,5 @@ export function definitionLevels(defined: ArrayLike<number>, n = defined.length,
     for (let i = 0; i < n; i++)
       if (defined[i]) bits[at + (i >> 3)] = (bits[at + (i >> 3)] as number) | (1 << (i & 7));
   }
-  const buf = out.bytes();
-  buf.writeUInt32LE(buf.length - 4, 0);
-  return buf;
+  out.setUInt32(lengthAt, out.size - lengthAt - 4);
 }

@@ -139,7 +139,12 @@ export function footer(rowGroups: readonly Buffer[], rows: number, metadata: Rec
       const [k, v] = kv[i] as [string, string];
       w.binary(1, k).binary(2, v);
     })
-    .binary(6, CREATED_BY);
+    .binary(6, CREATED_BY)
+    // column_orders: without it the min_value/max_value of every chunk's statistics mean nothing
+    // (parquet.thrift); TYPE_ORDER (an empty struct) is the type's own order (UTF-8 bytes, unsigned).
+    .list(7, ELEMENT.STRUCT, COLUMNS.length, () => {
+      w.struct(1, () => {});
+    });
   const meta = w.end();
   const out = Buffer.allocUnsafe(meta.length + 8);
   meta.copy(out, 0);

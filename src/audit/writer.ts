@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from '../observability/logger.ts';
 import type { AuditSink } from '../validator/audit.ts';
 import { EventBuffer } from './buffer.ts';
-import { DictionaryHints, RowGroupBuilder } from './encode.ts';
+import { type RowGroupBuilder, RowGroupPool } from './encode.ts';
 import { FileNamer, partitionOf, sourceOfName, sourceToken } from './naming.ts';
 import { type AuditWriterOptions, type ResolvedAuditOptions, resolveOptions } from './options.ts';
 import { PartFile } from './part-file.ts';
@@ -58,7 +58,7 @@ export class ParquetAuditSink implements AuditSink {
   /** Row groups being built, by hour; and those cut (full), waiting for the write cycle in order. */
   readonly #building = new Map<number, RowGroupBuilder>();
   #cut: { hour: number; rows: RowGroupBuilder }[] = [];
-  readonly #hints = new DictionaryHints();
+  readonly #pool: RowGroupPool;
   #stageScheduled = false;
   #offered = 0;
   #written = 0;
@@ -91,6 +91,7 @@ export class ParquetAuditSink implements AuditSink {
       overflow: this.options.overflowEvents,
     });
     this.#namer = new FileNamer(this.options.source, this.options.now());
+    this.#pool = new RowGroupPool(this.options.source);
   }
 
   static async open(options: AuditWriterOptions, log?: Logger): Promise<ParquetAuditSink> {
@@ -187,13 +188,14 @@ export class ParquetAuditSink implements AuditSink {
     let cut = false;
     let hour = Number.NaN;
     let rows: RowGroupBuilder | undefined;
-    for (const [i, e] of events.entries()) {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as BufferedEvent;
       const h = Math.floor(e.timeMs / 3_600_000) * 3_600_000;
       if (h !== hour || !rows) {
         hour = h;
         rows = this.#building.get(h);
         if (!rows) {
-          rows = new RowGroupBuilder(this.options.source, this.#hints);
+          rows = this.#pool.take();
           this.#building.set(h, rows);
         }
       }
@@ -352,6 +354,8 @@ export class ParquetAuditSink implements AuditSink {
         touched.add(hour);
         const ok = await this.#append(hour, rows);
         this.#buffer.done(rows.rows, performance.now(), !ok);
+        // Written: its buffers serve the next row group (after a failure it may still be read).
+        if (ok) this.#pool.give(rows);
       }
     }
     this.#buffer.admit(performance.now());
@@ -382,7 +386,7 @@ export class ParquetAuditSink implements AuditSink {
             beforeCommit: this.options.beforeCommit,
           },
           this.options.now(),
-          this.#hints,
+          this.#pool.hints,
         );
         this.#open.set(hour, file);
       }

@@ -31,7 +31,7 @@ export interface ResourceRef {
   plural: string;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   resource: ResourceRef;
   /** Watch one namespace; all namespaces when absent. */
   namespace?: string;
@@ -43,7 +43,20 @@ export interface InformerOptions {
   silenceMs?: number;
   /** Longest wait between retries after errors (default 30 s). */
   maxBackoffMs?: number;
+  /** Objects per list page (default 500, as client-go's reflector asks). */
+  pageSize?: number;
+  /**
+   * What the cache keeps of an object (events still carry the whole object). Must keep name,
+   * namespace and resourceVersion. For large lists whose consumers parse what they need from the
+   * events (the validator's key store), so the informer holds no full copy.
+   */
+  trim?: (obj: T) => T;
   onError?: (err: unknown, attempt: number) => void;
+}
+
+interface ListPage<T> {
+  metadata: { resourceVersion: string; continue?: string };
+  items: T[] | null;
 }
 
 export const objectKey = (o: { metadata: { name: string; namespace?: string } }): string =>
@@ -60,8 +73,8 @@ interface InformerEvents<T> {
 export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<T>> {
   readonly #rest: KubeRest;
   readonly #watch: Watch;
-  readonly #opts: Required<Pick<InformerOptions, 'resyncMs' | 'silenceMs' | 'maxBackoffMs'>> &
-    InformerOptions;
+  readonly #opts: Required<Pick<InformerOptions<T>, 'resyncMs' | 'silenceMs' | 'maxBackoffMs' | 'pageSize'>> &
+    InformerOptions<T>;
   readonly #cache = new Map<string, T>();
   #resourceVersion: string | undefined;
   #stopped = true;
@@ -75,11 +88,11 @@ export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<
   lists = 0;
   watchRestarts = 0;
 
-  constructor(rest: KubeRest, opts: InformerOptions) {
+  constructor(rest: KubeRest, opts: InformerOptions<T>) {
     super();
     this.#rest = rest;
     this.#watch = new Watch(rest.kc);
-    this.#opts = { resyncMs: 600_000, silenceMs: 180_000, maxBackoffMs: 30_000, ...opts };
+    this.#opts = { resyncMs: 600_000, silenceMs: 180_000, maxBackoffMs: 30_000, pageSize: 500, ...opts };
   }
 
   get hasSynced(): boolean {
@@ -177,45 +190,50 @@ export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<
     return resourcePath(this.#opts.resource, this.#opts.namespace);
   }
 
+  /** One page of a paginated list. */
+  #page(cont: string | undefined): Promise<ListPage<T>> {
+    return this.#rest.request<ListPage<T>>('GET', this.#path(), {
+      query: {
+        labelSelector: this.#opts.labelSelector,
+        fieldSelector: this.#opts.fieldSelector,
+        limit: this.#opts.pageSize,
+        continue: cont,
+      },
+      timeoutMs: 60_000,
+    });
+  }
+
   async #list(): Promise<void> {
     // Paginated, so a list of 100,000 objects is many short requests rather than one that times out.
-    const items: T[] = [];
-    let cont: string | undefined;
+    // Each page is applied as it arrives while the next one is being fetched: the API server's time
+    // for a page overlaps ours, and no one holds the whole list (with `trim`, only what is kept).
+    // Objects applied before a list fails half way are newer than the cache, never older; deletions
+    // wait for a complete list.
+    const seen = new Set<string>();
     let resourceVersion = '';
-    do {
-      const page = await this.#rest.request<{
-        metadata: { resourceVersion: string; continue?: string };
-        items: T[];
-      }>('GET', this.#path(), {
-        query: {
-          labelSelector: this.#opts.labelSelector,
-          fieldSelector: this.#opts.fieldSelector,
-          limit: 500,
-          continue: cont,
-        },
-        timeoutMs: 60_000,
-      });
-      items.push(...page.items);
+    let next: Promise<ListPage<T>> | undefined = this.#page(undefined);
+    while (next) {
+      const page: ListPage<T> = await next;
+      const cont = page.metadata.continue || undefined;
+      next = cont ? this.#page(cont) : undefined;
+      // Awaited in the next round; if applying this page throws first, its failure must not go unhandled.
+      next?.catch(() => {});
       resourceVersion = page.metadata.resourceVersion;
-      cont = page.metadata.continue || undefined;
       this.#lastContactAt = Date.now();
-    } while (cont);
+      for (const item of page.items ?? []) {
+        seen.add(objectKey(item));
+        this.#apply('upsert', item);
+      }
+    }
     this.lists++;
     this.#lastContactAt = this.#lastListAt = Date.now();
-    const res = { items, metadata: { resourceVersion } };
-    const seen = new Set<string>();
-    for (const item of res.items) {
-      const key = objectKey(item);
-      seen.add(key);
-      this.#apply('upsert', item);
-    }
     for (const [key, old] of this.#cache) {
       if (!seen.has(key)) {
         this.#cache.delete(key);
         this.emit('delete', old);
       }
     }
-    this.#resourceVersion = res.metadata.resourceVersion;
+    this.#resourceVersion = resourceVersion;
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters.splice(0)) w();
@@ -234,7 +252,7 @@ export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<
       }
       return;
     }
-    this.#cache.set(key, obj);
+    this.#cache.set(key, this.#opts.trim ? this.#opts.trim(obj) : obj);
     if (!old) this.emit('add', obj);
     else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, old);
   }

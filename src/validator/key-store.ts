@@ -84,15 +84,15 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
         namespace,
         labelSelector: opts.labelSelector,
         onError: opts.onError,
+        // The parsed record is all we keep: the informer holds only what it reads itself (not managed
+        // fields or the base64 record, which would otherwise dominate memory at 100,000 keys).
+        trim: trimSecret,
+        pageSize: LIST_PAGE_SIZE,
       });
       informer.on('add', (s) => store.upsert(s));
       informer.on('update', (s) => store.upsert(s));
       informer.on('delete', (s) => store.remove(objectKey(s)));
-      informer.on('relisted', () => {
-        // A relist replaces cached objects whose resourceVersion did not change without an event.
-        for (const s of informer.list()) trim(s);
-        store.touch();
-      });
+      informer.on('relisted', () => store.touch());
       store.#informers.push(informer);
     }
     return store;
@@ -164,9 +164,6 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   upsert(secret: SecretLike): void {
     const ref = objectKey(secret as { metadata: { name: string; namespace?: string } });
     const result = storedKeyFromSecret(secret, ref, this.recordKeys);
-    // The parsed record is all we keep: drop the bulky parts of the object the informer caches
-    // (managed fields, the base64 record), which would otherwise dominate memory at 100,000 keys.
-    trim(secret);
     if (!result.ok) {
       this.remove(ref);
       this.refusedCount++;
@@ -205,10 +202,15 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   }
 }
 
-/** Keeps only what the informer itself reads: name, namespace and resourceVersion. */
-function trim(secret: SecretLike): void {
+/**
+ * Hash Secrets per list page. Each page costs the API server a read from etcd: at 500 (client-go's
+ * default) the pages of 100,000 Secrets took the API server about twice as long as one unpaginated
+ * LIST; at 5,000 (about 8 MB of JSON a page) about the same.
+ */
+const LIST_PAGE_SIZE = 5000;
+
+/** What the informer keeps of a hash Secret: what it reads itself (name, namespace, resourceVersion). */
+function trimSecret<T extends SecretLike>(secret: T): T {
   const { name, namespace, resourceVersion } = secret.metadata;
-  secret.metadata = { name, namespace, resourceVersion };
-  delete secret.data;
-  delete secret.type;
+  return { metadata: { name, namespace, resourceVersion } } as T;
 }

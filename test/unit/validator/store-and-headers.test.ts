@@ -84,18 +84,6 @@ describe('key store', () => {
     store.remove(`team-b/${b.secret.metadata.name}`);
     expect(store.get(a.keyId)?.record.hash).toBe(a.record.hash);
   });
-
-  it('drops the bulky parts of the cached Secret once parsed', () => {
-    const store = new KeyStore();
-    const s = structuredClone(makeKey().secret) as ReturnType<typeof makeKey>['secret'] & {
-      metadata: { managedFields?: unknown };
-    };
-    s.metadata.managedFields = [{ manager: 'x' }];
-    store.upsert(s);
-    expect(s.data).toBeUndefined();
-    expect(s.metadata.managedFields).toBeUndefined();
-    expect(s.metadata.resourceVersion).toBeDefined();
-  });
 });
 
 describe('identity headers', () => {

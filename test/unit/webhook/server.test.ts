@@ -1,4 +1,5 @@
 import { request } from 'node:https';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/observability/logger.ts';
@@ -62,6 +63,45 @@ function call(method: string, path: string, body?: string | Buffer): Promise<Rep
   });
 }
 
+/** A request whose body goes out in these chunks, without a Content-Length (chunked). */
+function send(
+  method: string,
+  path: string,
+  chunks: Buffer[],
+  headers: Record<string, string> = {},
+): Promise<Pick<Reply, 'status' | 'json'>> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: running.port,
+        method,
+        path,
+        ca: ca.certPem,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', ...headers },
+      },
+      (res) => {
+        const got: Buffer[] = [];
+        res.on('data', (c: Buffer) => got.push(c));
+        res.on('end', () => {
+          let json: Record<string, unknown> = {};
+          try {
+            json = JSON.parse(Buffer.concat(got).toString());
+          } catch {}
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+      },
+    );
+    // The server may answer (413) and close before the whole body is out.
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err),
+    );
+    for (const c of chunks) req.write(c);
+    req.end();
+  });
+}
+
 beforeAll(async () => {
   ca = await createCa('test-ca', new Date(Date.now() + 24 * 3600_000));
   holder = new CertificateHolder();
@@ -111,6 +151,26 @@ describe('the webhook HTTPS server', () => {
     });
   });
 
+  it('answers a review whatever query the API server appends (?timeout=10s), and a gzip-compressed one', async () => {
+    const body = JSON.stringify(review('CREATE', apiKey({ spec: { expiresAt: inDays(400) } })));
+    const plain = await call('POST', `${VALIDATE_PATH}?timeout=10s`, body);
+    expect(plain.json.response).toMatchObject({ allowed: false, status: { code: 403 } });
+    const zipped = await send('POST', `${MUTATE_PATH}?timeout=10s`, [gzipSync(body)], {
+      'content-encoding': 'gzip',
+    });
+    expect(zipped.json.response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+  });
+
+  it('refuses a body over the limit sent in chunks (no length given) with 413, and keeps serving', async () => {
+    const r = await send('POST', VALIDATE_PATH, [
+      Buffer.alloc(MAX_BODY / 2, 'a'),
+      Buffer.alloc(MAX_BODY, 'a'),
+    ]);
+    expect(r.status).toBe(413);
+    expect(r.json).toMatchObject({ code: 413, message: /larger than the limit/ });
+    expect((await call('GET', '/healthz')).text).toBe('ok\n');
+  });
+
   it('answers unknown paths with a 404 Status, and health endpoints', async () => {
     expect((await call('GET', '/nope')).json).toMatchObject({ code: 404, message: /use POST/ });
     expect((await call('GET', VALIDATE_PATH)).status).toBe(404);
@@ -141,7 +201,7 @@ describe('the webhook HTTPS server', () => {
       /keywarden_webhook_admissions_total\{webhook="validate",operation="unknown",result="bad_request"\} [1-9]/,
     );
     expect(text).toMatch(/controller_runtime_webhook_latency_seconds_count\{webhook="mutate"\} [1-9]/);
-    expect(text).toMatch(/controller_runtime_webhook_requests_total\{webhook="validate",code="413"\} 1/);
+    expect(text).toMatch(/controller_runtime_webhook_requests_total\{webhook="validate",code="413"\} 2/);
   });
 
   it('never gives an empty answer to junk over HTTP (fast-check)', async () => {
