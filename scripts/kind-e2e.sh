@@ -42,7 +42,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-# The image names the suite uses (src/dev/demo.ts IMAGES), the same as on the local node.
+# The image names the suite uses (src/cli/dev/demo.ts IMAGES), the same as on the local node.
 app_image="localhost/keywarden:dev"
 base_image="docker.io/library/node:24.21.0-bookworm-slim"
 nginx_image="localhost/keywarden-e2e-nginx:bookworm"

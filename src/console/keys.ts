@@ -1,8 +1,6 @@
 import { API_VERSION, APIKEY_PLURAL, GROUP, POLICY_NAME, POLICY_PLURAL, VERSION } from '../api/index.ts';
 import { type EffectivePolicy, effectivePolicy } from '../api/policy.ts';
-import { revealKey } from '../cli/commands/reveal.ts';
-import { CliError } from '../cli/errors.ts';
-import { EXIT } from '../cli/exit-codes.ts';
+import { RevealError, revealKey } from '../client/reveal.ts';
 import { KubeError, type KubeRest, resourcePath } from '../kube/rest.ts';
 import type { ConsoleKey } from './view.ts';
 import { fieldOfRefusal } from './view.ts';
@@ -30,7 +28,7 @@ export function refusalOf(err: unknown): Refusal {
     const field = fieldOfRefusal(message, body?.details?.causes);
     return { status: err.status, reason: err.reason, message, ...(field ? { field } : {}) };
   }
-  if (err instanceof CliError) return { status: 409, reason: 'Conflict', message: err.message };
+  if (err instanceof RevealError) return { status: 409, reason: 'Conflict', message: err.message };
   return { status: 502, reason: 'Unavailable', message: (err as Error).message };
 }
 
@@ -116,23 +114,23 @@ export async function revealWhenReady(
       try {
         return await revealKey(rest, ns, name, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
       } catch (err) {
-        if (!(err instanceof CliError && /still being minted/.test(err.message))) throw err;
+        if (!(err instanceof RevealError && err.code === 'still_minting')) throw err;
       }
     } else if (
       s?.state === 'Failed' ||
       (s?.delivery?.state && s.delivery.state !== 'Pending' && s.rotationGeneration === wanted)
     ) {
-      throw new CliError(
+      throw new RevealError(
+        'already_revealed',
         s?.state === 'Failed'
           ? `ApiKey ${ns}/${name} failed: see its Ready condition.`
           : `The key of ApiKey ${ns}/${name} was already revealed (delivery ${s?.delivery?.state}). Regenerate it to get a new one.`,
-        EXIT.alreadyRevealed,
       );
     }
     if (Date.now() > deadline)
-      throw new CliError(
+      throw new RevealError(
+        'no_answer',
         `ApiKey ${ns}/${name} was not minted within ${timeoutMs / 1000}s; is the controller running?`,
-        EXIT.failure,
       );
     await sleep(200);
   }

@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
+import { pointer } from '../kube/admission/json-patch.ts';
+import type { JsonPatchOp } from '../kube/admission/review.ts';
 import { formatProblem } from '../rules/index.ts';
-import { pointer } from '../webhook/json-patch.ts';
-import type { JsonPatchOp } from '../webhook/review.ts';
 import {
   ANNOTATIONS,
   type DeclaredPort,

@@ -3,8 +3,8 @@ import {
   type Decision,
   type HandledReview,
   handleAdmission,
-} from '../webhook/envelope.ts';
-import type { AdmissionRequest } from '../webhook/review.ts';
+} from '../kube/admission/envelope.ts';
+import type { AdmissionRequest } from '../kube/admission/review.ts';
 import type { InjectorConfig } from './config.ts';
 import { computeInjection } from './inject.ts';
 

@@ -6,8 +6,8 @@ import {
   type HandledReview,
   handleAdmission,
   handleAdmissionAsync,
-} from './envelope.ts';
-import type { AdmissionRequest } from './review.ts';
+} from '../kube/admission/envelope.ts';
+import type { AdmissionRequest } from '../kube/admission/review.ts';
 import type { AccessReviewer } from './secret-access.ts';
 
 // The ApiKey webhooks (mutate, validate) on the shared envelope: only ApiKey creates and updates

@@ -5,8 +5,6 @@ import { createMetrics } from '../observability/metrics.ts';
 // admission outcomes by operation and the serving certificate's expiry.
 
 export type WebhookName = 'mutate' | 'validate' | 'inject';
-/** allowed, patched (allowed with changes), denied, bad_request (malformed review), error (our fault). */
-export type AdmissionResult = 'allowed' | 'patched' | 'denied' | 'bad_request' | 'error';
 
 export class WebhookMetrics {
   readonly registry: Registry;

@@ -1,5 +1,8 @@
 import { LABELS } from '../api/index.ts';
 import { REVEAL_ANNOTATIONS } from '../api/reveal.ts';
+import type { Decision } from '../kube/admission/envelope.ts';
+import { PatchBuilder } from '../kube/admission/json-patch.ts';
+import type { AdmissionRequest } from '../kube/admission/review.ts';
 import {
   defaultExpiry,
   ENVIRONMENTS,
@@ -8,10 +11,7 @@ import {
   normalizePermissions,
   normalizeSources,
 } from '../rules/index.ts';
-import type { Decision } from './envelope.ts';
 import type { ReviewContext } from './handler.ts';
-import { PatchBuilder } from './json-patch.ts';
-import type { AdmissionRequest } from './review.ts';
 
 // Defaults and normal forms, as a JSON Patch. Mutation runs before the API server checks the schema,
 // so a field of the wrong shape is left alone for the schema to refuse with its own message.

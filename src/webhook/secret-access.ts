@@ -1,7 +1,7 @@
+import type { Decision } from '../kube/admission/envelope.ts';
+import type { AdmissionRequest, UserInfo } from '../kube/admission/review.ts';
 import type { KubeRest } from '../kube/rest.ts';
-import type { Decision } from './envelope.ts';
 import type { ReviewContext } from './handler.ts';
-import type { AdmissionRequest, UserInfo } from './review.ts';
 
 // The confused-deputy guard for spec.delivery.secretRef: the controller writes (and on deletion removes)
 // that Secret with its own cluster-wide rights, so at admission the requester must prove they could do

@@ -1,6 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ApiKey, ApiKeySpec } from '../api/index.ts';
 import type { EffectivePolicy } from '../api/policy.ts';
+import type { Decision } from '../kube/admission/envelope.ts';
+import type { AdmissionRequest } from '../kube/admission/review.ts';
 import {
   checkExpiry,
   checkPermissions,
@@ -12,9 +14,7 @@ import {
   latestAllowedExpiry,
   parseDuration,
 } from '../rules/index.ts';
-import type { Decision } from './envelope.ts';
 import { DEFAULT_OPERATOR_NAMESPACE, type ReviewContext } from './handler.ts';
-import type { AdmissionRequest } from './review.ts';
 
 // The clock- and policy-dependent rules; the CRD's CEL rules have already run (schema, immutability).
 // On UPDATE a rule runs only when a field it reads changed (like Kubernetes' validation ratcheting):

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { HASH_RECORD_KEY, type HashRecord, hashSecretName } from '../../src/api/hash-record.ts';
-import { revealKey } from '../../src/cli/commands/reveal.ts';
+import { revealKey } from '../../src/client/reveal.ts';
 import type { KubeRest } from '../../src/kube/rest.ts';
 import { generateKey, hashKey } from '../../src/rules/index.ts';
 import { apiKeyPath, getApiKey, getRecord, secretExists } from '../integration/support/apikeys.ts';

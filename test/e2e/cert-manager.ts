@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { CHART_DIR, chartInstallArgs } from '../../src/dev/demo.ts';
+import { CHART_DIR, chartInstallArgs } from '../../src/cli/dev/demo.ts';
 import { type CertificateAuthority, createCa, issueCert, type KeyPairPem } from '../../src/pki/index.ts';
 import {
   DEMO_NS,

@@ -10,7 +10,7 @@ import {
   forwardAuthValidatorManifests,
   list,
   nginxManifests,
-} from '../../src/dev/demo.ts';
+} from '../../src/cli/dev/demo.ts';
 import { SIDECAR_NAME } from '../../src/injector/inject.ts';
 import {
   createKey,

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { IMAGES, OPERATOR_NS, REPO } from '../../src/dev/demo.ts';
-import { type RunOptions, type RunResult, run as runCommand, runOk } from '../../src/dev/run.ts';
-import { eventually } from '../../src/dev/wait.ts';
+import { IMAGES, OPERATOR_NS, REPO } from '../../src/cli/dev/demo.ts';
+import { type RunOptions, type RunResult, run as runCommand, runOk } from '../../src/cli/dev/run.ts';
+import { eventually } from '../../src/cli/dev/wait.ts';
 
-export { DEMO_NS, IMAGES, OPERATOR_NS, RELEASE } from '../../src/dev/demo.ts';
-export { eventually } from '../../src/dev/wait.ts';
+export { DEMO_NS, IMAGES, OPERATOR_NS, RELEASE } from '../../src/cli/dev/demo.ts';
+export { eventually } from '../../src/cli/dev/wait.ts';
 export const ROOT = REPO;
 
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {

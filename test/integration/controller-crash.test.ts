@@ -1,7 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { revealKey } from '../../src/cli/commands/reveal.ts';
-import { CliError } from '../../src/cli/errors.ts';
+import { RevealError, revealKey } from '../../src/client/reveal.ts';
 import { hashKey, keyMatchesHash, parseKey } from '../../src/rules/index.ts';
 import {
   apiKeyPath,
@@ -50,8 +49,8 @@ async function tryReveal(name: string): Promise<string | undefined> {
     return await revealKey(rest, ns, name, { timeoutMs: 15_000 });
   } catch (err) {
     const kind =
-      err instanceof CliError
-        ? err.message.replace(/ApiKey \S+/g, '').slice(0, 40)
+      err instanceof RevealError
+        ? err.code
         : `${(err as { code?: number }).code ?? ''} ${(err as Error).message ?? err}`.slice(0, 60);
     refusals.set(kind, (refusals.get(kind) ?? 0) + 1);
     return undefined;
@@ -178,7 +177,7 @@ describe('crash safety', () => {
       const fresh = await revealKey(rest, ns, name, { timeoutMs: 60_000 }).catch((err: unknown) => {
         // A refusal (already revealed, no copy staged) leaves the check below to find the reader's copy;
         // a controller that does not answer in time is a failure of its own.
-        if (err instanceof CliError && !/did not answer/.test(err.message)) {
+        if (err instanceof RevealError && err.code !== 'no_answer') {
           refusedWith = err.message;
           return undefined;
         }

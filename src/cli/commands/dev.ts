@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
-import { chooseDevMode, missingNodeTools } from '../../dev/mode.ts';
-import { NodeBackend } from '../../dev/node.ts';
-import { ProcessBackend } from '../../dev/processes.ts';
-import { runDev } from '../../dev/run-dev.ts';
+import { chooseDevMode, missingNodeTools } from '../dev/mode.ts';
+import { NodeBackend } from '../dev/node.ts';
+import { ProcessBackend } from '../dev/processes.ts';
+import { runDev } from '../dev/run-dev.ts';
 
-export { CTRL_C_LINE, DEV_SUCCESS_LINE, ENDPOINTS_HEADING } from '../../dev/run-dev.ts';
+export { CTRL_C_LINE, DEV_SUCCESS_LINE, ENDPOINTS_HEADING } from '../dev/run-dev.ts';
 
 /**
- * `keywarden dev`: the whole system on this machine, shown working (src/dev/run-dev.ts has the steps).
+ * `keywarden dev`: the whole system on this machine, shown working (src/cli/dev/run-dev.ts has the steps).
  * By default on a local node with our image and chart; `--processes` runs the parts as processes.
  */
 export function registerDev(program: Command): void {

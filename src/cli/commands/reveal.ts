@@ -1,145 +1,19 @@
 import { type Command, Option } from 'commander';
-import {
-  calculateJwkThumbprint,
-  compactDecrypt,
-  decodeProtectedHeader,
-  exportJWK,
-  generateKeyPair,
-} from 'jose';
-import type { ApiKeyStatus } from '../../api/index.ts';
-import { REVEAL_ANNOTATIONS, type RevealRequest, serializeRevealRequest } from '../../api/reveal.ts';
+import { REVEAL_TIMEOUT_MS, RevealError, type RevealErrorCode, revealKey } from '../../client/reveal.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
-import { isNotFound, KubeRest } from '../../kube/rest.ts';
-import { formatDuration } from '../../rules/index.ts';
-import { pointer } from '../../webhook/json-patch.ts';
+import { KubeRest } from '../../kube/rest.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
 import { durationOption } from '../options.ts';
 
-/** Wait for the controller's answer this long before giving up (it answers within a reconcile). */
-const REVEAL_TIMEOUT_MS = 30_000;
-const POLL_MS = 250;
-
-interface ApiKeyView {
-  metadata: { resourceVersion?: string };
-  spec?: { rotation?: { generation?: number } };
-  status?: ApiKeyStatus;
-}
-
-const apiKeyPath = (ns: string, name: string) =>
-  `/apis/keywarden.dev/v1alpha1/namespaces/${encodeURIComponent(ns)}/apikeys/${encodeURIComponent(name)}`;
-
-/**
- * Prints the one-time copy of a key; the controller destroys its copy as it answers. The CLI makes a
- * one-time EC P-256 key pair, writes the public half onto the ApiKey as a reveal request (patching the
- * ApiKey is the only right it needs), and the controller seals the key to it in status.delivery.jwe.
- * The private half never leaves this process. Of two readers racing, the one whose public key the
- * controller sealed to gets the key; the other is told it was already revealed.
- */
-export async function revealKey(
-  rest: KubeRest,
-  namespace: string,
-  name: string,
-  opts: { timeoutMs?: number } = {},
-): Promise<string> {
-  const already =
-    `The key of ApiKey ${namespace}/${name} was already revealed, or its one-time copy expired. ` +
-    `To get a new key, regenerate it: kubectl keywarden regenerate ${name} -n ${namespace}`;
-  const get = async (): Promise<ApiKeyView> => {
-    try {
-      return await rest.get<ApiKeyView>(apiKeyPath(namespace, name));
-    } catch (err) {
-      if (isNotFound(err)) throw new CliError(`ApiKey ${namespace}/${name} not found`, EXIT.notFound);
-      throw err;
-    }
-  };
-  const deadline = Date.now() + (opts.timeoutMs ?? REVEAL_TIMEOUT_MS);
-  let ak = await get();
-  // A freshly created or regenerated key whose new copy is not staged yet.
-  if (
-    !ak.status?.keyId ||
-    !ak.status.delivery ||
-    (ak.status.rotationGeneration ?? 0) < (ak.spec?.rotation?.generation ?? 0)
-  ) {
-    throw new CliError(
-      `The key of ApiKey ${namespace}/${name} is still being minted; try again in a few seconds.`,
-      EXIT.failure,
-    );
-  }
-  const state = ak.status.delivery.state;
-  if (state === 'Sealed') {
-    throw new CliError(
-      `ApiKey ${namespace}/${name} has no revealable copy (it was sealed for a recipient: see status.delivery.jwe)`,
-      EXIT.notFound,
-    );
-  }
-  if (state !== 'Pending') throw new CliError(already, EXIT.alreadyRevealed);
-  const keyId = ak.status.keyId;
-  const generation = ak.status.rotationGeneration ?? 0;
-
-  const { publicKey, privateKey } = await generateKeyPair('ECDH-ES+A256KW', { crv: 'P-256' });
-  const pub = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint(pub);
-  const request: RevealRequest = {
-    keyId,
-    generation,
-    jwk: { kty: 'EC', crv: 'P-256', x: pub.x as string, y: pub.y as string, kid },
-  };
-  const text = serializeRevealRequest(request);
-  await rest.patch(
-    apiKeyPath(namespace, name),
-    { metadata: { annotations: { [REVEAL_ANNOTATIONS.request]: text } } },
-    'merge',
-  );
-
-  let withdrawn = false;
-  for (;;) {
-    const delivery = ak.status?.delivery;
-    const sameKey = ak.status?.keyId === keyId && (ak.status?.rotationGeneration ?? 0) === generation;
-    if (sameKey && delivery?.state === 'Revealed') {
-      if (!delivery.jwe || decodeProtectedHeader(delivery.jwe).kid !== kid) {
-        throw new CliError(already, EXIT.alreadyRevealed);
-      }
-      const { plaintext } = await compactDecrypt(delivery.jwe, privateKey);
-      return new TextDecoder().decode(plaintext);
-    }
-    if (!sameKey || (delivery && delivery.state !== 'Pending'))
-      throw new CliError(already, EXIT.alreadyRevealed);
-    if (Date.now() > deadline && !withdrawn) {
-      // Withdraw the request, so the copy is not sealed later to a key that is gone with this process;
-      // then look once more, in case the controller answered just before.
-      await withdraw(rest, apiKeyPath(namespace, name), text);
-      withdrawn = true;
-    } else if (withdrawn) {
-      throw new CliError(
-        `The keywarden controller did not answer the reveal request for ApiKey ${namespace}/${name} within ` +
-          `${formatDuration(opts.timeoutMs ?? REVEAL_TIMEOUT_MS)}; is it running? The request stays on the ApiKey; run the command again.`,
-        EXIT.failure,
-      );
-    }
-    await sleep(POLL_MS);
-    ak = await get();
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Removes our reveal request if it is still the one on the ApiKey (a JSON Patch test guards it). */
-async function withdraw(rest: KubeRest, path: string, text: string): Promise<void> {
-  const at = pointer(['metadata', 'annotations', REVEAL_ANNOTATIONS.request]);
-  try {
-    await rest.patch(
-      path,
-      [
-        { op: 'test', path: at, value: text },
-        { op: 'remove', path: at },
-      ],
-      'json',
-    );
-  } catch {
-    // Another request replaced ours, or the ApiKey is gone: nothing of ours is left to withdraw.
-  }
-}
+/** The exit code each reveal outcome ends `keywarden reveal` with. */
+const EXIT_OF: Record<RevealErrorCode, number> = {
+  not_found: EXIT.notFound,
+  still_minting: EXIT.failure,
+  sealed: EXIT.notFound,
+  already_revealed: EXIT.alreadyRevealed,
+  no_answer: EXIT.failure,
+};
 
 export function registerReveal(program: Command): void {
   program
@@ -154,7 +28,9 @@ export function registerReveal(program: Command): void {
     .action(async (name: string, o: { namespace: string; kubeconfig?: string; timeout: number }) => {
       if (o.timeout <= 0) throw new CliError('--timeout: must be more than 0s', EXIT.usage);
       const rest = new KubeRest(loadKubeConfig(o.kubeconfig));
-      const key = await revealKey(rest, o.namespace, name, { timeoutMs: o.timeout });
+      const key = await revealKey(rest, o.namespace, name, { timeoutMs: o.timeout }).catch((err: unknown) => {
+        throw err instanceof RevealError ? new CliError(err.message, EXIT_OF[err.code]) : err;
+      });
       process.stdout.write(`${key}\n`);
     });
 }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { demoApiManifests, forwardAuthValidatorManifests } from '../../../src/dev/demo.ts';
+import { demoApiManifests, forwardAuthValidatorManifests } from '../../../src/cli/dev/demo.ts';
 import { composeValidatorConfig, computeInjection, SETTINGS_ENV } from '../../../src/injector/index.ts';
 import { parseConfig } from '../../../src/validator/config/load.ts';
 import { applyPatch, CONFIG } from './support.ts';

@@ -1,6 +1,6 @@
 import type { InjectorConfig } from '../../../src/injector/index.ts';
 import { INJECTOR_DEFAULTS } from '../../../src/injector/index.ts';
-import type { JsonPatchOp } from '../../../src/webhook/review.ts';
+import type { JsonPatchOp } from '../../../src/kube/admission/review.ts';
 
 export const CONFIG: InjectorConfig = { ...INJECTOR_DEFAULTS, image: 'ghcr.io/keywarden/keywarden:0.1.0' };
 

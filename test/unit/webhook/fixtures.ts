@@ -1,5 +1,5 @@
 import { BUILT_IN_POLICY, type EffectivePolicy } from '../../../src/api/policy.ts';
-import type { Operation } from '../../../src/webhook/review.ts';
+import type { Operation } from '../../../src/kube/admission/review.ts';
 
 export const NOW = new Date('2026-11-23T15:04:05Z');
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { HandledReview } from '../../../src/webhook/envelope.ts';
+import type { HandledReview } from '../../../src/kube/admission/envelope.ts';
 import { handleReview, type Reviewer } from '../../../src/webhook/handler.ts';
 import { mutateApiKey } from '../../../src/webhook/mutate.ts';
 import { validateApiKey } from '../../../src/webhook/validate.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BUILT_IN_POLICY } from '../../../src/api/policy.ts';
+import { parseAdmissionReview } from '../../../src/kube/admission/review.ts';
 import { mutateApiKey } from '../../../src/webhook/mutate.ts';
-import { parseAdmissionReview } from '../../../src/webhook/review.ts';
 import { apiKey, NOW, POLICY, review } from './fixtures.ts';
 
 function mutate(object: unknown, oldObject?: unknown, policy = POLICY) {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { EffectivePolicy } from '../../../src/api/policy.ts';
+import type { Decision } from '../../../src/kube/admission/envelope.ts';
+import { parseAdmissionReview } from '../../../src/kube/admission/review.ts';
 import { consumerNamespaceProblem } from '../../../src/rules/index.ts';
-import type { Decision } from '../../../src/webhook/envelope.ts';
 import type { ReviewContext } from '../../../src/webhook/handler.ts';
-import { parseAdmissionReview } from '../../../src/webhook/review.ts';
 import {
   type AccessReviewer,
   admitApiKey,

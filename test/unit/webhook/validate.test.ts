@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BUILT_IN_POLICY, type EffectivePolicy } from '../../../src/api/policy.ts';
-import type { Decision } from '../../../src/webhook/envelope.ts';
-import { parseAdmissionReview } from '../../../src/webhook/review.ts';
+import type { Decision } from '../../../src/kube/admission/envelope.ts';
+import { parseAdmissionReview } from '../../../src/kube/admission/review.ts';
 import { validateApiKey } from '../../../src/webhook/validate.ts';
 import { apiKey, inDays, NOW, POLICY, review } from './fixtures.ts';
 

@@ -4,8 +4,8 @@ import {
   deny,
   parseAdmissionReview,
   parseAdmissionReviewText,
-} from '../../../src/webhook/review.ts';
-import { apiKey, review } from './fixtures.ts';
+} from '../../../../src/kube/admission/review.ts';
+import { apiKey, review } from '../../webhook/fixtures.ts';
 
 describe('parseAdmissionReview', () => {
   it('reads a CREATE review', () => {

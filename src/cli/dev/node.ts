@@ -1,7 +1,7 @@
-import { ADMIN_PORT_NAME, SIDECAR_NAME } from '../injector/inject.ts';
-import { ensureGoTool } from '../localcluster/build-script.ts';
-import { LocalControlPlane } from '../localcluster/cluster.ts';
-import { ensureNodeImages } from '../localcluster/node/images.ts';
+import { ADMIN_PORT_NAME, SIDECAR_NAME } from '../../injector/inject.ts';
+import { ensureGoTool } from '../../localcluster/build-script.ts';
+import { LocalControlPlane } from '../../localcluster/cluster.ts';
+import { ensureNodeImages } from '../../localcluster/node/images.ts';
 import type { DevBackend, Endpoint } from './backend.ts';
 import { chartInstallArgs, DEMO_NS, demoApiManifests, list, OPERATOR_NS, RELEASE } from './demo.ts';
 import { runOk } from './run.ts';

@@ -1,6 +1,6 @@
-import { revealKey } from '../cli/commands/reveal.ts';
-import { printTable } from '../cli/output.ts';
-import { revealWhenReady } from '../console/keys.ts';
+import { revealKey } from '../../client/reveal.ts';
+import { revealWhenReady } from '../../console/keys.ts';
+import { printTable } from '../output.ts';
 import { DEMO_NS } from './demo.ts';
 import { type DevCluster, say, shown, step } from './session.ts';
 import { eventually } from './wait.ts';

@@ -1,4 +1,3 @@
-import type { AdmissionResult } from './metrics.ts';
 import {
   type AdmissionRequest,
   type AdmissionReviewAnswer,
@@ -14,6 +13,9 @@ import {
 // review in, one answer out. Never throws: a malformed review without a uid is a 400 (there is nothing
 // to answer to), with a uid it is a denial naming the problem, and a bug in a rule is a denial with
 // code 500 and the error message, never an empty 500.
+
+/** allowed, patched (allowed with changes), denied, bad_request (malformed review), error (our fault). */
+export type AdmissionResult = 'allowed' | 'patched' | 'denied' | 'bad_request' | 'error';
 
 export type Decision =
   | { allowed: true; patch?: JsonPatchOp[]; warnings?: string[] }

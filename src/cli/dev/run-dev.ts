@@ -1,4 +1,4 @@
-import { type RunningConsole, startConsole } from '../console/server.ts';
+import { type RunningConsole, startConsole } from '../../console/server.ts';
 import type { DevBackend, Endpoint } from './backend.ts';
 import { OPERATOR_NS } from './demo.ts';
 import type { DevCluster } from './session.ts';

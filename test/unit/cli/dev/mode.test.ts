@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chooseDevMode, missingNodeTools } from '../../../src/dev/mode.ts';
+import { chooseDevMode, missingNodeTools } from '../../../../src/cli/dev/mode.ts';
 
 describe('which mode keywarden dev runs in', () => {
   it('runs the node-backed system by default, as root with the node prerequisites', () => {

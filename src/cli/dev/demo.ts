@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { RECORD_KEYS_CONFIGMAP } from '../api/hash-record.ts';
+import { RECORD_KEYS_CONFIGMAP } from '../../api/hash-record.ts';
 
 // The demo that `keywarden dev` shows and the e2e suite tests: one copy of its names and manifests.
 
-export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const CHART_DIR = `${REPO}charts/keywarden`;
 /** Helm values for a node that has the locally built images. */
 export const LOCAL_NODE_VALUES = `${REPO}examples/values-local-node.yaml`;

@@ -5,7 +5,7 @@ export type Endpoint = [what: string, url: string];
 
 /**
  * Where `keywarden dev` runs keywarden: as processes on this machine, or as pods on a local node. The
- * story it shows (src/dev/story.ts) is the same on both.
+ * story it shows (src/cli/dev/story.ts) is the same on both.
  */
 export interface DevBackend {
   /** The control plane, the CRDs, the webhook and the controller, up and ready. */

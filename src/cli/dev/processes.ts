@@ -1,11 +1,11 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { RECORD_KEYS_CONFIGMAP } from '../api/hash-record.ts';
-import { LocalControlPlane } from '../localcluster/cluster.ts';
-import { freePort } from '../localcluster/ports.ts';
-import { ManagedProcess } from '../localcluster/processes.ts';
-import { buildWebhookConfigurations } from '../webhook/configurations.ts';
+import { RECORD_KEYS_CONFIGMAP } from '../../api/hash-record.ts';
+import { LocalControlPlane } from '../../localcluster/cluster.ts';
+import { freePort } from '../../localcluster/ports.ts';
+import { ManagedProcess } from '../../localcluster/processes.ts';
+import { buildWebhookConfigurations } from '../../webhook/configurations.ts';
 import type { DevBackend, Endpoint } from './backend.ts';
 import { DEMO_API_SERVER, DEMO_NS, demoRoutes, OPERATOR_NS, REPO } from './demo.ts';
 import { runOk } from './run.ts';

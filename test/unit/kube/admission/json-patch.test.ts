@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapePointer, PatchBuilder } from '../../../src/webhook/json-patch.ts';
+import { escapePointer, PatchBuilder } from '../../../../src/kube/admission/json-patch.ts';
 
 describe('PatchBuilder', () => {
   it('escapes ~ and / in pointers (label keys contain a slash)', () => {

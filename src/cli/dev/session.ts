@@ -1,6 +1,6 @@
-import { loadKubeConfig } from '../kube/config.ts';
-import { KubeRest } from '../kube/rest.ts';
-import type { LocalControlPlane } from '../localcluster/cluster.ts';
+import { loadKubeConfig } from '../../kube/config.ts';
+import { KubeRest } from '../../kube/rest.ts';
+import type { LocalControlPlane } from '../../localcluster/cluster.ts';
 import { REPO } from './demo.ts';
 import { type RunResult, run, runOk } from './run.ts';
 
