@@ -38,12 +38,12 @@ export class FakeKube implements KubeClient {
   }
 
   /** Stores an object as if created (uid and resourceVersion assigned unless given); no call recorded. */
-  seed<T extends Obj>(path: string, obj: T): T {
-    const stored = clone(obj);
+  seed<T>(path: string, obj: T): T {
+    const stored = clone(obj) as unknown as Obj;
     stored.metadata.uid ??= randomUUID();
     stored.metadata.resourceVersion = String(++this.#rv);
     this.objects.set(path, stored);
-    return clone(stored);
+    return clone(stored) as unknown as T;
   }
 
   peek<T>(path: string): T | undefined {
