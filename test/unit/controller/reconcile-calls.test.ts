@@ -1,3 +1,4 @@
+import { compactDecrypt, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
 import {
   COMPONENT_LABEL,
@@ -5,10 +6,12 @@ import {
   hashSecretName,
   parseHashRecord,
 } from '../../../src/api/hash-record.ts';
+import { REVEAL_ANNOTATIONS, serializeRevealRequest } from '../../../src/api/reveal.ts';
 import { type SecretObject, secretsPath } from '../../../src/controller/delivery.ts';
 import { type LiveApiKey, Reconciler } from '../../../src/controller/reconcile.ts';
 import { EventRecorder } from '../../../src/kube/events.ts';
 import type { KubeRest } from '../../../src/kube/rest.ts';
+import { hashKey } from '../../../src/rules/index.ts';
 import { apiKey, DAY, KEY, NOW, OP_NS } from './apikey-fixtures.ts';
 import { FakeKube } from './fake-kube.ts';
 
@@ -156,5 +159,79 @@ describe('reconcile: API calls', () => {
     const record = parseHashRecord(Buffer.from(hash?.data?.[HASH_RECORD_KEY] ?? '', 'base64').toString());
     expect(record.ok && record.value.hash).toBe(staged?.metadata.annotations?.['keywarden.dev/key-hash']);
     expect(fresh.kube.peek<SecretObject>(secretsPath(OP_NS, 'team-a.billing.delivery'))).toEqual(staged);
+  });
+
+  it('a reveal: the copy is opened, sealed to the request, status written on that version, then the copy deleted', async () => {
+    const h = harness();
+    await h.reconciler.reconcile(h.create('billing'));
+    h.sync();
+    const { privateKey, publicKey } = await generateKeyPair('ECDH-ES+A256KW', { crv: 'P-256' });
+    const jwk = await exportJWK(publicKey);
+    const ak = h.live('billing');
+    const request = serializeRevealRequest({
+      keyId: ak.status?.keyId ?? '',
+      generation: 0,
+      jwk: { kty: 'EC', crv: 'P-256', x: jwk.x ?? '', y: jwk.y ?? '', kid: 'b25lLXRpbWU' },
+    });
+    ak.metadata.annotations = { [REVEAL_ANNOTATIONS.request]: request };
+    h.kube.seed(akPath('billing'), ak);
+    h.kube.calls.length = 0;
+    await h.reconciler.reconcile(h.live('billing'));
+    expect(h.calls()).toEqual([
+      'GET namespaces/team-a/secrets/billing.keywarden-delivery-key',
+      'PATCH namespaces/team-a/apikeys/billing/status',
+      'DELETE namespaces/keywarden-system/secrets/team-a.billing.delivery',
+      'POST namespaces/team-a/events',
+    ]);
+    const status = h.live('billing').status;
+    expect(status?.delivery?.state).toBe('Revealed');
+    const { plaintext } = await compactDecrypt(status?.delivery?.jwe ?? '', privateKey);
+    const hash = h.kube.peek<SecretObject>(secretsPath('team-a', hashSecretName('billing')));
+    const record = parseHashRecord(Buffer.from(hash?.data?.[HASH_RECORD_KEY] ?? '', 'base64').toString());
+    expect(record.ok && record.value.hash).toBe(hashKey(new TextDecoder().decode(plaintext)));
+  });
+
+  it('a reveal request withdrawn after it was read: the answer is not written (resourceVersion precondition), the copy stays', async () => {
+    const h = harness();
+    await h.reconciler.reconcile(h.create('billing'));
+    h.sync();
+    const { publicKey } = await generateKeyPair('ECDH-ES+A256KW', { crv: 'P-256' });
+    const jwk = await exportJWK(publicKey);
+    const asked = h.live('billing');
+    asked.metadata.annotations = {
+      [REVEAL_ANNOTATIONS.request]: serializeRevealRequest({
+        keyId: asked.status?.keyId ?? '',
+        generation: 0,
+        jwk: { kty: 'EC', crv: 'P-256', x: jwk.x ?? '', y: jwk.y ?? '', kid: 'b25lLXRpbWU' },
+      }),
+    };
+    const cached = h.kube.seed(akPath('billing'), asked);
+    // The CLI gave up and withdrew its request; the informer has not shown that yet.
+    const withdrawn = h.live('billing');
+    withdrawn.metadata.annotations = {};
+    h.kube.seed(akPath('billing'), withdrawn);
+    await h.reconciler.reconcile(cached);
+    expect(h.live('billing').status?.delivery?.state).toBe('Pending');
+    expect(h.kube.peek(secretsPath(OP_NS, 'team-a.billing.delivery'))).toBeDefined();
+  });
+
+  it('a deletion reads live, revokes what is ours (uid preconditions), then removes the finalizer', async () => {
+    const h = harness();
+    await h.reconciler.reconcile(h.create('billing'));
+    h.sync();
+    const ak = h.live('billing');
+    ak.metadata.deletionTimestamp = '2030-01-01T00:00:00Z';
+    h.kube.seed(akPath('billing'), ak);
+    h.kube.calls.length = 0;
+    await h.reconciler.reconcile(h.live('billing'));
+    expect(h.kube.peek(secretsPath('team-a', hashSecretName('billing')))).toBeUndefined();
+    expect(h.kube.peek(secretsPath(OP_NS, 'team-a.billing.delivery'))).toBeUndefined();
+    expect(h.live('billing').metadata.finalizers).toEqual([]);
+    expect(h.calls().filter((c) => !c.startsWith('GET'))).toEqual([
+      'DELETE namespaces/team-a/secrets/billing.keywarden-hash',
+      'DELETE namespaces/keywarden-system/secrets/team-a.billing.delivery',
+      'POST namespaces/team-a/events',
+      'PATCH namespaces/team-a/apikeys/billing',
+    ]);
   });
 });
