@@ -90,8 +90,10 @@ export class Reconciler {
     const now = this.#ctx.now();
     const key = `${cached.metadata.namespace}/${cached.metadata.name}`;
     const ak = this.#apiKeys.view(key, cached) ?? cached;
+    const deleting = ak.metadata.deletionTimestamp !== undefined;
+    if (deleting && !ak.metadata.finalizers?.includes(FINALIZER)) return {};
     // A deletion reads live: what is revoked is what is there now.
-    let obs = ak.metadata.deletionTimestamp ? await this.#gatherLive(ak) : await this.#gather(ak);
+    let obs = deleting ? await this.#gatherLive(ak) : await this.#gather(ak);
     if (!obs) return {};
     for (let attempt = 0; ; attempt++) {
       try {
@@ -112,15 +114,15 @@ export class Reconciler {
       const p = plan(obs, this.#policy(), now);
       if (p.need) {
         // The finalizer (with the labels the key will have) goes on before a mint writes anything.
-        if (p.need.kind === 'stage' && (p.addFinalizer || p.labels))
+        if (p.need.kind === 'stage' && p.addFinalizer)
           obs = { ...obs, apiKey: await this.#patchMetadata(obs.apiKey, p) };
         else obs = await this.#fulfil(obs, p.need);
         continue;
       }
       if (isEmptyPlan(p)) return requeue(p);
-      const refused = await this.#apply(obs, p);
+      const { apiKey, refused } = await this.#apply(obs, p);
       if (refused === undefined) return requeue(p);
-      obs = { ...obs, consumerRefused: refused };
+      obs = { ...obs, apiKey, consumerRefused: refused };
     }
     throw new Error(
       `the plan for ApiKey ${start.apiKey.metadata.namespace}/${start.apiKey.metadata.name} did not settle`,
@@ -295,18 +297,21 @@ export class Reconciler {
   // --- apply ---
 
   /**
-   * Applies a plan in the crash-safe order. Returns a message when the secretRef Secret exists and is
-   * not ours (the plan then says so in status), else undefined.
+   * Applies a plan in the crash-safe order. `refused`: the secretRef Secret exists and is not ours (the
+   * plan then says so in status); the apply stopped before the hash Secret.
    */
-  async #apply(obs: Observed, p: Plan): Promise<string | undefined> {
+  async #apply(obs: Observed, p: Plan): Promise<{ apiKey: LiveApiKey; refused?: string }> {
     let ak = obs.apiKey;
-    if (p.addFinalizer || p.labels) ak = await this.#patchMetadata(ak, p);
+    // The finalizer before any Secret is written (deletion must clean up what we write).
+    if (p.addFinalizer) ak = await this.#patchMetadata(ak, p);
     for (const s of p.deleteBefore) if (!(await this.#deleteSecret(s))) throw new Replan();
     if (p.consumer) {
       const refused = await this.#writeConsumerSecret(ak, p.consumer);
-      if (refused) return refused;
+      if (refused) return { apiKey: ak, refused };
     }
     if (p.hash) await this.#writeSecret(p.hash.body, p.hash.existing);
+    // Labels once the Secrets stand (a refused secretRef must not flip them), before status says the state.
+    if (!p.addFinalizer && p.labels) ak = await this.#patchMetadata(ak, p);
     // With a lock, the version our label patch made (or the one read) is the precondition.
     if (p.status)
       await this.#writeStatus(ak, p.status, p.lockVersion ? ak.metadata.resourceVersion : undefined);
@@ -321,7 +326,7 @@ export class Reconciler {
       if (lifecycle) this.#ctx.audit?.recordLifecycle(lifecycle);
     }
     if (p.removeFinalizer) await this.#removeFinalizer(ak);
-    return undefined;
+    return { apiKey: ak };
   }
 
   /** Creates the Secret, or replaces `existing` with its resourceVersion as the precondition. */

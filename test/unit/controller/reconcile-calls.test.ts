@@ -111,8 +111,8 @@ describe('reconcile: API calls', () => {
     h.kube.calls.length = 0;
     await h.reconciler.reconcile(h.live('billing'));
     expect(h.calls()).toEqual([
-      'PATCH namespaces/team-a/apikeys/billing',
       'PUT namespaces/team-a/secrets/billing.keywarden-hash',
+      'PATCH namespaces/team-a/apikeys/billing',
       'PATCH namespaces/team-a/apikeys/billing/status',
       'POST namespaces/team-a/events',
     ]);
@@ -233,5 +233,38 @@ describe('reconcile: API calls', () => {
       'POST namespaces/team-a/events',
       'PATCH namespaces/team-a/apikeys/billing',
     ]);
+  });
+
+  it('a secretRef naming a Secret someone else made: never overwritten; SecretRefConflict once, not again', async () => {
+    const h = harness();
+    const foreignPath = secretsPath('consumers', 'billing-key');
+    const foreign = h.kube.seed(foreignPath, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'billing-key', namespace: 'consumers' },
+      data: { apiKey: 'bWluZQ==' },
+    });
+    const ak = apiKey(
+      { delivery: { secretRef: { name: 'billing-key', namespace: 'consumers' } } },
+      { finalizers: undefined, labels: undefined },
+    );
+    const created = h.kube.seed(akPath('billing'), ak);
+    await h.reconciler.reconcile(created);
+    expect(h.kube.peek(foreignPath)).toEqual(foreign);
+    const status = h.live('billing').status;
+    expect(status?.state).toBe('Failed');
+    expect(status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('SecretRefConflict');
+    expect(h.kube.peek(secretsPath('team-a', hashSecretName('billing')))).toBeUndefined();
+    h.sync();
+    h.kube.calls.length = 0;
+    await h.reconciler.reconcile(h.live('billing'));
+    // It opens the copy and tries the write again (the Secret may be gone by now); nothing else is written.
+    expect(h.calls()).toEqual([
+      'GET namespaces/team-a/secrets/billing.keywarden-delivery-key',
+      'POST namespaces/consumers/secrets',
+      'GET namespaces/consumers/secrets/billing-key',
+    ]);
+    expect(h.live('billing').metadata.labels?.['keywarden.dev/state']).toBe('Failed');
+    expect(h.kube.peek(foreignPath)).toEqual(foreign);
   });
 });
