@@ -174,7 +174,7 @@ describe('the API Keys page', () => {
     expect((await names()).slice(0, 2)).toEqual(['web-frontend', 'billing-backend']);
     await page.getByRole('button', { name: /^Expires/ }).click();
     expect((await names()).slice(0, 2)).toEqual(['billing-backend', 'web-frontend']);
-    expect(page.url()).toContain('sort=-expires');
+    await until(() => page.url()).toContain('sort=-expires');
     await page.screenshot({ path: `${SHOTS}table-light.png` });
   });
 
@@ -258,7 +258,8 @@ describe('the API Keys page', () => {
     await page.locator('sl-select[data-field="filter-environment"]').click();
     await page.locator('sl-select[data-field="filter-environment"] sl-option[value="production"]').click();
     await until(() => page.locator('table.keys tbody tr[data-key]').count()).toBe(1);
-    expect(page.url()).toContain('env=production');
+    // The page writes its URL in an effect after it renders: the rows can be there before the URL is.
+    await until(() => page.url()).toContain('env=production');
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await until(() => page.locator('table.keys tbody tr[data-key]').count()).toBeGreaterThan(1);
     // Search covers the allowed sources, like `keywarden list -q`.
@@ -267,7 +268,7 @@ describe('the API Keys page', () => {
     expect(await page.locator('table.keys tbody tr[data-key]').getAttribute('data-key')).toBe(
       `${ns}/billing-backend`,
     );
-    expect(page.url()).toContain('q=10.0.0.0');
+    await until(() => page.url()).toContain('q=10.0.0.0');
     // A shared link: state filter, expiring within 30 days, and a selected key.
     await page.goto(`${consoleProc.url}?state=Active&expiring=30&key=${ns}/web-frontend`);
     await row(page, 'web-frontend').waitFor();
