@@ -15,6 +15,7 @@ import { createLogger } from '../src/observability/logger.ts';
 import { type Bench, figure } from './lib.ts';
 
 const COUNT = Number(process.env.BENCH_APIKEYS ?? 1000);
+/** Requests in flight: the bench client's, the floor's, and the controller's workers alike. */
 const CONCURRENCY = 20;
 
 async function inParallel(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
@@ -155,7 +156,7 @@ const bench: Bench = {
           operatorNamespace: 'keywarden-system',
           namespaces: ['bench'],
           deliveryTtlMs: 3600_000,
-          concurrency: 8,
+          concurrency: CONCURRENCY,
           resyncMs: 3600_000,
           leaderElection: false,
           leaseName: 'bench',
@@ -201,7 +202,7 @@ const bench: Bench = {
         params: {
           apiKeys: COUNT,
           clientConcurrency: CONCURRENCY,
-          workers: 8,
+          workers: CONCURRENCY,
           floorWritesPerKey: FLOOR_WRITES_PER_KEY,
         },
         figures: [
