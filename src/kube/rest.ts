@@ -41,6 +41,12 @@ export interface RequestOptions {
 export class KubeRest {
   readonly kc: KubeConfig;
   readonly server: string;
+  /**
+   * One connection pool for every call. client-node makes a new dispatcher per request, so each call
+   * paid a TLS handshake (the controller bench's profile: most of its CPU); headers (tokens) still
+   * come from the kubeconfig on every call.
+   */
+  #dispatcher: ReturnType<RequestContext['getDispatcher']>;
 
   constructor(kc: KubeConfig) {
     const cluster = kc.getCurrentCluster();
@@ -59,6 +65,7 @@ export class KubeRest {
       if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), HttpMethod[method]);
     await this.kc.applySecurityAuthentication(ctx);
+    this.#dispatcher ??= ctx.getDispatcher();
     const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
     let body: string | undefined;
     if (opts.body !== undefined) {
@@ -69,7 +76,7 @@ export class KubeRest {
       method,
       headers,
       body,
-      dispatcher: ctx.getDispatcher(),
+      dispatcher: this.#dispatcher,
       signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
     });
     const text = await res.text();
