@@ -75,7 +75,11 @@ const unb64 = (s: string | undefined) =>
 export const secretsPath = (ns: string, name?: string) =>
   `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets${name ? `/${encodeURIComponent(name)}` : ''}`;
 
-export async function getSecret(rest: KubeRest, ns: string, name: string): Promise<SecretObject | undefined> {
+export async function getSecret(
+  rest: Pick<KubeRest, 'get'>,
+  ns: string,
+  name: string,
+): Promise<SecretObject | undefined> {
   try {
     return await rest.get<SecretObject>(secretsPath(ns, name));
   } catch (err) {

@@ -20,7 +20,7 @@ import { KubeError, type KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import { startHealthServer } from '../observability/health-server.ts';
 import type { Logger } from '../observability/logger.ts';
-import { ANNOTATIONS } from './delivery.ts';
+import { ANNOTATIONS, type SecretObject } from './delivery.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { CONTROLLER_NAME, type ControllerOptions } from './options.ts';
 import { type LiveApiKey, Reconciler } from './reconcile.ts';
@@ -100,6 +100,15 @@ export class ApiKeyController {
       expiringSoonMs: () => this.policy.current.expiringSoonDays * 86_400_000,
       consumerSecretNamespaces: () => this.policy.current.consumerSecretNamespaces,
       now: () => new Date(),
+      cache: {
+        secret: (namespace, name) => {
+          for (const inf of this.secrets) {
+            const o = inf.get(`${namespace}/${name}`);
+            if (o) return o as SecretObject;
+          }
+          return undefined;
+        },
+      },
     });
     this.metrics = new ControllerMetrics(this.queue, () => this.apiKeys.flatMap((i) => i.list()));
   }
@@ -130,9 +139,18 @@ export class ApiKeyController {
       registerAuditMetrics(this.metrics.registry, this.#audit);
     }
     for (const inf of this.apiKeys) {
-      inf.on('add', (o) => this.queue.add(objectKey(o)));
-      inf.on('update', (o) => this.queue.add(objectKey(o)));
-      inf.on('delete', (o) => this.queue.add(objectKey(o)));
+      inf.on('add', (o) => {
+        this.#reconciler.seenApiKey(o, false);
+        this.queue.add(objectKey(o));
+      });
+      inf.on('update', (o) => {
+        this.#reconciler.seenApiKey(o, false);
+        this.queue.add(objectKey(o));
+      });
+      inf.on('delete', (o) => {
+        this.#reconciler.seenApiKey(o, true);
+        this.queue.add(objectKey(o));
+      });
     }
     const owner = (s: KubeObject) => {
       const a = s.metadata.annotations ?? {};
@@ -141,8 +159,15 @@ export class ApiKeyController {
       if (ns && name) this.queue.add(`${ns}/${name}`);
     };
     for (const inf of this.secrets) {
-      inf.on('update', owner);
-      inf.on('delete', owner);
+      inf.on('add', (s) => this.#reconciler.seenSecret(s as SecretObject, false));
+      inf.on('update', (s) => {
+        this.#reconciler.seenSecret(s as SecretObject, false);
+        owner(s);
+      });
+      inf.on('delete', (s) => {
+        this.#reconciler.seenSecret(s as SecretObject, true);
+        owner(s);
+      });
     }
     this.policy.start();
     for (const inf of [...this.apiKeys, ...this.secrets]) inf.start();

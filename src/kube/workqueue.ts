@@ -34,6 +34,11 @@ export class WorkQueue {
     return this.#queue.length;
   }
 
+  /** Keys being worked on right now (taken with get, not yet done). */
+  get inFlight(): number {
+    return this.#processing.size;
+  }
+
   add(key: string): void {
     if (this.#shutdown) return;
     this.adds++;
