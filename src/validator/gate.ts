@@ -164,7 +164,7 @@ export class Gate {
       }
       jwt = await signer.token(d.key, nowMs);
     }
-    Object.assign(headers, identityHeaders(d.key, f.clientIp, jwt));
+    identityHeaders(d.key, f.clientIp, jwt, headers);
     this.#d.lastUsed?.seen(d.key, nowMs);
     this.#record(
       f.door,
