@@ -132,14 +132,20 @@ export class ReverseProxy {
       // Node frames the answer to our client itself (chunked when there is no Content-Length).
       delete headers['transfer-encoding'];
       res.writeHead(status, proxyRes.statusMessage, headers);
-      // pipe, not pipeline: pipeline builds an AbortController per answer (a tenth of the proxy's CPU).
-      // A client that goes away ends the upstream request (http-proxy-3); an upstream that breaks off
-      // mid-answer breaks off ours.
+      // Streamed by hand, with backpressure: pipeline builds an AbortController per answer and pipe
+      // adds seven listeners (together a sixth of the proxy's CPU in the profile). A client that goes
+      // away ends the upstream request (http-proxy-3); an upstream that breaks off breaks off ours.
+      proxyRes.on('data', (chunk: Buffer) => {
+        if (!res.write(chunk)) {
+          proxyRes.pause();
+          res.once('drain', () => proxyRes.resume());
+        }
+      });
+      proxyRes.once('end', () => res.end());
       proxyRes.once('error', (err) => {
         opts.log.warn({ err: err.message, upstream: opts.url }, 'upstream answer cut short');
         res.destroy();
       });
-      proxyRes.pipe(res);
     });
     this.#proxy.on('error', (err, req, resOrSocket) => {
       if (!('writeHead' in resOrSocket)) {

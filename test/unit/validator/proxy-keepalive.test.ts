@@ -53,6 +53,13 @@ describe('keep-alive through the reverse proxy', () => {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString();
         seen.push({ socket: id, method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+        if (req.url === '/v1/devices/cut') {
+          // Promises 100 bytes, sends 5, and dies.
+          res.writeHead(200, { 'content-length': '100' });
+          res.write('hello');
+          setTimeout(() => req.socket.destroy(), 50);
+          return;
+        }
         if (req.url === '/v1/devices/hop') {
           // Hop-by-hop headers of the upstream's own connection: never the client's business.
           res.writeHead(200, {
@@ -148,6 +155,17 @@ describe('keep-alive through the reverse proxy', () => {
     conn.write(get('/v1/devices/after'));
     expect((await conn.next())?.status).toBe(200);
     conn.close();
+  });
+
+  it('an upstream that dies mid-answer: the client connection is closed, never left waiting or reused', async () => {
+    const conn = await RawConnection.open(v.port);
+    conn.write(get('/v1/devices/cut'));
+    await conn.waitClosed();
+    conn.close();
+    const next = await RawConnection.open(v.port);
+    next.write(get('/v1/devices/fine'));
+    expect((await next.next())?.status).toBe(200);
+    next.close();
   });
 
   it('a request body and a pipelined request after it each arrive whole, in order', async () => {
