@@ -57,7 +57,7 @@ type ProxiedRequest = IncomingMessage & {
 };
 
 /** Removes the hop-by-hop headers and those a Connection header names (framing headers stay). */
-export function dropHopByHop(headers: IncomingHttpHeaders): void {
+function dropHopByHop(headers: IncomingHttpHeaders): void {
   const named = headers.connection;
   if (named) {
     for (const token of (Array.isArray(named) ? named.join(',') : named).split(',')) {
