@@ -96,24 +96,24 @@ export function figure(
  * a validator on 127.0.0.1:`port`. Resolves with the status once the body is read; rejects on a socket error.
  */
 export function authzRequest(agent: Agent, port: number, key: string, i: number): Promise<number> {
+  return get(agent, port, '/authz/traefik', {
+    authorization: `Bearer ${key}`,
+    'x-forwarded-method': 'GET',
+    'x-forwarded-uri': `/v1/devices/${i}`,
+  });
+}
+
+/** The same request as the app's own, through the validator's reverse proxy on 127.0.0.1:`port`. */
+export function proxiedRequest(agent: Agent, port: number, key: string, i: number): Promise<number> {
+  return get(agent, port, `/v1/devices/${i}`, { authorization: `Bearer ${key}` });
+}
+
+function get(agent: Agent, port: number, path: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/authz/traefik',
-        agent,
-        headers: {
-          authorization: `Bearer ${key}`,
-          'x-forwarded-method': 'GET',
-          'x-forwarded-uri': `/v1/devices/${i}`,
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
+    const req = request({ host: '127.0.0.1', port, path, agent, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
     req.on('error', reject);
     req.end();
   });

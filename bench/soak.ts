@@ -1,13 +1,16 @@
 // Soak: N requests (SOAK_REQUESTS, default 1,000,000) through a validator child process over loopback
 // at a steady rate (SOAK_RATE per second, default 4,000), sampling the child's RSS and open file
-// descriptors (/proc/PID/status, /proc/PID/fd) once a second. Pass/fail against stated bounds:
+// descriptors (/proc/PID/status, /proc/PID/fd) once a second. Two runs, each on keep-alive
+// connections: forward auth (/authz), then the reverse proxy (the sidecar's mode) in front of a bare
+// node:http app, whose upstream connections are pooled too (SOAK_DOORS=authz or proxy runs one).
+// Pass/fail against stated bounds, for each run:
 //   - max RSS              <= SOAK_MAX_RSS_MB (default 320 MiB)
 //   - RSS growth           <= SOAK_MAX_GROWTH_MB (default 64 MiB) from the end of warm-up to the end
 //   - descriptors          count after the run (client sockets closed) <= count before it + 2
 //   - every answer as expected (200 for a valid key, 401 for a refused one), no socket error
 // `npm run soak` writes docs/soak.json and the "Soak" section of docs/BENCHMARKS.md (bench/run.ts keeps
 // that section when it refreshes the table). test/integration/soak.test.ts runs a short soak.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Agent } from 'node:http';
@@ -15,12 +18,17 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { authzRequest } from './lib.ts';
+import { UPSTREAM_IDLE_MS } from '../src/validator/http/proxy.ts';
+import { authzRequest, proxiedRequest } from './lib.ts';
 import { type SoakReport, soakSection } from './soak-report.ts';
 
 const CHILD = fileURLToPath(new URL('./validator-child.ts', import.meta.url));
 
+export type SoakDoor = 'authz' | 'proxy';
+
 export interface SoakOptions {
+  /** Forward auth (/authz), or the reverse proxy in front of a bare app. */
+  door: SoakDoor;
   requests: number;
   ratePerSecond: number;
   concurrency: number;
@@ -39,6 +47,7 @@ export function optionsFromEnv(env = process.env): SoakOptions {
   };
   const requests = n('SOAK_REQUESTS', 1_000_000);
   return {
+    door: 'authz',
     requests,
     ratePerSecond: n('SOAK_RATE', 4_000),
     concurrency: n('SOAK_CONCURRENCY', 16),
@@ -55,19 +64,32 @@ function rssBytes(pid: number): number {
 }
 const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 
+/** A child of bench/validator-child.ts, once it listens: its process and first line. */
+async function startChild(args: string[]): Promise<{ child: ChildProcess; port: number; keys: string[] }> {
+  const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const first = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    rl.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`${args[0]} child exited (${code}) before listening`)));
+  });
+  return { child, ...(JSON.parse(first) as { port: number; keys: string[] }) };
+}
+
 export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const child = spawn(process.execPath, [CHILD, 'serve-validator', String(opts.keys)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const app = opts.door === 'proxy' ? await startChild(['serve-node']) : undefined;
+  const validator = await startChild([
+    'serve-validator',
+    String(opts.keys),
+    ...(app ? [`http://127.0.0.1:${app.port}`] : []),
+  ]).catch((err: unknown) => {
+    app?.child.kill('SIGKILL');
+    throw err;
   });
+  const { child, port, keys } = validator;
   const pid = child.pid ?? 0;
+  const send = opts.door === 'proxy' ? proxiedRequest : authzRequest;
   try {
-    const first = await new Promise<string>((resolve, reject) => {
-      const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-      rl.once('line', resolve);
-      child.once('exit', (code) => reject(new Error(`validator child exited (${code}) before listening`)));
-    });
-    const { port, keys } = JSON.parse(first) as { port: number; keys: string[] };
     const refused = keys.slice(0, 10).map((k) => `${k.slice(0, -8)}AAAAAAAA`);
     const fdStart = fdCount(pid);
     const rssStart = rssBytes(pid);
@@ -106,7 +128,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       const bad = i % 10 === 9;
       const key = bad ? (refused[i % refused.length] ?? '') : (keys[i % keys.length] ?? '');
       inFlight++;
-      const status = await authzRequest(agent, port, key, i).catch(() => undefined);
+      const status = await send(agent, port, key, i).catch(() => undefined);
       inFlight--;
       done++;
       if (status === undefined) errors++;
@@ -134,8 +156,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const seconds = (performance.now() - t0) / 1000;
     clearInterval(sampler);
     agent.destroy();
-    // Let the validator see the client sockets close.
-    await new Promise((r) => setTimeout(r, 500));
+    // Let the validator see the client sockets close (and, proxying, drop its idle upstream ones).
+    await new Promise((r) => setTimeout(r, opts.door === 'proxy' ? UPSTREAM_IDLE_MS + 1_000 : 500));
     sample();
     const fdEnd = fdCount(pid);
     const rssEnd = rssBytes(pid);
@@ -151,6 +173,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     };
     const cpus = os.cpus();
     return {
+      door: opts.door,
       date: new Date().toISOString(),
       machine: `${cpus.length}× ${cpus[0]?.model ?? 'unknown'}, Node ${process.version}`,
       requests: opts.requests,
@@ -181,28 +204,39 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     };
   } finally {
     child.kill('SIGKILL');
+    app?.child.kill('SIGKILL');
   }
 }
 
 if (import.meta.main) {
-  const opts = optionsFromEnv();
-  process.stderr.write(
-    `soak: ${opts.requests} requests at ${opts.ratePerSecond}/s, concurrency ${opts.concurrency}, bounds: RSS <= ${opts.maxRssMb} MiB, growth <= ${opts.maxGrowthMb} MiB, fds end <= start + 2\n`,
-  );
-  const report = await runSoak(opts);
-  const { samples: _samples, ...summary } = report;
-  console.log(JSON.stringify(summary, null, 2));
+  const base = optionsFromEnv();
+  const doors: SoakDoor[] =
+    process.env.SOAK_DOORS === 'authz' || process.env.SOAK_DOORS === 'proxy'
+      ? [process.env.SOAK_DOORS]
+      : ['authz', 'proxy'];
+  const reports: SoakReport[] = [];
+  for (const door of doors) {
+    const opts = { ...base, door };
+    process.stderr.write(
+      `soak (${door}): ${opts.requests} requests at ${opts.ratePerSecond}/s, concurrency ${opts.concurrency}, bounds: RSS <= ${opts.maxRssMb} MiB, growth <= ${opts.maxGrowthMb} MiB, fds end <= start + 2\n`,
+    );
+    const report = await runSoak(opts);
+    const { samples: _samples, ...summary } = report;
+    console.log(JSON.stringify(summary, null, 2));
+    reports.push(report);
+  }
   const root = join(import.meta.dirname, '..');
-  await writeFile(join(root, 'docs', 'soak.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(root, 'docs', 'soak.json'), `${JSON.stringify(reports, null, 2)}\n`);
   const docPath = join(root, 'docs', 'BENCHMARKS.md');
   const doc = readFileSync(docPath, 'utf8');
   const start = doc.indexOf('\n## Soak');
   await writeFile(
     docPath,
-    `${start < 0 ? doc.trimEnd() : doc.slice(0, start).trimEnd()}\n\n${soakSection(report)}`,
+    `${start < 0 ? doc.trimEnd() : doc.slice(0, start).trimEnd()}\n\n${soakSection(reports)}`,
   );
+  const pass = reports.every((r) => r.pass);
   console.log(
-    `soak ${report.pass ? 'PASSED' : 'FAILED'}; wrote docs/soak.json and the Soak section of docs/BENCHMARKS.md`,
+    `soak ${pass ? 'PASSED' : 'FAILED'}; wrote docs/soak.json and the Soak section of docs/BENCHMARKS.md`,
   );
-  process.exit(report.pass ? 0 : 1);
+  process.exit(pass ? 0 : 1);
 }

@@ -1,11 +1,14 @@
 // Child processes for bench/validator.bench.ts, so that servers and memory figures are measured in a
 // process of their own (not sharing a heap or an event loop with the load generator):
-//   node bench/validator-child.ts serve-validator N   the validator's front doors, N keys fed in-process
+//   node bench/validator-child.ts serve-validator N [URL]   the validator's front doors, N keys fed
+//                                                     in-process; with URL, a reverse proxy to it
 //   node bench/validator-child.ts serve-express       a bare express handler answering 200
+//   node bench/validator-child.ts serve-node          a bare node:http handler answering 200
 //   node --expose-gc bench/validator-child.ts store   the key store synced from KUBECONFIG's API server
 //   node --expose-gc bench/validator-child.ts list    baseline: one raw LIST of the same Secrets, kept
 // Each prints one JSON line on stdout.
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
@@ -27,6 +30,7 @@ process.once('SIGINT', () => process.exit(0));
 
 if (mode === 'serve-validator') {
   const count = Number(arg || 10_000);
+  const upstream = process.argv[4];
   const store = new KeyStore();
   const keys: string[] = [];
   for (let i = 0; i < count; i++) {
@@ -37,7 +41,7 @@ if (mode === 'serve-validator') {
   const dir = mkdtempSync(join(tmpdir(), 'kw-bench-'));
   writeFileSync(join(dir, 'jwt.pem'), generateSigningKeyPem('EdDSA'));
   const cfg = parseConfig(
-    `environment: production\nroutes: [{path: /v1/devices/**, methods: [GET], permission: devices:read}]\nidentity: {jwt: {signingKey: {file: ${join(dir, 'jwt.pem')}}}}\n`,
+    `environment: production\nroutes: [{path: /v1/devices/**, methods: [GET], permission: devices:read}]\nidentity: {jwt: {signingKey: {file: ${join(dir, 'jwt.pem')}}}}\n${upstream ? `upstream: {url: "${upstream}"}\n` : ''}`,
   );
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   const v = new Validator(cfg.value, { rest: undefined, log: createLogger('bench', 'error'), store });
@@ -51,6 +55,15 @@ if (mode === 'serve-validator') {
     res.status(200).end();
   });
   const server = app.listen(0, '127.0.0.1', () => {
+    const a = server.address();
+    out({ port: typeof a === 'object' && a ? a.port : 0, keys: [] });
+  });
+} else if (mode === 'serve-node') {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Length': '0' });
+    res.end();
+  });
+  server.listen(0, '127.0.0.1', () => {
     const a = server.address();
     out({ port: typeof a === 'object' && a ? a.port : 0, keys: [] });
   });

@@ -1,14 +1,19 @@
 // The validator's numbers, each against a baseline measured in the same run:
 //   - in-process decisions per second  vs  a bare SHA-256 of the same key strings
-//   - /authz requests per second, p50 and p99  vs  a bare express handler answering 200 (both in a
-//     child process, driven by the same closed-loop load generator here)
+//   - /authz requests per second, p50 and p99  vs  a bare node:http handler and a bare express handler
+//     answering 200 (each in a child process, driven by the same closed-loop load generator here)
+//   - the sidecar reverse proxy (keep-alive both sides) in front of a bare node:http app  vs  the same
+//     client straight to that app
+//   - a real nginx (Debian nginx-light) `auth_request` → the validator's /authz/nginx  vs  the same
+//     nginx asking a bare node:http handler (skipped, with a note, when /usr/sbin/nginx is missing)
 //   - `disabled: true` → first 401 at a validator process  vs  a raw watch of the same hash Secret
 //     seeing the change (real control plane, real controller, real validator process)
 // (The key store's load time and heap are bench/key-store.bench.ts.)
-// Sizes: BENCH_VALIDATOR_LOAD_S (seconds per load round).
+// Sizes: BENCH_VALIDATOR_LOAD_S (seconds per load round);
+// BENCH_VALIDATOR_CONTROL_PLANE=0 skips the figures that need a control plane.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,13 +29,16 @@ import { createLogger } from '../src/observability/logger.ts';
 import { decide } from '../src/validator/decision.ts';
 import { KeyStore } from '../src/validator/key-store.ts';
 import { RateLimiter } from '../src/validator/rate-limiter.ts';
+import { freePort, NGINX_BIN, type Nginx, startNginx } from '../test/adversarial/support/nginx.ts';
 import { makeKey } from '../test/unit/validator/fixtures.ts';
-import { type Bench, type BenchFigure, compareThroughput, figure, median } from './lib.ts';
+import { type Bench, type BenchFigure, type BenchResult, compareThroughput, figure, median } from './lib.ts';
 
 const CHILD = fileURLToPath(new URL('./validator-child.ts', import.meta.url));
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const LOAD_MS = Number(process.env.BENCH_VALIDATOR_LOAD_S ?? 4) * 1000;
 const CONNECTIONS = 16;
+/** BENCH_VALIDATOR_CONTROL_PLANE=0: only the figures that need no control plane (decisions, HTTP doors). */
+const WITH_CONTROL_PLANE = process.env.BENCH_VALIDATOR_CONTROL_PLANE !== '0';
 const DISABLE_ROUNDS = 10;
 
 // --- in-process decisions ---------------------------------------------------------------------
@@ -77,9 +85,15 @@ function inProcessDecisions(): BenchFigure {
   );
 }
 
-// --- /authz throughput and latency --------------------------------------------------------------
+// --- the HTTP doors under load -----------------------------------------------------------------
 
-async function startChild(args: string[]): Promise<{ child: ChildProcess; port: number; keys: string[] }> {
+interface Child {
+  child: ChildProcess;
+  port: number;
+  keys: string[];
+}
+
+async function startChild(args: string[]): Promise<Child> {
   const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
@@ -88,11 +102,33 @@ async function startChild(args: string[]): Promise<{ child: ChildProcess; port: 
   return { child, ...(JSON.parse(line) as { port: number; keys: string[] }) };
 }
 
-async function load(
-  port: number,
-  keys: string[],
-  ms: number,
-): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+/** One kind of request: the path and headers for the i-th request (key: the key it carries, if any). */
+type Shape = (i: number, key: string | undefined) => { path: string; headers: Record<string, string> };
+
+/** A forward-auth question as Traefik asks it. */
+const traefikAuthz: Shape = (_i, key) => ({
+  path: '/authz/traefik',
+  headers: {
+    'x-forwarded-method': 'GET',
+    'x-forwarded-uri': '/v1/devices/42',
+    ...(key ? { authorization: `Bearer ${key}` } : {}),
+  },
+});
+/** The app's own request, as a client sends it (through a proxy, or straight to the app). */
+const appRequest: Shape = (i, key) => ({
+  path: `/v1/devices/${i % 1000}`,
+  headers: key ? { authorization: `Bearer ${key}` } : ({} as Record<string, string>),
+});
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** A closed loop of CONNECTIONS keep-alive connections for `ms`, each sending the next request when answered. */
+async function load(port: number, keys: string[], ms: number, shape: Shape): Promise<LoadResult> {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS });
   const latencies: number[] = [];
   let errors = 0;
@@ -102,17 +138,10 @@ async function load(
     Array.from({ length: CONNECTIONS }, async (_, w) => {
       let i = w;
       while (performance.now() < end) {
-        const key = keys.length > 0 ? keys[i++ % keys.length] : undefined;
+        const key = keys.length > 0 ? keys[i % keys.length] : undefined;
+        const { path, headers } = shape(i++, key);
         const t = performance.now();
-        const res = await pool.request({
-          path: '/authz/traefik',
-          method: 'GET',
-          headers: {
-            'x-forwarded-method': 'GET',
-            'x-forwarded-uri': '/v1/devices/42',
-            ...(key ? { authorization: `Bearer ${key}` } : {}),
-          },
-        });
+        const res = await pool.request({ path, method: 'GET', headers });
         await res.body.dump();
         latencies.push(performance.now() - t);
         if (res.statusCode !== 200) errors++;
@@ -126,53 +155,148 @@ async function load(
   return { rps: (latencies.length * 1000) / elapsed, p50: at(0.5), p99: at(0.99), errors };
 }
 
-async function authzThroughput(): Promise<BenchFigure[]> {
-  const validator = await startChild(['serve-validator', '10000']);
-  const bare = await startChild(['serve-express']);
-  try {
-    await load(validator.port, validator.keys, 1000);
-    await load(bare.port, [], 1000);
-    const v: Awaited<ReturnType<typeof load>>[] = [];
-    const b: Awaited<ReturnType<typeof load>>[] = [];
-    for (let round = 0; round < 3; round++) {
-      // Alternate the order so drift in machine load hits both alike.
-      if (round % 2 === 0) {
-        v.push(await load(validator.port, validator.keys, LOAD_MS));
-        b.push(await load(bare.port, [], LOAD_MS));
-      } else {
-        b.push(await load(bare.port, [], LOAD_MS));
-        v.push(await load(validator.port, validator.keys, LOAD_MS));
-      }
+interface Arm {
+  name: string;
+  port: number;
+  keys: string[];
+  shape: Shape;
+}
+
+/**
+ * Medians over 3 rounds of each arm (after a warm-up), the order rotating every round so drift in
+ * machine load hits every arm alike. Any non-200 answer fails the bench.
+ */
+async function compareArms(arms: Arm[]): Promise<Map<string, LoadResult>> {
+  for (const a of arms) await load(a.port, a.keys, 1000, a.shape);
+  const runs = new Map<string, LoadResult[]>(arms.map((a) => [a.name, []]));
+  for (let round = 0; round < 3; round++) {
+    const order = round % 2 === 0 ? arms : [...arms].reverse();
+    for (const a of order) runs.get(a.name)?.push(await load(a.port, a.keys, LOAD_MS, a.shape));
+  }
+  const out = new Map<string, LoadResult>();
+  for (const [name, rs] of runs) {
+    if (rs.some((r) => r.errors > 0)) throw new Error(`${name}: requests were refused during the load test`);
+    out.set(name, {
+      rps: median(rs.map((r) => r.rps)),
+      p50: median(rs.map((r) => r.p50)),
+      p99: median(rs.map((r) => r.p99)),
+      errors: 0,
+    });
+  }
+  return out;
+}
+
+/** req/s, p50 and p99 of `subject` against `base`. */
+function loadFigures(
+  label: string,
+  subject: LoadResult | undefined,
+  base: LoadResult | undefined,
+  baseName: string,
+): BenchFigure[] {
+  if (!subject || !base) throw new Error(`${label}: missing a measurement`);
+  return [
+    figure(`${label} throughput`, 'req/s', subject.rps, base.rps, baseName),
+    figure(`${label} p50 latency`, 'ms', subject.p50, base.p50, baseName),
+    figure(`${label} p99 latency`, 'ms', subject.p99, base.p99, baseName),
+  ];
+}
+
+/** nginx `auth_request` in front of a bare app, asking `authPort` (/authz/nginx) about every request. */
+function nginxFront(listen: number, authPort: number, appPort: number): string {
+  return `
+  upstream app_${listen} { server 127.0.0.1:${appPort}; keepalive 32; }
+  upstream auth_${listen} { server 127.0.0.1:${authPort}; keepalive 32; }
+  server {
+    listen 127.0.0.1:${listen};
+    location / {
+      auth_request /_keywarden;
+      auth_request_set $kw_key_id $upstream_http_x_keywarden_key_id;
+      auth_request_set $kw_jwt $upstream_http_x_keywarden_jwt;
+      proxy_set_header X-Keywarden-Key-Id $kw_key_id;
+      proxy_set_header X-Keywarden-Jwt $kw_jwt;
+      proxy_set_header Authorization "";
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://app_${listen};
     }
-    if (v.some((r) => r.errors > 0)) throw new Error('the validator refused requests during the load test');
-    const m = (rs: typeof v, f: (r: (typeof v)[number]) => number) => median(rs.map(f));
-    const base = 'bare express handler answering 200, same load';
-    return [
-      figure(
-        '/authz throughput',
-        'req/s',
-        m(v, (r) => r.rps),
-        m(b, (r) => r.rps),
-        base,
+    location = /_keywarden {
+      internal;
+      proxy_pass http://auth_${listen}/authz/nginx;
+      proxy_pass_request_body off;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Original-Method $request_method;
+    }
+  }`;
+}
+
+async function httpFigures(): Promise<BenchFigure[]> {
+  const validator = await startChild(['serve-validator', '10000']);
+  const express = await startChild(['serve-express']);
+  const node = await startChild(['serve-node']);
+  const proxy = await startChild(['serve-validator', '10000', `http://127.0.0.1:${node.port}`]);
+  const children = [validator, express, node, proxy];
+  const nginxPorts = [await freePort(), await freePort()];
+  const [toNode = 0, toValidator = 0] = nginxPorts;
+  let nginx: Nginx | undefined;
+  try {
+    const authz = await compareArms([
+      { name: 'authz', port: validator.port, keys: validator.keys, shape: traefikAuthz },
+      { name: 'node', port: node.port, keys: [], shape: traefikAuthz },
+      { name: 'express', port: express.port, keys: [], shape: traefikAuthz },
+    ]);
+    const proxied = await compareArms([
+      { name: 'proxy', port: proxy.port, keys: proxy.keys, shape: appRequest },
+      { name: 'direct', port: node.port, keys: [], shape: appRequest },
+    ]);
+    const figures = [
+      ...loadFigures(
+        '/authz',
+        authz.get('authz'),
+        authz.get('node'),
+        'bare node:http handler answering 200, same load',
       ),
-      figure(
-        '/authz p50 latency',
-        'ms',
-        m(v, (r) => r.p50),
-        m(b, (r) => r.p50),
-        base,
+      ...loadFigures(
+        '/authz (express baseline)',
+        authz.get('authz'),
+        authz.get('express'),
+        'bare express handler answering 200, same load',
       ),
-      figure(
-        '/authz p99 latency',
-        'ms',
-        m(v, (r) => r.p99),
-        m(b, (r) => r.p99),
-        base,
+      ...loadFigures(
+        'sidecar reverse proxy',
+        proxied.get('proxy'),
+        proxied.get('direct'),
+        'the same client straight to the upstream (bare node:http answering 200)',
       ),
     ];
+    if (existsSync(NGINX_BIN)) {
+      nginx = await startNginx(
+        nginxFront(toNode, node.port, node.port) + nginxFront(toValidator, validator.port, node.port),
+        nginxPorts,
+      );
+      const viaNginx = await compareArms([
+        { name: 'validator', port: toValidator, keys: validator.keys, shape: appRequest },
+        { name: 'node', port: toNode, keys: validator.keys, shape: appRequest },
+      ]);
+      figures.push(
+        ...loadFigures(
+          'nginx auth_request → validator',
+          viaNginx.get('validator'),
+          viaNginx.get('node'),
+          'nginx auth_request → bare node:http answering 200 (same nginx, same app)',
+        ),
+      );
+    } else {
+      process.stderr.write(
+        `validator bench: ${NGINX_BIN} is missing, no nginx figures (apt-get install -y nginx-light)\n`,
+      );
+    }
+    return figures;
   } finally {
-    validator.child.kill();
-    bare.child.kill();
+    await nginx?.stop();
+    for (const c of children) c.child.kill();
   }
 }
 
@@ -306,8 +430,16 @@ async function disableToDeny(plane: LocalControlPlane, rest: KubeRest): Promise<
 
 const bench: Bench = {
   name: 'validator',
-  async run() {
-    const figures: BenchFigure[] = [inProcessDecisions(), ...(await authzThroughput())];
+  async run(): Promise<BenchResult> {
+    const figures: BenchFigure[] = [inProcessDecisions(), ...(await httpFigures())];
+    if (!WITH_CONTROL_PLANE)
+      return {
+        name: 'validator',
+        description:
+          'validator decisions, the HTTP doors under load (no control plane: BENCH_VALIDATOR_CONTROL_PLANE=0)',
+        figures,
+        params: { loadSeconds: LOAD_MS / 1000, connections: CONNECTIONS },
+      };
     const plane = await LocalControlPlane.start({ controllerManager: false, log: () => {} });
     try {
       execFileSync(plane.kubectlPath, ['apply', '--server-side', '-f', 'crds/'], {
@@ -328,7 +460,7 @@ const bench: Bench = {
     }
     return {
       name: 'validator',
-      description: 'validator decisions, /authz under load, disable-to-deny latency',
+      description: 'validator decisions, the HTTP doors under load, disable-to-deny latency',
       figures,
       params: {
         loadSeconds: LOAD_MS / 1000,

@@ -150,8 +150,12 @@ function toTime(expiresAt: Date | string): number {
 
 /** Whether the key has expired at `now`. An unreadable expiry counts as expired: fail closed. */
 export function isExpired(expiresAt: Date | string, now: Date): boolean {
-  const t = toTime(expiresAt);
-  return Number.isNaN(t) || t <= now.getTime();
+  return isExpiredAt(toTime(expiresAt), now.getTime());
+}
+
+/** isExpired on epoch milliseconds (the validator's hot path keeps times as numbers). */
+export function isExpiredAt(expiresAtMs: number, nowMs: number): boolean {
+  return Number.isNaN(expiresAtMs) || expiresAtMs <= nowMs;
 }
 
 /** Not yet expired, but expiring within `windowMs` of `now`. */

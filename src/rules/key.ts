@@ -140,6 +140,16 @@ export function hashesEqual(a: string, b: string): boolean {
   return timingSafeEqual(x, y);
 }
 
+/**
+ * hashesEqual against a stored digest already decoded to bytes (decoded once per record, not per
+ * request). The hex side is decoded into Node's buffer pool: cheaper than a digest() Buffer of its own.
+ */
+export function hashMatches(hexDigest: string, stored: Buffer): boolean {
+  if (typeof hexDigest !== 'string' || hexDigest.length !== 64 || stored.length !== 32) return false;
+  const x = Buffer.from(hexDigest, 'hex');
+  return x.length === 32 && timingSafeEqual(x, stored);
+}
+
 /** Whether a presented key hashes to the stored hash. */
 export function keyMatchesHash(key: string, storedHash: string): boolean {
   return hashesEqual(hashKey(key), storedHash);

@@ -53,10 +53,23 @@ function permissionProblem(s: unknown): string {
   return `the action must be * or ${rule}`;
 }
 
+// Permissions come from a small set (the routes' and the keys' own), checked on every request: each
+// string is parsed once. The memo is emptied when it grows large, so hostile input cannot fill it.
+const parsed = new Map<string, PermissionResult>();
+function parsedPermission(s: string): PermissionResult {
+  let r = parsed.get(s);
+  if (r === undefined) {
+    if (parsed.size >= 10_000) parsed.clear();
+    r = parsePermission(s);
+    parsed.set(s, r);
+  }
+  return r;
+}
+
 /** Whether holding `granted` allows `required`: the same string, or `resource:*` for any action of it. */
 export function permissionGrants(granted: string, required: string): boolean {
-  const g = parsePermission(granted);
-  const r = parsePermission(required);
+  const g = parsedPermission(granted);
+  const r = parsedPermission(required);
   if (!g.ok || !r.ok) return false;
   if (g.permission.resource !== r.permission.resource) return false;
   return g.permission.action === '*' || g.permission.action === r.permission.action;

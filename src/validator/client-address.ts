@@ -22,7 +22,7 @@ export class ClientAddressResolver {
    * something that is not an address: an unknown client never matches an allowlist (fail closed).
    */
   resolve(peer: string | undefined, forwardedFor: string | string[] | undefined): string | undefined {
-    const p = peer === undefined ? undefined : normalise(peer);
+    const p = peer === undefined ? undefined : normalisePeer(peer);
     if (p === undefined || !this.isTrusted(p) || forwardedFor === undefined) return p;
     const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
     let client = p;
@@ -38,12 +38,23 @@ export class ClientAddressResolver {
 
   /** The X-Forwarded-For to pass upstream: the trusted chain plus the peer, or just the peer. */
   forwardedFor(peer: string | undefined, forwardedFor: string | string[] | undefined): string | undefined {
-    const p = peer === undefined ? undefined : normalise(peer);
+    const p = peer === undefined ? undefined : normalisePeer(peer);
     if (p === undefined) return undefined;
     if (!this.isTrusted(p) || forwardedFor === undefined) return p;
     const prior = Array.isArray(forwardedFor) ? forwardedFor.join(', ') : forwardedFor;
     return prior.trim() === '' ? p : `${prior}, ${p}`;
   }
+}
+
+// TCP peers (from the kernel, not the client's bytes) repeat: the ingress, the node, loopback. Each is
+// parsed once; the memo is emptied when it grows large.
+const peers = new Map<string, string | undefined>();
+function normalisePeer(peer: string): string | undefined {
+  if (peers.has(peer)) return peers.get(peer);
+  if (peers.size >= 4096) peers.clear();
+  const p = normalise(peer);
+  peers.set(peer, p);
+  return p;
 }
 
 function normalise(address: string): string | undefined {

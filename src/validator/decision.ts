@@ -1,9 +1,9 @@
 import {
   type Environment,
-  hashesEqual,
   hashKey,
+  hashMatches,
   hasPermission,
-  isExpired,
+  isExpiredAt,
   parseKey,
   type TakeResult,
 } from '../rules/index.ts';
@@ -97,8 +97,9 @@ export function decide(input: DecisionInput, ctx: DecisionContext): Decision {
   }
   const { keyId, environment } = parsed.key;
   // A malformed key costs no lookup; an unknown id costs no hash.
-  if (!ctx.lookup(keyId)) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
-  return decidePresented({ keyId, environment, hash: hashKey(input.key as string) }, input, ctx);
+  const stored = ctx.lookup(keyId);
+  if (!stored) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
+  return decidePresented({ keyId, environment, hash: hashKey(input.key as string) }, input, ctx, stored);
 }
 
 /**
@@ -109,18 +110,20 @@ export function decidePresented(
   presented: PresentedKey,
   input: Omit<DecisionInput, 'key'>,
   ctx: DecisionContext,
+  /** The stored key when the caller has just looked it up (decide); else looked up here. */
+  found?: StoredKey,
 ): Decision {
   const { keyId, environment, hash: presentedHash } = presented;
-  const stored = ctx.lookup(keyId);
+  const stored = found ?? ctx.lookup(keyId);
   if (!stored) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
   // Compare in constant time with the current hash and, inside a grace period, the previous one.
-  const current = hashesEqual(presentedHash, stored.record.hash);
+  const current = hashMatches(presentedHash, stored.hashBytes);
   const previous =
     !current &&
-    stored.record.previous !== undefined &&
+    stored.previousHashBytes !== undefined &&
     stored.previousValidUntilMs !== undefined &&
     input.nowMs < stored.previousValidUntilMs &&
-    hashesEqual(presentedHash, stored.record.previous.hash);
+    hashMatches(presentedHash, stored.previousHashBytes);
   if (!current && !previous) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
   const proven = { key: stored, keyId, environment };
   if (environment !== ctx.environment || stored.record.environment !== ctx.environment) {
@@ -132,7 +135,7 @@ export function decidePresented(
     );
   }
   if (stored.record.disabled) return deny(401, 'key_disabled', 'the key is disabled', proven);
-  if (isExpired(new Date(stored.expiresAtMs), new Date(input.nowMs))) {
+  if (isExpiredAt(stored.expiresAtMs, input.nowMs)) {
     return deny(401, 'key_expired', `the key expired at ${stored.record.expiresAt}`, proven);
   }
   if (

@@ -5,6 +5,18 @@ import type { KeyStore } from './key-store.ts';
 // Prometheus metrics. Every label has a bounded set of values: result (2), reason (the deny codes),
 // environment (3 + unknown), door (3), state (4). Key ids appear only in the opt-in per-key counter,
 // and only for the first `maxKeys` keys seen; the rest are counted under key_id="other".
+//
+// On the hot path a decision is counted against a label set bound once: the label objects are built
+// the first time a set is seen, and counter increments are added up here and handed to prom-client at
+// scrape time (prom-client serialises the labels of every inc() to find the series).
+
+/** One label set of a decision, bound on first use. */
+interface Bound {
+  labels: { result: string; reason: string; environment: string; door: Door };
+  pending: number;
+  rateLimited: { environment: string } | undefined;
+  pendingRateLimited: number;
+}
 
 export type Door = 'authz' | 'proxy' | 'verify';
 
@@ -21,15 +33,24 @@ export class ValidatorMetrics {
   readonly #perKey: Counter<'key_id' | 'result'> | undefined;
   readonly #perKeySeen = new Set<string>();
   readonly #perKeyMax: number;
+  readonly #bound = new Map<string, Bound>();
+  readonly #doorLabels = new Map<Door, { door: Door }>();
 
   constructor(store: KeyStore, opts: { perKey: { enabled: boolean; maxKeys: number }; now?: () => number }) {
     const now = opts.now ?? Date.now;
     const m = createMetrics();
     this.registry = m.registry;
+    const bound = this.#bound;
     this.decisions = m.counter(
       'keywarden_validator_decisions_total',
       'Decisions by result (allow, deny), reason (ok or the error code), key environment and front door.',
       ['result', 'reason', 'environment', 'door'],
+      function () {
+        for (const b of bound.values()) {
+          if (b.pending > 0) this.inc(b.labels, b.pending);
+          b.pending = 0;
+        }
+      },
     );
     this.decisionSeconds = m.histogram(
       'keywarden_validator_decision_duration_seconds',
@@ -41,6 +62,12 @@ export class ValidatorMetrics {
       'keywarden_validator_rate_limited_requests_total',
       'Requests refused with 429 because their key was over its rate limit.',
       ['environment'],
+      function () {
+        for (const b of bound.values()) {
+          if (b.rateLimited && b.pendingRateLimited > 0) this.inc(b.rateLimited, b.pendingRateLimited);
+          b.pendingRateLimited = 0;
+        }
+      },
     );
     this.upstreamSeconds = m.histogram(
       'keywarden_validator_upstream_duration_seconds',
@@ -122,9 +149,25 @@ export class ValidatorMetrics {
     keyId?: string,
   ): void {
     const env = environment ?? 'unknown';
-    this.decisions.inc({ result, reason, environment: env, door });
-    this.decisionSeconds.observe({ door }, seconds);
-    if (reason === 'rate_limited') this.rateLimited.inc({ environment: env });
+    const id = `${door}|${result}|${reason}|${env}`;
+    let b = this.#bound.get(id);
+    if (!b) {
+      b = {
+        labels: { result, reason, environment: env, door },
+        pending: 0,
+        rateLimited: reason === 'rate_limited' ? { environment: env } : undefined,
+        pendingRateLimited: 0,
+      };
+      this.#bound.set(id, b);
+    }
+    b.pending++;
+    if (b.rateLimited) b.pendingRateLimited++;
+    let doorLabels = this.#doorLabels.get(door);
+    if (!doorLabels) {
+      doorLabels = { door };
+      this.#doorLabels.set(door, doorLabels);
+    }
+    this.decisionSeconds.observe(doorLabels, seconds);
     if (this.#perKey && keyId) {
       if (!this.#perKeySeen.has(keyId) && this.#perKeySeen.size < this.#perKeyMax)
         this.#perKeySeen.add(keyId);

@@ -27,6 +27,9 @@ import { Interner, internList } from './interner.ts';
 export interface StoredKey {
   readonly keyId: string;
   readonly record: HashRecord;
+  /** record.hash (and record.previous.hash) as bytes, decoded once. */
+  readonly hashBytes: Buffer;
+  readonly previousHashBytes: Buffer | undefined;
   readonly expiresAtMs: number;
   readonly previousValidUntilMs: number | undefined;
   readonly sources: SourceMatcher;
@@ -136,6 +139,8 @@ export function compileRecord(r: HashRecord, secretRef: string, revision: string
     key: {
       keyId: r.keyId,
       record: r,
+      hashBytes: Buffer.from(r.hash, 'hex'),
+      previousHashBytes: r.previous ? Buffer.from(r.previous.hash, 'hex') : undefined,
       expiresAtMs: expires.getTime(),
       previousValidUntilMs,
       sources,

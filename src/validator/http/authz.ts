@@ -121,7 +121,11 @@ export async function handleAuthz(
       ? gate.refuse('authz', orig.method, origPath, undefined, got.problem)
       : await gate.evaluate(got.facts);
   if (outcome.allowed) {
-    res.writeHead(200, { ...outcome.headers, 'Content-Length': '0', 'Cache-Control': 'no-store' });
+    // The gate's headers object is this answer's own: completed in place, not copied.
+    const headers = outcome.headers;
+    headers['Content-Length'] = '0';
+    headers['Cache-Control'] = 'no-store';
+    res.writeHead(200, headers);
     res.end();
     return;
   }

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -8,6 +8,19 @@ import type { Socket } from 'node:net';
 export function errorBody(code: string, message: string): string {
   return JSON.stringify({ error: { code, message } });
 }
+
+/** True when the request announces a body. */
+export function hasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}
+
+/**
+ * An answer to a request whose body was not read closes the connection: otherwise Node reads and
+ * discards that body (of any size) to reach the next request on a kept-alive connection.
+ */
+const unreadBody = (req: IncomingMessage | undefined) =>
+  req !== undefined && !req.readableEnded && hasBody(req);
 
 export function sendJson(
   res: ServerResponse,
@@ -24,6 +37,7 @@ export function sendJson(
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
+    ...(unreadBody(res.req) ? { Connection: 'close' } : {}),
   });
   res.end(body);
 }

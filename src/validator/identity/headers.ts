@@ -13,8 +13,10 @@ export const IDENTITY_PREFIX = 'x-keywarden-';
  */
 export const cgiName = (name: string): string => name.toLowerCase().replaceAll('_', '-');
 
-/** True for a header name any server could read as one of our identity headers. */
-export const isIdentityHeader = (name: string): boolean => cgiName(name).startsWith(IDENTITY_PREFIX);
+const IDENTITY_NAME_RE = /^x[-_]keywarden[-_]/i;
+
+/** True for a header name any server could read as one of our identity headers (cgiName starts with our prefix). */
+export const isIdentityHeader = (name: string): boolean => IDENTITY_NAME_RE.test(name);
 
 export const IDENTITY_HEADERS = {
   keyId: 'X-Keywarden-Key-Id',
@@ -54,20 +56,30 @@ export function identityHeaders(
   key: StoredKey,
   clientIp: string | undefined,
   jwt: string | undefined,
+  into: Record<string, string> = {},
 ): Record<string, string> {
   const r = key.record;
-  const h: Record<string, string> = {
-    [IDENTITY_HEADERS.keyId]: r.keyId,
-    [IDENTITY_HEADERS.apiKeyName]: r.apiKey.name,
-    [IDENTITY_HEADERS.apiKeyNamespace]: r.apiKey.namespace,
-    [IDENTITY_HEADERS.environment]: r.environment,
-    [IDENTITY_HEADERS.keyType]: r.type,
-    [IDENTITY_HEADERS.permissions]: r.permissions.join(','),
-    [IDENTITY_HEADERS.customers]: r.customers.join(','),
-    [IDENTITY_HEADERS.clientIp]: clientIp ?? '',
-    [IDENTITY_HEADERS.jwt]: jwt ?? '',
-  };
-  return h;
+  into[IDENTITY_HEADERS.keyId] = r.keyId;
+  into[IDENTITY_HEADERS.apiKeyName] = r.apiKey.name;
+  into[IDENTITY_HEADERS.apiKeyNamespace] = r.apiKey.namespace;
+  into[IDENTITY_HEADERS.environment] = r.environment;
+  into[IDENTITY_HEADERS.keyType] = r.type;
+  into[IDENTITY_HEADERS.permissions] = joined(r.permissions);
+  into[IDENTITY_HEADERS.customers] = joined(r.customers);
+  into[IDENTITY_HEADERS.clientIp] = clientIp ?? '';
+  into[IDENTITY_HEADERS.jwt] = jwt ?? '';
+  return into;
+}
+
+/** Stored lists are interned and frozen (stored-key.ts), so each distinct list is joined once. */
+const joins = new WeakMap<readonly string[], string>();
+function joined(list: readonly string[]): string {
+  let s = joins.get(list);
+  if (s === undefined) {
+    s = list.join(',');
+    if (Object.isFrozen(list)) joins.set(list, s);
+  }
+  return s;
 }
 
 const KEY_PREFIX_RE = /kw[ps]k_/i;

@@ -4,9 +4,11 @@ import type { JwtAlgorithm } from '../config/types.ts';
 import type { StoredKey } from '../stored-key.ts';
 
 // Short-lived JWTs telling the upstream who called, signed with jose. The algorithm follows the key:
-// Ed25519 → EdDSA, P-256 → ES256. Tokens are cached per key and reused while more than half their
-// lifetime remains, so signing costs nothing on the hot path; a record change (revision) or a new
-// signing key starts a fresh token.
+// Ed25519 → EdDSA, P-256 → ES256. A token is reused while more than half its lifetime remains, so
+// signing costs nothing on the hot path. The cache is keyed by the stored key object itself, which
+// the key store replaces on every change of the hash record (permissions, customers, state, expiry,
+// a regeneration): any change starts a fresh token. Each signer has its own cache, so a new signing
+// key signs every token from its first request on. A token never outlives its key's expiresAt.
 
 export interface SignerOptions {
   issuer: string;
@@ -26,7 +28,8 @@ export class JwtSigner {
   readonly publicJwk: PublicJwk;
   readonly #key: KeyObject;
   readonly #opts: SignerOptions;
-  readonly #cache = new Map<string, { revision: string; token: string; refreshAtMs: number }>();
+  /** Per stored key: the token (or its signing in flight, so concurrent first requests sign once). */
+  readonly #cache = new WeakMap<StoredKey, { token: Promise<string>; refreshAtMs: number }>();
 
   private constructor(
     key: KeyObject,
@@ -54,13 +57,16 @@ export class JwtSigner {
     return new JwtSigner(key, alg, kid, { ...jwk, kid, alg, use: 'sig' }, opts);
   }
 
-  /** The identity token for a request made with `key`. */
-  async token(key: StoredKey, nowMs: number): Promise<string> {
-    const cached = this.#cache.get(key.keyId);
-    if (cached && cached.revision === key.revision && nowMs < cached.refreshAtMs) return cached.token;
+  /** The identity token for a request made with `key` (which the decision has just allowed). */
+  token(key: StoredKey, nowMs: number): Promise<string> {
+    const cached = this.#cache.get(key);
+    if (cached && nowMs < cached.refreshAtMs) return cached.token;
     const r = key.record;
     const iat = Math.floor(nowMs / 1000);
-    const exp = iat + Math.max(1, Math.floor(this.#opts.ttlMs / 1000));
+    const exp = Math.min(
+      iat + Math.max(1, Math.floor(this.#opts.ttlMs / 1000)),
+      Math.floor(key.expiresAtMs / 1000),
+    );
     const jwt = new SignJWT({
       apikey: { namespace: r.apiKey.namespace, name: r.apiKey.name, uid: r.apiKey.uid },
       environment: r.environment,
@@ -75,13 +81,14 @@ export class JwtSigner {
       .setNotBefore(iat - 5)
       .setExpirationTime(exp);
     if (this.#opts.audience) jwt.setAudience(this.#opts.audience);
-    const token = await jwt.sign(this.#key);
-    this.#cache.set(key.keyId, { revision: key.revision, token, refreshAtMs: nowMs + this.#opts.ttlMs / 2 });
+    const token = jwt.sign(this.#key);
+    // Reused until half its lifetime has passed (never past its exp).
+    const entry = { token, refreshAtMs: Math.min(nowMs + this.#opts.ttlMs / 2, exp * 1000) };
+    this.#cache.set(key, entry);
+    token.catch(() => {
+      if (this.#cache.get(key) === entry) this.#cache.delete(key);
+    });
     return token;
-  }
-
-  forget(keyId: string): void {
-    this.#cache.delete(keyId);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   generateKeyId,
   hashesEqual,
   hashKey,
+  hashMatches,
   KEY_PATTERN,
   KEY_TYPES,
   keyHint,
@@ -217,6 +218,24 @@ describe('hashes', () => {
       expect(hashesEqual(a, b)).toBe(false);
       expect(hashesEqual(b, a)).toBe(false);
     }
+  });
+});
+
+describe('hashMatches (a stored digest decoded once)', () => {
+  it('agrees with hashesEqual on every pair, and is false without throwing on malformed input', () => {
+    fc.assert(
+      fc.property(arbKey, arbKey, ({ key: a }, { key: b }) => {
+        const stored = Buffer.from(hashKey(a), 'hex');
+        expect(hashMatches(hashKey(a), stored)).toBe(true);
+        expect(hashMatches(hashKey(b), stored)).toBe(hashesEqual(hashKey(b), hashKey(a)));
+      }),
+      { numRuns: 50 },
+    );
+    const h = hashKey('kwsk_prod_x');
+    const stored = Buffer.from(h, 'hex');
+    for (const bad of [h.slice(0, 62), `${h}00`, `${h.slice(0, 63)}g`, '', h.replace(/./, 'z'), null])
+      expect(hashMatches(bad as string, stored)).toBe(false);
+    expect(hashMatches(h, stored.subarray(0, 31))).toBe(false);
   });
 });
 

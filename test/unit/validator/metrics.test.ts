@@ -22,6 +22,26 @@ describe('validator metrics', () => {
     expect(text).not.toContain('CCCCCCCCCCCC');
   });
 
+  it('decision counts are exact across scrapes: counted between them, never twice', async () => {
+    const m = new ValidatorMetrics(new KeyStore(), { perKey: { enabled: false, maxKeys: 0 } });
+    const series = (text: string, labels: string) =>
+      Number(new RegExp(`^keywarden_validator_${labels} (\\d+)$`, 'm').exec(text)?.[1] ?? 'NaN');
+    const allow = 'decisions_total{result="allow",reason="ok",environment="production",door="authz"}';
+    const limited = 'decisions_total{result="deny",reason="rate_limited",environment="staging",door="proxy"}';
+    const perEnv = 'rate_limited_requests_total{environment="staging"}';
+    for (let i = 0; i < 3; i++) m.decision('authz', 'allow', 'ok', 'production', 0.0001);
+    m.decision('proxy', 'deny', 'rate_limited', 'staging', 0.0001);
+    let text = await m.registry.metrics();
+    expect([series(text, allow), series(text, limited), series(text, perEnv)]).toEqual([3, 1, 1]);
+    text = await m.registry.metrics();
+    expect([series(text, allow), series(text, limited), series(text, perEnv)]).toEqual([3, 1, 1]);
+    for (let i = 0; i < 2; i++) m.decision('proxy', 'deny', 'rate_limited', 'staging', 0.0001);
+    m.decision('authz', 'allow', 'ok', 'production', 0.0001);
+    text = await m.registry.metrics();
+    expect([series(text, allow), series(text, limited), series(text, perEnv)]).toEqual([4, 3, 3]);
+    expect(text).toMatch(/keywarden_validator_decision_duration_seconds_count\{door="authz"\} 4/);
+  });
+
   it('counts keys by state and environment at scrape time', async () => {
     const store = new KeyStore();
     const now = Date.now();
