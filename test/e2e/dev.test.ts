@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { basename, dirname } from 'node:path';
+import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEV_SUCCESS_LINE } from '../../src/cli/commands/dev.ts';
 import { NETNS_PREFIX } from '../../src/localcluster/node/network.ts';
 import { RUN_DIR_PREFIX } from '../../src/localcluster/processes.ts';
-import { endpoints, exported, startDevScript, tryItLines } from '../integration/support/dev-script.ts';
+import { endpoints, runTryItLines, startDevScript, tryItLines } from '../integration/support/dev-script.ts';
 
 // The README's first command in its default mode: as root, a node of its own with our image and chart.
 // It brings up a second node next to the suite's (each in its own network namespace), so it runs here,
@@ -46,15 +46,7 @@ describe.skipIf(Boolean(process.env.KEYWARDEN_E2E_KUBECONFIG))(
         // The printed "try it" lines work as printed: reveal the unseen key, call the demo API with curl.
         const lines = tryItLines(out);
         expect(lines).toHaveLength(2);
-        const tried = execFileSync('bash', ['-euc', lines.join('\n')], {
-          cwd: new URL('../..', import.meta.url),
-          env: {
-            ...process.env,
-            KUBECONFIG: exported(out, 'KUBECONFIG'),
-            PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
-          },
-          encoding: 'utf8',
-        });
+        const tried = runTryItLines(out);
         expect(tried).toMatch(/^HTTP\/1\.1 200/);
         expect(tried).toContain('"x-keywarden-apikey-name":"try-me"');
       } finally {

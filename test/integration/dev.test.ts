@@ -1,9 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { request } from 'node:https';
-import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEV_SUCCESS_LINE } from '../../src/cli/commands/dev.ts';
-import { endpoints, exported, startDevScript, tryItLines } from './support/dev-script.ts';
+import { endpoints, runTryItLines, startDevScript } from './support/dev-script.ts';
 
 /** Any HTTP answer over TLS from the webhook (its CA is its own, so it is not checked here). */
 function tlsAnswers(url: string): Promise<number> {
@@ -58,15 +56,7 @@ describe("the README's first command, process-only mode", () => {
       expect((await fetch(`${found.get('validator')}/v1/sessions`, { method: 'POST' })).status).toBe(401);
       expect((await fetch(`${found.get('demo API')}/`)).status).toBeLessThan(500);
       // The printed "try it" lines work as printed: reveal the unseen key, call through the validator.
-      const tried = execFileSync('bash', ['-euc', tryItLines(out).join('\n')], {
-        cwd: new URL('../..', import.meta.url),
-        env: {
-          ...process.env,
-          KUBECONFIG: exported(out, 'KUBECONFIG'),
-          PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
-        },
-        encoding: 'utf8',
-      });
+      const tried = runTryItLines(out);
       expect(tried).toMatch(/^HTTP\/1\.1 200/);
       expect(tried).toContain('"x-keywarden-apikey-name":"try-me"');
     } finally {

@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CTRL_C_LINE, ENDPOINTS_HEADING } from '../../../src/cli/commands/dev.ts';
 
@@ -72,4 +73,17 @@ export function tryItLines(out: string): string[] {
 /** The value of `export NAME=...` in the summary. */
 export function exported(out: string, name: string): string {
   return new RegExp(`^ {2}export ${name}=(\\S+)`, 'm').exec(out)?.[1] ?? '';
+}
+
+/** Runs the "try it" lines as a user would paste them (with the printed KUBECONFIG); their output. */
+export function runTryItLines(out: string): string {
+  return execFileSync('bash', ['-euc', tryItLines(out).join('\n')], {
+    cwd: new URL('../../..', import.meta.url),
+    env: {
+      ...process.env,
+      KUBECONFIG: exported(out, 'KUBECONFIG'),
+      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+    },
+    encoding: 'utf8',
+  });
 }
