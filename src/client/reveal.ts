@@ -5,10 +5,10 @@ import {
   exportJWK,
   generateKeyPair,
 } from 'jose';
-import type { ApiKeyStatus } from '../api/index.ts';
+import { APIKEY_RESOURCE, type ApiKeyStatus } from '../api/index.ts';
 import { REVEAL_ANNOTATIONS, type RevealRequest, serializeRevealRequest } from '../api/reveal.ts';
 import { pointer } from '../kube/admission/json-patch.ts';
-import { isNotFound, type KubeRest } from '../kube/rest.ts';
+import { isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 import { formatDuration } from '../rules/index.ts';
 
 // The reader's half of the reveal contract (src/api/reveal.ts), used by every tool that reveals a key
@@ -36,8 +36,7 @@ interface ApiKeyView {
   status?: ApiKeyStatus;
 }
 
-const apiKeyPath = (ns: string, name: string) =>
-  `/apis/keywarden.dev/v1alpha1/namespaces/${encodeURIComponent(ns)}/apikeys/${encodeURIComponent(name)}`;
+const apiKeyPath = (ns: string, name: string) => resourcePath(APIKEY_RESOURCE, ns, name);
 
 /**
  * Prints the one-time copy of a key; the controller destroys its copy as it answers. The CLI makes a

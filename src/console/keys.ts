@@ -1,4 +1,4 @@
-import { API_VERSION, APIKEY_PLURAL, GROUP, POLICY_NAME, POLICY_PLURAL, VERSION } from '../api/index.ts';
+import { API_VERSION, APIKEY_RESOURCE, POLICY_NAME, POLICY_RESOURCE } from '../api/index.ts';
 import { type EffectivePolicy, effectivePolicy } from '../api/policy.ts';
 import { RevealError, revealKey } from '../client/reveal.ts';
 import { KubeError, type KubeRest, resourcePath } from '../kube/rest.ts';
@@ -9,8 +9,7 @@ import { fieldOfRefusal } from './view.ts';
 // the webhook and GitOps apply exactly as with kubectl. The console never holds a key: it passes the
 // one reveal through to the page.
 
-const APIKEYS = { group: GROUP, version: VERSION, plural: APIKEY_PLURAL };
-export const apiKeyPath = (ns?: string, name?: string) => resourcePath(APIKEYS, ns, name);
+export const apiKeyPath = (ns?: string, name?: string) => resourcePath(APIKEY_RESOURCE, ns, name);
 
 /** What the page shows when the API server (or the webhook behind it) says no. */
 export interface Refusal {
@@ -36,7 +35,7 @@ export function refusalOf(err: unknown): Refusal {
 export async function readPolicy(rest: KubeRest): Promise<{ policy: EffectivePolicy; note?: string }> {
   try {
     const obj = await rest.get<{ spec?: EffectivePolicy }>(
-      resourcePath({ group: GROUP, version: VERSION, plural: POLICY_PLURAL }, undefined, POLICY_NAME),
+      resourcePath(POLICY_RESOURCE, undefined, POLICY_NAME),
     );
     return { policy: effectivePolicy(obj.spec as never) };
   } catch (err) {

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
-import { APIKEY_PLURAL, GROUP, VERSION } from '../api/index.ts';
+import { APIKEY_RESOURCE } from '../api/index.ts';
 import { queryEvents } from '../audit/query.ts';
 import { Informer } from '../kube/informer.ts';
 import type { KubeRest } from '../kube/rest.ts';
@@ -67,7 +67,7 @@ class KeyStream {
 
   constructor(rest: KubeRest, namespace: string | undefined) {
     this.informer = new Informer(rest, {
-      resource: { group: GROUP, version: VERSION, plural: APIKEY_PLURAL },
+      resource: APIKEY_RESOURCE,
       ...(namespace ? { namespace } : {}),
       maxBackoffMs: 5_000,
       onError: (err) => {

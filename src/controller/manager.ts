@@ -5,7 +5,7 @@ import {
   HASH_COMPONENT,
   type RecordSigningKey,
 } from '../api/hash-record.ts';
-import { APIKEY_PLURAL, GROUP, VERSION } from '../api/index.ts';
+import { APIKEY_RESOURCE } from '../api/index.ts';
 import {
   createAuditSink,
   type ParquetAuditSink,
@@ -59,7 +59,7 @@ export class ApiKeyController {
     this.apiKeys = scopes.map(
       (namespace) =>
         new Informer<LiveApiKey & KubeObject>(rest, {
-          resource: { group: GROUP, version: VERSION, plural: APIKEY_PLURAL },
+          resource: APIKEY_RESOURCE,
           namespace,
           onError: onError('ApiKey'),
         }),

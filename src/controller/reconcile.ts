@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { deliverySecretName, hashSecretName, type RecordSigningKey } from '../api/hash-record.ts';
-import { API_VERSION, type ApiKeyStatus } from '../api/index.ts';
+import { API_VERSION, APIKEY_RESOURCE, type ApiKeyStatus } from '../api/index.ts';
 import { type LifecycleEvent, lifecycleFromEvent } from '../audit/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import { isAlreadyExists, isConflict, isNotFound, type KubeRest } from '../kube/rest.ts';
+import { isAlreadyExists, isConflict, isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 import { generateKey, generateKeyId, hashKey, keyHint } from '../rules/index.ts';
 import {
   atRestBinding,
@@ -52,8 +52,7 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
 }
 
-const apiKeyPath = (ns: string, name: string, sub?: string) =>
-  `/apis/keywarden.dev/v1alpha1/namespaces/${encodeURIComponent(ns)}/apikeys/${encodeURIComponent(name)}${sub ? `/${sub}` : ''}`;
+const apiKeyPath = (ns: string, name: string, sub?: string) => resourcePath(APIKEY_RESOURCE, ns, name, sub);
 
 /** A write met a copy other than the one planned from (gone, changed, or there already): plan again from live reads. */
 class Replan extends Error {}

@@ -1,4 +1,4 @@
-import { type ApiKeyPolicy, GROUP, POLICY_NAME, POLICY_PLURAL, VERSION } from '../api/index.ts';
+import { type ApiKeyPolicy, POLICY_NAME, POLICY_RESOURCE } from '../api/index.ts';
 import { type EffectivePolicy, effectivePolicy } from '../api/policy.ts';
 import { Informer, type KubeObject } from './informer.ts';
 import type { KubeRest } from './rest.ts';
@@ -11,7 +11,7 @@ export class PolicyWatcher {
 
   constructor(rest: KubeRest, onError?: (err: unknown, attempt: number) => void) {
     this.informer = new Informer<PolicyObject>(rest, {
-      resource: { group: GROUP, version: VERSION, plural: POLICY_PLURAL },
+      resource: POLICY_RESOURCE,
       fieldSelector: `metadata.name=${POLICY_NAME}`,
       onError,
     });

@@ -1,4 +1,4 @@
-import { APIKEY_PLURAL, GROUP, VERSION } from '../api/index.ts';
+import { APIKEY_RESOURCE } from '../api/index.ts';
 import { isConflict, isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 import { formatRfc3339 } from '../rules/index.ts';
 import type { StoredKey } from './stored-key.ts';
@@ -89,12 +89,7 @@ export class LastUsedReporter {
   }
 
   async #report(e: Entry): Promise<{ outcome: LastUsedOutcome; err?: unknown }> {
-    const path = resourcePath(
-      { group: GROUP, version: VERSION, plural: APIKEY_PLURAL },
-      e.namespace,
-      e.name,
-      'status',
-    );
+    const path = resourcePath(APIKEY_RESOURCE, e.namespace, e.name, 'status');
     const usedAt = formatRfc3339(new Date(e.usedMs));
     for (let attempt = 0; attempt < 4; attempt++) {
       try {

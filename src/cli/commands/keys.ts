@@ -1,9 +1,9 @@
 import { type Command, Option } from 'commander';
-import { LABELS } from '../../api/index.ts';
+import { APIKEY_RESOURCE, LABELS } from '../../api/index.ts';
 import { matchesSearch } from '../../api/search.ts';
 import type { LiveApiKey } from '../../controller/reconcile.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
-import { isNotFound, KubeRest } from '../../kube/rest.ts';
+import { isNotFound, KubeRest, resourcePath } from '../../kube/rest.ts';
 import { formatRfc3339, latestAllowedExpiry, parseRfc3339 } from '../../rules/index.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -13,8 +13,7 @@ import { printTable } from '../output.ts';
 // People's commands on ApiKeys: list, regenerate, disable, enable, extend. They change the spec only;
 // the webhook checks every change and the controller does the work, exactly as with kubectl.
 
-const apiKeysPath = (ns?: string, name?: string) =>
-  `/apis/keywarden.dev/v1alpha1${ns ? `/namespaces/${encodeURIComponent(ns)}` : ''}/apikeys${name ? `/${encodeURIComponent(name)}` : ''}`;
+const apiKeysPath = (ns?: string, name?: string) => resourcePath(APIKEY_RESOURCE, ns, name);
 
 function client(kubeconfig?: string): KubeRest {
   return new KubeRest(loadKubeConfig(kubeconfig));
