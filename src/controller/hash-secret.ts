@@ -1,0 +1,118 @@
+import {
+  COMPONENT_LABEL,
+  HASH_COMPONENT,
+  HASH_RECORD_KEY,
+  HASH_RECORD_SIGNATURE_KEY,
+  HASH_SECRET_TYPE,
+  type HashRecord,
+  hashSecretName,
+  parseHashRecord,
+  type RecordSigningKey,
+  recordSignatureValid,
+  serializeHashRecord,
+  signRecordText,
+} from '../api/hash-record.ts';
+import { API_VERSION, LABELS } from '../api/index.ts';
+import { defaultExpiry, formatRfc3339, normalizePermissions, normalizeSources } from '../rules/index.ts';
+import { ANNOTATIONS, ownsHashSecret, type SecretObject } from './delivery.ts';
+import type { LiveApiKey } from './plan-types.ts';
+
+// The hash Secret of an ApiKey: the record the spec asks for, the record we trust in a Secret found in
+// the tenant's namespace, and the signed Secret that holds it.
+
+type RecordBase = Pick<HashRecord, 'keyId' | 'hash' | 'rotationGeneration' | 'issuedAt' | 'previous'>;
+
+/** The record the spec asks for (keyId, hash and generation come from the mint, not the spec). */
+export function buildRecord(
+  ak: LiveApiKey,
+  base: Partial<RecordBase> & Pick<RecordBase, 'issuedAt'>,
+): HashRecord {
+  const spec = ak.spec;
+  // The webhook defaults expiresAt; without it the key still gets the default lifetime, never none.
+  const expiresAt =
+    spec.expiresAt ?? ak.status?.expiresAt ?? formatRfc3339(defaultExpiry(new Date(base.issuedAt)));
+  return {
+    version: 1,
+    keyId: base.keyId ?? '',
+    hash: base.hash ?? '',
+    ...(base.previous ? { previous: base.previous } : {}),
+    apiKey: { namespace: ak.metadata.namespace, name: ak.metadata.name, uid: ak.metadata.uid },
+    environment: spec.environment,
+    type: spec.type ?? 'private',
+    permissions: normalizePermissions(spec.permissions ?? []),
+    allowedSources: normalizedSources(spec.allowedSources ?? []),
+    ...(spec.rateLimit ? { rateLimit: { ...spec.rateLimit } } : {}),
+    customers: [...(spec.customers ?? [])],
+    expiresAt: formatRfc3339(new Date(expiresAt)),
+    disabled: spec.disabled === true,
+    rotationGeneration: base.rotationGeneration ?? 0,
+    issuedAt: base.issuedAt,
+  };
+}
+
+/**
+ * The record in this ApiKey's hash Secret, if the controller wrote it: signed by our key, or (written
+ * before records were signed) unsigned with the key id and generation status already names. Anything
+ * else (a tenant can write any Secret in its namespace) is ignored: never a source of a key id, hash
+ * or previous hash, and overwritten with a signed record.
+ */
+export function trustedRecord(
+  ak: LiveApiKey,
+  secret: SecretObject,
+  key: RecordSigningKey,
+): { record: HashRecord; signed: boolean } | undefined {
+  const data = secret.data?.[HASH_RECORD_KEY];
+  if (!data || !ownsHashSecret(secret, ak)) return undefined;
+  const text = Buffer.from(data, 'base64').toString('utf8');
+  const parsed = parseHashRecord(text);
+  if (!parsed.ok || parsed.value.apiKey.uid !== ak.metadata.uid) return undefined;
+  const sig = secret.data?.[HASH_RECORD_SIGNATURE_KEY];
+  const signature = sig === undefined ? undefined : Buffer.from(sig, 'base64').toString('utf8');
+  if (recordSignatureValid(text, signature, new Map([[key.kid, key.publicKey]])))
+    return { record: parsed.value, signed: true };
+  const legacy =
+    sig === undefined &&
+    parsed.value.keyId === ak.status?.keyId &&
+    parsed.value.rotationGeneration === (ak.status?.rotationGeneration ?? 0);
+  return legacy ? { record: parsed.value, signed: false } : undefined;
+}
+
+/** The hash Secret holding this record, signed. */
+export function hashSecretBody(ak: LiveApiKey, record: HashRecord, key: RecordSigningKey): SecretObject {
+  const text = serializeHashRecord(record);
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: HASH_SECRET_TYPE,
+    metadata: {
+      name: hashSecretName(ak.metadata.name),
+      namespace: ak.metadata.namespace,
+      labels: {
+        [COMPONENT_LABEL]: HASH_COMPONENT,
+        [LABELS.environment]: record.environment,
+        [LABELS.managedBy]: 'keywarden',
+      },
+      annotations: { [ANNOTATIONS.apiKeyName]: ak.metadata.name, [ANNOTATIONS.keyId]: record.keyId },
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION,
+          kind: 'ApiKey',
+          name: ak.metadata.name,
+          uid: ak.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    data: {
+      [HASH_RECORD_KEY]: Buffer.from(text).toString('base64'),
+      [HASH_RECORD_SIGNATURE_KEY]: Buffer.from(signRecordText(text, key)).toString('base64'),
+    },
+  };
+}
+
+/** The CRD's CEL rule already refused malformed sources; should one slip through, keep it as written (it matches nothing). */
+function normalizedSources(list: string[]): string[] {
+  const r = normalizeSources(list);
+  return r.ok ? r.sources : [...list];
+}
