@@ -1,23 +1,19 @@
 import { hostname } from 'node:os';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { createAuditSink, parseAuditSettings, registerAuditMetrics } from '../../audit/index.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { formatProblem } from '../../rules/index.ts';
+import { releasing } from '../../runtime/component.ts';
+import { Runner } from '../../runtime/runner.ts';
 import { DEFAULT_SIGNING_KEY_FIELD, loadConfigFile } from '../../validator/config/load.ts';
 import { generateSigningKeyPem } from '../../validator/identity/signer.ts';
 import { Validator } from '../../validator/server.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
-
-function portOption(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError(`${value} is not a port (0-65535)`);
-  return n;
-}
+import { portOption } from '../options.ts';
 
 export function registerValidator(program: Command): void {
   const validator = program
@@ -76,37 +72,38 @@ export function registerValidator(program: Command): void {
             log,
           )
         : undefined;
-      const validator = new Validator(result.value, {
-        rest: new KubeRest(loadKubeConfig(o.kubeconfig)),
-        log,
-        ...(audit ? { audit } : {}),
-      });
-      if (audit) registerAuditMetrics(validator.metrics.registry, audit);
-      await validator.start({
-        port: o.port,
-        adminPort: o.adminPort,
-        host: o.host,
-        internalPort: o.internalPort,
-      });
-      log.info(
-        {
-          port: validator.port,
-          adminPort: validator.adminPort,
-          internalPort: validator.internalPort || undefined,
-          environment: result.value.environment,
-          upstream: result.value.upstream?.url,
-        },
-        'validator listening',
-      );
-      const shutdown = async (signal: string) => {
-        log.info({ signal }, 'shutting down: draining in-flight requests');
-        await validator.shutdown();
-        await audit?.close();
-        log.info('validator stopped');
-        process.exit(0);
+      // The flags override the file's server section.
+      const server = {
+        ...result.value.server,
+        ...definedOnly({ port: o.port, adminPort: o.adminPort, host: o.host, internalPort: o.internalPort }),
       };
-      process.once('SIGTERM', () => void shutdown('SIGTERM'));
-      process.once('SIGINT', () => void shutdown('SIGINT'));
+      const validator = new Validator(
+        { ...result.value, server },
+        {
+          rest: new KubeRest(loadKubeConfig(o.kubeconfig)),
+          log,
+          ...(audit ? { audit } : {}),
+        },
+      );
+      if (audit) registerAuditMetrics(validator.metrics.registry, audit);
+      const runner = new Runner({
+        components: [...(audit ? [releasing('audit trail', () => audit.close())] : []), validator],
+        log,
+        admin: { port: server.adminPort, host: server.host },
+      });
+      const code = await runner.run(() =>
+        log.info(
+          {
+            port: validator.port,
+            adminPort: runner.adminPort,
+            internalPort: validator.internalPort || undefined,
+            environment: result.value.environment,
+            upstream: result.value.upstream?.url,
+          },
+          'validator listening',
+        ),
+      );
+      process.exit(code);
     });
 
   validator
@@ -136,4 +133,8 @@ export function registerValidator(program: Command): void {
       };
       process.stdout.write(stringify(manifest));
     });
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -4,11 +4,20 @@ import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { formatProblem } from '../../rules/index.ts';
+import { Runner } from '../../runtime/runner.ts';
 import { WEBHOOK_DEFAULTS as D, serviceDnsNames, type TlsOptions } from '../../webhook/options.ts';
 import { AdmissionWebhook } from '../../webhook/webhook.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
-import { DURATION_HELP, durationOption, parseIntOption } from '../options.ts';
+import {
+  type AdminPortFlags,
+  adminPortOf,
+  adminPortOption,
+  DURATION_HELP,
+  durationOption,
+  healthPortAlias,
+  parseIntOption,
+} from '../options.ts';
 
 const list = (value: string): string[] =>
   value
@@ -16,11 +25,10 @@ const list = (value: string): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-interface WebhookFlags {
+interface WebhookFlags extends AdminPortFlags {
   kubeconfig?: string;
   host: string;
   port: number;
-  healthPort: number;
   maxBodyBytes: number;
   tlsMode: 'bootstrap' | 'files';
   tlsCertFile?: string;
@@ -75,12 +83,8 @@ export function registerWebhook(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--host <address>', 'address to listen on', D.host)
     .option('--port <port>', 'HTTPS port for AdmissionReviews', parseIntOption, D.port)
-    .option(
-      '--health-port <port>',
-      'plain HTTP port for /healthz, /readyz and /metrics',
-      parseIntOption,
-      D.healthPort,
-    )
+    .addOption(adminPortOption(D.adminPort))
+    .addOption(healthPortAlias())
     .option('--max-body-bytes <n>', 'largest AdmissionReview accepted', parseIntOption, D.maxBodyBytes)
     .addOption(
       new Option('--tls-mode <mode>', 'bootstrap: own CA in a Secret; files: cert-manager mounted files')
@@ -151,21 +155,13 @@ export function registerWebhook(program: Command): void {
         throw new CliError('--max-body-bytes must be at least 1024', EXIT.usage);
       }
       const tls = tlsOptions(o);
-      let injector: InjectorConfig | undefined;
-      const file: string | undefined = o.injectorConfig;
-      if (file) {
-        const loaded = loadInjectorConfigFile(file);
-        if (!loaded.ok)
-          throw new CliError(loaded.problems.map((p) => formatProblem(file, p)).join('\n'), EXIT.usage);
-        injector = loaded.value;
-      }
+      const injector = injectorConfig(o.injectorConfig);
       const log = createLogger('webhook');
       const webhook = new AdmissionWebhook(
         new KubeRest(loadKubeConfig(o.kubeconfig)),
         {
           host: o.host,
           port: o.port,
-          healthPort: o.healthPort,
           maxBodyBytes: o.maxBodyBytes,
           policySyncTimeoutMs: D.policySyncTimeoutMs,
           operatorNamespace: o.namespace,
@@ -174,14 +170,22 @@ export function registerWebhook(program: Command): void {
         },
         log,
       );
-      const shutdown = async () => {
-        log.info('shutting down');
-        await webhook.stop();
-        process.exit(0);
-      };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
-      await webhook.start();
-      log.info({ port: webhook.port, healthPort: webhook.healthPort, tlsMode: o.tlsMode }, 'webhook started');
+      const runner = new Runner({
+        components: [webhook],
+        log,
+        admin: { port: adminPortOf(o, D.adminPort) },
+      });
+      const code = await runner.run(() =>
+        log.info({ port: webhook.port, adminPort: runner.adminPort, tlsMode: o.tlsMode }, 'webhook started'),
+      );
+      process.exit(code);
     });
+}
+
+function injectorConfig(file: string | undefined): InjectorConfig | undefined {
+  if (!file) return undefined;
+  const loaded = loadInjectorConfigFile(file);
+  if (!loaded.ok)
+    throw new CliError(loaded.problems.map((p) => formatProblem(file, p)).join('\n'), EXIT.usage);
+  return loaded.value;
 }
