@@ -35,7 +35,9 @@ export class ApiKeyController implements Component {
   readonly #rest: KubeRest;
   readonly #opts: ControllerOptions;
   readonly #log: Logger;
-  readonly queue = new WorkQueue();
+  readonly queue = new WorkQueue({
+    onQueueLatency: (seconds) => this.metrics.waited(seconds),
+  });
   readonly apiKeys: Informer<LiveApiKey & KubeObject>[];
   readonly secrets: Informer<KubeObject>[];
   readonly policy: PolicyWatcher;

@@ -18,6 +18,8 @@ const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 export interface RunnerOptions {
+  /** The process, as its last log line names it ("validator stopped"). */
+  name: string;
   components: Component[];
   log: Logger;
   /** Where to serve /healthz, /readyz and /metrics; no admin server without it. */
@@ -104,7 +106,7 @@ export class Runner {
       }
     }
     await closeServer(this.#admin);
-    this.#log.info({ exitCode: exit }, 'stopped');
+    this.#log.info({ exitCode: exit }, `${this.#opts.name} stopped`);
     this.#finish(exit);
   }
 

@@ -85,16 +85,18 @@ export class Validator implements Component {
     this.metrics = new ValidatorMetrics(this.store, { perKey: config.metrics.perKey, now });
     const jwt = config.identity.jwt;
     if (jwt) {
-      this.#signing = new SigningKeys(jwt, (message) => deps.log.error(message));
-      this.#signing.onLoaded = (kid) => deps.log.info({ kid }, 'JWT signing key loaded');
+      this.#signing = new SigningKeys(
+        jwt,
+        (message) => deps.log.error(message),
+        (kid) => deps.log.info({ kid }, 'JWT signing key loaded'),
+      );
     }
     if (config.lastUsed.enabled && deps.rest) {
-      this.#lastUsed = new LastUsedReporter(deps.rest, config.lastUsed.intervalMs);
-      this.#lastUsed.onOutcome = (outcome, err) => {
+      this.#lastUsed = new LastUsedReporter(deps.rest, config.lastUsed.intervalMs, (outcome, err) => {
         this.metrics.lastUsedWrites.inc({ outcome });
         if (err && outcome === 'error')
           deps.log.warn({ err: (err as Error).message }, 'could not report lastUsedAt; will retry');
-      };
+      });
     }
     const resolver = new ClientAddressResolver(config.trustedProxies);
     this.#resolver = resolver;

@@ -44,7 +44,11 @@ export function registerConsole(program: Command): void {
         throw err;
       }
       // The terminal is the console's user interface: only a failure is logged there.
-      const runner = new Runner({ components: [web], log: createLogger('console', 'error') });
+      const runner = new Runner({
+        name: 'console',
+        components: [web],
+        log: createLogger('console', 'error'),
+      });
       const code = await runner.run(() =>
         process.stdout.write(
           `keywarden console: serving ${web.url} as the user of your kubeconfig.\n` +

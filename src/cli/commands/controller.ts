@@ -66,6 +66,7 @@ export function registerController(program: Command): void {
         (reason) => runner.fail(reason),
       );
       const runner = new Runner({
+        name: 'controller',
         components: [controller],
         log,
         admin: { port: adminPortOf(o, DEFAULT_ADMIN_PORT) },

@@ -77,7 +77,7 @@ function tlsOptions(o: WebhookFlags): TlsOptions {
 }
 
 export function registerWebhook(program: Command): void {
-  program
+  const webhook = program
     .command('webhook')
     .description('run the ApiKey admission webhook (defaults, the one-year cap, the key policy) over HTTPS')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or in-cluster)')
@@ -86,6 +86,22 @@ export function registerWebhook(program: Command): void {
     .addOption(adminPortOption(D.adminPort))
     .addOption(healthPortAlias())
     .option('--max-body-bytes <n>', 'largest AdmissionReview accepted', parseIntOption, D.maxBodyBytes)
+    .option(
+      '--namespace <ns>',
+      'operator namespace (bootstrap Secret; never a place for consumer Secrets)',
+      process.env.POD_NAMESPACE ?? D.namespace,
+    )
+    .option(
+      '--injector-config <file>',
+      'pod injection: injector settings; without it /pods/inject is not served',
+    );
+  addTlsFlags(webhook);
+  webhook.addHelpText('after', DURATION_HELP).action(runWebhook);
+}
+
+/** How the serving certificate is had: --tls-mode and the flags of each mode. */
+function addTlsFlags(command: Command): void {
+  command
     .addOption(
       new Option('--tls-mode <mode>', 'bootstrap: own CA in a Secret; files: cert-manager mounted files')
         .choices(['bootstrap', 'files'])
@@ -99,11 +115,6 @@ export function registerWebhook(program: Command): void {
         'files mode: how often to look for new files',
         D.reloadIntervalMs,
       ),
-    )
-    .option(
-      '--namespace <ns>',
-      'operator namespace (bootstrap Secret; never a place for consumer Secrets)',
-      process.env.POD_NAMESPACE ?? D.namespace,
     )
     .option(
       '--tls-secret <name>',
@@ -144,42 +155,39 @@ export function registerWebhook(program: Command): void {
       'bootstrap mode: ValidatingWebhookConfigurations to patch caBundle into',
       list,
       [],
-    )
-    .option(
-      '--injector-config <file>',
-      'pod injection: injector settings; without it /pods/inject is not served',
-    )
-    .addHelpText('after', DURATION_HELP)
-    .action(async (o: WebhookFlags) => {
-      if (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1024) {
-        throw new CliError('--max-body-bytes must be at least 1024', EXIT.usage);
-      }
-      const tls = tlsOptions(o);
-      const injector = injectorConfig(o.injectorConfig);
-      const log = createLogger('webhook');
-      const webhook = new AdmissionWebhook(
-        new KubeRest(loadKubeConfig(o.kubeconfig)),
-        {
-          host: o.host,
-          port: o.port,
-          maxBodyBytes: o.maxBodyBytes,
-          policySyncTimeoutMs: D.policySyncTimeoutMs,
-          operatorNamespace: o.namespace,
-          tls,
-          injector,
-        },
-        log,
-      );
-      const runner = new Runner({
-        components: [webhook],
-        log,
-        admin: { port: adminPortOf(o, D.adminPort) },
-      });
-      const code = await runner.run(() =>
-        log.info({ port: webhook.port, adminPort: runner.adminPort, tlsMode: o.tlsMode }, 'webhook started'),
-      );
-      process.exit(code);
-    });
+    );
+}
+
+async function runWebhook(o: WebhookFlags): Promise<void> {
+  if (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1024) {
+    throw new CliError('--max-body-bytes must be at least 1024', EXIT.usage);
+  }
+  const tls = tlsOptions(o);
+  const injector = injectorConfig(o.injectorConfig);
+  const log = createLogger('webhook');
+  const webhook = new AdmissionWebhook(
+    new KubeRest(loadKubeConfig(o.kubeconfig)),
+    {
+      host: o.host,
+      port: o.port,
+      maxBodyBytes: o.maxBodyBytes,
+      policySyncTimeoutMs: D.policySyncTimeoutMs,
+      operatorNamespace: o.namespace,
+      tls,
+      injector,
+    },
+    log,
+  );
+  const runner = new Runner({
+    name: 'webhook',
+    components: [webhook],
+    log,
+    admin: { port: adminPortOf(o, D.adminPort) },
+  });
+  const code = await runner.run(() =>
+    log.info({ port: webhook.port, adminPort: runner.adminPort, tlsMode: o.tlsMode }, 'webhook started'),
+  );
+  process.exit(code);
 }
 
 function injectorConfig(file: string | undefined): InjectorConfig | undefined {

@@ -12,6 +12,7 @@ function setUp(names: string[]) {
   const components = names.map((n) => new FakeComponent(n, journal));
   const signals = new FakeSignals();
   const runner = new Runner({
+    name: 'test',
     components,
     log,
     admin: { port: 0, host: '127.0.0.1' },
@@ -133,6 +134,7 @@ describe('Runner', () => {
     const journal: string[] = [];
     const signals = new FakeSignals();
     const runner = new Runner({
+      name: 'test',
       components: [new FakeComponent('console', journal)],
       log,
       signals: signals as unknown as NodeJS.Process,
@@ -149,6 +151,7 @@ describe('Runner', () => {
     const { exit } = await started(first.runner);
     const journal: string[] = [];
     const second = new Runner({
+      name: 'test',
       components: [new FakeComponent('b', journal)],
       log,
       admin: { port: first.runner.adminPort, host: '127.0.0.1' },

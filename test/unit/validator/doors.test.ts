@@ -92,7 +92,7 @@ beforeAll(async () => {
   for (const k of [good, limited, fenced, tampered]) store.upsert(structuredClone(k.secret));
   v = new Validator(cfg.value, { rest: undefined, log: createLogger('test', 'silent'), store });
   await v.start({ port: 0, host: '127.0.0.1', internalPort: 0 });
-  const endpoints = new Runner({ components: [v], log: createLogger('test', 'silent') });
+  const endpoints = new Runner({ name: 'test', components: [v], log: createLogger('test', 'silent') });
   admin = await startAdminServer({ port: 0, host: '127.0.0.1', endpoints });
   for (let i = 0; i < 100 && !v.ready().ok; i++) await new Promise((r) => setTimeout(r, 20));
 });
