@@ -118,6 +118,8 @@ export class Runner {
         host: admin.host ?? '0.0.0.0',
         endpoints: this,
       });
+      // A signal while it was opening: stop() has already run and would not close it.
+      if (this.#stopping) await closeServer(this.#admin);
     }
     for (const c of this.#components) {
       if (this.#stopping) return;
