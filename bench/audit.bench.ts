@@ -176,8 +176,8 @@ async function startValidator(audit: AuditSink): Promise<{ v: Validator; key: st
     store,
     audit,
   });
-  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
-  for (let i = 0; i < 100 && !v.ready; i++) await new Promise((r) => setTimeout(r, 20));
+  await v.start({ port: 0, host: '127.0.0.1' });
+  for (let i = 0; i < 100 && !v.ready().ok; i++) await new Promise((r) => setTimeout(r, 20));
   return { v, key };
 }
 
@@ -226,7 +226,7 @@ const bench: Bench = {
         offRps.push(await measure(false));
       }
     }
-    await v.shutdown();
+    await v.stop();
     await sink.close();
     const written = sink.stats.written;
     const dropped = sink.stats.dropped.buffer_full;

@@ -161,7 +161,6 @@ const bench: Bench = {
           leaderElection: false,
           leaseName: 'bench',
           identity: 'bench',
-          healthPort: 0,
         },
         log,
       );

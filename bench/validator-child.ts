@@ -45,8 +45,8 @@ if (mode === 'serve-validator') {
   );
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   const v = new Validator(cfg.value, { rest: undefined, log: createLogger('bench', 'error'), store });
-  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
-  while (!v.ready) await new Promise((r) => setTimeout(r, 10));
+  await v.start({ port: 0, host: '127.0.0.1' });
+  while (!v.ready().ok) await new Promise((r) => setTimeout(r, 10));
   out({ port: v.port, keys });
 } else if (mode === 'serve-express') {
   const app = express();

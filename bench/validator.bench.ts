@@ -334,7 +334,6 @@ async function disableToDeny(plane: LocalControlPlane, rest: KubeRest): Promise<
       leaderElection: false,
       leaseName: 'bench',
       identity: 'bench',
-      healthPort: 0,
     },
     createLogger('bench', 'error'),
   );

@@ -214,7 +214,6 @@ async function kubectlFigures(): Promise<BenchFigure[]> {
       {
         host: '127.0.0.1',
         port: 0,
-        healthPort: 0,
         maxBodyBytes: 3 * 1024 * 1024,
         policySyncTimeoutMs: 60_000,
         operatorNamespace: 'keywarden-system',

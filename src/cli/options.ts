@@ -41,3 +41,40 @@ export function durationTextOption(flag: string, description: string): Option {
 /** The line under --help of every command with duration flags. */
 export const DURATION_HELP =
   '\nDurations are written with ms, s, m or h, e.g. 500ms, 90s, 10m, 24h or 1h30m.';
+
+/** A TCP port, 0 meaning any free one. */
+export function portOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError(`${value} is not a port (0-65535)`);
+  return n;
+}
+
+/** What the admin-port flags leave in a command's options. */
+export interface AdminPortFlags {
+  adminPort?: number;
+  healthPort?: number;
+}
+
+/**
+ * `--admin-port`, the one name for the /healthz, /readyz and /metrics port of every part. Add
+ * healthPortAlias() beside it where `--health-port` was the name (the webhook and the controller: charts
+ * and scripts pass it), and read the value with adminPortOf.
+ */
+export function adminPortOption(defaultPort: number): Option {
+  return new Option(
+    '--admin-port <port>',
+    `port for /healthz, /readyz and /metrics (default: ${defaultPort})`,
+  ).argParser(portOption);
+}
+
+/** The older name of --admin-port, still accepted, not shown in --help. */
+export function healthPortAlias(): Option {
+  return new Option('--health-port <port>', 'the older name of --admin-port')
+    .argParser(portOption)
+    .hideHelp();
+}
+
+export function adminPortOf(o: AdminPortFlags, defaultPort: number): number {
+  return o.adminPort ?? o.healthPort ?? defaultPort;
+}

@@ -1,11 +1,11 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import express, { type Request, type Response } from 'express';
-import { APIKEY_RESOURCE } from '../api/index.ts';
 import { queryEvents } from '../audit/query.ts';
-import { Informer } from '../kube/informer.ts';
 import type { KubeRest } from '../kube/rest.ts';
-import { bundlePage, type PageBundle } from './bundle.ts';
+import { type Check, type Component, OK } from '../runtime/component.ts';
+import { closeServer, listen, listeningPort } from '../runtime/listen.ts';
+import { bundlePage } from './bundle.ts';
+import { KeyStream } from './key-stream.ts';
 import {
   createKey,
   deleteKey,
@@ -16,7 +16,6 @@ import {
   revealWhenReady,
 } from './keys.ts';
 import { ConsoleAuth, isLoopback } from './security.ts';
-import type { ConsoleKey } from './view.ts';
 
 export interface ConsoleOptions {
   rest: KubeRest;
@@ -59,79 +58,6 @@ const SIGN_IN_HTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"
 <body><main><h1>Sign in required</h1><p>Open the URL <code>keywarden console</code> printed in your terminal.</p></main></body></html>
 `;
 
-/** Server-Sent Events of the ApiKeys the user can list, from one watch with their credentials. */
-class KeyStream {
-  readonly informer: Informer<ConsoleKey & { metadata: { namespace: string } }>;
-  readonly #clients = new Set<Response>();
-  #error: string | undefined;
-
-  constructor(rest: KubeRest, namespace: string | undefined) {
-    this.informer = new Informer(rest, {
-      resource: APIKEY_RESOURCE,
-      ...(namespace ? { namespace } : {}),
-      maxBackoffMs: 5_000,
-      onError: (err) => {
-        const r = refusalOf(err);
-        this.#error =
-          r.status === 403
-            ? `Forbidden: you may not list ApiKeys ${namespace ? `in ${namespace}` : 'in all namespaces'} (${r.message}).${namespace ? '' : ' Start the console with -n NAMESPACE.'}`
-            : r.message;
-        this.#send('problem', { message: this.#error });
-      },
-    });
-    this.informer.on('add', (o) => this.#upsert(o));
-    this.informer.on('update', (o) => this.#upsert(o));
-    this.informer.on('delete', (o) =>
-      this.#send('delete', { namespace: o.metadata.namespace, name: o.metadata.name }),
-    );
-    this.informer.on('synced', () => this.#snapshotAll());
-    this.informer.on('relisted', () => this.#snapshotAll());
-  }
-
-  #upsert(o: ConsoleKey): void {
-    if (this.#error) {
-      this.#error = undefined;
-      this.#send('problem', { message: null });
-    }
-    this.#send('upsert', o);
-  }
-
-  #snapshotAll(): void {
-    this.#error = undefined;
-    for (const res of this.#clients) this.#snapshot(res);
-  }
-
-  #snapshot(res: Response): void {
-    res.write(`event: snapshot\ndata: ${JSON.stringify(this.informer.list())}\n\n`);
-  }
-
-  #send(event: string, data: unknown): void {
-    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const res of this.#clients) res.write(frame);
-  }
-
-  attach(req: Request, res: Response): void {
-    res.status(200);
-    res.setHeader('Content-Type', 'text/event-stream');
-    res.setHeader('Connection', 'keep-alive');
-    res.flushHeaders();
-    this.#clients.add(res);
-    if (this.informer.hasSynced) this.#snapshot(res);
-    if (this.#error) res.write(`event: problem\ndata: ${JSON.stringify({ message: this.#error })}\n\n`);
-    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-    req.on('close', () => {
-      clearInterval(ping);
-      this.#clients.delete(res);
-    });
-  }
-
-  close(): void {
-    this.informer.stop();
-    for (const res of this.#clients) res.end();
-    this.#clients.clear();
-  }
-}
-
 function param(req: Request, name: string): string {
   const v = req.params[name];
   return typeof v === 'string' ? v : '';
@@ -139,17 +65,82 @@ function param(req: Request, name: string): string {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
-export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole> {
-  if (!isLoopback(opts.address) && !opts.allowRemote)
-    throw new ConsoleUsageError(
-      `refusing to serve on ${opts.address}: the console acts with your credentials, so it binds to 127.0.0.1 only. ` +
-        'Pass --allow-remote to bind elsewhere (and put TLS in front).',
-    );
-  const page: PageBundle = await bundlePage();
-  const auth = new ConsoleAuth();
-  const stream = new KeyStream(opts.rest, opts.namespace);
-  const { rest } = opts;
+/** Answers with what the work resolves to, or with the API server's refusal (5xx other than its own: 502). */
+const send = (res: Response, work: Promise<unknown>) =>
+  work.then(
+    (body) => res.json(body ?? {}),
+    (err) => {
+      const r = refusalOf(err);
+      res.status(r.status >= 400 && r.status < 600 ? r.status : 502).json(r);
+    },
+  );
 
+/**
+ * `keywarden console` as a component: the page, its API (acting with the user's credentials) and the
+ * stream of ApiKeys, on one loopback port. Ready once the stream's first list is in.
+ */
+export class WebConsole implements Component {
+  readonly name = 'console';
+  readonly #opts: ConsoleOptions;
+  readonly #auth = new ConsoleAuth();
+  readonly #stream: KeyStream;
+  #server: Server | undefined;
+
+  constructor(opts: ConsoleOptions) {
+    if (!isLoopback(opts.address) && !opts.allowRemote)
+      throw new ConsoleUsageError(
+        `refusing to serve on ${opts.address}: the console acts with your credentials, so it binds to 127.0.0.1 only. ` +
+          'Pass --allow-remote to bind elsewhere (and put TLS in front).',
+      );
+    this.#opts = opts;
+    this.#stream = new KeyStream(opts.rest, opts.namespace);
+  }
+
+  /** The page, e.g. http://127.0.0.1:8585/ */
+  get url(): string {
+    const host = this.#opts.address.includes(':') ? `[${this.#opts.address}]` : this.#opts.address;
+    return `http://${host}:${listeningPort(this.#server)}/`;
+  }
+
+  /** The one-time sign-in URL to print. */
+  get loginUrl(): string {
+    return `${this.url}login?token=${this.#auth.loginToken}`;
+  }
+
+  health(): Check {
+    return OK;
+  }
+
+  ready(): Check {
+    return this.#stream.informer.hasSynced ? OK : { ok: false, reason: 'ApiKeys not listed yet' };
+  }
+
+  async start(): Promise<void> {
+    const app = await pageApp(this.#auth);
+    app.use('/api', apiRouter(this.#opts, this.#auth, this.#stream));
+    app.use((_req, res) => void res.status(404).type('text/plain').send('Not found\n'));
+    this.#stream.informer.start();
+    const server = createServer(app);
+    this.#server = server;
+    await listen(server, this.#opts.port, this.#opts.address);
+    this.#auth.bind(this.#opts.address, listeningPort(server));
+  }
+
+  async stop(): Promise<void> {
+    this.#stream.close();
+    await closeServer(this.#server);
+  }
+}
+
+export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole> {
+  const web = new WebConsole(opts);
+  await web.start();
+  return { url: web.url, loginUrl: web.loginUrl, close: () => web.stop() };
+}
+
+/** The page and its assets; `/` only with a session. */
+async function pageApp(auth: ConsoleAuth): Promise<express.Express> {
+  const page = await bundlePage();
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -166,20 +157,15 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     }
     res.type('html').send(INDEX_HTML);
   });
+  return app;
+}
 
+/** /api: behind the session and CSRF guard, JSON bodies of at most 64 kB. */
+function apiRouter(opts: ConsoleOptions, auth: ConsoleAuth, stream: KeyStream): express.Router {
+  const { rest } = opts;
   const api = express.Router();
   api.use(auth.guard);
   api.use(express.json({ limit: '64kb' }));
-
-  const send = (res: Response, work: Promise<unknown>) =>
-    work.then(
-      (body) => res.json(body ?? {}),
-      (err) => {
-        const r = refusalOf(err);
-        res.status(r.status >= 400 && r.status < 600 ? r.status : 502).json(r);
-      },
-    );
-
   api.get('/session', (_req, res) =>
     send(
       res,
@@ -192,7 +178,13 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     ),
   );
   api.get('/stream', (req, res) => stream.attach(req, res));
+  keyRoutes(api, rest);
+  api.get('/audit', (req, res) => answerAudit(opts.auditDir, req, res));
+  return api;
+}
 
+/** Create, reveal, edit, regenerate and delete ApiKeys, each with the user's own credentials. */
+function keyRoutes(api: express.Router, rest: KubeRest): void {
   api.post('/keys', (req, res) => {
     const { namespace, name, spec } = (req.body ?? {}) as {
       namespace?: string;
@@ -237,69 +229,48 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
   api.delete('/keys/:ns/:name', (req, res) =>
     send(res, deleteKey(rest, param(req, 'ns'), param(req, 'name'))),
   );
+}
 
-  api.get('/audit', (req, res) => {
-    if (!opts.auditDir) {
-      res.json({
-        available: false,
-        message:
-          "No audit trail is reachable. Copy the validator's audit directory (its audit.directory setting) here, " +
-          'e.g. kubectl cp POD:/var/lib/keywarden/audit ./audit -c keywarden-validator, and restart the console with --audit-dir ./audit.',
-      });
-      return;
-    }
-    const q = req.query;
-    const limit = Math.min(Math.max(Number(q.limit) || 50, 1), 500);
-    const offset = Math.max(Number(q.offset) || 0, 0);
-    const since = Number(q.since);
-    const until = Number(q.until);
-    const status = str(q.status)
-      ?.split(',')
-      .map(Number)
-      .filter((n) => Number.isInteger(n));
-    const reason = str(q.reason)?.split(',').filter(Boolean);
-    void send(
-      res,
-      queryEvents(
-        {
-          directory: opts.auditDir,
-          namespace: str(q.namespace),
-          name: str(q.name),
-          sinceMs: Number.isFinite(since) && since > 0 ? since : undefined,
-          untilMs: Number.isFinite(until) && until > 0 ? until : undefined,
-          status: status?.length ? status : undefined,
-          reason: reason?.length ? reason : undefined,
-          eventType: 'decision',
-        },
-        { limit: offset + limit },
-      ).then((r) => ({
-        available: true,
-        rows: r.rows.slice(offset),
-        offset,
-        more: r.truncated,
-      })),
-    );
-  });
-
-  app.use('/api', api);
-  app.use((_req, res) => void res.status(404).type('text/plain').send('Not found\n'));
-
-  stream.informer.start();
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(opts.port, opts.address, (err?: Error) => (err ? reject(err) : resolve(s)));
-    s.on('error', reject);
-  });
-  const port = (server.address() as AddressInfo).port;
-  auth.bind(opts.address, port);
-  const host = opts.address.includes(':') ? `[${opts.address}]` : opts.address;
-  const url = `http://${host}:${port}/`;
-  return {
-    url,
-    loginUrl: `${url}login?token=${auth.loginToken}`,
-    close: async () => {
-      stream.close();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+/** The request log: decisions from the audit trail, filtered and paged as the query asks. */
+function answerAudit(auditDir: string | undefined, req: Request, res: Response): void {
+  if (!auditDir) {
+    res.json({
+      available: false,
+      message:
+        "No audit trail is reachable. Copy the validator's audit directory (its audit.directory setting) here, " +
+        'e.g. kubectl cp POD:/var/lib/keywarden/audit ./audit -c keywarden-validator, and restart the console with --audit-dir ./audit.',
+    });
+    return;
+  }
+  const q = req.query;
+  const limit = Math.min(Math.max(Number(q.limit) || 50, 1), 500);
+  const offset = Math.max(Number(q.offset) || 0, 0);
+  const since = Number(q.since);
+  const until = Number(q.until);
+  const status = str(q.status)
+    ?.split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n));
+  const reason = str(q.reason)?.split(',').filter(Boolean);
+  void send(
+    res,
+    queryEvents(
+      {
+        directory: auditDir,
+        namespace: str(q.namespace),
+        name: str(q.name),
+        sinceMs: Number.isFinite(since) && since > 0 ? since : undefined,
+        untilMs: Number.isFinite(until) && until > 0 ? until : undefined,
+        status: status?.length ? status : undefined,
+        reason: reason?.length ? reason : undefined,
+        eventType: 'decision',
+      },
+      { limit: offset + limit },
+    ).then((r) => ({
+      available: true,
+      rows: r.rows.slice(offset),
+      offset,
+      more: r.truncated,
+    })),
+  );
 }

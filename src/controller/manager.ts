@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import {
   COMPONENT_LABEL,
   DELIVERY_COMPONENT,
@@ -18,8 +17,8 @@ import { LeaderElector } from '../kube/leader.ts';
 import { PolicyWatcher } from '../kube/policy-watcher.ts';
 import { KubeError, type KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { startHealthServer } from '../observability/health-server.ts';
 import type { Logger } from '../observability/logger.ts';
+import { type Check, type Component, OK } from '../runtime/component.ts';
 import { ANNOTATIONS, type SecretObject } from './delivery.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { CONTROLLER_NAME, type ControllerOptions } from './options.ts';
@@ -28,29 +27,39 @@ import { ensureRecordSigningKey, publishRecordKeys } from './record-signing.ts';
 
 /**
  * The ApiKey controller: informers feed a work queue keyed by namespace/name; `concurrency` workers
- * reconcile, only while this process holds the leader Lease.
+ * reconcile, only while this process holds the leader Lease. A component: the runner (src/runtime)
+ * serves its checks and metrics, and is told through `fail` when the Lease is lost.
  */
-export class ApiKeyController {
+export class ApiKeyController implements Component {
+  readonly name = 'controller';
   readonly #rest: KubeRest;
   readonly #opts: ControllerOptions;
   readonly #log: Logger;
-  readonly queue = new WorkQueue();
+  readonly queue = new WorkQueue({
+    onQueueLatency: (seconds) => this.metrics.waited(seconds),
+  });
   readonly apiKeys: Informer<LiveApiKey & KubeObject>[];
   readonly secrets: Informer<KubeObject>[];
   readonly policy: PolicyWatcher;
   readonly metrics: ControllerMetrics;
   readonly #reconciler: Reconciler;
   #elector: LeaderElector | undefined;
-  #server: Server | undefined;
   #resync: NodeJS.Timeout | undefined;
   #workers: Promise<void>[] = [];
   #leading = false;
   #audit: ParquetAuditSink | undefined;
   #signingKey: RecordSigningKey | undefined;
-  onLostLeadership: () => void = () => {};
+  /** Told that this process can no longer go on (the Lease is lost); a fresh start rejoins. */
+  readonly #fail: (reason: string) => void;
 
-  constructor(rest: KubeRest, opts: ControllerOptions, log: Logger) {
+  constructor(
+    rest: KubeRest,
+    opts: ControllerOptions,
+    log: Logger,
+    fail: (reason: string) => void = () => {},
+  ) {
     this.#rest = rest;
+    this.#fail = fail;
     this.#opts = opts;
     this.#log = log;
     const onError = (what: string) => (err: unknown, attempt: number) =>
@@ -82,8 +91,9 @@ export class ApiKeyController {
       }),
     ];
     this.policy = new PolicyWatcher(rest, onError('ApiKeyPolicy'));
-    const events = new EventRecorder(rest, CONTROLLER_NAME, opts.identity);
-    events.onError = (err) => log.warn({ err: describe(err) }, 'could not record an Event');
+    const events = new EventRecorder(rest, CONTROLLER_NAME, opts.identity, (err) =>
+      log.warn({ err: describe(err) }, 'could not record an Event'),
+    );
     const signingKey = () => {
       if (!this.#signingKey) throw new Error('the record signing key is not loaded yet');
       return this.#signingKey;
@@ -117,17 +127,22 @@ export class ApiKeyController {
     return this.#leading;
   }
 
-  get synced(): boolean {
-    return [...this.apiKeys, ...this.secrets, this.policy.informer].every((i) => i.hasSynced);
+  get registry() {
+    return this.metrics.registry;
   }
 
-  get healthy(): boolean {
-    return [...this.apiKeys, ...this.secrets, this.policy.informer].every((i) => i.healthy);
+  health(): Check {
+    return this.#informers().every((i) => i.healthy)
+      ? OK
+      : { ok: false, reason: 'a watch has not reached the API server for too long' };
   }
 
-  get healthPort(): number {
-    const address = this.#server?.address();
-    return address && typeof address === 'object' ? address.port : 0;
+  ready(): Check {
+    return this.#informers().every((i) => i.hasSynced) ? OK : { ok: false, reason: 'caches not synced yet' };
+  }
+
+  #informers(): { healthy: boolean; hasSynced: boolean }[] {
+    return [...this.apiKeys, ...this.secrets, this.policy.informer];
   }
 
   async start(): Promise<void> {
@@ -171,17 +186,6 @@ export class ApiKeyController {
     }
     this.policy.start();
     for (const inf of [...this.apiKeys, ...this.secrets]) inf.start();
-    this.#server = await startHealthServer({
-      port: this.#opts.healthPort,
-      registry: this.metrics.registry,
-      checks: {
-        healthz: () =>
-          this.healthy
-            ? { ok: true }
-            : { ok: false, reason: 'a watch has not reached the API server for too long' },
-        readyz: () => (this.synced ? { ok: true } : { ok: false, reason: 'caches not synced yet' }),
-      },
-    });
     await Promise.all(
       [...this.apiKeys, ...this.secrets, this.policy.informer].map((i) => i.waitForSync(120_000)),
     );
@@ -206,7 +210,7 @@ export class ApiKeyController {
         this.#log.error('lost the leader Lease; stopping so that a fresh start rejoins the election');
         this.#leading = false;
         this.queue.shutDown();
-        this.onLostLeadership();
+        this.#fail('lost the leader Lease');
       },
       onError: (err) => this.#log.warn({ err: describe(err) }, 'leader election attempt failed'),
     });
@@ -267,7 +271,6 @@ export class ApiKeyController {
     await this.#elector?.stop();
     for (const inf of [...this.apiKeys, ...this.secrets]) inf.stop();
     this.policy.stop();
-    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     await this.#audit?.close();
   }
 }

@@ -63,7 +63,6 @@ export class ControllerMetrics {
       ['name'],
       queueBuckets,
     );
-    queue.onQueueLatency = (s) => this.queueLatency.observe({ name: CONTROLLER }, s);
     // Computed from the cache at scrape time: a deleted key leaves no stale series.
     m.gauge('keywarden_apikeys', 'ApiKeys by state', ['state'], function () {
       this.reset();
@@ -91,6 +90,11 @@ export class ControllerMetrics {
         }
       },
     );
+  }
+
+  /** A key waited this long in the work queue before a worker took it. */
+  waited(seconds: number): void {
+    this.queueLatency.observe({ name: CONTROLLER }, seconds);
   }
 
   observe(result: 'success' | 'error' | 'requeue_after', seconds: number): void {

@@ -12,8 +12,6 @@ export interface ControllerOptions {
   leaderElection: boolean;
   leaseName: string;
   identity: string;
-  /** Port for /healthz, /readyz and /metrics (0: choose a free one). */
-  healthPort: number;
   /** Folder for the Parquet audit trail of lifecycle events; none when absent. */
   auditDirectory?: string;
 }
@@ -26,8 +24,10 @@ export const DEFAULT_OPTIONS: Omit<ControllerOptions, 'identity'> = {
   resyncMs: 10 * 60_000,
   leaderElection: true,
   leaseName: 'keywarden-controller',
-  healthPort: 8081,
 };
+
+/** The controller's /healthz, /readyz and /metrics port unless --admin-port says otherwise. */
+export const DEFAULT_ADMIN_PORT = 8081;
 
 export const FIELD_MANAGER = 'keywarden-controller';
 export const FINALIZER = 'keywarden.dev/cleanup';

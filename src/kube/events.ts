@@ -17,12 +17,19 @@ export class EventRecorder {
   readonly #rest: KubeRest;
   readonly #controller: string;
   readonly #instance: string;
-  onError?: (err: unknown) => void;
+  /** Told of an Event the API server refused (recording one is best effort). */
+  readonly #onError: (err: unknown) => void;
 
-  constructor(rest: KubeRest, controller: string, instance = process.env.POD_NAME ?? hostname()) {
+  constructor(
+    rest: KubeRest,
+    controller: string,
+    instance = process.env.POD_NAME ?? hostname(),
+    onError: (err: unknown) => void = () => {},
+  ) {
     this.#rest = rest;
     this.#controller = controller;
     this.#instance = instance;
+    this.#onError = onError;
   }
 
   async record(regarding: KubeObject, e: EventSpec): Promise<void> {
@@ -55,7 +62,7 @@ export class EventRecorder {
     try {
       await this.#rest.create(`/apis/events.k8s.io/v1/namespaces/${ns}/events`, body);
     } catch (err) {
-      this.onError?.(err);
+      this.#onError(err);
     }
   }
 }

@@ -6,6 +6,8 @@
 export interface WorkQueueOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Told the seconds a key waited in the queue before a worker took it. */
+  onQueueLatency?: (seconds: number) => void;
 }
 
 export class WorkQueue {
@@ -22,12 +24,12 @@ export class WorkQueue {
   #shutdown = false;
   adds = 0;
   retries = 0;
-  /** Called with the seconds a key waited in the queue before a worker took it. */
-  onQueueLatency?: (seconds: number) => void;
+  readonly #onQueueLatency: (seconds: number) => void;
 
   constructor(opts: WorkQueueOptions = {}) {
     this.#base = opts.baseBackoffMs ?? 50;
     this.#max = opts.maxBackoffMs ?? 60_000;
+    this.#onQueueLatency = opts.onQueueLatency ?? (() => {});
   }
 
   get depth(): number {
@@ -103,7 +105,7 @@ export class WorkQueue {
     this.#processing.add(key);
     const addedAt = this.#addedAt.get(key);
     this.#addedAt.delete(key);
-    if (addedAt !== undefined) this.onQueueLatency?.((Date.now() - addedAt) / 1000);
+    if (addedAt !== undefined) this.#onQueueLatency((Date.now() - addedAt) / 1000);
     return key;
   }
 

@@ -31,11 +31,17 @@ export class LastUsedReporter {
   readonly #entries = new Map<string, Entry>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
-  onOutcome?: (outcome: LastUsedOutcome | 'conflict', err?: unknown) => void;
+  /** Told how each write went (the validator counts them and logs errors). */
+  readonly #onOutcome: (outcome: LastUsedOutcome | 'conflict', err?: unknown) => void;
 
-  constructor(rest: KubeRest, intervalMs: number) {
+  constructor(
+    rest: KubeRest,
+    intervalMs: number,
+    onOutcome: (outcome: LastUsedOutcome | 'conflict', err?: unknown) => void = () => {},
+  ) {
     this.#rest = rest;
     this.#intervalMs = intervalMs;
+    this.#onOutcome = onOutcome;
   }
 
   /** Hot path: remember the use; the write happens later, off the request. */
@@ -75,7 +81,7 @@ export class LastUsedReporter {
         for (let e = queue.shift(); e; e = queue.shift()) {
           e.dirty = false;
           const { outcome, err } = await this.#report(e);
-          this.onOutcome?.(outcome, err);
+          this.#onOutcome(outcome, err);
           if (outcome === 'gone') this.#entries.delete(`${e.namespace}/${e.name}`);
           else if (outcome === 'error') e.dirty = true;
           else e.reportedAtMs = Date.now();
@@ -110,7 +116,7 @@ export class LastUsedReporter {
       } catch (err) {
         if (isNotFound(err)) return { outcome: 'gone' };
         if (isConflict(err)) {
-          this.onOutcome?.('conflict', err);
+          this.#onOutcome('conflict', err);
           continue;
         }
         return { outcome: 'error', err };

@@ -2,9 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { KubeRest } from '../kube/rest.ts';
 import { answerClientErrors } from '../observability/client-error.ts';
-import { startHealthServer } from '../observability/health-server.ts';
 import type { Logger } from '../observability/logger.ts';
 import { requestPathProblem } from '../rules/index.ts';
+import { type Check, type Component, OK } from '../runtime/component.ts';
+import { closeServer, listen, listeningPort } from '../runtime/listen.ts';
 import { type AuditSink, NO_AUDIT } from './audit.ts';
 import { ClientAddressResolver } from './client-address.ts';
 import type { ValidatorConfig } from './config/types.ts';
@@ -20,8 +21,8 @@ import { type Door, ValidatorMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { compileRoutes, splitTarget } from './routes.ts';
 
-// Wiring: the key store, the gate and the three front doors; /healthz, /readyz and /metrics on the
-// admin port. Without an upstream the main port serves forward auth and the verify API. With one
+// Wiring: the key store, the gate and the three front doors, as a component the runner
+// (src/runtime) serves /healthz, /readyz and /metrics for. Without an upstream the main port serves forward auth and the verify API. With one
 // (reverse-proxy mode) the main port is public and serves only the proxied app: the doors that answer
 // with identity (forward auth, verify) would let any client mint a signed identity there, so they are
 // served only on the internal listener (server.internalPort, loopback by default), or nowhere. Not
@@ -39,7 +40,8 @@ export interface ValidatorDeps {
   now?: () => number;
 }
 
-export class Validator {
+export class Validator implements Component {
+  readonly name = 'validator';
   readonly config: ValidatorConfig;
   readonly store: KeyStore;
   readonly metrics: ValidatorMetrics;
@@ -54,7 +56,6 @@ export class Validator {
   readonly #resolver: ClientAddressResolver;
   #server: Server | undefined;
   #internal: Server | undefined;
-  #admin: Server | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #stopping = false;
   /** Upgraded (websocket) connections: long-lived, so shutdown closes them instead of waiting. */
@@ -84,16 +85,18 @@ export class Validator {
     this.metrics = new ValidatorMetrics(this.store, { perKey: config.metrics.perKey, now });
     const jwt = config.identity.jwt;
     if (jwt) {
-      this.#signing = new SigningKeys(jwt, (message) => deps.log.error(message));
-      this.#signing.onLoaded = (kid) => deps.log.info({ kid }, 'JWT signing key loaded');
+      this.#signing = new SigningKeys(
+        jwt,
+        (message) => deps.log.error(message),
+        (kid) => deps.log.info({ kid }, 'JWT signing key loaded'),
+      );
     }
     if (config.lastUsed.enabled && deps.rest) {
-      this.#lastUsed = new LastUsedReporter(deps.rest, config.lastUsed.intervalMs);
-      this.#lastUsed.onOutcome = (outcome, err) => {
+      this.#lastUsed = new LastUsedReporter(deps.rest, config.lastUsed.intervalMs, (outcome, err) => {
         this.metrics.lastUsedWrites.inc({ outcome });
         if (err && outcome === 'error')
           deps.log.warn({ err: (err as Error).message }, 'could not report lastUsedAt; will retry');
-      };
+      });
     }
     const resolver = new ClientAddressResolver(config.trustedProxies);
     this.#resolver = resolver;
@@ -122,26 +125,34 @@ export class Validator {
     }
   }
 
-  get ready(): boolean {
-    return !this.#stopping && this.store.synced && (!this.#signing || this.#signing.signer !== undefined);
+  get registry() {
+    return this.metrics.registry;
+  }
+
+  /** Alive even while the API server is away: restarting would only lose the cache. */
+  health(): Check {
+    return OK;
+  }
+
+  /** Not ready until the key store has synced and the JWT key is loaded; then ready until stopped. */
+  ready(): Check {
+    if (this.#stopping) return { ok: false, reason: 'shutting down' };
+    if (!this.store.synced) return { ok: false, reason: 'key store not synced' };
+    if (this.#signing && this.#signing.signer === undefined)
+      return { ok: false, reason: 'JWT signing key not loaded' };
+    return OK;
   }
 
   get port(): number {
-    return addressPort(this.#server);
-  }
-
-  get adminPort(): number {
-    return addressPort(this.#admin);
+    return listeningPort(this.#server);
   }
 
   /** The internal listener's port (forward auth and verify in reverse-proxy mode); 0 when off. */
   get internalPort(): number {
-    return addressPort(this.#internal);
+    return listeningPort(this.#internal);
   }
 
-  async start(
-    overrides: { port?: number; adminPort?: number; host?: string; internalPort?: number } = {},
-  ): Promise<void> {
+  async start(overrides: { port?: number; host?: string; internalPort?: number } = {}): Promise<void> {
     const t0 = Date.now();
     this.store.start();
     if (this.#signing && this.config.identity.jwt)
@@ -172,26 +183,6 @@ export class Validator {
       this.#internal.on('upgrade', (_req: IncomingMessage, socket: Socket) => socket.destroy());
       await listen(this.#internal, internalPort, this.config.server.internalHost);
     }
-    this.#admin = await startHealthServer({
-      port: overrides.adminPort ?? this.config.server.adminPort,
-      host,
-      registry: this.metrics.registry,
-      checks: {
-        // Alive even while the API server is away: restarting would only lose the cache.
-        healthz: () => ({ ok: true }),
-        readyz: () =>
-          this.ready
-            ? { ok: true }
-            : {
-                ok: false,
-                reason: this.#stopping
-                  ? 'shutting down'
-                  : !this.store.synced
-                    ? 'key store not synced'
-                    : 'JWT signing key not loaded',
-              },
-      },
-    });
   }
 
   #handle(req: IncomingMessage, res: ServerResponse, doors: boolean): void {
@@ -220,7 +211,7 @@ export class Validator {
   ): Promise<void> {
     if (path === JWKS_PATH && this.#signing) {
       sendJson(res, 200, JSON.stringify(this.#signing.jwks()), { 'Cache-Control': 'max-age=60' });
-    } else if (!this.ready && !this.#stopping) {
+    } else if (!this.ready().ok && !this.#stopping) {
       sendError(res, 503, 'not_ready', 'the validator has not loaded its keys yet');
     } else if (
       doors &&
@@ -252,7 +243,7 @@ export class Validator {
       writeRawError(socket, o.status, o.code, o.message);
       return;
     }
-    if (!this.#proxy || !this.ready) {
+    if (!this.#proxy || !this.ready().ok) {
       socket.destroy();
       return;
     }
@@ -265,40 +256,22 @@ export class Validator {
   }
 
   /** Stop accepting, let in-flight requests finish (up to the shutdown timeout), then flush and stop. */
-  async shutdown(): Promise<void> {
+  async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    const internal = this.#internal;
-    if (internal) {
-      internal.close();
-      internal.closeIdleConnections();
-    }
-    const server = this.#server;
-    if (server) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      for (const s of this.#tunnels) s.end();
-      const timeout = new Promise<'timeout'>((resolve) =>
-        setTimeout(() => resolve('timeout'), this.config.server.shutdownTimeoutMs).unref(),
-      );
-      if ((await Promise.race([closed, timeout])) === 'timeout') {
-        this.#log.warn('in-flight requests did not finish within the shutdown timeout; closing them');
-        server.closeAllConnections();
-      }
-    }
-    internal?.closeAllConnections();
+    for (const s of this.#tunnels) s.end();
+    const timeoutMs = this.config.server.shutdownTimeoutMs;
+    const [main] = await Promise.all([
+      closeServer(this.#server, timeoutMs),
+      closeServer(this.#internal, timeoutMs),
+    ]);
+    if (!main) this.#log.warn('in-flight requests did not finish within the shutdown timeout; closing them');
     this.#proxy?.close();
     if (this.#sweep) clearInterval(this.#sweep);
     await this.#lastUsed?.stop();
     await this.#audit.flush();
     this.#signing?.stop();
     this.store.stop();
-    const admin = this.#admin;
-    if (admin) {
-      const closed = new Promise<void>((resolve) => admin.close(() => resolve()));
-      admin.closeAllConnections();
-      await closed;
-    }
   }
 }
 
@@ -306,19 +279,4 @@ export class Validator {
 function doorOf(path: string): Door {
   if (path === VERIFY_PATH) return 'verify';
   return path === AUTHZ_PATH || path.startsWith(`${AUTHZ_PATH}/`) ? 'authz' : 'proxy';
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function addressPort(server: Server | undefined): number {
-  const a = server?.address();
-  return typeof a === 'object' && a ? a.port : 0;
 }

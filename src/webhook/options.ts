@@ -20,8 +20,6 @@ export type TlsOptions =
 export interface WebhookOptions {
   host: string;
   port: number;
-  /** Plain HTTP /healthz, /readyz and /metrics (0: a free port). */
-  healthPort: number;
   maxBodyBytes: number;
   /** How long to wait for the ApiKeyPolicy cache before giving up at start. */
   policySyncTimeoutMs: number;
@@ -37,7 +35,7 @@ const HOUR = 3_600_000;
 export const WEBHOOK_DEFAULTS = {
   host: '0.0.0.0',
   port: 9443,
-  healthPort: 8082,
+  adminPort: 8082,
   maxBodyBytes: 3 * 1024 * 1024,
   policySyncTimeoutMs: 60_000,
   namespace: 'keywarden-system',

@@ -1,8 +1,7 @@
-import type { Server } from 'node:http';
 import { PolicyWatcher } from '../kube/policy-watcher.ts';
 import type { KubeRest } from '../kube/rest.ts';
-import { startHealthServer } from '../observability/health-server.ts';
 import type { Logger } from '../observability/logger.ts';
+import { type Check, type Component, OK } from '../runtime/component.ts';
 import { WebhookMetrics } from './metrics.ts';
 import type { WebhookOptions } from './options.ts';
 import { subjectAccessReviewer } from './secret-access.ts';
@@ -13,11 +12,13 @@ import { FileCertificateSource } from './tls/files.ts';
 import { CertificateHolder } from './tls/holder.ts';
 
 /**
- * `keywarden webhook`: policy cache, serving certificate (bootstrapped or from files), the HTTPS
- * admission server and the health/metrics server. It only starts answering once the policy is synced,
+ * `keywarden webhook`: policy cache, serving certificate (bootstrapped or from files) and the HTTPS
+ * admission server, as a component the runner (src/runtime) serves /healthz, /readyz and /metrics
+ * for. It only starts answering once the policy is synced,
  * so a strict catalogue is never bypassed by admitting against the built-in defaults during start-up.
  */
-export class AdmissionWebhook {
+export class AdmissionWebhook implements Component {
+  readonly name = 'webhook';
   readonly metrics = new WebhookMetrics();
   readonly holder = new CertificateHolder();
   readonly policy: PolicyWatcher;
@@ -28,7 +29,6 @@ export class AdmissionWebhook {
   #patcher: CaBundlePatcher | undefined;
   #files: FileCertificateSource | undefined;
   #server: RunningWebhookServer | undefined;
-  #health: Server | undefined;
   #stopping = false;
 
   constructor(rest: KubeRest, opts: WebhookOptions, log: Logger) {
@@ -48,24 +48,22 @@ export class AdmissionWebhook {
     return this.#server?.port ?? 0;
   }
 
-  get healthPort(): number {
-    const addr = this.#health?.address();
-    return typeof addr === 'object' && addr ? addr.port : 0;
+  get registry() {
+    return this.metrics.registry;
   }
 
-  ready(): { ok: boolean; reason?: string } {
+  health(): Check {
+    return this.#stopping ? { ok: false, reason: 'shutting down' } : OK;
+  }
+
+  ready(): Check {
     if (this.#stopping) return { ok: false, reason: 'shutting down' };
     if (!this.holder.current) return { ok: false, reason: 'no serving certificate yet' };
     if (!this.policy.informer.hasSynced) return { ok: false, reason: 'ApiKeyPolicy cache not synced' };
-    return { ok: true };
+    return OK;
   }
 
   async start(): Promise<void> {
-    this.#health = await startHealthServer({
-      port: this.#opts.healthPort,
-      registry: this.metrics.registry,
-      checks: { healthz: () => ({ ok: !this.#stopping }), readyz: () => this.ready() },
-    });
     this.policy.start();
     await this.policy.informer.waitForSync(this.#opts.policySyncTimeoutMs);
     await this.#startTls();
@@ -104,8 +102,9 @@ export class AdmissionWebhook {
     );
     this.#patcher = patcher;
     patcher.start();
-    this.#bootstrapper = new CertificateBootstrapper(this.#rest, tls, this.holder, this.#log);
-    this.#bootstrapper.onCa = (caPem) => patcher.setCa(caPem);
+    this.#bootstrapper = new CertificateBootstrapper(this.#rest, tls, this.holder, this.#log, (caPem) =>
+      patcher.setCa(caPem),
+    );
     await this.#bootstrapper.start();
   }
 
@@ -116,6 +115,5 @@ export class AdmissionWebhook {
     this.#files?.stop();
     this.policy.stop();
     await this.#server?.close();
-    await new Promise<void>((resolve) => (this.#health ? this.#health.close(() => resolve()) : resolve()));
   }
 }

@@ -165,7 +165,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await nginx?.stop();
-  await validator?.shutdown();
+  await validator?.stop();
   app?.close();
 });
 

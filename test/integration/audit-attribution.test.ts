@@ -54,18 +54,18 @@ beforeAll(async () => {
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   store.upsert(structuredClone(owner.secret));
   v = new Validator(cfg.value, { rest: undefined, log: createLogger('test', 'silent'), store, audit: sink });
-  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
-  for (let i = 0; i < 100 && !v.ready; i++) await new Promise((r) => setTimeout(r, 20));
+  await v.start({ port: 0, host: '127.0.0.1' });
+  for (let i = 0; i < 100 && !v.ready().ok; i++) await new Promise((r) => setTimeout(r, 20));
   duck = await Duck.open();
 
   for (let i = 0; i < 3; i++) expect(await send(owner.key)).toBe(200);
   for (let i = 0; i < 5; i++) expect(await send(forged)).toBe(401);
   expect(await send(stranger)).toBe(401);
-  await v.shutdown(); // flushes the trail
+  await v.stop(); // flushes the trail
 });
 
 afterAll(async () => {
-  await v?.shutdown();
+  await v?.stop();
   if (dir) await expectNoPlaintextKeys(dir);
   duck?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });

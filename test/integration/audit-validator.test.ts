@@ -40,13 +40,13 @@ beforeAll(async () => {
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   for (const k of [reader, writer]) store.upsert(structuredClone(k.secret));
   v = new Validator(cfg.value, { rest: undefined, log: createLogger('test', 'silent'), store, audit: sink });
-  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
-  for (let i = 0; i < 100 && !v.ready; i++) await new Promise((r) => setTimeout(r, 20));
+  await v.start({ port: 0, host: '127.0.0.1' });
+  for (let i = 0; i < 100 && !v.ready().ok; i++) await new Promise((r) => setTimeout(r, 20));
   duck = await Duck.open();
 });
 
 afterAll(async () => {
-  await v?.shutdown();
+  await v?.stop();
   if (dir) await expectNoPlaintextKeys(dir);
   duck?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -99,7 +99,7 @@ describe('a validator writing the audit trail under load', () => {
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     agent.destroy();
-    await v.shutdown(); // flushes the sink: every file complete and visible
+    await v.stop(); // flushes the sink: every file complete and visible
 
     const F = Duck.files(dir);
     const [total] = await duck.all(

@@ -298,7 +298,7 @@ describe('the controller', () => {
 
   it('serves /healthz, /readyz and controller-runtime metrics', async () => {
     const started = await controller.waitForLog('controller started');
-    const port = started.healthPort as number;
+    const port = started.adminPort as number;
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -142,7 +142,7 @@ export async function startControllerAndValidator(
     await createSigningSecret(rest, ns, 'validator-jwt');
     const config = writeConfig(opts.validatorYaml(upstream.url));
     v = await startValidator(config);
-    return { controller, controllerHealthPort: Number(started.healthPort), upstream, v, config, stop };
+    return { controller, controllerHealthPort: Number(started.adminPort), upstream, v, config, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,16 +1,13 @@
-import { type Command, InvalidArgumentError } from 'commander';
-import { ConsoleUsageError, startConsole } from '../../console/server.ts';
+import type { Command } from 'commander';
+import { ConsoleUsageError, WebConsole } from '../../console/server.ts';
 import { DEFAULT_OPTIONS } from '../../controller/options.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
+import { createLogger } from '../../observability/logger.ts';
+import { Runner } from '../../runtime/runner.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${value} is not a port`);
-  return n;
-}
+import { portOption } from '../options.ts';
 
 export function registerConsole(program: Command): void {
   program
@@ -21,7 +18,7 @@ export function registerConsole(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config)')
     .option('-n, --namespace <ns>', 'show only this namespace (default: all you may list)')
     .option('--address <ip>', 'address to serve on', '127.0.0.1')
-    .option('--port <n>', 'port to serve on (0: any free port)', port, 8585)
+    .option('--port <n>', 'port to serve on (0: any free port)', portOption, 8585)
     .option('--allow-remote', 'allow an address other than loopback (put TLS in front of it)')
     .option('--audit-dir <dir>', 'audit trail directory for the request log (default: $KEYWARDEN_AUDIT_DIR)')
     .option(
@@ -31,9 +28,9 @@ export function registerConsole(program: Command): void {
     )
     .action(async (o) => {
       const rest = new KubeRest(loadKubeConfig(o.kubeconfig));
-      let running: Awaited<ReturnType<typeof startConsole>>;
+      let web: WebConsole;
       try {
-        running = await startConsole({
+        web = new WebConsole({
           rest,
           operatorNamespace: o.operatorNamespace,
           namespace: o.namespace,
@@ -46,15 +43,18 @@ export function registerConsole(program: Command): void {
         if (err instanceof ConsoleUsageError) throw new CliError(err.message, EXIT.usage);
         throw err;
       }
-      process.stdout.write(
-        `keywarden console: serving ${running.url} as the user of your kubeconfig.\n` +
-          `Open this URL to sign in (it works once; nothing was opened for you):\n  ${running.loginUrl}\n`,
-      );
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+      // The terminal is the console's user interface: only a failure is logged there.
+      const runner = new Runner({
+        name: 'console',
+        components: [web],
+        log: createLogger('console', 'error'),
       });
-      await running.close();
+      const code = await runner.run(() =>
+        process.stdout.write(
+          `keywarden console: serving ${web.url} as the user of your kubeconfig.\n` +
+            `Open this URL to sign in (it works once; nothing was opened for you):\n  ${web.loginUrl}\n`,
+        ),
+      );
+      if (code !== 0) process.exit(code);
     });
 }

@@ -1,11 +1,19 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { ApiKeyController } from '../../controller/manager.ts';
-import { DEFAULT_OPTIONS } from '../../controller/options.ts';
+import { DEFAULT_ADMIN_PORT, DEFAULT_OPTIONS } from '../../controller/options.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
-import { DURATION_HELP, durationOption, parseIntOption } from '../options.ts';
+import { Runner } from '../../runtime/runner.ts';
+import {
+  adminPortOf,
+  adminPortOption,
+  DURATION_HELP,
+  durationOption,
+  healthPortAlias,
+  parseIntOption,
+} from '../options.ts';
 
 export function registerController(program: Command): void {
   program
@@ -31,12 +39,8 @@ export function registerController(program: Command): void {
     .option('--no-leader-elect', 'act without a leader Lease (only one replica!)')
     .option('--lease-name <name>', 'name of the leader Lease', DEFAULT_OPTIONS.leaseName)
     .option('--audit-dir <dir>', 'write lifecycle events to the Parquet audit trail in this folder')
-    .option(
-      '--health-port <port>',
-      'port for /healthz, /readyz and /metrics',
-      parseIntOption,
-      DEFAULT_OPTIONS.healthPort,
-    )
+    .addOption(adminPortOption(DEFAULT_ADMIN_PORT))
+    .addOption(healthPortAlias())
     .addHelpText('after', DURATION_HELP)
     .action(async (o) => {
       const log = createLogger('controller');
@@ -55,20 +59,21 @@ export function registerController(program: Command): void {
           leaderElection: o.leaderElect,
           leaseName: o.leaseName,
           identity: `${process.env.POD_NAME ?? hostname()}_${process.pid}`,
-          healthPort: o.healthPort,
           ...(o.auditDir ? { auditDirectory: o.auditDir } : {}),
         },
         log,
+        // A lost Lease ends the process (exit 1) so that a fresh start rejoins the election.
+        (reason) => runner.fail(reason),
       );
-      controller.onLostLeadership = () => process.exit(1);
-      const shutdown = async () => {
-        log.info('shutting down');
-        await controller.stop();
-        process.exit(0);
-      };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
-      await controller.start();
-      log.info({ healthPort: controller.healthPort, leaderElection: o.leaderElect }, 'controller started');
+      const runner = new Runner({
+        name: 'controller',
+        components: [controller],
+        log,
+        admin: { port: adminPortOf(o, DEFAULT_ADMIN_PORT) },
+      });
+      const code = await runner.run(() =>
+        log.info({ adminPort: runner.adminPort, leaderElection: o.leaderElect }, 'controller started'),
+      );
+      process.exit(code);
     });
 }

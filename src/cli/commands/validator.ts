@@ -1,23 +1,20 @@
 import { hostname } from 'node:os';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { createAuditSink, parseAuditSettings, registerAuditMetrics } from '../../audit/index.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { formatProblem } from '../../rules/index.ts';
+import { releasing } from '../../runtime/component.ts';
+import { Runner } from '../../runtime/runner.ts';
 import { DEFAULT_SIGNING_KEY_FIELD, loadConfigFile } from '../../validator/config/load.ts';
+import type { ValidatorConfig } from '../../validator/config/types.ts';
 import { generateSigningKeyPem } from '../../validator/identity/signer.ts';
 import { Validator } from '../../validator/server.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
-
-function portOption(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError(`${value} is not a port (0-65535)`);
-  return n;
-}
+import { portOption } from '../options.ts';
 
 export function registerValidator(program: Command): void {
   const validator = program
@@ -43,71 +40,7 @@ export function registerValidator(program: Command): void {
       '--check',
       'check the configuration file and exit: 0 fine, 1 valid but with warnings (a hole re-opened), 2 problems',
     )
-    .action(async (o) => {
-      if (!o.config)
-        throw new CliError('--config <file> is required (see examples/validator-config.yaml)', EXIT.usage);
-      const result = loadConfigFile(o.config);
-      if (!result.ok) {
-        throw new CliError(
-          `the configuration has ${result.problems.length} problem(s):\n${result.problems.map((p) => `  ${formatProblem(o.config, p)}`).join('\n')}`,
-          EXIT.usage,
-        );
-      }
-      const warnings = result.warnings.map((p) => formatProblem(o.config, p));
-      if (o.check) {
-        if (warnings.length === 0) {
-          process.stdout.write(`${o.config}: ok\n`);
-          return;
-        }
-        throw new CliError(
-          `the configuration is valid but has ${warnings.length} warning(s):\n${warnings.map((w) => `  warning: ${w}`).join('\n')}`,
-          EXIT.failure,
-        );
-      }
-      const log = createLogger('validator');
-      for (const w of warnings)
-        log.warn({ warning: w }, 'configuration warning (see keywarden validator --check)');
-      const audit = result.value.audit
-        ? await createAuditSink(
-            parseAuditSettings(
-              result.value.audit,
-              `validator/${process.env.POD_NAME ?? hostname()}_${process.pid}`,
-            ),
-            log,
-          )
-        : undefined;
-      const validator = new Validator(result.value, {
-        rest: new KubeRest(loadKubeConfig(o.kubeconfig)),
-        log,
-        ...(audit ? { audit } : {}),
-      });
-      if (audit) registerAuditMetrics(validator.metrics.registry, audit);
-      await validator.start({
-        port: o.port,
-        adminPort: o.adminPort,
-        host: o.host,
-        internalPort: o.internalPort,
-      });
-      log.info(
-        {
-          port: validator.port,
-          adminPort: validator.adminPort,
-          internalPort: validator.internalPort || undefined,
-          environment: result.value.environment,
-          upstream: result.value.upstream?.url,
-        },
-        'validator listening',
-      );
-      const shutdown = async (signal: string) => {
-        log.info({ signal }, 'shutting down: draining in-flight requests');
-        await validator.shutdown();
-        await audit?.close();
-        log.info('validator stopped');
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void shutdown('SIGTERM'));
-      process.once('SIGINT', () => void shutdown('SIGINT'));
-    });
+    .action(runValidator);
 
   validator
     .command('signing-key')
@@ -136,4 +69,92 @@ export function registerValidator(program: Command): void {
       };
       process.stdout.write(stringify(manifest));
     });
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+interface ValidatorFlags {
+  config?: string;
+  kubeconfig?: string;
+  port?: number;
+  adminPort?: number;
+  host?: string;
+  internalPort?: number;
+  check?: boolean;
+}
+
+/** Loads the configuration; with --check, says what it found and ends (undefined). */
+function loadChecked(o: ValidatorFlags): { config: ValidatorConfig; warnings: string[] } | undefined {
+  const file = o.config;
+  if (!file)
+    throw new CliError('--config <file> is required (see examples/validator-config.yaml)', EXIT.usage);
+  const result = loadConfigFile(file);
+  if (!result.ok) {
+    throw new CliError(
+      `the configuration has ${result.problems.length} problem(s):\n${result.problems.map((p) => `  ${formatProblem(file, p)}`).join('\n')}`,
+      EXIT.usage,
+    );
+  }
+  const warnings = result.warnings.map((p) => formatProblem(file, p));
+  if (o.check) {
+    if (warnings.length === 0) {
+      process.stdout.write(`${file}: ok\n`);
+      return undefined;
+    }
+    throw new CliError(
+      `the configuration is valid but has ${warnings.length} warning(s):\n${warnings.map((w) => `  warning: ${w}`).join('\n')}`,
+      EXIT.failure,
+    );
+  }
+  return { config: result.value, warnings };
+}
+
+async function runValidator(o: ValidatorFlags): Promise<void> {
+  const loaded = loadChecked(o);
+  if (!loaded) return;
+  const { config, warnings } = loaded;
+  const log = createLogger('validator');
+  for (const w of warnings)
+    log.warn({ warning: w }, 'configuration warning (see keywarden validator --check)');
+  const audit = config.audit
+    ? await createAuditSink(
+        parseAuditSettings(config.audit, `validator/${process.env.POD_NAME ?? hostname()}_${process.pid}`),
+        log,
+      )
+    : undefined;
+  // The flags override the file's server section.
+  const server = {
+    ...config.server,
+    ...definedOnly({ port: o.port, adminPort: o.adminPort, host: o.host, internalPort: o.internalPort }),
+  };
+  const validator = new Validator(
+    { ...config, server },
+    {
+      rest: new KubeRest(loadKubeConfig(o.kubeconfig)),
+      log,
+      ...(audit ? { audit } : {}),
+    },
+  );
+  if (audit) registerAuditMetrics(validator.metrics.registry, audit);
+  const runner = new Runner({
+    name: 'validator',
+    components: [...(audit ? [releasing('audit trail', () => audit.close())] : []), validator],
+    log,
+    admin: { port: server.adminPort, host: server.host },
+  });
+  const code = await runner.run(() =>
+    log.info(
+      {
+        port: validator.port,
+        adminPort: runner.adminPort,
+        internalPort: validator.internalPort || undefined,
+        environment: config.environment,
+        upstream: config.upstream?.url,
+      },
+      'validator listening',
+    ),
+  );
+  process.exit(code);
 }

@@ -4,11 +4,20 @@ import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { formatProblem } from '../../rules/index.ts';
+import { Runner } from '../../runtime/runner.ts';
 import { WEBHOOK_DEFAULTS as D, serviceDnsNames, type TlsOptions } from '../../webhook/options.ts';
 import { AdmissionWebhook } from '../../webhook/webhook.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
-import { DURATION_HELP, durationOption, parseIntOption } from '../options.ts';
+import {
+  type AdminPortFlags,
+  adminPortOf,
+  adminPortOption,
+  DURATION_HELP,
+  durationOption,
+  healthPortAlias,
+  parseIntOption,
+} from '../options.ts';
 
 const list = (value: string): string[] =>
   value
@@ -16,11 +25,10 @@ const list = (value: string): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-interface WebhookFlags {
+interface WebhookFlags extends AdminPortFlags {
   kubeconfig?: string;
   host: string;
   port: number;
-  healthPort: number;
   maxBodyBytes: number;
   tlsMode: 'bootstrap' | 'files';
   tlsCertFile?: string;
@@ -69,19 +77,31 @@ function tlsOptions(o: WebhookFlags): TlsOptions {
 }
 
 export function registerWebhook(program: Command): void {
-  program
+  const webhook = program
     .command('webhook')
     .description('run the ApiKey admission webhook (defaults, the one-year cap, the key policy) over HTTPS')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--host <address>', 'address to listen on', D.host)
     .option('--port <port>', 'HTTPS port for AdmissionReviews', parseIntOption, D.port)
-    .option(
-      '--health-port <port>',
-      'plain HTTP port for /healthz, /readyz and /metrics',
-      parseIntOption,
-      D.healthPort,
-    )
+    .addOption(adminPortOption(D.adminPort))
+    .addOption(healthPortAlias())
     .option('--max-body-bytes <n>', 'largest AdmissionReview accepted', parseIntOption, D.maxBodyBytes)
+    .option(
+      '--namespace <ns>',
+      'operator namespace (bootstrap Secret; never a place for consumer Secrets)',
+      process.env.POD_NAMESPACE ?? D.namespace,
+    )
+    .option(
+      '--injector-config <file>',
+      'pod injection: injector settings; without it /pods/inject is not served',
+    );
+  addTlsFlags(webhook);
+  webhook.addHelpText('after', DURATION_HELP).action(runWebhook);
+}
+
+/** How the serving certificate is had: --tls-mode and the flags of each mode. */
+function addTlsFlags(command: Command): void {
+  command
     .addOption(
       new Option('--tls-mode <mode>', 'bootstrap: own CA in a Secret; files: cert-manager mounted files')
         .choices(['bootstrap', 'files'])
@@ -95,11 +115,6 @@ export function registerWebhook(program: Command): void {
         'files mode: how often to look for new files',
         D.reloadIntervalMs,
       ),
-    )
-    .option(
-      '--namespace <ns>',
-      'operator namespace (bootstrap Secret; never a place for consumer Secrets)',
-      process.env.POD_NAMESPACE ?? D.namespace,
     )
     .option(
       '--tls-secret <name>',
@@ -140,48 +155,45 @@ export function registerWebhook(program: Command): void {
       'bootstrap mode: ValidatingWebhookConfigurations to patch caBundle into',
       list,
       [],
-    )
-    .option(
-      '--injector-config <file>',
-      'pod injection: injector settings; without it /pods/inject is not served',
-    )
-    .addHelpText('after', DURATION_HELP)
-    .action(async (o: WebhookFlags) => {
-      if (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1024) {
-        throw new CliError('--max-body-bytes must be at least 1024', EXIT.usage);
-      }
-      const tls = tlsOptions(o);
-      let injector: InjectorConfig | undefined;
-      const file: string | undefined = o.injectorConfig;
-      if (file) {
-        const loaded = loadInjectorConfigFile(file);
-        if (!loaded.ok)
-          throw new CliError(loaded.problems.map((p) => formatProblem(file, p)).join('\n'), EXIT.usage);
-        injector = loaded.value;
-      }
-      const log = createLogger('webhook');
-      const webhook = new AdmissionWebhook(
-        new KubeRest(loadKubeConfig(o.kubeconfig)),
-        {
-          host: o.host,
-          port: o.port,
-          healthPort: o.healthPort,
-          maxBodyBytes: o.maxBodyBytes,
-          policySyncTimeoutMs: D.policySyncTimeoutMs,
-          operatorNamespace: o.namespace,
-          tls,
-          injector,
-        },
-        log,
-      );
-      const shutdown = async () => {
-        log.info('shutting down');
-        await webhook.stop();
-        process.exit(0);
-      };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
-      await webhook.start();
-      log.info({ port: webhook.port, healthPort: webhook.healthPort, tlsMode: o.tlsMode }, 'webhook started');
-    });
+    );
+}
+
+async function runWebhook(o: WebhookFlags): Promise<void> {
+  if (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1024) {
+    throw new CliError('--max-body-bytes must be at least 1024', EXIT.usage);
+  }
+  const tls = tlsOptions(o);
+  const injector = injectorConfig(o.injectorConfig);
+  const log = createLogger('webhook');
+  const webhook = new AdmissionWebhook(
+    new KubeRest(loadKubeConfig(o.kubeconfig)),
+    {
+      host: o.host,
+      port: o.port,
+      maxBodyBytes: o.maxBodyBytes,
+      policySyncTimeoutMs: D.policySyncTimeoutMs,
+      operatorNamespace: o.namespace,
+      tls,
+      injector,
+    },
+    log,
+  );
+  const runner = new Runner({
+    name: 'webhook',
+    components: [webhook],
+    log,
+    admin: { port: adminPortOf(o, D.adminPort) },
+  });
+  const code = await runner.run(() =>
+    log.info({ port: webhook.port, adminPort: runner.adminPort, tlsMode: o.tlsMode }, 'webhook started'),
+  );
+  process.exit(code);
+}
+
+function injectorConfig(file: string | undefined): InjectorConfig | undefined {
+  if (!file) return undefined;
+  const loaded = loadInjectorConfigFile(file);
+  if (!loaded.ok)
+    throw new CliError(loaded.problems.map((p) => formatProblem(file, p)).join('\n'), EXIT.usage);
+  return loaded.value;
 }

@@ -13,12 +13,17 @@ export class SigningKeys {
   #retired: { jwk: PublicJwk; untilMs: number }[] = [];
   readonly #opts: SignerOptions & { algorithm?: JwtAlgorithm };
   readonly #onError: (message: string) => void;
+  readonly #onLoaded: (kid: string) => void;
   #stop: (() => void) | undefined;
-  onLoaded?: (kid: string) => void;
 
-  constructor(opts: SignerOptions & { algorithm?: JwtAlgorithm }, onError: (message: string) => void) {
+  constructor(
+    opts: SignerOptions & { algorithm?: JwtAlgorithm },
+    onError: (message: string) => void,
+    onLoaded: (kid: string) => void = () => {},
+  ) {
     this.#opts = opts;
     this.#onError = onError;
+    this.#onLoaded = onLoaded;
   }
 
   get signer(): JwtSigner | undefined {
@@ -38,7 +43,7 @@ export class SigningKeys {
       if (old?.kid === next.kid) return;
       if (old) this.#retired.push({ jwk: old.publicJwk, untilMs: Date.now() + this.#opts.ttlMs + 60_000 });
       this.#signer = next;
-      this.onLoaded?.(next.kid);
+      this.#onLoaded(next.kid);
     } catch (err) {
       this.#onError(`cannot use the JWT signing key: ${(err as Error).message}`);
     }

@@ -48,13 +48,20 @@ export class CertificateBootstrapper {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   /** Called with the CA PEM whenever it is known (the caBundle patcher listens). */
-  onCa: (caPem: string) => void = () => {};
+  readonly #onCa: (caPem: string) => void;
 
-  constructor(rest: KubeRest, opts: BootstrapOptions, holder: CertificateHolder, log: Logger) {
+  constructor(
+    rest: KubeRest,
+    opts: BootstrapOptions,
+    holder: CertificateHolder,
+    log: Logger,
+    onCa: (caPem: string) => void = () => {},
+  ) {
     this.#rest = rest;
     this.#opts = opts;
     this.#holder = holder;
     this.#log = log;
+    this.#onCa = onCa;
   }
 
   /** First reconcile (throws if the API server refuses), then keeps renewing on a timer. */
@@ -180,7 +187,7 @@ export class CertificateBootstrapper {
         'serving certificate in use',
       );
     }
-    this.onCa(state.caPem);
+    this.#onCa(state.caPem);
   }
 
   #nextCheckMs(state: BootstrapState): number {

@@ -88,7 +88,7 @@ export function startControllerProcess(
       OPERATOR_NS,
       '--namespaces',
       ns,
-      '--health-port',
+      '--admin-port',
       '0',
       ...extraArgs,
     ],

@@ -63,13 +63,13 @@ beforeAll(async () => {
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   for (const k of ALL) store.upsert(structuredClone(k.secret));
   v = new Validator(cfg.value, { rest: undefined, log: createLogger('fuzz', 'silent'), store });
-  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1', internalPort: 0 });
-  for (let i = 0; i < 100 && !v.ready; i++) await new Promise((r) => setTimeout(r, 20));
-  if (!v.ready) throw new Error('validator not ready');
+  await v.start({ port: 0, host: '127.0.0.1', internalPort: 0 });
+  for (let i = 0; i < 100 && !v.ready().ok; i++) await new Promise((r) => setTimeout(r, 20));
+  if (!v.ready().ok) throw new Error('validator not ready');
 });
 
 afterAll(async () => {
-  await v?.shutdown();
+  await v?.stop();
   upstream?.close();
 });
 

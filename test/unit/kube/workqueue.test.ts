@@ -138,9 +138,8 @@ describe('WorkQueue', () => {
 
   it('reports how long a key waited in the queue', async () => {
     vi.useFakeTimers();
-    const q = new WorkQueue();
     const waited: number[] = [];
-    q.onQueueLatency = (s) => waited.push(s);
+    const q = new WorkQueue({ onQueueLatency: (s) => waited.push(s) });
     q.add('ns/a');
     await vi.advanceTimersByTimeAsync(1_500);
     await q.get();

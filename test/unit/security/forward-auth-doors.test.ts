@@ -60,8 +60,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await auth?.shutdown();
-  await proxy?.shutdown();
+  await auth?.stop();
+  await proxy?.stop();
   upstream?.close();
 });
 

@@ -55,7 +55,7 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  await v?.shutdown();
+  await v?.stop();
   upstream?.close();
 });
 

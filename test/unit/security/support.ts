@@ -31,9 +31,9 @@ export async function startValidator(
   const store = new KeyStore();
   for (const k of keys) store.upsert(structuredClone(k.secret));
   const validator = new Validator(cfg.value, { rest: undefined, log: createLogger('sec', 'silent'), store });
-  await validator.start({ port: 0, adminPort: 0, host: '127.0.0.1', ...overrides });
-  for (let i = 0; i < 100 && !validator.ready; i++) await new Promise((r) => setTimeout(r, 20));
-  if (!validator.ready) throw new Error('validator not ready');
+  await validator.start({ port: 0, host: '127.0.0.1', ...overrides });
+  for (let i = 0; i < 100 && !validator.ready().ok; i++) await new Promise((r) => setTimeout(r, 20));
+  if (!validator.ready().ok) throw new Error('validator not ready');
   return validator;
 }
 
@@ -69,7 +69,7 @@ export async function startHarness(keys: TestKey[], extraConfig: string[] = []):
     seen,
     jwtFile,
     close: async () => {
-      await validator.shutdown();
+      await validator.stop();
       upstream.close();
     },
   };

@@ -37,11 +37,11 @@ beforeAll(async () => {
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   store.upsert(structuredClone(low.secret));
   v = new Validator(cfg.value, { rest: undefined, log: createLogger('test', 'silent'), store });
-  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1', internalPort: 0 });
+  await v.start({ port: 0, host: '127.0.0.1', internalPort: 0 });
 });
 
 afterAll(async () => {
-  await v?.shutdown();
+  await v?.stop();
   upstream?.close();
 });
 

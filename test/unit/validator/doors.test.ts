@@ -8,6 +8,9 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/observability/logger.ts';
+import { startAdminServer } from '../../../src/runtime/admin-server.ts';
+import { closeServer, listeningPort } from '../../../src/runtime/listen.ts';
+import { Runner } from '../../../src/runtime/runner.ts';
 import { parseConfig } from '../../../src/validator/config/load.ts';
 import { generateSigningKeyPem } from '../../../src/validator/identity/signer.ts';
 import { KeyStore } from '../../../src/validator/key-store.ts';
@@ -20,6 +23,8 @@ import { call } from './http-client.ts';
 
 let upstream: Server;
 let v: Validator;
+/** The validator's admin port, served as the CLI's runner serves it. */
+let admin: Server;
 const seen: { headers: IncomingMessage['headers']; bytes: number; url: string }[] = [];
 const store = new KeyStore();
 const good = makeKey({ permissions: ['devices:read', 'tickets:create'], customers: ['acme', 'globex'] });
@@ -86,12 +91,15 @@ beforeAll(async () => {
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   for (const k of [good, limited, fenced, tampered]) store.upsert(structuredClone(k.secret));
   v = new Validator(cfg.value, { rest: undefined, log: createLogger('test', 'silent'), store });
-  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1', internalPort: 0 });
-  for (let i = 0; i < 100 && !v.ready; i++) await new Promise((r) => setTimeout(r, 20));
+  await v.start({ port: 0, host: '127.0.0.1', internalPort: 0 });
+  const endpoints = new Runner({ name: 'test', components: [v], log: createLogger('test', 'silent') });
+  admin = await startAdminServer({ port: 0, host: '127.0.0.1', endpoints });
+  for (let i = 0; i < 100 && !v.ready().ok; i++) await new Promise((r) => setTimeout(r, 20));
 });
 
 afterAll(async () => {
-  await v?.shutdown();
+  await v?.stop();
+  await closeServer(admin);
   upstream?.close();
 });
 
@@ -415,8 +423,8 @@ describe('POST /v1/keys/verify', () => {
 
 describe('admin port', () => {
   it('is ready, and /metrics counts decisions by result, reason, environment and door', async () => {
-    expect((await call(v.adminPort, { path: '/readyz' })).status).toBe(200);
-    const m = (await call(v.adminPort, { path: '/metrics' })).body;
+    expect((await call(listeningPort(admin), { path: '/readyz' })).status).toBe(200);
+    const m = (await call(listeningPort(admin), { path: '/metrics' })).body;
     expect(m).toMatch(
       /keywarden_validator_decisions_total\{result="allow",reason="ok",environment="production",door="authz"\} \d+/,
     );

@@ -66,9 +66,8 @@ describe('last used reporter', () => {
   it('never moves the time backwards: a newer value from another replica wins', async () => {
     const { k, stored } = keyWithStore();
     const api = fakeApi(k.record.apiKey.uid, '2030-05-05T10:00:30Z');
-    const r = new LastUsedReporter(api.rest, 60_000);
     const outcomes: string[] = [];
-    r.onOutcome = (o) => outcomes.push(o);
+    const r = new LastUsedReporter(api.rest, 60_000, (o) => outcomes.push(o));
     r.seen(stored, T);
     await r.flush(true);
     expect(api.state.lastUsedAt).toBe('2030-05-05T10:00:30Z');
@@ -82,9 +81,8 @@ describe('last used reporter', () => {
       api.state.rv++;
       api.state.lastUsedAt = '2030-05-05T11:00:00Z';
     });
-    const r = new LastUsedReporter(api.rest, 60_000);
     const outcomes: string[] = [];
-    r.onOutcome = (o) => outcomes.push(o);
+    const r = new LastUsedReporter(api.rest, 60_000, (o) => outcomes.push(o));
     r.seen(stored, T);
     await r.flush(true);
     expect(outcomes).toEqual(['conflict', 'newer_exists']);

@@ -79,7 +79,7 @@ describe('keep-alive through the reverse proxy', () => {
     v = await proxyTo((upstream.address() as AddressInfo).port);
   });
   afterAll(async () => {
-    await v?.shutdown();
+    await v?.stop();
     upstream?.close();
   });
 
@@ -243,7 +243,7 @@ describe('an upstream that closes idle connections', () => {
     const up = await rawUpstream({ close: 150 });
     const v = await proxyTo(up.port);
     cleanup = async () => {
-      await v.shutdown();
+      await v.stop();
       up.server.close();
     };
     const conn = await RawConnection.open(v.port);
@@ -261,7 +261,7 @@ describe('an upstream that closes idle connections', () => {
     const up = await rawUpstream('drop-second');
     const v = await proxyTo(up.port);
     cleanup = async () => {
-      await v.shutdown();
+      await v.stop();
       up.server.close();
     };
     const conn = await RawConnection.open(v.port);
@@ -279,7 +279,7 @@ describe('an upstream that closes idle connections', () => {
     const up = await rawUpstream('drop-second');
     const v = await proxyTo(up.port);
     cleanup = async () => {
-      await v.shutdown();
+      await v.stop();
       up.server.close();
     };
     const conn = await RawConnection.open(v.port);

@@ -33,11 +33,11 @@ beforeAll(async () => {
   );
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
   v = new Validator(cfg.value, { rest: undefined, log: createLogger('test', 'silent'), store });
-  await v.start({ port: 0, adminPort: 0, host: '127.0.0.1' });
+  await v.start({ port: 0, host: '127.0.0.1' });
 });
 
 afterAll(async () => {
-  await v?.shutdown();
+  await v?.stop();
   upstreamServer?.close();
 });
 
