@@ -10,12 +10,12 @@ import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../../observability/logger.ts';
 import { hashKey } from '../../rules/index.ts';
 import type { ClientAddressResolver } from '../client-address.ts';
-import type { Facts, Gate, Outcome } from '../gate.ts';
-import { type KeySource, stripIncoming } from '../identity/headers.ts';
+import type { Facts, Gate, Identity, Outcome } from '../gate.ts';
+import { IDENTITY_HEADERS, identityHeaders, type KeySource, stripIncoming } from '../identity/headers.ts';
 import type { KeyStore } from '../key-store.ts';
 import type { ValidatorMetrics } from '../metrics.ts';
 import { TunnelRegistry } from '../tunnels.ts';
-import { hasBody, sendError, writeRawError } from './respond.ts';
+import { hasBody, refusalHeaders, sendError, writeRawError } from './respond.ts';
 
 // Reverse proxy to the upstream next to us (http-proxy-3: bodies stream both ways, websocket
 // upgrades pass). Before forwarding, every header a client could use to claim an identity or
@@ -45,7 +45,6 @@ const FRAMING = new Set(['content-length', 'transfer-encoding', 'host']);
 export const UPSTREAM_IDLE_MS = 4_000;
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const RETRYABLE_ERRORS = new Set(['ECONNRESET', 'EPIPE']);
-const CLIENT_HEADER_RE = /^(?:ratelimit-|retry-after)/i;
 const STARTED = Symbol('upstreamStart');
 const OUTGOING = Symbol('upstreamRequest');
 const RETRIED = Symbol('retried');
@@ -168,30 +167,33 @@ export class ReverseProxy {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const outcome = await this.#authorize(req, path);
+    const { outcome } = await this.#authorize(req, path);
     if (!outcome.allowed)
-      return sendError(res, outcome.status, outcome.code, outcome.message, outcome.headers);
-    // RateLimit-* go back to the client; identity headers go only upstream.
-    for (const k in outcome.headers) {
-      if (CLIENT_HEADER_RE.test(k)) res.setHeader(k, outcome.headers[k] as string);
+      return sendError(res, outcome.status, outcome.code, outcome.message, refusalHeaders(outcome));
+    // RateLimit-* go back to the client; identity headers go only upstream (#authorize set them).
+    const { rate } = outcome;
+    if (rate) {
+      res.setHeader('RateLimit-Limit', String(rate.limit));
+      res.setHeader('RateLimit-Remaining', String(rate.remaining));
+      res.setHeader('RateLimit-Reset', String(rate.resetSeconds));
     }
     this.#proxy.web(req, res, { target: this.#target });
   }
 
   async upgrade(req: IncomingMessage, socket: Socket, head: Buffer, path: string): Promise<void> {
-    const outcome = await this.#authorize(req, path);
+    const { outcome, facts } = await this.#authorize(req, path);
     if (!outcome.allowed)
-      return writeRawError(socket, outcome.status, outcome.code, outcome.message, outcome.headers);
+      return writeRawError(socket, outcome.status, outcome.code, outcome.message, refusalHeaders(outcome));
+    const { key, clientIp, requirement } = facts as Facts; // set whenever the gate got to decide
     // Decided again whenever the key changes or its time runs out (finding: a tunnel outlived its key).
-    const { facts } = outcome;
     this.#tunnels.open(socket, {
       presented: {
         keyId: outcome.decision.key.keyId,
         environment: outcome.decision.environment,
-        hash: hashKey(facts.key as string),
+        hash: hashKey(key as string),
       },
-      clientIp: facts.clientIp,
-      requirement: facts.requirement,
+      clientIp,
+      requirement,
     });
     // A tunnel is a connection of its own: never from (or back into) the keep-alive pool.
     this.#proxy.ws(req, socket, head, { target: this.#target, agent: false });
@@ -220,25 +222,27 @@ export class ReverseProxy {
     );
   }
 
+  /** The gate's outcome; once allowed, the request's headers are rewritten for the upstream. */
   async #authorize(
     req: IncomingMessage,
     path: string,
-  ): Promise<(Outcome & { allowed: false }) | (Outcome & { allowed: true; facts: Facts })> {
+  ): Promise<{ outcome: Outcome; facts: Facts | undefined }> {
     const peer = req.socket.remoteAddress;
     const got = this.#gate.httpFacts('proxy', req.method ?? 'GET', path, req.headers, peer);
-    if ('problem' in got)
-      return this.#gate.refuse('proxy', req.method ?? 'GET', path, undefined, got.problem);
+    if ('problem' in got) {
+      const outcome = this.#gate.refuse('proxy', req.method ?? 'GET', path, undefined, got.problem);
+      return { outcome, facts: undefined };
+    }
     const outcome = await this.#gate.evaluate(got.facts);
-    if (!outcome.allowed) return outcome;
-    this.#rewriteHeaders(req, got.keySource, peer, outcome.headers);
-    return { ...outcome, facts: got.facts };
+    if (outcome.allowed) this.#rewriteHeaders(req, got.keySource, peer, outcome.identity);
+    return { outcome, facts: got.facts };
   }
 
   #rewriteHeaders(
     req: IncomingMessage,
     keySource: KeySource | undefined,
     peer: string | undefined,
-    identity: Record<string, string>,
+    identity: Identity,
   ): void {
     const { headers } = req;
     const upgrade = req.headers.upgrade;
@@ -256,11 +260,15 @@ export class ReverseProxy {
     else delete headers['x-forwarded-for'];
     headers['x-forwarded-proto'] ??= 'http';
     if (headers.host) headers['x-forwarded-host'] ??= headers.host;
-    for (const k in identity) {
-      if (!CLIENT_HEADER_RE.test(k)) headers[k.toLowerCase()] = identity[k];
-    }
+    const ids = identityHeaders(identity.key, identity.clientIp, identity.jwt);
+    for (const k in ids) headers[UPSTREAM_NAME.get(k) ?? k.toLowerCase()] = ids[k];
   }
 }
+
+/** The identity headers as Node spells incoming names (lower case), worked out once. */
+const UPSTREAM_NAME = new Map<string, string>(
+  Object.values(IDENTITY_HEADERS).map((n) => [n, n.toLowerCase()]),
+);
 
 /** Only a request Node handed to the 'upgrade' event keeps its Upgrade header (http-proxy-3 takes websockets only). */
 function arrivedAsUpgrade(req: IncomingMessage): boolean {
