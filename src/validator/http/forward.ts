@@ -7,7 +7,7 @@ import {
   type RequestOptions,
   type ServerResponse,
 } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Histogram } from 'prom-client';
 import type { Logger } from '../../observability/logger.ts';
 import type { ValidatorMetrics } from '../metrics.ts';
@@ -85,8 +85,12 @@ export class UpstreamForwarder {
 
   constructor(opts: { url: string; timeoutMs: number; metrics: ValidatorMetrics; log: Logger }) {
     const u = new URL(opts.url);
-    this.agent = new Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS, scheduling: 'lifo' });
-    this.#request = u.protocol === 'https:' ? (httpsRequest as typeof httpRequest) : httpRequest;
+    const tls = u.protocol === 'https:';
+    // An https upstream needs an https agent: Node refuses an http one (ERR_INVALID_PROTOCOL, thrown
+    // on every request; the keep-alive pool had broken https upstreams before this file).
+    const pool = { keepAlive: true, timeout: UPSTREAM_IDLE_MS, scheduling: 'lifo' } as const;
+    this.agent = tls ? new HttpsAgent(pool) : new Agent(pool);
+    this.#request = tls ? (httpsRequest as typeof httpRequest) : httpRequest;
     const hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
     this.#base = { hostname, port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
     this.#prefix = u.pathname.endsWith('/') ? u.pathname.slice(0, -1) : u.pathname;

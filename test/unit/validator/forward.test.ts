@@ -1,6 +1,14 @@
+import { once } from 'node:events';
+import { createServer, get } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { upstreamTarget } from '../../../src/validator/http/forward.ts';
+import { createLogger } from '../../../src/observability/logger.ts';
+import { createCa, issueCert } from '../../../src/pki/index.ts';
+import { UpstreamForwarder, upstreamTarget } from '../../../src/validator/http/forward.ts';
+import { KeyStore } from '../../../src/validator/key-store.ts';
+import { ValidatorMetrics } from '../../../src/validator/metrics.ts';
 import { runs } from '../fuzz/runs.ts';
 
 // The reverse proxy passes a plain request target on byte for byte and reads any other as WHATWG URL
@@ -70,5 +78,45 @@ describe('the upstream target', () => {
     expect(upstreamTarget('/base', '/v1/x?a=1')).toBe('/base/v1/x?a=1');
     expect(upstreamTarget('/base', '/')).toBe('/base/');
     expect(upstreamTarget('', '/v1')).toBe('/v1');
+  });
+});
+
+describe('an https upstream', () => {
+  it('is reached over TLS (an https agent), so an untrusted certificate is a 502, not a thrown request', async () => {
+    const ca = await createCa('test-ca', new Date(Date.now() + 3600_000));
+    const pair = await issueCert(ca, {
+      commonName: 'upstream',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+      notAfter: new Date(Date.now() + 3600_000),
+    });
+    const upstream = createHttpsServer({ cert: pair.certPem, key: pair.keyPem }, (_req, res) =>
+      res.end('ok'),
+    );
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    const forwarder = new UpstreamForwarder({
+      url: `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      timeoutMs: 5000,
+      metrics: new ValidatorMetrics(new KeyStore(), { perKey: { enabled: false, maxKeys: 0 } }),
+      log: createLogger('test', 'error'),
+    });
+    const front = createServer((req, res) => forwarder.forward(req, res));
+    front.listen(0, '127.0.0.1');
+    await once(front, 'listening');
+    try {
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        get({ port: (front.address() as AddressInfo).port, host: '127.0.0.1', path: '/x' }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        }).on('error', reject);
+      });
+      // The test CA is not trusted: the TLS handshake fails, and that is answered as the upstream's failure.
+      expect(status).toBe(502);
+    } finally {
+      forwarder.agent.destroy();
+      front.close();
+      upstream.close();
+    }
   });
 });
