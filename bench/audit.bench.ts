@@ -11,10 +11,10 @@ import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { AuditSink } from '../src/api/events.ts';
 import type { HashRecord } from '../src/api/hash-record.ts';
 import { createAuditSink } from '../src/audit/index.ts';
 import type { AuditDecisionEvent } from '../src/audit/schema.ts';
-import type { AuditSink } from '../src/validator/audit.ts';
 import type { Validator } from '../src/validator/server.ts';
 import { authzRequest, type Bench, figure, median } from './lib.ts';
 

@@ -18,7 +18,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { UPSTREAM_IDLE_MS } from '../src/validator/http/proxy.ts';
+import { UPSTREAM_IDLE_MS } from '../src/validator/http/forward.ts';
 import { authzRequest, proxiedRequest } from './lib.ts';
 import { type SoakReport, soakSection } from './soak-report.ts';
 

@@ -1,4 +1,4 @@
-import type { DecisionEvent } from '../validator/audit.ts';
+import type { DecisionEvent } from '../api/events.ts';
 
 // The audit trail's one table: every validator decision and every controller lifecycle change, told
 // apart by `event_type`. Flat columns only (no nesting), so every Parquet reader maps them directly.
@@ -9,15 +9,8 @@ export const SCHEMA_VERSION = 1;
 
 export type EventType = 'decision' | 'lifecycle';
 
-/** What the validator hands over, plus what it may add (all optional: older validators leave them out). */
-export interface AuditDecisionEvent extends DecisionEvent {
-  /** Namespace of the ApiKey the key belongs to, when the key was found. */
-  apiKeyNamespace?: string | undefined;
-  /** Name of the ApiKey the key belongs to, when the key was found. */
-  apiKeyName?: string | undefined;
-  /** The request's id (e.g. X-Request-Id from the ingress), to join with access logs. */
-  requestId?: string | undefined;
-}
+/** What the validator hands over (its optional fields: older validators leave them out). */
+export type AuditDecisionEvent = DecisionEvent;
 
 export const LIFECYCLE_ACTIONS = [
   'created',

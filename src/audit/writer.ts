@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { AuditSink } from '../api/events.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { AuditSink } from '../validator/audit.ts';
 import { EventBuffer } from './buffer.ts';
 import { type RowGroupBuilder, RowGroupPool } from './encode.ts';
 import { FileNamer, partitionOf, sourceOfName, sourceToken } from './naming.ts';

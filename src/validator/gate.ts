@@ -1,28 +1,60 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { rateLimitHeaders, requestPathProblem } from '../rules/index.ts';
-import type { AuditSink } from './audit.ts';
+import type { AuditSink, DecisionEvent, Door } from '../api/events.ts';
+import { requestPathProblem, type TakeResult } from '../rules/index.ts';
 import type { ClientAddressResolver } from './client-address.ts';
 import type { ValidatorConfig } from './config/types.ts';
-import { type Decision, type DenyCode, decide, decidePresented, type Requirement } from './decision.ts';
-import { identityHeaders, type KeySource, readKey } from './identity/headers.ts';
+import {
+  type Decision,
+  type DecisionContext,
+  type DenyCode,
+  decide,
+  decidePresented,
+  type Requirement,
+} from './decision.ts';
+import { type KeySource, readKey } from './identity/headers.ts';
 import type { SigningKeys } from './identity/signing-keys.ts';
 import type { KeyStore } from './key-store.ts';
 import type { LastUsedReporter } from './last-used.ts';
-import type { Door, ValidatorMetrics } from './metrics.ts';
+import type { ValidatorMetrics } from './metrics.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import { type CompiledRoute, resolveRoute } from './routes.ts';
+import type { StoredKey } from './stored-key.ts';
 import type { TunnelFacts } from './tunnels.ts';
 
 // What every front door does around the decision: work out the facts (key, client address, the
-// route's permission), decide, then count it (metrics), remember it (audit, last used) and build the
-// headers the answer carries (RateLimit-*, identity). Doors differ only in where they read the facts
-// from and what they do with the answer.
+// route's permission), decide, then count it (metrics), remember it (audit, last used) and sign the
+// identity. The outcome has typed parts (the decision, the rate-limit result, the identity); each door
+// renders them as its own headers. Doors differ only in where they read the facts from and what they
+// do with the answer.
 
 export type GateCode = DenyCode | 'bad_request' | 'identity_unavailable';
 
-export type Outcome =
-  | { allowed: true; status: 200; decision: Decision & { allowed: true }; headers: Record<string, string> }
-  | { allowed: false; status: number; code: GateCode; message: string; headers: Record<string, string> };
+/** Who the allowed caller is, for the identity headers: the proven key, the client, the signed JWT. */
+export interface Identity {
+  key: StoredKey;
+  clientIp: string | undefined;
+  jwt: string | undefined;
+}
+
+export type Allowed = {
+  allowed: true;
+  status: 200;
+  decision: Decision & { allowed: true };
+  rate: TakeResult | undefined;
+  identity: Identity;
+};
+export type Refused = {
+  allowed: false;
+  status: number;
+  code: GateCode;
+  message: string;
+  /** The rate-limit result when a token was taken (a 429), for the RateLimit-* headers. */
+  rate: TakeResult | undefined;
+};
+export type Outcome = Allowed | Refused;
+
+/** What the audit trail and the metrics know of a request, decided or refused. */
+type Request = Pick<Facts, 'door' | 'method' | 'path' | 'clientIp' | 'requestId'>;
 
 export interface Facts {
   door: Door;
@@ -50,13 +82,18 @@ export interface GateDeps {
 
 export class Gate {
   readonly #d: GateDeps;
-  readonly #lookup: (keyId: string) => ReturnType<KeyStore['get']>;
-  readonly #take: RateLimiter['take'];
+  readonly #ctx: DecisionContext;
+  readonly #recheckCtx: DecisionContext;
 
   constructor(deps: GateDeps) {
     this.#d = deps;
-    this.#lookup = (id) => deps.store.get(id);
-    this.#take = (k, now) => deps.limiter.take(k, now);
+    const base = {
+      environment: deps.config.environment,
+      lookup: (id: string) => deps.store.get(id),
+      unmappedRoutes: deps.config.unmappedRoutes,
+    };
+    this.#ctx = { ...base, takeToken: (k, now) => deps.limiter.take(k, now) };
+    this.#recheckCtx = { ...base, takeToken: () => undefined };
   }
 
   /** Facts from an HTTP request: the key from its headers, the client from the peer and X-Forwarded-For. */
@@ -73,17 +110,13 @@ export class Gate {
     const match = resolveRoute(this.#d.routes, method, path);
     if ('problem' in match) return { problem: match.problem };
     const found = readKey(headers);
-    const requirement: Requirement = match.matched
-      ? { permission: match.permission }
-      : this.#d.config.unmappedRoutes === 'allow'
-        ? { anyValidKey: true }
-        : { unmapped: true };
     return {
       facts: {
         door,
         key: found?.key,
         clientIp: this.#d.resolver.resolve(peer, headers['x-forwarded-for']),
-        requirement,
+        // What an unmapped route means (refused, or any valid key) is the decision's: decision.ts.
+        requirement: match.matched ? { permission: match.permission } : UNMAPPED,
         method,
         path,
         requestId: requestIdOf(headers['x-request-id']),
@@ -100,90 +133,43 @@ export class Gate {
     clientIp: string | undefined,
     message: string,
     startMs = performance.now(),
-  ): Outcome & { allowed: false } {
-    this.#record(door, 'deny', 'bad_request', undefined, undefined, method, path, 400, clientIp, startMs);
-    return { allowed: false as const, status: 400, code: 'bad_request', message, headers: {} };
+  ): Refused {
+    this.#record({ door, method, path, clientIp }, 400, 'bad_request', undefined, startMs);
+    return { allowed: false, status: 400, code: 'bad_request', message, rate: undefined };
   }
 
   async evaluate(f: Facts): Promise<Outcome> {
     const start = performance.now();
     const nowMs = this.#d.now();
-    const d = decide(
-      { key: f.key, clientIp: f.clientIp, requirement: f.requirement, nowMs },
-      {
-        environment: this.#d.config.environment,
-        lookup: this.#lookup,
-        unmappedRoutes: this.#d.config.unmappedRoutes,
-        takeToken: this.#take,
-      },
-    );
-    const headers: Record<string, string> = d.rate ? rateLimitHeaders(d.rate) : {};
+    const d = decide({ key: f.key, clientIp: f.clientIp, requirement: f.requirement, nowMs }, this.#ctx);
     if (!d.allowed) {
-      this.#record(
-        f.door,
-        'deny',
-        d.code,
-        d.environment,
-        d.key?.keyId ?? d.keyId,
-        f.method,
-        f.path,
-        d.status,
-        f.clientIp,
-        start,
-        d.key !== undefined,
-        d.key?.record.apiKey,
-        f.requestId,
-      );
-      if (d.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="keywarden"';
-      return { allowed: false, status: d.status, code: d.code, message: d.message, headers };
+      this.#record(f, d.status, d.code, d, start);
+      return { allowed: false, status: d.status, code: d.code, message: d.message, rate: d.rate };
     }
     let jwt: string | undefined;
     if (this.#d.signing) {
       const signer = this.#d.signing.signer;
       if (!signer) {
-        this.#record(
-          f.door,
-          'deny',
-          'identity_unavailable',
-          d.environment,
-          d.key.keyId,
-          f.method,
-          f.path,
-          503,
-          f.clientIp,
-          start,
-          true,
-          d.key.record.apiKey,
-          f.requestId,
-        );
+        this.#record(f, 503, 'identity_unavailable', d, start);
         return {
           allowed: false,
           status: 503,
           code: 'identity_unavailable',
           message: 'the JWT signing key is not loaded yet',
-          headers: {},
+          rate: undefined,
         };
       }
       jwt = await signer.token(d.key, nowMs);
     }
-    identityHeaders(d.key, f.clientIp, jwt, headers);
     this.#d.lastUsed?.seen(d.key, nowMs);
-    this.#record(
-      f.door,
-      'allow',
-      'ok',
-      d.environment,
-      d.key.keyId,
-      f.method,
-      f.path,
-      200,
-      f.clientIp,
-      start,
-      true,
-      d.key.record.apiKey,
-      f.requestId,
-    );
-    return { allowed: true, status: 200, decision: d, headers };
+    this.#record(f, 200, 'ok', d, start);
+    return {
+      allowed: true,
+      status: 200,
+      decision: d,
+      rate: d.rate,
+      identity: { key: d.key, clientIp: f.clientIp, jwt },
+    };
   }
 
   /** The decision again for an open tunnel: no rate-limit token, nothing counted or audited. */
@@ -191,50 +177,34 @@ export class Gate {
     return decidePresented(
       t.presented,
       { clientIp: t.clientIp, requirement: t.requirement, nowMs },
-      {
-        environment: this.#d.config.environment,
-        lookup: this.#lookup,
-        unmappedRoutes: this.#d.config.unmappedRoutes,
-        takeToken: () => undefined,
-      },
+      this.#recheckCtx,
     );
   }
 
-  #record(
-    door: Door,
-    result: 'allow' | 'deny',
-    reason: string,
-    environment: string | undefined,
-    keyId: string | undefined,
-    method: string,
-    path: string,
-    status: number,
-    clientIp: string | undefined,
-    startMs: number,
-    proven = false,
-    apiKey?: { namespace: string; name: string },
-    requestId?: string,
-  ): void {
-    // The event is built once, here, and handed to the sink as is (the sink keeps it, no copy).
-    const seconds = (performance.now() - startMs) / 1000;
-    this.#d.metrics.decision(door, result, reason, environment, seconds, proven ? keyId : undefined);
-    this.#d.audit.record({
+  /** One event per request, built here and handed as is to the metrics and the audit sink (no copy). */
+  #record(r: Request, status: number, reason: string, d: Decision | undefined, startMs: number): void {
+    const proven = d?.key;
+    const event: DecisionEvent = {
       timeMs: this.#d.now(),
-      door,
-      keyId,
-      environment,
-      method,
-      path,
+      door: r.door,
+      keyId: proven?.keyId ?? (d && !d.allowed ? d.keyId : undefined),
+      environment: d?.environment,
+      method: r.method,
+      path: r.path,
       status,
       reason,
-      clientIp,
-      latencyMs: seconds * 1000,
-      apiKeyNamespace: apiKey?.namespace,
-      apiKeyName: apiKey?.name,
-      requestId,
-    });
+      clientIp: r.clientIp,
+      latencyMs: performance.now() - startMs,
+      apiKeyNamespace: proven?.record.apiKey.namespace,
+      apiKeyName: proven?.record.apiKey.name,
+      requestId: r.requestId,
+    };
+    this.#d.metrics.decision(event);
+    this.#d.audit.record(event);
   }
 }
+
+const UNMAPPED: Requirement = { unmapped: true };
 
 /** A request id worth keeping: printable, bounded (it lands in the audit trail). */
 function requestIdOf(v: string | string[] | undefined): string | undefined {

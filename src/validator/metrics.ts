@@ -1,5 +1,6 @@
 import type { Counter, Histogram, Registry } from 'prom-client';
-import { createMetrics } from '../observability/metrics.ts';
+import type { DecisionEvent, Door } from '../api/events.ts';
+import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import type { KeyStore } from './key-store.ts';
 
 // Prometheus metrics. Every label has a bounded set of values: result (2), reason (the deny codes),
@@ -18,7 +19,8 @@ interface Bound {
   pendingRateLimited: number;
 }
 
-export type Door = 'authz' | 'proxy' | 'verify';
+/** door → environment → reason → the bound label set (each level a lookup of an already-made string). */
+type BoundSets = Map<Door, Map<string, Map<string, Bound>>>;
 
 export class ValidatorMetrics {
   readonly registry: Registry;
@@ -33,11 +35,10 @@ export class ValidatorMetrics {
   readonly #perKey: Counter<'key_id' | 'result'> | undefined;
   readonly #perKeySeen = new Set<string>();
   readonly #perKeyMax: number;
-  readonly #bound = new Map<string, Bound>();
+  readonly #bound: BoundSets = new Map();
   readonly #doorLabels = new Map<Door, { door: Door }>();
 
   constructor(store: KeyStore, opts: { perKey: { enabled: boolean; maxKeys: number }; now?: () => number }) {
-    const now = opts.now ?? Date.now;
     const m = createMetrics();
     this.registry = m.registry;
     const bound = this.#bound;
@@ -46,7 +47,7 @@ export class ValidatorMetrics {
       'Decisions by result (allow, deny), reason (ok or the error code), key environment and front door.',
       ['result', 'reason', 'environment', 'door'],
       function () {
-        for (const b of bound.values()) {
+        for (const b of boundSets(bound)) {
           if (b.pending > 0) this.inc(b.labels, b.pending);
           b.pending = 0;
         }
@@ -63,7 +64,7 @@ export class ValidatorMetrics {
       'Requests refused with 429 because their key was over its rate limit.',
       ['environment'],
       function () {
-        for (const b of bound.values()) {
+        for (const b of boundSets(bound)) {
           if (b.rateLimited && b.pendingRateLimited > 0) this.inc(b.rateLimited, b.pendingRateLimited);
           b.pendingRateLimited = 0;
         }
@@ -93,42 +94,7 @@ export class ValidatorMetrics {
       'Websocket tunnels cut because their key stopped being valid for them, by reason (the deny code).',
       ['reason'],
     );
-    m.gauge(
-      'keywarden_validator_keys',
-      'Keys in the key store by state (active, disabled, expired) and environment.',
-      ['state', 'environment'],
-      function () {
-        this.reset();
-        const t = now();
-        const counts = new Map<string, number>();
-        for (const k of store.keys()) {
-          const state = k.record.disabled ? 'disabled' : k.expiresAtMs <= t ? 'expired' : 'active';
-          const id = `${state}|${k.record.environment}`;
-          counts.set(id, (counts.get(id) ?? 0) + 1);
-        }
-        for (const [id, n] of counts) {
-          const [state = '', environment = ''] = id.split('|');
-          this.set({ state, environment }, n);
-        }
-      },
-    );
-    // A timestamp, not an age: Prometheus computes the age (time() - ...) and a stalled scrape cannot freeze it.
-    m.gauge(
-      'keywarden_validator_key_store_last_update_timestamp_seconds',
-      'Unix time the key store last heard from the API server (event, bookmark or list); 0 before the first list.',
-      [],
-      function () {
-        this.set(store.lastUpdateMs / 1000);
-      },
-    );
-    m.gauge(
-      'keywarden_validator_key_store_synced',
-      '1 once the key store has listed every watched namespace.',
-      [],
-      function () {
-        this.set(store.synced ? 1 : 0);
-      },
-    );
+    keyStoreGauges(m, store, opts.now ?? Date.now);
     this.#perKeyMax = opts.perKey.maxKeys;
     if (opts.perKey.enabled) {
       this.#perKey = m.counter(
@@ -139,39 +105,92 @@ export class ValidatorMetrics {
     }
   }
 
-  /** Records one decision. `keyId` only when the key was proven (never an arbitrary client string). */
-  decision(
-    door: Door,
-    result: 'allow' | 'deny',
-    reason: string,
-    environment: string | undefined,
-    seconds: number,
-    keyId?: string,
-  ): void {
-    const env = environment ?? 'unknown';
-    const id = `${door}|${result}|${reason}|${env}`;
-    let b = this.#bound.get(id);
-    if (!b) {
-      b = {
-        labels: { result, reason, environment: env, door },
-        pending: 0,
-        rateLimited: reason === 'rate_limited' ? { environment: env } : undefined,
-        pendingRateLimited: 0,
-      };
-      this.#bound.set(id, b);
-    }
+  /** Records one decision. The key id is counted only for a proven key (the event names its ApiKey). */
+  decision(e: DecisionEvent): void {
+    const result = e.status === 200 ? 'allow' : 'deny';
+    const b = this.#boundFor(e.door, result, e.reason, e.environment ?? 'unknown');
     b.pending++;
     if (b.rateLimited) b.pendingRateLimited++;
-    let doorLabels = this.#doorLabels.get(door);
+    let doorLabels = this.#doorLabels.get(e.door);
     if (!doorLabels) {
-      doorLabels = { door };
-      this.#doorLabels.set(door, doorLabels);
+      doorLabels = { door: e.door };
+      this.#doorLabels.set(e.door, doorLabels);
     }
-    this.decisionSeconds.observe(doorLabels, seconds);
+    this.decisionSeconds.observe(doorLabels, e.latencyMs / 1000);
+    const keyId = e.apiKeyName !== undefined ? e.keyId : undefined;
     if (this.#perKey && keyId) {
       if (!this.#perKeySeen.has(keyId) && this.#perKeySeen.size < this.#perKeyMax)
         this.#perKeySeen.add(keyId);
       this.#perKey.inc({ key_id: this.#perKeySeen.has(keyId) ? keyId : 'other', result });
     }
   }
+
+  #boundFor(door: Door, result: 'allow' | 'deny', reason: string, environment: string): Bound {
+    let byEnv = this.#bound.get(door);
+    if (!byEnv) {
+      byEnv = new Map();
+      this.#bound.set(door, byEnv);
+    }
+    let byReason = byEnv.get(environment);
+    if (!byReason) {
+      byReason = new Map();
+      byEnv.set(environment, byReason);
+    }
+    let b = byReason.get(reason);
+    if (!b) {
+      // A reason belongs to one result (ok: allow; every code: deny), so it need not be a level.
+      b = {
+        labels: { result, reason, environment, door },
+        pending: 0,
+        rateLimited: reason === 'rate_limited' ? { environment } : undefined,
+        pendingRateLimited: 0,
+      };
+      byReason.set(reason, b);
+    }
+    return b;
+  }
+}
+
+function* boundSets(bound: BoundSets): Iterable<Bound> {
+  for (const byEnv of bound.values()) for (const byReason of byEnv.values()) yield* byReason.values();
+}
+
+/** The key store's state, read at scrape time: keys by state and environment, last update, synced. */
+function keyStoreGauges(m: Metrics, store: KeyStore, now: () => number): void {
+  m.gauge(
+    'keywarden_validator_keys',
+    'Keys in the key store by state (active, disabled, expired) and environment.',
+    ['state', 'environment'],
+    function () {
+      this.reset();
+      const t = now();
+      const counts = new Map<string, number>();
+      for (const k of store.keys()) {
+        const state = k.record.disabled ? 'disabled' : k.expiresAtMs <= t ? 'expired' : 'active';
+        const id = `${state}|${k.record.environment}`;
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      for (const [id, n] of counts) {
+        const [state = '', environment = ''] = id.split('|');
+        this.set({ state, environment }, n);
+      }
+    },
+  );
+  // A timestamp, not an age: Prometheus computes the age (time() - ...) and a stalled scrape cannot freeze it.
+  m.gauge(
+    'keywarden_validator_key_store_last_update_timestamp_seconds',
+    'Unix time the key store last heard from the API server (event, bookmark or list); 0 before the first list.',
+    [],
+    function () {
+      this.set(store.lastUpdateMs / 1000);
+    },
+  );
+  m.gauge(
+    'keywarden_validator_key_store_synced',
+    '1 once the key store has listed every watched namespace.',
+    [],
+    function () {
+      this.set(store.synced ? 1 : 0);
+    },
+  );
 }

@@ -1,12 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { type AuditSink, type Door, NO_AUDIT } from '../api/events.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { answerClientErrors } from '../observability/client-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { requestPathProblem } from '../rules/index.ts';
 import { type Check, type Component, OK } from '../runtime/component.ts';
 import { closeServer, listen, listeningPort } from '../runtime/listen.ts';
-import { type AuditSink, NO_AUDIT } from './audit.ts';
 import { ClientAddressResolver } from './client-address.ts';
 import type { ValidatorConfig } from './config/types.ts';
 import { Gate } from './gate.ts';
@@ -17,7 +17,7 @@ import { handleVerify, VERIFY_PATH } from './http/verify.ts';
 import { SigningKeys } from './identity/signing-keys.ts';
 import { KeyStore } from './key-store.ts';
 import { LastUsedReporter } from './last-used.ts';
-import { type Door, ValidatorMetrics } from './metrics.ts';
+import { ValidatorMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { compileRoutes, splitTarget } from './routes.ts';
 

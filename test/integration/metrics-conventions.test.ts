@@ -11,7 +11,7 @@ import { type MetricType, metricNameProblems } from '../../src/observability/met
 import { KeyStore } from '../../src/validator/key-store.ts';
 import { ValidatorMetrics } from '../../src/validator/metrics.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
-import { makeKey } from '../unit/validator/fixtures.ts';
+import { decisionEvent, makeKey } from '../unit/validator/fixtures.ts';
 import { promtoolCheckMetrics } from './support/promtool.ts';
 
 // Every component's /metrics page, from the very registries the servers build (with the audit trail's
@@ -48,8 +48,8 @@ beforeAll(async () => {
   const store = new KeyStore();
   store.upsert(makeKey().secret);
   const validator = new ValidatorMetrics(store, { perKey: { enabled: true, maxKeys: 10 } });
-  validator.decision('proxy', 'allow', 'ok', 'production', 0.0001, 'AAAAAAAAAAAA');
-  validator.decision('authz', 'deny', 'key_unknown', undefined, 0.0001);
+  validator.decision(decisionEvent('proxy', 'ok', 'production', 'AAAAAAAAAAAA'));
+  validator.decision(decisionEvent('authz', 'key_unknown', undefined));
   validator.upstreamSeconds.observe({ code_class: '2xx' }, 0.01);
   validator.lastUsedWrites.inc({ outcome: 'written' });
   registerAuditMetrics(validator.registry, sink);

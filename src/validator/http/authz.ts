@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gate } from '../gate.ts';
-import { isIdentityHeader } from '../identity/headers.ts';
-import { sendError } from './respond.ts';
+import { identityHeaders, isIdentityHeader } from '../identity/headers.ts';
+import { rateHeaders, refusalHeaders, sendError } from './respond.ts';
 import { parseTarget, type Target, targetText } from './target.ts';
 
 // Forward auth: a proxy asks "may this request pass?" and we answer 200 (with every identity header
@@ -121,13 +121,14 @@ export async function handleAuthz(
       ? gate.refuse('authz', orig.method, origPath, undefined, got.problem)
       : await gate.evaluate(got.facts);
   if (outcome.allowed) {
-    // The gate's headers object is this answer's own: completed in place, not copied.
-    const headers = outcome.headers;
+    // The identity headers for the proxy to copy upstream, after the rate-limit state.
+    const { key, clientIp, jwt } = outcome.identity;
+    const headers = identityHeaders(key, clientIp, jwt, rateHeaders(outcome.rate));
     headers['Content-Length'] = '0';
     headers['Cache-Control'] = 'no-store';
     res.writeHead(200, headers);
     res.end();
     return;
   }
-  sendError(res, status(outcome.status), outcome.code, outcome.message, outcome.headers);
+  sendError(res, status(outcome.status), outcome.code, outcome.message, refusalHeaders(outcome));
 }

@@ -1,34 +1,25 @@
-import {
-  Agent,
-  type ClientRequest,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../../observability/logger.ts';
 import { hashKey } from '../../rules/index.ts';
 import type { ClientAddressResolver } from '../client-address.ts';
-import type { Facts, Gate, Outcome } from '../gate.ts';
-import { type KeySource, stripIncoming } from '../identity/headers.ts';
+import type { Facts, Gate, Identity, Outcome } from '../gate.ts';
+import { IDENTITY_HEADERS, identityHeaders, type KeySource, stripIncoming } from '../identity/headers.ts';
 import type { KeyStore } from '../key-store.ts';
 import type { ValidatorMetrics } from '../metrics.ts';
 import { TunnelRegistry } from '../tunnels.ts';
-import { hasBody, sendError, writeRawError } from './respond.ts';
+import { dropHopByHop, UpstreamForwarder } from './forward.ts';
+import { refusalHeaders, sendError, writeRawError } from './respond.ts';
 
-// Reverse proxy to the upstream next to us (http-proxy-3: bodies stream both ways, websocket
-// upgrades pass). Before forwarding, every header a client could use to claim an identity or
-// a forwarding chain is replaced with what we know.
+// Reverse proxy to the upstream next to us. Before forwarding, every header a client could use to
+// claim an identity or a forwarding chain is replaced with what we know. HTTP requests go through
+// forward.ts (node:http, keep-alive pool, bodies streamed both ways); websocket upgrades through
+// http-proxy-3, each on a connection of its own.
 //
-// Keep-alive on both sides: client connections stay open across answers (allowed or refused), and
-// upstream connections are pooled (one agent; most recently used socket first, so the pool stays
-// small and warm). Hop-by-hop headers (RFC 9110 7.6.1) are never passed on, in either direction, so
-// one side's `Connection: close` or `Keep-Alive` never decides about the other side's connection.
-// A pooled socket the upstream closed while idle is dropped before the upstream's own idle timeout
-// (its `Keep-Alive: timeout=` hint, else UPSTREAM_IDLE_MS); if a request still meets one that closed
-// under it, a request without a body and with an idempotent method is sent once more on a new
-// connection rather than answered 502.
+// Keep-alive on both sides: client connections stay open across answers (allowed or refused).
+// Hop-by-hop headers (RFC 9110 7.6.1) are never passed on, in either direction, so one side's
+// `Connection: close` or `Keep-Alive` never decides about the other side's connection.
 
 const FORWARDING_HEADERS = [
   'forwarded',
@@ -37,36 +28,6 @@ const FORWARDING_HEADERS = [
   'x-forwarded-port',
   'x-real-ip',
 ];
-/** RFC 9110 7.6.1, plus the old Proxy-Connection; plus whatever a Connection header names. */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'];
-/** Never removed when a Connection header names them: Node frames the body from these. */
-const FRAMING = new Set(['content-length', 'transfer-encoding', 'host']);
-/** Idle upstream sockets older than this are closed by us first (Node's own servers wait 5 s). */
-export const UPSTREAM_IDLE_MS = 4_000;
-const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const RETRYABLE_ERRORS = new Set(['ECONNRESET', 'EPIPE']);
-const CLIENT_HEADER_RE = /^(?:ratelimit-|retry-after)/i;
-const STARTED = Symbol('upstreamStart');
-const OUTGOING = Symbol('upstreamRequest');
-const RETRIED = Symbol('retried');
-
-type ProxiedRequest = IncomingMessage & {
-  [STARTED]?: number;
-  [OUTGOING]?: ClientRequest;
-  [RETRIED]?: boolean;
-};
-
-/** Removes the hop-by-hop headers and those a Connection header names (framing headers stay). */
-function dropHopByHop(headers: IncomingHttpHeaders): void {
-  const named = headers.connection;
-  if (named) {
-    for (const token of (Array.isArray(named) ? named.join(',') : named).split(',')) {
-      const name = token.trim().toLowerCase();
-      if (name && !FRAMING.has(name)) delete headers[name];
-    }
-  }
-  for (const h of HOP_BY_HOP) delete headers[h];
-}
 
 export class ReverseProxy {
   readonly #proxy: ProxyServer;
@@ -74,7 +35,7 @@ export class ReverseProxy {
   readonly #resolver: ClientAddressResolver;
   readonly #target: string;
   readonly #tunnels: TunnelRegistry;
-  readonly #agent: Agent;
+  readonly #forwarder: UpstreamForwarder;
 
   constructor(opts: {
     gate: Gate;
@@ -98,100 +59,53 @@ export class ReverseProxy {
     });
     this.#resolver = opts.resolver;
     this.#target = opts.url;
-    this.#agent = new Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS, scheduling: 'lifo' });
+    this.#forwarder = new UpstreamForwarder(opts);
     this.#proxy = createProxyServer({
       target: opts.url,
       proxyTimeout: opts.timeoutMs,
       xfwd: false,
       ws: true,
-      agent: this.#agent,
-      // The answer is written here, without the upstream's hop-by-hop headers.
-      selfHandleResponse: true,
-    });
-    this.#proxy.on('proxyReq', (proxyReq, req) => {
-      const r = req as ProxiedRequest;
-      r[STARTED] = performance.now();
-      r[OUTGOING] = proxyReq;
     });
     this.#proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
       proxyReq.on('upgrade', (_res, upstream: Socket) =>
         this.#tunnels.attachUpstream(socket as Socket, upstream),
       );
     });
-    this.#proxy.on('proxyRes', (proxyRes, req, res) => {
-      const start = (req as ProxiedRequest)[STARTED];
-      const status = proxyRes.statusCode ?? 502;
-      if (start !== undefined) {
-        opts.metrics.upstreamSeconds.observe(
-          { code_class: `${Math.floor(status / 100)}xx` },
-          (performance.now() - start) / 1000,
-        );
-      }
-      const headers = { ...proxyRes.headers };
-      dropHopByHop(headers);
-      // Node frames the answer to our client itself (chunked when there is no Content-Length).
-      delete headers['transfer-encoding'];
-      res.writeHead(status, proxyRes.statusMessage, headers);
-      // Streamed by hand, with backpressure: pipeline builds an AbortController per answer and pipe
-      // adds seven listeners (together a sixth of the proxy's CPU in the profile). A client that goes
-      // away ends the upstream request (http-proxy-3); an upstream that breaks off breaks off ours.
-      proxyRes.on('data', (chunk: Buffer) => {
-        if (!res.write(chunk)) {
-          proxyRes.pause();
-          res.once('drain', () => proxyRes.resume());
-        }
-      });
-      proxyRes.once('end', () => res.end());
-      proxyRes.once('error', (err) => {
-        opts.log.warn({ err: err.message, upstream: opts.url }, 'upstream answer cut short');
-        res.destroy();
-      });
-    });
-    this.#proxy.on('error', (err, req, resOrSocket) => {
-      if (!('writeHead' in resOrSocket)) {
-        opts.metrics.upstreamErrors.inc();
-        (resOrSocket as Socket).destroy();
-        return;
-      }
-      const res = resOrSocket as ServerResponse;
-      const r = req as ProxiedRequest;
-      if (this.#retryable(r, res, err as NodeJS.ErrnoException)) {
-        r[RETRIED] = true;
-        // A socket the upstream closed while idle: once more, on a connection of its own.
-        this.#proxy.web(req, res, { target: this.#target, agent: false });
-        return;
-      }
+    // Only websocket tunnels pass through http-proxy-3: its errors arrive with the client's socket.
+    this.#proxy.on('error', (_err, _req, resOrSocket) => {
       opts.metrics.upstreamErrors.inc();
-      opts.log.warn({ err: err.message, upstream: opts.url }, 'upstream request failed');
-      sendError(res, 502, 'upstream_unavailable', 'the upstream did not answer');
+      if ('destroy' in resOrSocket) resOrSocket.destroy();
     });
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const outcome = await this.#authorize(req, path);
+    const { outcome } = await this.#authorize(req, path);
     if (!outcome.allowed)
-      return sendError(res, outcome.status, outcome.code, outcome.message, outcome.headers);
-    // RateLimit-* go back to the client; identity headers go only upstream.
-    for (const k in outcome.headers) {
-      if (CLIENT_HEADER_RE.test(k)) res.setHeader(k, outcome.headers[k] as string);
+      return sendError(res, outcome.status, outcome.code, outcome.message, refusalHeaders(outcome));
+    // RateLimit-* go back to the client; identity headers go only upstream (#authorize set them).
+    const { rate } = outcome;
+    if (rate) {
+      res.setHeader('RateLimit-Limit', String(rate.limit));
+      res.setHeader('RateLimit-Remaining', String(rate.remaining));
+      res.setHeader('RateLimit-Reset', String(rate.resetSeconds));
     }
-    this.#proxy.web(req, res, { target: this.#target });
+    this.#forwarder.forward(req, res);
   }
 
   async upgrade(req: IncomingMessage, socket: Socket, head: Buffer, path: string): Promise<void> {
-    const outcome = await this.#authorize(req, path);
+    const { outcome, facts } = await this.#authorize(req, path);
     if (!outcome.allowed)
-      return writeRawError(socket, outcome.status, outcome.code, outcome.message, outcome.headers);
+      return writeRawError(socket, outcome.status, outcome.code, outcome.message, refusalHeaders(outcome));
+    const { key, clientIp, requirement } = facts as Facts; // set whenever the gate got to decide
     // Decided again whenever the key changes or its time runs out (finding: a tunnel outlived its key).
-    const { facts } = outcome;
     this.#tunnels.open(socket, {
       presented: {
         keyId: outcome.decision.key.keyId,
         environment: outcome.decision.environment,
-        hash: hashKey(facts.key as string),
+        hash: hashKey(key as string),
       },
-      clientIp: facts.clientIp,
-      requirement: facts.requirement,
+      clientIp,
+      requirement,
     });
     // A tunnel is a connection of its own: never from (or back into) the keep-alive pool.
     this.#proxy.ws(req, socket, head, { target: this.#target, agent: false });
@@ -205,40 +119,30 @@ export class ReverseProxy {
   close(): void {
     this.#tunnels.stop();
     this.#proxy.close();
-    this.#agent.destroy();
+    this.#forwarder.agent.destroy();
   }
 
-  /** Sent once more only when nothing was answered and nothing but headers was sent (no body). */
-  #retryable(req: ProxiedRequest, res: ServerResponse, err: NodeJS.ErrnoException): boolean {
-    return (
-      !req[RETRIED] &&
-      req[OUTGOING]?.reusedSocket === true &&
-      RETRYABLE_ERRORS.has(err.code ?? '') &&
-      !res.headersSent &&
-      RETRYABLE_METHODS.has(req.method ?? '') &&
-      !hasBody(req)
-    );
-  }
-
+  /** The gate's outcome; once allowed, the request's headers are rewritten for the upstream. */
   async #authorize(
     req: IncomingMessage,
     path: string,
-  ): Promise<(Outcome & { allowed: false }) | (Outcome & { allowed: true; facts: Facts })> {
+  ): Promise<{ outcome: Outcome; facts: Facts | undefined }> {
     const peer = req.socket.remoteAddress;
     const got = this.#gate.httpFacts('proxy', req.method ?? 'GET', path, req.headers, peer);
-    if ('problem' in got)
-      return this.#gate.refuse('proxy', req.method ?? 'GET', path, undefined, got.problem);
+    if ('problem' in got) {
+      const outcome = this.#gate.refuse('proxy', req.method ?? 'GET', path, undefined, got.problem);
+      return { outcome, facts: undefined };
+    }
     const outcome = await this.#gate.evaluate(got.facts);
-    if (!outcome.allowed) return outcome;
-    this.#rewriteHeaders(req, got.keySource, peer, outcome.headers);
-    return { ...outcome, facts: got.facts };
+    if (outcome.allowed) this.#rewriteHeaders(req, got.keySource, peer, outcome.identity);
+    return { outcome, facts: got.facts };
   }
 
   #rewriteHeaders(
     req: IncomingMessage,
     keySource: KeySource | undefined,
     peer: string | undefined,
-    identity: Record<string, string>,
+    identity: Identity,
   ): void {
     const { headers } = req;
     const upgrade = req.headers.upgrade;
@@ -256,11 +160,15 @@ export class ReverseProxy {
     else delete headers['x-forwarded-for'];
     headers['x-forwarded-proto'] ??= 'http';
     if (headers.host) headers['x-forwarded-host'] ??= headers.host;
-    for (const k in identity) {
-      if (!CLIENT_HEADER_RE.test(k)) headers[k.toLowerCase()] = identity[k];
-    }
+    const ids = identityHeaders(identity.key, identity.clientIp, identity.jwt);
+    for (const k in ids) headers[UPSTREAM_NAME.get(k) ?? k.toLowerCase()] = ids[k];
   }
 }
+
+/** The identity headers as Node spells incoming names (lower case), worked out once. */
+const UPSTREAM_NAME = new Map<string, string>(
+  Object.values(IDENTITY_HEADERS).map((n) => [n, n.toLowerCase()]),
+);
 
 /** Only a request Node handed to the 'upgrade' event keeps its Upgrade header (http-proxy-3 takes websockets only). */
 function arrivedAsUpgrade(req: IncomingMessage): boolean {

@@ -1,12 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { rateLimitHeaders, type TakeResult } from '../../rules/index.ts';
+import type { Refused } from '../gate.ts';
 
 // Error answers: `{"error":{"code":"key_unknown","message":"..."}}`. Codes are stable (clients may
 // branch on them); messages are fixed texts that never quote the request, so never the key.
 
 export function errorBody(code: string, message: string): string {
   return JSON.stringify({ error: { code, message } });
+}
+
+/** RateLimit-* (and Retry-After once refused) for a request that took a token; none for one that did not. */
+export const rateHeaders = (rate: TakeResult | undefined): Record<string, string> =>
+  rate ? rateLimitHeaders(rate) : {};
+
+/** The headers of a refusal: the rate-limit state, and the Bearer challenge with a 401. */
+export function refusalHeaders(o: Refused): Record<string, string> {
+  const headers = rateHeaders(o.rate);
+  if (o.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="keywarden"';
+  return headers;
 }
 
 /** True when the request announces a body. */

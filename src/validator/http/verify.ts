@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseClientAddress, parsePermission } from '../../rules/index.ts';
+import { parseClientAddress, parseRequiredPermission } from '../../rules/index.ts';
 import type { ClientAddressResolver } from '../client-address.ts';
 import type { Gate } from '../gate.ts';
 import { readKey } from '../identity/headers.ts';
-import { errorBody, sendError, sendJson } from './respond.ts';
+import { errorBody, rateHeaders, sendError, sendJson } from './respond.ts';
 
 // POST /v1/keys/verify {"key": "...", "permission"?: "devices:read", "sourceIp"?: "203.0.113.7"}
 // For services that check keys themselves. The same decision as the other doors (it takes a
@@ -65,8 +65,9 @@ export async function handleVerify(
     sendJson(res, o.status, errorBody('bad_request', message));
   };
   if (body.key !== undefined && typeof body.key !== 'string') return bad('key must be a string');
-  if (body.permission !== undefined && !parsePermission(body.permission).ok)
-    return bad('permission must be resource:action, e.g. devices:read');
+  // The rule of a route's permission (src/rules): one concrete resource:action, never a wildcard.
+  if (body.permission !== undefined && !parseRequiredPermission(body.permission).ok)
+    return bad('permission must be one resource:action, e.g. devices:read (no wildcard)');
   let clientIp: string | undefined;
   if (body.sourceIp !== undefined) {
     if (!trusted.isTrusted(req.socket.remoteAddress))
@@ -85,16 +86,13 @@ export async function handleVerify(
     method: 'POST',
     path: VERIFY_PATH,
   });
-  const rate = outcome.headers['RateLimit-Limit']
-    ? {
-        limit: Number(outcome.headers['RateLimit-Limit']),
-        remaining: Number(outcome.headers['RateLimit-Remaining']),
-        resetSeconds: Number(outcome.headers['RateLimit-Reset']),
-      }
-    : undefined;
-  const headers = Object.fromEntries(
-    Object.entries(outcome.headers).filter(([k]) => /^(?:ratelimit-|retry-after)/i.test(k)),
-  );
+  const rate = outcome.rate && {
+    limit: outcome.rate.limit,
+    remaining: outcome.rate.remaining,
+    resetSeconds: outcome.rate.resetSeconds,
+  };
+  // The rate-limit state only: the answer is a 200 either way, so no Bearer challenge.
+  const headers = rateHeaders(outcome.rate);
   if (!outcome.allowed) {
     return sendJson(
       res,

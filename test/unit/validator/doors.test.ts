@@ -419,6 +419,24 @@ describe('POST /v1/keys/verify', () => {
     expect((await verify({ key: good.key, permission: 'BAD' })).status).toBe(400);
     expect((await call(doors(), { path: '/v1/keys/verify' })).status).toBe(405);
   });
+
+  it('refuses a wildcard permission, as a route does (one rule: src/rules parseRequiredPermission)', async () => {
+    // A key holding the literal wildcard would pass a `devices:*` question that no route may ask.
+    const wild = makeKey({ permissions: ['devices:*'] });
+    store.upsert(structuredClone(wild.secret));
+    try {
+      for (const key of [good.key, wild.key]) {
+        const r = await verify({ key, permission: 'devices:*' });
+        expect(r.status).toBe(400);
+        expect(r.json()).toMatchObject({ error: { code: 'bad_request' } });
+      }
+      expect((await verify({ key: wild.key, permission: 'devices:read' })).json()).toMatchObject({
+        valid: true,
+      });
+    } finally {
+      store.remove(`${wild.secret.metadata.namespace}/${wild.secret.metadata.name}`);
+    }
+  });
 });
 
 describe('admin port', () => {

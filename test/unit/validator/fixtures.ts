@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { DecisionEvent, Door } from '../../../src/api/events.ts';
 import {
   HASH_RECORD_KEY,
   HASH_SECRET_TYPE,
@@ -65,5 +66,28 @@ export function secretFor(record: HashRecord): SecretLike {
       ownerReferences: [{ kind: 'ApiKey', name: record.apiKey.name, uid: record.apiKey.uid }],
     },
     data: { [HASH_RECORD_KEY]: Buffer.from(JSON.stringify(record)).toString('base64') },
+  };
+}
+
+/** A decision event as the gate records it: a proven key names its ApiKey. */
+export function decisionEvent(
+  door: Door,
+  reason: string,
+  environment: string | undefined,
+  provenKeyId?: string,
+): DecisionEvent {
+  return {
+    timeMs: 0,
+    door,
+    keyId: provenKeyId,
+    environment,
+    method: 'GET',
+    path: '/',
+    status: reason === 'ok' ? 200 : 401,
+    reason,
+    clientIp: undefined,
+    latencyMs: 0.1,
+    apiKeyNamespace: provenKeyId ? 'team-a' : undefined,
+    apiKeyName: provenKeyId ? 'k' : undefined,
   };
 }

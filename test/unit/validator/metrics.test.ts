@@ -1,25 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../src/validator/key-store.ts';
 import { ValidatorMetrics } from '../../../src/validator/metrics.ts';
-import { makeKey } from './fixtures.ts';
+import { decisionEvent as event, makeKey } from './fixtures.ts';
 
 describe('validator metrics', () => {
   it('keeps per-key series opt-in and bounded', async () => {
     const store = new KeyStore();
     const off = new ValidatorMetrics(store, { perKey: { enabled: false, maxKeys: 2 } });
-    off.decision('proxy', 'allow', 'ok', 'production', 0.0001, 'AAAAAAAAAAAA');
+    off.decision(event('proxy', 'ok', 'production', 'AAAAAAAAAAAA'));
     expect(await off.registry.metrics()).not.toContain('key_id');
 
     const on = new ValidatorMetrics(store, { perKey: { enabled: true, maxKeys: 2 } });
     for (const id of ['AAAAAAAAAAAA', 'BBBBBBBBBBBB', 'CCCCCCCCCCCC', 'DDDDDDDDDDDD', 'AAAAAAAAAAAA']) {
-      on.decision('proxy', 'allow', 'ok', 'production', 0.0001, id);
+      on.decision(event('proxy', 'ok', 'production', id));
     }
-    on.decision('proxy', 'deny', 'key_unknown', 'production', 0.0001);
+    on.decision(event('proxy', 'key_unknown', 'production'));
+    // A key id that failed the secret check is a client's string: never a label.
+    on.decision({ ...event('proxy', 'key_unknown', 'production'), keyId: 'EEEEEEEEEEEE' });
     const text = await on.registry.metrics();
     expect(text).toContain('keywarden_validator_key_decisions_total{key_id="AAAAAAAAAAAA",result="allow"} 2');
     expect(text).toContain('keywarden_validator_key_decisions_total{key_id="BBBBBBBBBBBB",result="allow"} 1');
     expect(text).toContain('keywarden_validator_key_decisions_total{key_id="other",result="allow"} 2');
     expect(text).not.toContain('CCCCCCCCCCCC');
+    expect(text).not.toContain('EEEEEEEEEEEE');
   });
 
   it('decision counts are exact across scrapes: counted between them, never twice', async () => {
@@ -29,14 +32,14 @@ describe('validator metrics', () => {
     const allow = 'decisions_total{result="allow",reason="ok",environment="production",door="authz"}';
     const limited = 'decisions_total{result="deny",reason="rate_limited",environment="staging",door="proxy"}';
     const perEnv = 'rate_limited_requests_total{environment="staging"}';
-    for (let i = 0; i < 3; i++) m.decision('authz', 'allow', 'ok', 'production', 0.0001);
-    m.decision('proxy', 'deny', 'rate_limited', 'staging', 0.0001);
+    for (let i = 0; i < 3; i++) m.decision(event('authz', 'ok', 'production'));
+    m.decision(event('proxy', 'rate_limited', 'staging'));
     let text = await m.registry.metrics();
     expect([series(text, allow), series(text, limited), series(text, perEnv)]).toEqual([3, 1, 1]);
     text = await m.registry.metrics();
     expect([series(text, allow), series(text, limited), series(text, perEnv)]).toEqual([3, 1, 1]);
-    for (let i = 0; i < 2; i++) m.decision('proxy', 'deny', 'rate_limited', 'staging', 0.0001);
-    m.decision('authz', 'allow', 'ok', 'production', 0.0001);
+    for (let i = 0; i < 2; i++) m.decision(event('proxy', 'rate_limited', 'staging'));
+    m.decision(event('authz', 'ok', 'production'));
     text = await m.registry.metrics();
     expect([series(text, allow), series(text, limited), series(text, perEnv)]).toEqual([4, 3, 3]);
     expect(text).toMatch(/keywarden_validator_decision_duration_seconds_count\{door="authz"\} 4/);

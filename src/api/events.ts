@@ -1,8 +1,10 @@
-import type { Door } from './metrics.ts';
+// The decision event: what the validator tells the audit trail (and its own metrics) about every
+// request it decided. Shared by src/validator (which emits it) and src/audit (which stores it), so
+// neither imports the other. Events never carry the key, only its id, and paths never carry the query
+// string (it may hold secrets of other kinds).
 
-// Where each decision goes for the audit trail. The Parquet writer plugs in here; the validator only
-// promises to call record() for every decision and flush() on shutdown. Events never carry the key,
-// only its id, and paths never carry the query string (it may hold secrets of other kinds).
+/** The validator's front door a request came through. */
+export type Door = 'authz' | 'proxy' | 'verify';
 
 export interface DecisionEvent {
   timeMs: number;
@@ -23,10 +25,13 @@ export interface DecisionEvent {
    */
   apiKeyNamespace?: string | undefined;
   apiKeyName?: string | undefined;
+  /** The request's id (e.g. X-Request-Id from the ingress), to join with access logs. */
   requestId?: string | undefined;
 }
 
+/** Where decisions go: the validator calls record() for every decision and flush() on shutdown. */
 export interface AuditSink {
+  /** The sink may keep the event as is: the caller builds it for this call and never touches it again. */
   record(event: DecisionEvent): void;
   flush(): Promise<void>;
 }
