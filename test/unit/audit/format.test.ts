@@ -1,6 +1,6 @@
 import parquet from '@dsnp/parquetjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Compression } from '../../../src/audit/encode.ts';
+import type { Compression } from '../../../src/audit/compress.ts';
 import { createAuditSink } from '../../../src/audit/index.ts';
 import { readAuditRows } from '../../../src/audit/reader.ts';
 import { listAuditFiles } from '../../../src/audit/retention.ts';
