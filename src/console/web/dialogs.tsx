@@ -4,7 +4,9 @@ import { checkExpiry, formatRfc3339, latestAllowedExpiry } from '../../rules/exp
 import type { ConsoleKey } from '../view.ts';
 import { call, keyPath, RefusedError } from './api.ts';
 import type { Session } from './app.tsx';
-import { expiryFromDate, type FormValues, initialValues, KeyForm, specOf, validate } from './key-form.tsx';
+import { InputField } from './fields.tsx';
+import { KeyForm } from './key-form.tsx';
+import { expiryFromDate, type FormValues, initialValues, specOf, validate } from './key-form-values.ts';
 import { idOf } from './live.ts';
 
 // The dialogs: Create, Edit, Enable (an expired key needs a new expiry), Regenerate (optional grace),
@@ -177,14 +179,13 @@ function EnableDialog(props: { apiKey: ConsoleKey; session: Session; onClose: ()
       onsl-after-hide={onHide(props.onClose)}
     >
       <p>This key has expired. Enabling it needs a new expiry within the cap.</p>
-      <sl-input
+      <InputField
         type="date"
         label="New expiry (UTC)"
         name="enable-expiresAt"
-        data-field="enable-expiresAt"
         value={day}
         max={max}
-        onsl-input={(e: Event) => setDay((e.target as HTMLInputElement).value)}
+        onValue={setDay}
       />
       <div class="field-error" role="alert">
         {error ?? (check.ok ? '' : check.message)}
@@ -234,12 +235,11 @@ function RegenerateDialog(props: {
       onsl-after-hide={onHide(props.onClose)}
     >
       <p>A new secret is minted with the same key id and settings, and shown to you once.</p>
-      <sl-input
+      <InputField
         label="Grace period for the old secret (e.g. 1h; empty: it stops at once)"
         name="gracePeriod"
-        data-field="gracePeriod"
         value={grace}
-        onsl-input={(e: Event) => setGrace((e.target as HTMLInputElement).value)}
+        onValue={setGrace}
         onKeyDown={(e: KeyboardEvent) => {
           if (e.key === 'Enter') void submit();
         }}
