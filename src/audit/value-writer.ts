@@ -97,12 +97,7 @@ export class ValueWriter {
   }
   varint(value: number): void {
     this.#room(10);
-    let v = value;
-    while (v >= 0x80) {
-      this.#buf[this.#pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.#buf[this.#pos++] = v;
+    this.#pos = putVarint(this.#buf, this.#pos, value);
   }
   /** Room for `n` bytes written directly, zeroed; returns the buffer and the offset to write at. */
   reserve(n: number): [Buffer, number] {
@@ -123,4 +118,16 @@ export class ValueWriter {
   setUInt32(at: number, v: number): void {
     this.#buf.writeUInt32LE(v, this.#start + at);
   }
+}
+
+/** Writes an unsigned varint, exact up to 2^53, at `at` (10 bytes of room at most); returns where it ends. */
+export function putVarint(buf: Buffer, at: number, value: number): number {
+  let pos = at;
+  let v = value;
+  while (v >= 0x80) {
+    buf[pos++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  buf[pos++] = v;
+  return pos;
 }
