@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call } from './api.ts';
 import { InputField, SelectField } from './fields.tsx';
+import { TableHead } from './table-head.tsx';
 
 // The request log, from the audit trail (src/audit's queryEvents on the server): per key or overall,
 // by time range, status and reason, a page at a time.
@@ -37,24 +38,25 @@ type AuditQuery = {
 };
 
 export function AuditLog(props: { available: boolean; namespace?: string; name?: string }) {
-  const [range, setRange] = useState('24h');
-  const [status, setStatus] = useState('');
-  const [reason, setReason] = useState('');
+  const [filter, setFilter] = useState({ range: '24h', status: '', reason: '' });
   const [offset, setOffset] = useState(0);
-  const result = useAuditRows({
-    range,
-    status,
-    reason,
-    offset,
-    namespace: props.namespace,
-    name: props.name,
-  });
+  const result = useAuditRows({ ...filter, offset, namespace: props.namespace, name: props.name });
 
   // A new filter starts again at the newest page (an old offset could point past the filtered rows).
-  const changeFilter = (set: (v: string) => void) => (value: string) => {
-    set(value);
+  const changeFilter = (field: keyof typeof filter) => (value: string) => {
+    setFilter({ ...filter, [field]: value });
     setOffset(0);
   };
+  /** A text filter, applied when it is committed (Enter or leaving the field). */
+  const textFilter = (field: 'status' | 'reason', label: string) => (
+    <InputField
+      label={label}
+      name={`audit-${field}`}
+      value={filter[field]}
+      on="change"
+      onValue={changeFilter(field)}
+    />
+  );
 
   return (
     <section
@@ -63,27 +65,20 @@ export function AuditLog(props: { available: boolean; namespace?: string; name?:
     >
       {!props.name && <h2>Request log</h2>}
       <div class="audit-filters">
-        <SelectField label="Time range" name="audit-range" value={range} onValue={changeFilter(setRange)}>
+        <SelectField
+          label="Time range"
+          name="audit-range"
+          value={filter.range}
+          onValue={changeFilter('range')}
+        >
           {Object.keys(RANGES).map((r) => (
             <sl-option key={r} value={r}>
               last {r}
             </sl-option>
           ))}
         </SelectField>
-        <InputField
-          label="Status (e.g. 401,403)"
-          name="audit-status"
-          value={status}
-          on="change"
-          onValue={changeFilter(setStatus)}
-        />
-        <InputField
-          label="Reason (e.g. key_expired)"
-          name="audit-reason"
-          value={reason}
-          on="change"
-          onValue={changeFilter(setReason)}
-        />
+        {textFilter('status', 'Status (e.g. 401,403)')}
+        {textFilter('reason', 'Reason (e.g. key_expired)')}
       </div>
       {result?.message && (
         <sl-alert open variant={props.available ? 'danger' : 'primary'}>
@@ -142,17 +137,7 @@ function useAuditRows(query: AuditQuery): AuditAnswer | undefined {
 function AuditRows({ rows, perKey }: { rows: AuditRowView[]; perKey: boolean }) {
   return (
     <table class="audit-rows">
-      <thead>
-        <tr>
-          <th scope="col">Time</th>
-          {!perKey && <th scope="col">Key</th>}
-          <th scope="col">Request</th>
-          <th scope="col">Status</th>
-          <th scope="col">Reason</th>
-          <th scope="col">Client</th>
-          <th scope="col">Latency</th>
-        </tr>
-      </thead>
+      <TableHead columns={['Time', !perKey && 'Key', 'Request', 'Status', 'Reason', 'Client', 'Latency']} />
       <tbody>
         {rows.length === 0 && (
           <tr>

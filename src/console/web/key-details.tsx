@@ -1,5 +1,6 @@
 import type { EffectivePolicy } from '../../api/policy.ts';
 import { type ConsoleKey, keyExpiry, keyState, keyType, rateLimitSummary } from '../view.ts';
+import { TableHead } from './table-head.tsx';
 
 // The selected key's Main and Permissions tabs: every spec and status field, read-only.
 
@@ -48,15 +49,7 @@ export function MainTab({ k }: { k: ConsoleKey }) {
       </p>
       <h3>Conditions</h3>
       <table class="conditions">
-        <thead>
-          <tr>
-            <th scope="col">Type</th>
-            <th scope="col">Status</th>
-            <th scope="col">Reason</th>
-            <th scope="col">Message</th>
-            <th scope="col">Since</th>
-          </tr>
-        </thead>
+        <TableHead columns={['Type', 'Status', 'Reason', 'Message', 'Since']} />
         <tbody>
           {(s.conditions ?? []).map((c) => (
             <tr key={c.type}>
