@@ -9,7 +9,7 @@ import { dateOf, type FormValues, fieldTouched, lines, validate } from './key-fo
 // user types (key-form-values.ts); the webhook still has the last word and its refusal is shown by the
 // field it names.
 
-type Set = (patch: Partial<FormValues>) => void;
+type SetValues = (patch: Partial<FormValues>) => void;
 type Catalogue = EffectivePolicy['permissions'];
 
 function FieldError({ id, message }: { id: string; message: string | undefined }) {
@@ -19,6 +19,28 @@ function FieldError({ id, message }: { id: string; message: string | undefined }
     </div>
   );
 }
+
+/** The form's text fields: the FormValues members a field edits as it is. */
+type TextField =
+  | 'namespace'
+  | 'name'
+  | 'description'
+  | 'environment'
+  | 'expiryDate'
+  | 'sources'
+  | 'rateRequests'
+  | 'ratePeriod'
+  | 'rateBurst'
+  | 'customers';
+
+/** A field's name (its data-field: the member's, unless given), value and change handler. */
+const binder =
+  (v: FormValues, set: SetValues) =>
+  (member: TextField, name: string = member) => ({
+    name,
+    value: v[member],
+    onValue: (value: string) => set({ [member]: value }),
+  });
 
 const isPublicSafe = (catalogue: Catalogue, name: string) =>
   checkPermissions([name], 'public', { permissions: catalogue }).length === 0;
@@ -34,23 +56,18 @@ export function KeyForm(props: {
 }) {
   const { policy, values: v, onChange, creating, serverErrors } = props;
   const [now] = useState(() => new Date());
-  const set: Set = (patch) => onChange({ ...v, ...patch });
+  const set: SetValues = (patch) => onChange({ ...v, ...patch });
+  const field = binder(v, set);
   const errors = useMemo(() => validate(v, policy, now, creating), [v, policy, now, creating]);
   // A rule's message shows as soon as the field has text; a server refusal until the field changes.
-  const err = (field: string) =>
-    serverErrors[field] ?? (props.showErrors || fieldTouched(v, field) ? errors[field] : undefined);
+  const err = (path: string) =>
+    serverErrors[path] ?? (props.showErrors || fieldTouched(v, path) ? errors[path] : undefined);
   const maxDate = dateOf(latestAllowedExpiry(now, policy.maxLifetimeDays));
 
   return (
     <div class="key-form">
       {creating && <NameFields v={v} set={set} err={err} />}
-      <InputField
-        label="Description"
-        name="description"
-        value={v.description}
-        maxlength={256}
-        onValue={(description) => set({ description })}
-      />
+      <InputField label="Description" {...field('description')} maxlength={256} />
       <FieldError id="err-description" message={err('spec.description')} />
       {creating && <KindFields v={v} set={set} catalogue={policy.permissions} />}
       <PermissionsField v={v} set={set} policy={policy} />
@@ -58,31 +75,22 @@ export function KeyForm(props: {
       <InputField
         type="date"
         label="Expires on (UTC)"
-        name="expiresAt"
-        value={v.expiryDate}
+        {...field('expiryDate', 'expiresAt')}
         min={dateOf(now)}
         max={maxDate}
         help-text={`At most ${maxDate}: the ${policy.maxLifetimeDays < 366 ? `${policy.maxLifetimeDays}-day policy limit` : 'one-year cap'}.`}
         on="both"
-        onValue={(expiryDate) => set({ expiryDate })}
       />
       <FieldError id="err-expiresAt" message={err('spec.expiresAt')} />
       <TextareaField
         label="Allowed sources (IP addresses or CIDRs, one per line; empty: anywhere)"
-        name="allowedSources"
+        {...field('sources', 'allowedSources')}
         rows={2}
-        value={v.sources}
-        onValue={(sources) => set({ sources })}
       />
       <FieldError id="err-allowedSources" message={err('spec.allowedSources')} />
       <RateLimitFields v={v} set={set} />
       <FieldError id="err-rateLimit" message={err('spec.rateLimit')} />
-      <InputField
-        label="Customers (comma-separated)"
-        name="customers"
-        value={v.customers}
-        onValue={(customers) => set({ customers })}
-      />
+      <InputField label="Customers (comma-separated)" {...field('customers')} />
       <FieldError id="err-customers" message={err('spec.customers')} />
       <FieldError id="err-other" message={serverErrors.other} />
     </div>
@@ -90,19 +98,14 @@ export function KeyForm(props: {
 }
 
 /** Namespace and name: set once, on create. */
-function NameFields(props: { v: FormValues; set: Set; err: (field: string) => string | undefined }) {
+function NameFields(props: { v: FormValues; set: SetValues; err: (field: string) => string | undefined }) {
   const { v, set, err } = props;
+  const field = binder(v, set);
   return (
     <>
       <div class="row2">
-        <InputField
-          label="Namespace"
-          name="namespace"
-          value={v.namespace}
-          required
-          onValue={(namespace) => set({ namespace })}
-        />
-        <InputField label="Name" name="name" value={v.name} required onValue={(name) => set({ name })} />
+        <InputField label="Namespace" {...field('namespace')} required />
+        <InputField label="Name" required {...field('name')} />
       </div>
       <FieldError id="err-namespace" message={err('metadata.namespace')} />
       <FieldError id="err-name" message={err('metadata.name')} />
@@ -111,17 +114,12 @@ function NameFields(props: { v: FormValues; set: Set; err: (field: string) => st
 }
 
 /** Environment and type: immutable, so on create only. A public key keeps only public-safe permissions. */
-function KindFields(props: { v: FormValues; set: Set; catalogue: Catalogue }) {
+function KindFields(props: { v: FormValues; set: SetValues; catalogue: Catalogue }) {
   const { v, set, catalogue } = props;
+  const field = binder(v, set);
   return (
     <div class="row2">
-      <SelectField
-        label="Environment"
-        name="environment"
-        value={v.environment}
-        options={ENVIRONMENTS}
-        onValue={(environment) => set({ environment })}
-      />
+      <SelectField label="Environment" {...field('environment')} options={ENVIRONMENTS} />
       <SelectField
         label="Type"
         name="type"
@@ -142,7 +140,7 @@ function KindFields(props: { v: FormValues; set: Set; catalogue: Catalogue }) {
 }
 
 /** The policy's catalogue as checkboxes, and (unless the catalogue is strict) other permissions typed. */
-function PermissionsField(props: { v: FormValues; set: Set; policy: EffectivePolicy }) {
+function PermissionsField(props: { v: FormValues; set: SetValues; policy: EffectivePolicy }) {
   const { v, set, policy } = props;
   const catalogue = policy.permissions;
   const inCatalogue = (p: string) => catalogue.some((c) => c.name === p);
@@ -195,32 +193,15 @@ function PermissionsField(props: { v: FormValues; set: Set; policy: EffectivePol
   );
 }
 
-function RateLimitFields(props: { v: FormValues; set: Set }) {
+function RateLimitFields(props: { v: FormValues; set: SetValues }) {
   const { v, set } = props;
+  const field = binder(v, set);
   return (
     <fieldset class="row3">
       <legend>Rate limit (empty: unlimited)</legend>
-      <InputField
-        type="number"
-        label="Requests"
-        name="rateRequests"
-        value={v.rateRequests}
-        min={1}
-        onValue={(rateRequests) => set({ rateRequests })}
-      />
-      <InputField
-        label="Per (e.g. 1s, 1m, 1h)"
-        name="ratePeriod"
-        value={v.ratePeriod}
-        onValue={(ratePeriod) => set({ ratePeriod })}
-      />
-      <InputField
-        type="number"
-        label="Burst"
-        name="rateBurst"
-        value={v.rateBurst}
-        onValue={(rateBurst) => set({ rateBurst })}
-      />
+      <InputField type="number" label="Requests" {...field('rateRequests')} min={1} />
+      <InputField label="Per (e.g. 1s, 1m, 1h)" {...field('ratePeriod')} />
+      <InputField type="number" label="Burst" {...field('rateBurst')} />
     </fieldset>
   );
 }
