@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import type { AuditRow } from '../../audit/schema.ts';
 import { call } from './api.ts';
 import { InputField, SelectField } from './fields.tsx';
 import { TableHead } from './table-head.tsx';
@@ -6,18 +7,19 @@ import { TableHead } from './table-head.tsx';
 // The request log, from the audit trail (src/audit's queryEvents on the server): per key or overall,
 // by time range, status and reason, a page at a time.
 
-interface AuditRowView {
-  time: string;
-  key_id: string | null;
-  api_key_namespace: string | null;
-  api_key_name: string | null;
-  method: string | null;
-  path: string | null;
-  status: number | null;
-  reason: string | null;
-  client_ip: string | null;
-  latency_ms: number | null;
-}
+/** A row as /api/audit sends it (JSON: the time as text). */
+type AuditRowView = Pick<
+  AuditRow,
+  | 'key_id'
+  | 'api_key_namespace'
+  | 'api_key_name'
+  | 'method'
+  | 'path'
+  | 'status'
+  | 'reason'
+  | 'client_ip'
+  | 'latency_ms'
+> & { time: string };
 
 const RANGES: Record<string, number> = {
   '1h': 3_600_000,
