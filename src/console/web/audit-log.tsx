@@ -46,7 +46,7 @@ export function AuditLog(props: { available: boolean; namespace?: string; name?:
 
   // A new filter starts again at the newest page (an old offset could point past the filtered rows).
   const changeFilter = (field: keyof typeof filter) => (value: string) => {
-    setFilter({ ...filter, [field]: value });
+    setFilter((f) => ({ ...f, [field]: value }));
     setOffset(0);
   };
   /** A text filter, applied when it is committed (Enter or leaving the field). */

@@ -36,11 +36,11 @@ function handlers(
 }
 
 export function InputField({ name, onValue, on = 'input', ...attributes }: FieldProps) {
-  return <sl-input {...attributes} name={name} data-field={name} {...handlers(on, onValue)} />;
+  return <sl-input {...handlers(on, onValue)} {...attributes} name={name} data-field={name} />;
 }
 
 export function TextareaField({ name, onValue, on = 'input', ...attributes }: FieldProps) {
-  return <sl-textarea {...attributes} name={name} data-field={name} {...handlers(on, onValue)} />;
+  return <sl-textarea {...handlers(on, onValue)} {...attributes} name={name} data-field={name} />;
 }
 
 /** A select of `options` (each its own label), or of the sl-option children given. */
