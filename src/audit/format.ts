@@ -1,10 +1,10 @@
 import { COLUMNS, type ColumnKind, SCHEMA_VERSION } from './schema.ts';
 import { CompactWriter, ELEMENT } from './thrift.ts';
 
-// The Parquet container around the pages encode.ts makes: the enums of parquet.thrift we use, page
-// headers, a row group's metadata, and the footer (for a file being closed and for one rebuilt from its
-// journal after a crash). The footer's row groups are the very bytes each batch journaled, so a rebuilt
-// footer equals the one the writer would have written.
+// The Parquet container around the pages column-builder.ts makes (encode.ts lays them out): the enums of
+// parquet.thrift we use, page headers, a row group's metadata, and the footer (for a file being closed
+// and for one rebuilt from its journal after a crash). The footer's row groups are the very bytes each
+// batch journaled, so a rebuilt footer equals the one the writer would have written.
 
 export const MAGIC = Buffer.from('PAR1');
 

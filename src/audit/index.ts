@@ -13,7 +13,7 @@ import { ParquetAuditSink } from './writer.ts';
 export type { ManagedFieldsEntry } from './actor.ts';
 export { actorFromManagedFields } from './actor.ts';
 export type { BufferPolicy, DropReason } from './buffer.ts';
-export type { Compression } from './encode.ts';
+export type { Compression } from './compress.ts';
 export type { ApiKeyLike } from './lifecycle.ts';
 export { lifecycleFromEvent } from './lifecycle.ts';
 export { registerAuditMetrics } from './metrics.ts';

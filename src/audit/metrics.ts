@@ -1,11 +1,13 @@
 import type { Counter, Registry } from 'prom-client';
 import { metricsOn } from '../observability/metrics.ts';
-import type { ParquetAuditSink } from './writer.ts';
+import type { AuditWriterStats } from './writer-stats.ts';
 
 // Prometheus metrics for an audit writer, read from its counters at scrape time. Drops are never
 // silent: keywarden_audit_events_dropped_total{reason} counts every event that did not make it.
 
-export function registerAuditMetrics(registry: Registry, writer: Pick<ParquetAuditSink, 'stats'>): void {
+type Writer = { readonly stats: AuditWriterStats };
+
+export function registerAuditMetrics(registry: Registry, writer: Writer): void {
   const m = metricsOn(registry);
   // Counters copy the writer's totals at scrape time: reset, then count up to them.
   const counter = <L extends string>(
@@ -22,7 +24,18 @@ export function registerAuditMetrics(registry: Registry, writer: Pick<ParquetAud
     m.gauge(name, help, [], function () {
       this.set(read());
     });
+  registerCounters(counter, writer);
+  registerGauges(gauge, writer);
+}
 
+type CounterOf = <L extends string>(
+  name: string,
+  help: string,
+  labelNames: L[],
+  read: (c: Counter<L>) => void,
+) => unknown;
+
+function registerCounters(counter: CounterOf, writer: Writer): void {
   counter('keywarden_audit_events_accepted_total', 'Audit events taken into the buffer.', [], (c) =>
     c.inc(writer.stats.accepted),
   );
@@ -83,6 +96,12 @@ export function registerAuditMetrics(registry: Registry, writer: Pick<ParquetAud
   counter('keywarden_audit_retention_deleted_files_total', 'Audit files deleted by retention.', [], (c) =>
     c.inc(writer.stats.retention.deletedFiles),
   );
+}
+
+function registerGauges(
+  gauge: (name: string, help: string, read: () => number) => unknown,
+  writer: Writer,
+): void {
   gauge(
     'keywarden_audit_buffered_events',
     'Audit events held in memory (waiting to be written or being written).',

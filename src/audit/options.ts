@@ -9,7 +9,7 @@ import {
   type Result,
   unplaced,
 } from '../rules/index.ts';
-import type { Compression } from './encode.ts';
+import type { Compression } from './compress.ts';
 import type { RetentionPolicy } from './retention.ts';
 
 // Writer settings and their defaults. Numbers are milliseconds, bytes and event counts; configuration

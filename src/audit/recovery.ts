@@ -1,9 +1,19 @@
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from '../observability/logger.ts';
 import { footer } from './format.ts';
 import { PROCESS_TOKEN, parseJournal } from './journal.ts';
-import { DATE_DIR_RE, finalNameOf, HOUR_DIR_RE, journalName, tempName } from './naming.ts';
+import {
+  DATE_DIR_RE,
+  finalNameOf,
+  HOUR_DIR_RE,
+  journalName,
+  sourceOfName,
+  sourceToken,
+  tempName,
+} from './naming.ts';
+import type { ResolvedAuditOptions } from './options.ts';
 import { syncDirectory } from './part-file.ts';
 import { SCHEMA_VERSION } from './schema.ts';
 
@@ -154,4 +164,36 @@ export async function listDirs(dir: string, re: RegExp): Promise<string[]> {
     .filter((e) => e.isDirectory() && re.test(e.name))
     .map((e) => e.name)
     .sort();
+}
+
+/**
+ * Recovers or removes leftovers of interrupted writes at a writer's start: its own source's, and those
+ * of a process on this host that no longer runs, at once; any other only once stale (it may be a live
+ * neighbour's).
+ */
+export async function recoverLeftovers(
+  options: Pick<ResolvedAuditOptions, 'directory' | 'source' | 'now' | 'staleAfterMs'>,
+  log: Logger | undefined,
+): Promise<{ files: number; rows: number; removed: number }> {
+  const counts = { files: 0, rows: 0, removed: 0 };
+  const own = sourceToken(options.source);
+  const now = options.now();
+  for (const left of await findLeftovers(options.directory)) {
+    const mine = sourceOfName(left.finalName) === own;
+    const stale = now - left.mtimeMs >= options.staleAfterMs;
+    if (!mine && !stale && !(await writerIsGone(left.dir, left.finalName))) continue;
+    const r = await recoverFile(left.dir, left.finalName);
+    if (r.outcome === 'recovered') {
+      counts.files++;
+      counts.rows += r.rows;
+      log?.warn({ file: r.path, rows: r.rows }, 'audit: recovered a file left by an interrupted writer');
+    } else {
+      counts.removed++;
+      log?.warn(
+        { file: join(left.dir, left.finalName), reason: r.reason },
+        'audit: removed an unrecoverable leftover',
+      );
+    }
+  }
+  return counts;
 }

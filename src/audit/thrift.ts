@@ -1,3 +1,5 @@
+import { putVarint } from './value-writer.ts';
+
 // Thrift compact protocol, the writing half only: what Parquet's page headers and footer need (i32, i64,
 // binary, bool, struct, list). Hand-written: the `thrift` package's JS protocol allocates a Buffer per
 // byte it writes (it was most of the writer's metadata cost) and brings in a websocket stack with it.
@@ -31,12 +33,7 @@ export class CompactWriter {
   /** Unsigned varint, exact up to 2^53. */
   #varint(value: number): void {
     this.#room(10);
-    let v = value;
-    while (v >= 0x80) {
-      this.#buf[this.#pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.#buf[this.#pos++] = v;
+    this.#pos = putVarint(this.#buf, this.#pos, value);
   }
 
   #zigzag(v: number): void {

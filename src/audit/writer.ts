@@ -1,16 +1,17 @@
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { AuditSink } from '../api/events.ts';
 import type { Logger } from '../observability/logger.ts';
 import { EventBuffer } from './buffer.ts';
-import { type RowGroupBuilder, RowGroupPool } from './encode.ts';
-import { FileNamer, partitionOf, sourceOfName, sourceToken } from './naming.ts';
+import { OpenFiles } from './open-files.ts';
 import { type AuditWriterOptions, type ResolvedAuditOptions, resolveOptions } from './options.ts';
-import { PartFile } from './part-file.ts';
-import { findLeftovers, recoverFile, writerIsGone } from './recovery.ts';
+import { recoverLeftovers } from './recovery.ts';
 import { applyRetention } from './retention.ts';
 import type { AuditDecisionEvent, BufferedEvent, LifecycleEvent } from './schema.ts';
+import { RowGroupStaging } from './staging.ts';
+import { type AuditWriterStats, newWriteCounters } from './writer-stats.ts';
+
+export type { AuditWriterStats } from './writer-stats.ts';
 
 // The audit writer: takes events on the request path (record, recordLifecycle: synchronous, never
 // blocking), writes them in batches to hourly partitions, and rotates files by rows, bytes, row groups
@@ -20,54 +21,15 @@ import type { AuditDecisionEvent, BufferedEvent, LifecycleEvent } from './schema
 // row group to its partition's open file (a commit each), finish files that are due. flush() finishes
 // every open file, so after it (SIGTERM) everything recorded is in complete, visible files.
 
-export interface AuditWriterStats {
-  /** Offered by callers (accepted, waiting or dropped). */
-  offered: number;
-  accepted: number;
-  blocked: number;
-  dropped: { buffer_full: number; write_error: number; closed: number };
-  /** Rows committed to files. */
-  written: number;
-  buffered: number;
-  waiting: number;
-  capacity: number;
-  batches: number;
-  filesFinished: number;
-  openFiles: number;
-  bytesWritten: number;
-  writeErrors: number;
-  redactions: number;
-  recovered: { files: number; rows: number; removed: number };
-  retention: {
-    deletedFiles: number;
-    deletedBytes: number;
-    keptFiles: number;
-    keptBytes: number;
-    runs: number;
-  };
-  /** Epoch ms of the last commit (0: none yet). */
-  lastCommitMs: number;
-}
-
 export class ParquetAuditSink implements AuditSink {
   readonly options: ResolvedAuditOptions;
   readonly #log: Logger | undefined;
   readonly #buffer: EventBuffer;
-  readonly #namer: FileNamer;
-  readonly #open = new Map<number, PartFile>();
-  /** Row groups being built, by hour; and those cut (full), waiting for the write cycle in order. */
-  readonly #building = new Map<number, RowGroupBuilder>();
-  #cut: { hour: number; rows: RowGroupBuilder }[] = [];
-  readonly #pool: RowGroupPool;
+  readonly #staging: RowGroupStaging;
+  readonly #files: OpenFiles;
+  readonly #counters = newWriteCounters();
   #stageScheduled = false;
   #offered = 0;
-  #written = 0;
-  #batches = 0;
-  #filesFinished = 0;
-  #bytesWritten = 0;
-  #writeErrors = 0;
-  #redactions = 0;
-  #lastCommitMs = 0;
   readonly #recovered = { files: 0, rows: 0, removed: 0 };
   readonly #retention = { deletedFiles: 0, deletedBytes: 0, keptFiles: 0, keptBytes: 0, runs: 0 };
   #chain: Promise<void> = Promise.resolve();
@@ -90,8 +52,8 @@ export class ParquetAuditSink implements AuditSink {
       blockMs: this.options.blockMs,
       overflow: this.options.overflowEvents,
     });
-    this.#namer = new FileNamer(this.options.source, this.options.now());
-    this.#pool = new RowGroupPool(this.options.source);
+    this.#staging = new RowGroupStaging(this.options.source, this.options);
+    this.#files = new OpenFiles(this.options, this.#staging.pool.hints, this.#counters, log);
   }
 
   static async open(options: AuditWriterOptions, log?: Logger): Promise<ParquetAuditSink> {
@@ -114,28 +76,10 @@ export class ParquetAuditSink implements AuditSink {
    * host that no longer runs, at once; any other only once stale (it may be a live neighbour's).
    */
   async recover(): Promise<void> {
-    const own = sourceToken(this.options.source);
-    const now = this.options.now();
-    for (const left of await findLeftovers(this.options.directory)) {
-      const mine = sourceOfName(left.finalName) === own;
-      const stale = now - left.mtimeMs >= this.options.staleAfterMs;
-      if (!mine && !stale && !(await writerIsGone(left.dir, left.finalName))) continue;
-      const r = await recoverFile(left.dir, left.finalName);
-      if (r.outcome === 'recovered') {
-        this.#recovered.files++;
-        this.#recovered.rows += r.rows;
-        this.#log?.warn(
-          { file: r.path, rows: r.rows },
-          'audit: recovered a file left by an interrupted writer',
-        );
-      } else {
-        this.#recovered.removed++;
-        this.#log?.warn(
-          { file: join(left.dir, left.finalName), reason: r.reason },
-          'audit: removed an unrecoverable leftover',
-        );
-      }
-    }
+    const r = await recoverLeftovers(this.options, this.#log);
+    this.#recovered.files += r.files;
+    this.#recovered.rows += r.rows;
+    this.#recovered.removed += r.removed;
   }
 
   /** Starts the flush and retention timers (unref'd: they never keep a process alive). */
@@ -185,52 +129,14 @@ export class ParquetAuditSink implements AuditSink {
   #stage(): void {
     this.#stageScheduled = false;
     const events = this.#buffer.take();
-    let cut = false;
-    let hour = Number.NaN;
-    let rows: RowGroupBuilder | undefined;
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i] as BufferedEvent;
-      const h = Math.floor(e.timeMs / 3_600_000) * 3_600_000;
-      if (h !== hour || !rows) {
-        hour = h;
-        rows = this.#building.get(h);
-        if (!rows) {
-          rows = this.#pool.take();
-          this.#building.set(h, rows);
-        }
-      }
-      try {
-        rows.add(e);
-      } catch (err) {
-        // Not expected (a column builder converts what it cannot take): never let it reach the event
-        // loop. The row group may be torn, so it is dropped with the rest of this turn's events.
-        this.#building.delete(hour);
-        this.#buffer.done(rows.rows + events.length - i, performance.now(), true);
-        this.#writeErrors++;
-        this.#log?.error(
-          { err: (err as Error).message },
-          'audit: encoding an event failed; its batch is dropped',
-        );
-        break;
-      }
-      if (rows.rows >= this.options.batchRows || rows.bytes >= this.options.batchBytes) {
-        this.#cut.push({ hour, rows });
-        this.#building.delete(hour);
-        rows = undefined;
-        cut = true;
-      }
+    const { cut, failed } = this.#staging.add(events);
+    if (failed) {
+      // Never let it reach the event loop: the torn row group and this turn's events are dropped.
+      this.#buffer.done(failed.dropped, performance.now(), true);
+      this.#counters.writeErrors++;
+      this.#log?.error({ err: failed.err.message }, 'audit: encoding an event failed; its batch is dropped');
     }
     if (cut) void this.#schedule('cut');
-  }
-
-  /** Every row group cut or being built, oldest first; nothing is being built after. */
-  #takeRowGroups(): { hour: number; rows: RowGroupBuilder }[] {
-    this.#stage();
-    const all = this.#cut;
-    this.#cut = [];
-    for (const [hour, rows] of this.#building) if (rows.rows > 0) all.push({ hour, rows });
-    this.#building.clear();
-    return all;
   }
 
   /** While events wait for room, drop (and count) those that waited blockMs, on time. */
@@ -274,19 +180,19 @@ export class ParquetAuditSink implements AuditSink {
       accepted: c.accepted,
       blocked: c.blocked,
       dropped: { ...c.dropped },
-      written: this.#written,
+      written: this.#counters.written,
       buffered: this.#buffer.held,
       waiting: this.#buffer.waiting,
       capacity: this.options.bufferEvents,
-      batches: this.#batches,
-      filesFinished: this.#filesFinished,
-      openFiles: this.#open.size,
-      bytesWritten: this.#bytesWritten,
-      writeErrors: this.#writeErrors,
-      redactions: this.#redactions,
+      batches: this.#counters.batches,
+      filesFinished: this.#counters.filesFinished,
+      openFiles: this.#files.size,
+      bytesWritten: this.#counters.bytesWritten,
+      writeErrors: this.#counters.writeErrors,
+      redactions: this.#counters.redactions,
       recovered: { ...this.#recovered },
       retention: { ...this.#retention },
-      lastCommitMs: this.#lastCommitMs,
+      lastCommitMs: this.#counters.lastCommitMs,
     };
   }
 
@@ -344,100 +250,18 @@ export class ParquetAuditSink implements AuditSink {
       this.#buffer.admit(performance.now());
       // Full row groups only, unless asked for all (the first round) or finishing (every round).
       const everything = finishAll || (all && round === 0);
-      if (!everything) {
-        this.#stage();
-        if (this.#cut.length === 0) break;
-      }
-      const batch = everything ? this.#takeRowGroups() : this.#cut.splice(0);
+      this.#stage();
+      const batch = everything ? this.#staging.takeAll() : this.#staging.takeCut();
       if (batch.length === 0) break;
       for (const { hour, rows } of batch) {
         touched.add(hour);
-        const ok = await this.#append(hour, rows);
+        const ok = await this.#files.append(hour, rows);
         this.#buffer.done(rows.rows, performance.now(), !ok);
         // Written: its buffers serve the next row group (after a failure it may still be read).
-        if (ok) this.#pool.give(rows);
+        if (ok) this.#staging.pool.give(rows);
       }
     }
     this.#buffer.admit(performance.now());
-
-    const now = this.options.now();
-    const currentHour = partitionOf(now).hourStartMs;
-    for (const [hour, file] of this.#open) {
-      const due =
-        finishAll ||
-        now - file.openedAtMs >= this.options.maxFileAgeMs ||
-        (hour < currentHour && !touched.has(hour) && !this.#building.has(hour));
-      if (due) await this.#finish(hour, file);
-    }
-  }
-
-  async #append(hour: number, rows: RowGroupBuilder): Promise<boolean> {
-    let file = this.#open.get(hour);
-    try {
-      if (!file) {
-        const dir = join(this.options.directory, partitionOf(hour).path);
-        file = await PartFile.create(
-          dir,
-          this.#namer.next(),
-          {
-            compression: this.options.compression,
-            source: this.options.source,
-            fsync: this.options.fsync,
-            beforeCommit: this.options.beforeCommit,
-          },
-          this.options.now(),
-          this.#pool.hints,
-        );
-        this.#open.set(hour, file);
-      }
-      const before = file.bytes;
-      const redactionsBefore = file.redactions;
-      await file.append(rows);
-      this.#written += rows.rows;
-      this.#batches++;
-      this.#bytesWritten += file.bytes - before;
-      this.#redactions += file.redactions - redactionsBefore;
-      this.#lastCommitMs = this.options.now();
-      if (
-        file.rows >= this.options.maxFileRows ||
-        file.bytes >= this.options.maxFileBytes ||
-        file.rowGroups >= this.options.maxFileRowGroups
-      ) {
-        await this.#finish(hour, file);
-      }
-      return true;
-    } catch (err) {
-      this.#writeErrors++;
-      this.#log?.error(
-        { err: (err as Error).message, rows: rows.rows },
-        'audit: writing a batch failed; its events are dropped',
-      );
-      if (file) {
-        // Keep what the file committed before the error: recover it now rather than at the next start.
-        this.#open.delete(hour);
-        await file.abandon();
-        await recoverFile(file.dir, file.finalName).catch(() => {});
-      }
-      return false;
-    }
-  }
-
-  async #finish(hour: number, file: PartFile): Promise<void> {
-    this.#open.delete(hour);
-    try {
-      const path = await file.finish();
-      if (path) {
-        this.#filesFinished++;
-        this.#log?.debug({ file: path, rows: file.rows }, 'audit: file finished');
-      }
-    } catch (err) {
-      this.#writeErrors++;
-      this.#log?.error(
-        { err: (err as Error).message, file: file.finalName },
-        'audit: finishing a file failed; recovering it',
-      );
-      await file.abandon();
-      await recoverFile(file.dir, file.finalName).catch(() => {});
-    }
+    await this.#files.finishDue(finishAll, (hour) => touched.has(hour) || this.#staging.isBuilding(hour));
   }
 }

@@ -64,27 +64,7 @@ export async function revealKey(
   };
   const deadline = Date.now() + (opts.timeoutMs ?? REVEAL_TIMEOUT_MS);
   let ak = await get();
-  // A freshly created or regenerated key whose new copy is not staged yet.
-  if (
-    !ak.status?.keyId ||
-    !ak.status.delivery ||
-    (ak.status.rotationGeneration ?? 0) < (ak.spec?.rotation?.generation ?? 0)
-  ) {
-    throw new RevealError(
-      'still_minting',
-      `The key of ApiKey ${namespace}/${name} is still being minted; try again in a few seconds.`,
-    );
-  }
-  const state = ak.status.delivery.state;
-  if (state === 'Sealed') {
-    throw new RevealError(
-      'sealed',
-      `ApiKey ${namespace}/${name} has no revealable copy (it was sealed for a recipient: see status.delivery.jwe)`,
-    );
-  }
-  if (state !== 'Pending') throw new RevealError('already_revealed', already);
-  const keyId = ak.status.keyId;
-  const generation = ak.status.rotationGeneration ?? 0;
+  const { keyId, generation } = revealable(ak, namespace, name, already);
 
   const { publicKey, privateKey } = await generateKeyPair('ECDH-ES+A256KW', { crv: 'P-256' });
   const pub = await exportJWK(publicKey);
@@ -129,6 +109,35 @@ export async function revealKey(
     await sleep(POLL_MS);
     ak = await get();
   }
+}
+
+/** The key id and generation of a copy that can be revealed now; else why not, as a RevealError. */
+function revealable(
+  ak: ApiKeyView,
+  namespace: string,
+  name: string,
+  already: string,
+): { keyId: string; generation: number } {
+  // A freshly created or regenerated key whose new copy is not staged yet.
+  if (
+    !ak.status?.keyId ||
+    !ak.status.delivery ||
+    (ak.status.rotationGeneration ?? 0) < (ak.spec?.rotation?.generation ?? 0)
+  ) {
+    throw new RevealError(
+      'still_minting',
+      `The key of ApiKey ${namespace}/${name} is still being minted; try again in a few seconds.`,
+    );
+  }
+  const state = ak.status.delivery.state;
+  if (state === 'Sealed') {
+    throw new RevealError(
+      'sealed',
+      `ApiKey ${namespace}/${name} has no revealable copy (it was sealed for a recipient: see status.delivery.jwe)`,
+    );
+  }
+  if (state !== 'Pending') throw new RevealError('already_revealed', already);
+  return { keyId: ak.status.keyId, generation: ak.status.rotationGeneration ?? 0 };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,14 +1,22 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { type CertificateAuthority, createCa, createSigningKeyPair, issueCert } from '../pki/index.ts';
+import type { CertificateAuthority } from '../pki/index.ts';
 import { ensureControlPlaneBinaries } from './binaries.ts';
+import {
+  apiServerArgs,
+  type ControlPlaneAddresses,
+  controllerManagerArgs,
+  etcdArgs,
+} from './control-plane-args.ts';
+import { type AdminCredentials, type ControlPlanePki, writeControlPlanePki } from './control-plane-pki.ts';
+import { kubeconfigYaml } from './kubeconfig.ts';
 import { type NodeNetwork, removeNodeNetwork } from './node/network.ts';
-import { type NodeHandle, prepareNodeNetwork, startNode, teardownNode, waitNodeReady } from './node/node.ts';
+import { type NodeHandle, prepareNodeNetwork, startNode, waitNodeReady } from './node/node.ts';
 import { reapNodes } from './node/reap.ts';
+import { teardownNode } from './node/teardown.ts';
 import { freePort } from './ports.ts';
 import { ManagedProcess, RUN_DIR_PREFIX, reapOrphans } from './processes.ts';
 
@@ -27,11 +35,7 @@ export interface LocalControlPlaneOptions {
   node?: { images: string[] };
 }
 
-export interface AdminCredentials {
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-}
+export type { AdminCredentials } from './control-plane-pki.ts';
 
 /**
  * A real Kubernetes control plane on loopback: etcd, kube-apiserver (RBAC on, service-account signing
@@ -52,7 +56,6 @@ export class LocalControlPlane {
   readonly nodeNetwork: NodeNetwork | undefined;
 
   private constructor(init: {
-    ca: CertificateAuthority;
     nodeNetwork: NodeNetwork | undefined;
     runDir: string;
     binDir: string;
@@ -85,169 +88,83 @@ export class LocalControlPlane {
 
   static async start(options: LocalControlPlaneOptions = {}): Promise<LocalControlPlane> {
     const log = options.log ?? ((line: string) => process.stderr.write(`[control-plane] ${line}\n`));
-    // Node leftovers first: their mounts live in run folders reapOrphans deletes.
-    const reapedNodes = await reapNodes();
-    if (reapedNodes > 0) log(`removed ${reapedNodes} node(s) left behind by an earlier run that crashed`);
-    const reaped = reapOrphans();
-    if (reaped > 0) log(`stopped ${reaped} process(es) left behind by an earlier run that crashed`);
+    await reapLeftovers(log);
     const binDir = await ensureControlPlaneBinaries();
     const runDir = mkdtempSync(join(tmpdir(), RUN_DIR_PREFIX));
-    const id = runId(runDir);
-    let nodeNetwork: NodeNetwork | undefined;
-    if (options.node) {
-      // Recorded before anything is made, so a crash from here on is reaped.
-      writeFileSync(join(runDir, 'pids.json'), JSON.stringify({ owner: process.pid, children: [] }));
-      nodeNetwork = prepareNodeNetwork(id);
-      log(
-        `node network: namespace ${nodeNetwork.netns}, API server on ${nodeNetwork.hostIp}, pods ${nodeNetwork.podCidr}, services ${nodeNetwork.serviceCidr}`,
-      );
-    }
-    const bindAddress = nodeNetwork?.hostIp ?? '127.0.0.1';
-    const serviceCidr = nodeNetwork?.serviceCidr ?? '10.0.0.0/24';
-    const pki = join(runDir, 'pki');
-    mkdirSync(pki);
-
-    const notAfter = new Date(Date.now() + 30 * 24 * 3600_000);
-    const ca = await createCa('keywarden-local-ca', notAfter);
-    const serving = await issueCert(ca, {
-      commonName: 'kube-apiserver',
-      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
-      ipAddresses: [
-        '127.0.0.1',
-        ...(nodeNetwork ? [nodeNetwork.hostIp, nodeNetwork.kubernetesServiceIp] : ['10.0.0.1']),
-      ],
-      usage: 'server',
-      notAfter,
-    });
-    const admin = await issueCert(ca, {
-      commonName: 'keywarden-admin',
-      organization: 'system:masters',
-      usage: 'client',
-      notAfter,
-    });
-    const sa = await createSigningKeyPair();
-    const files = {
-      ca: join(pki, 'ca.crt'),
-      servingCert: join(pki, 'apiserver.crt'),
-      servingKey: join(pki, 'apiserver.key'),
-      saPub: join(pki, 'sa.pub'),
-      saKey: join(pki, 'sa.key'),
-      adminCert: join(pki, 'admin.crt'),
-      adminKey: join(pki, 'admin.key'),
-    };
-    writeFileSync(files.ca, ca.certPem);
-    writeFileSync(files.servingCert, serving.certPem);
-    writeFileSync(files.servingKey, serving.keyPem, { mode: 0o600 });
-    writeFileSync(files.saPub, sa.publicKeyPem);
-    writeFileSync(files.saKey, sa.privateKeyPem, { mode: 0o600 });
-    writeFileSync(files.adminCert, admin.certPem);
-    writeFileSync(files.adminKey, admin.keyPem, { mode: 0o600 });
-
-    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-    const server = `https://${bindAddress}:${apiPort}`;
+    const nodeNetwork = options.node ? makeNodeNetwork(runDir, log) : undefined;
+    const pki = await writeControlPlanePki(runDir, nodeNetwork);
+    const addresses = await pickAddresses(nodeNetwork);
+    const server = `https://${addresses.bindAddress}:${addresses.apiPort}`;
     const kubeconfigPath = join(runDir, 'kubeconfig');
-    const credentials: AdminCredentials = { caPem: ca.certPem, certPem: admin.certPem, keyPem: admin.keyPem };
-    writeFileSync(kubeconfigPath, kubeconfigYaml(server, credentials), { mode: 0o600 });
+    writeFileSync(kubeconfigPath, kubeconfigYaml(server, pki.admin), { mode: 0o600 });
 
     const plane = new LocalControlPlane({
       runDir,
       binDir,
       server,
       kubeconfigPath,
-      admin: credentials,
-      etcdUrl,
+      admin: pki.admin,
+      etcdUrl: addresses.etcdUrl,
       keepRunDir: options.keepRunDir ?? false,
-      ca,
       nodeNetwork,
     });
     try {
       const t0 = Date.now();
-      plane.#define('etcd', join(binDir, 'etcd'), [
-        '--name=default',
-        `--data-dir=${join(runDir, 'etcd')}`,
-        `--listen-client-urls=${etcdUrl}`,
-        `--advertise-client-urls=${etcdUrl}`,
-        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-        `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
-        '--unsafe-no-fsync=true', // test data: speed over durability
-        '--log-level=warn',
-      ]);
-      await plane.startProcess('etcd');
-      await plane.#waitHealthy('etcd', `${etcdUrl}/health`, 30_000);
-
-      plane.#define('kube-apiserver', join(binDir, 'kube-apiserver'), [
-        `--etcd-servers=${etcdUrl}`,
-        `--cert-dir=${pki}`,
-        `--tls-cert-file=${files.servingCert}`,
-        `--tls-private-key-file=${files.servingKey}`,
-        `--client-ca-file=${files.ca}`,
-        `--secure-port=${apiPort}`,
-        `--bind-address=${bindAddress}`,
-        `--advertise-address=${bindAddress}`,
-        `--service-cluster-ip-range=${serviceCidr}`,
-        '--allow-privileged=true',
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${files.saPub}`,
-        `--service-account-signing-key-file=${files.saKey}`,
-        ...(nodeNetwork
-          ? [
-              // The kubelet is authorized as a node; pods get ServiceAccount tokens.
-              '--authorization-mode=Node,RBAC',
-              '--enable-admission-plugins=NodeRestriction',
-              `--kubelet-client-certificate=${files.adminCert}`,
-              `--kubelet-client-key=${files.adminKey}`,
-              // Webhooks and aggregated APIs are dialled at their endpoints (pod addresses routed
-              // through the node): kube-proxy's Service rules live in the node's namespace.
-              '--enable-aggregator-routing=true',
-              // The node's name resolves nowhere: logs and exec go to its InternalIP.
-              '--kubelet-preferred-address-types=InternalIP',
-              `--service-node-port-range=30000-32767`,
-            ]
-          : ['--authorization-mode=RBAC', '--disable-admission-plugins=ServiceAccount']),
-        '--v=1',
-      ]);
-      await plane.startProcess('kube-apiserver');
-      await plane.#waitHealthy('kube-apiserver', `${server}/readyz`, 90_000);
-
+      await plane.#startEtcd(addresses);
+      await plane.#startApiServer(pki, addresses);
       if (options.controllerManager !== false && !process.env.KUBEBUILDER_ASSETS) {
-        plane.#define('kube-controller-manager', join(binDir, 'kube-controller-manager'), [
-          `--kubeconfig=${kubeconfigPath}`,
-          `--controllers=${[...KCM_CONTROLLERS, ...(nodeNetwork ? KCM_NODE_CONTROLLERS : [])].join(',')}`,
-          `--service-account-private-key-file=${files.saKey}`,
-          `--root-ca-file=${files.ca}`,
-          '--leader-elect=false',
-          '--secure-port=0',
-          '--concurrent-gc-syncs=5',
-          '--v=1',
-        ]);
-        await plane.startProcess('kube-controller-manager');
+        await plane.#startControllerManager(pki);
       }
-      if (options.node && nodeNetwork) {
-        plane.node = await startNode({
-          id,
-          runDir,
-          binDir,
-          ca,
-          server,
-          net: nodeNetwork,
-          images: options.node.images,
-          log,
-          start: async (name, bin, args) => {
-            plane.#define(name, bin, args);
-            return plane.startProcess(name);
-          },
-        });
-        await waitNodeReady(plane.kubectlPath, kubeconfigPath, 120_000);
-        log(`node ready; NodePorts on ${nodeNetwork.nodeIp}`);
-      }
+      if (options.node && nodeNetwork) await plane.#startNode(pki.ca, nodeNetwork, options.node.images, log);
       log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${server} (KUBECONFIG=${kubeconfigPath})`);
       return plane;
     } catch (err) {
       await plane.stop({ keepRunDir: true });
       throw err;
     }
+  }
+
+  async #startEtcd(addresses: ControlPlaneAddresses): Promise<void> {
+    this.#define('etcd', join(this.binDir, 'etcd'), etcdArgs(join(this.runDir, 'etcd'), addresses));
+    await this.startProcess('etcd');
+    await this.#waitHealthy('etcd', `${this.etcdUrl}/health`, 30_000);
+  }
+
+  async #startApiServer(pki: ControlPlanePki, addresses: ControlPlaneAddresses): Promise<void> {
+    const args = apiServerArgs(pki, addresses, this.nodeNetwork);
+    this.#define('kube-apiserver', join(this.binDir, 'kube-apiserver'), args);
+    await this.startProcess('kube-apiserver');
+    await this.#waitHealthy('kube-apiserver', `${this.server}/readyz`, 90_000);
+  }
+
+  async #startControllerManager(pki: ControlPlanePki): Promise<void> {
+    const args = controllerManagerArgs(this.kubeconfigPath, pki, this.nodeNetwork !== undefined);
+    this.#define('kube-controller-manager', join(this.binDir, 'kube-controller-manager'), args);
+    await this.startProcess('kube-controller-manager');
+  }
+
+  async #startNode(
+    ca: CertificateAuthority,
+    net: NodeNetwork,
+    images: string[],
+    log: (line: string) => void,
+  ): Promise<void> {
+    this.node = await startNode({
+      id: runId(this.runDir),
+      runDir: this.runDir,
+      binDir: this.binDir,
+      ca,
+      server: this.server,
+      net,
+      images,
+      log,
+      start: async (name, bin, args) => {
+        this.#define(name, bin, args);
+        return this.startProcess(name);
+      },
+    });
+    await waitNodeReady(this.kubectlPath, this.kubeconfigPath, 120_000);
+    log(`node ready; NodePorts on ${net.nodeIp}`);
   }
 
   #define(name: string, bin: string, args: string[]): void {
@@ -343,46 +260,37 @@ export class LocalControlPlane {
   }
 }
 
-const KCM_CONTROLLERS = [
-  'garbagecollector',
-  'namespace',
-  'serviceaccount',
-  'serviceaccount-token',
-  'clusterrole-aggregation',
-];
-// What Deployments, Services and pods with ServiceAccount tokens need on a node.
-const KCM_NODE_CONTROLLERS = [
-  'deployment',
-  'replicaset',
-  'endpoint',
-  'endpointslice',
-  'root-ca-cert-publisher',
-  'disruption',
-  'podgc',
-  // Lifts the node's not-ready taint once the kubelet reports Ready.
-  'nodelifecycle',
-];
+/** Processes and nodes left behind by an earlier run that crashed. Nodes first: their mounts live in run folders reapOrphans deletes. */
+async function reapLeftovers(log: (line: string) => void): Promise<void> {
+  const reapedNodes = await reapNodes();
+  if (reapedNodes > 0) log(`removed ${reapedNodes} node(s) left behind by an earlier run that crashed`);
+  const reaped = reapOrphans();
+  if (reaped > 0) log(`stopped ${reaped} process(es) left behind by an earlier run that crashed`);
+}
+
+/** The node's network namespace and veth (before the API server starts: it binds the host end). */
+function makeNodeNetwork(runDir: string, log: (line: string) => void): NodeNetwork {
+  // Recorded before anything is made, so a crash from here on is reaped.
+  writeFileSync(join(runDir, 'pids.json'), JSON.stringify({ owner: process.pid, children: [] }));
+  const net = prepareNodeNetwork(runId(runDir));
+  log(
+    `node network: namespace ${net.netns}, API server on ${net.hostIp}, pods ${net.podCidr}, services ${net.serviceCidr}`,
+  );
+  return net;
+}
+
+async function pickAddresses(nodeNetwork: NodeNetwork | undefined): Promise<ControlPlaneAddresses> {
+  const [etcdPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  return {
+    etcdUrl: `http://127.0.0.1:${etcdPort}`,
+    etcdPeerPort,
+    apiPort,
+    bindAddress: nodeNetwork?.hostIp ?? '127.0.0.1',
+    serviceCidr: nodeNetwork?.serviceCidr ?? '10.0.0.0/24',
+  };
+}
 
 /** The run id: the random suffix of the run folder, carried by every name a node makes. */
 function runId(runDir: string): string {
   return runDir.slice(runDir.lastIndexOf(RUN_DIR_PREFIX) + RUN_DIR_PREFIX.length);
-}
-
-export function kubeconfigYaml(server: string, creds: AdminCredentials): string {
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      { name: 'keywarden-local', cluster: { server, 'certificate-authority-data': b64(creds.caPem) } },
-    ],
-    users: [
-      {
-        name: 'keywarden-admin',
-        user: { 'client-certificate-data': b64(creds.certPem), 'client-key-data': b64(creds.keyPem) },
-      },
-    ],
-    contexts: [{ name: 'keywarden-local', context: { cluster: 'keywarden-local', user: 'keywarden-admin' } }],
-    'current-context': 'keywarden-local',
-  });
 }

@@ -57,9 +57,24 @@ const human = (s: number) =>
         : `${Math.round(s / 86400)}d`;
 
 export function registerKeyCommands(program: Command): void {
-  const output = () =>
-    new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table');
+  registerList(program);
+  registerRegenerate(program);
+  registerDisable(program);
+  registerEnable(program);
+  registerExtend(program);
+}
 
+interface ListOptions {
+  namespace?: string;
+  environment?: string;
+  type?: string;
+  state?: string;
+  search?: string;
+  kubeconfig?: string;
+  output: 'table' | 'json';
+}
+
+function registerList(program: Command): void {
   program
     .command('list')
     .description(
@@ -71,27 +86,11 @@ export function registerKeyCommands(program: Command): void {
     .option('-s, --state <state>', 'Pending, Active, Inactive, Expired or Failed')
     .option('-q, --search <text>', 'text to find in key id, hint, description, name or allowed sources')
     .option('--kubeconfig <file>', 'kubeconfig file')
-    .addOption(output())
-    .action(async (o) => {
-      const selector = [
-        o.environment && `${LABELS.environment}=${o.environment}`,
-        o.type && `${LABELS.type}=${o.type}`,
-        o.state && `${LABELS.state}=${o.state}`,
-      ]
-        .filter(Boolean)
-        .join(',');
-      const list = await client(o.kubeconfig).get<{ items: LiveApiKey[] }>(apiKeysPath(o.namespace), {
-        labelSelector: selector || undefined,
-      });
-      // Labels are set by the webhook and controller; filter on the spec and status too, so keys created
-      // before the webhook was installed are not missed.
-      const items = list.items.filter(
-        (k) =>
-          (!o.environment || k.spec.environment === o.environment) &&
-          (!o.type || (k.spec.type ?? 'private') === o.type) &&
-          (!o.state || k.status?.state === o.state) &&
-          (!o.search || matchesSearch(k, o.search)),
-      );
+    .addOption(
+      new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'),
+    )
+    .action(async (o: ListOptions) => {
+      const items = await listKeys(o);
       if (o.output === 'json') {
         process.stdout.write(`${JSON.stringify(items.map(summary), null, 2)}\n`);
         return;
@@ -102,94 +101,142 @@ export function registerKeyCommands(program: Command): void {
       }
       printTable(
         ['NAMESPACE', 'NAME', 'ENVIRONMENT', 'TYPE', 'STATE', 'KEY', 'EXPIRES', 'LAST USED', 'DESCRIPTION'],
-        items.map((k) => [
-          k.metadata.namespace,
-          k.metadata.name,
-          k.spec.environment,
-          k.spec.type ?? 'private',
-          k.status?.state ?? 'Pending',
-          k.status?.keyHint ?? '-',
-          ago(k.status?.expiresAt ?? k.spec.expiresAt),
-          ago(k.status?.lastUsedAt),
-          (k.spec.description ?? '').slice(0, 40),
-        ]),
+        items
+          .map(summary)
+          .map((k) => [
+            k.namespace,
+            k.name,
+            k.environment,
+            k.type,
+            k.state,
+            k.keyHint ?? '-',
+            ago(k.expiresAt),
+            ago(k.lastUsedAt),
+            (k.description ?? '').slice(0, 40),
+          ]),
       );
     });
+}
 
-  program
-    .command('regenerate')
-    .description('mint a new secret for the key (same id and settings); reveal it afterwards')
+async function listKeys(o: ListOptions): Promise<LiveApiKey[]> {
+  const selector = [
+    o.environment && `${LABELS.environment}=${o.environment}`,
+    o.type && `${LABELS.type}=${o.type}`,
+    o.state && `${LABELS.state}=${o.state}`,
+  ]
+    .filter(Boolean)
+    .join(',');
+  const list = await client(o.kubeconfig).get<{ items: LiveApiKey[] }>(apiKeysPath(o.namespace), {
+    labelSelector: selector || undefined,
+  });
+  // Labels are set by the webhook and controller; filter on the spec and status too, so keys created
+  // before the webhook was installed are not missed.
+  return list.items.filter(
+    (k) =>
+      (!o.environment || k.spec.environment === o.environment) &&
+      (!o.type || (k.spec.type ?? 'private') === o.type) &&
+      (!o.state || k.status?.state === o.state) &&
+      (!o.search || matchesSearch(k, o.search)),
+  );
+}
+
+interface KeyOptions {
+  namespace: string;
+  kubeconfig?: string;
+}
+
+/** A command on one named ApiKey: `<name>`, `-n`, its own options, `--kubeconfig`. */
+function keyCommand(program: Command, name: string, description: string, options: Option[] = []): Command {
+  const command = program
+    .command(name)
+    .description(description)
     .argument('<name>', 'ApiKey name')
-    .option('-n, --namespace <ns>', 'namespace', 'default')
-    .addOption(
+    .option('-n, --namespace <ns>', 'namespace', 'default');
+  for (const option of options) command.addOption(option);
+  return command.option('--kubeconfig <file>', 'kubeconfig file');
+}
+
+/** Reads the key and patches its spec with what `change` makes of it. */
+async function changeKey(
+  name: string,
+  o: KeyOptions,
+  change: (ak: LiveApiKey) => Record<string, unknown>,
+): Promise<void> {
+  const rest = client(o.kubeconfig);
+  const ak = await getKey(rest, o.namespace, name);
+  await patchKey(rest, ak, change(ak));
+}
+
+function registerRegenerate(program: Command): void {
+  keyCommand(
+    program,
+    'regenerate',
+    'mint a new secret for the key (same id and settings); reveal it afterwards',
+    [
       durationTextOption(
         '--grace-period',
         'keep the old secret working this long, e.g. 1h; without it the old one stops at once',
       ),
-    )
-    .option('--kubeconfig <file>', 'kubeconfig file')
-    .action(async (name: string, o) => {
-      const rest = client(o.kubeconfig);
-      const ak = await getKey(rest, o.namespace, name);
-      const generation = (ak.spec.rotation?.generation ?? 0) + 1;
-      await patchKey(rest, ak, {
+    ],
+  ).action(async (name: string, o: KeyOptions & { gracePeriod?: string }) => {
+    let generation = 0;
+    await changeKey(name, o, (ak) => {
+      generation = (ak.spec.rotation?.generation ?? 0) + 1;
+      return {
         rotation: {
           ...ak.spec.rotation,
           generation,
           ...(o.gracePeriod ? { gracePeriod: o.gracePeriod } : {}),
         },
-      });
-      process.stdout.write(
-        `ApiKey ${o.namespace}/${name}: regeneration ${generation} requested. Get the new key with: kubectl keywarden reveal ${name} -n ${o.namespace}\n`,
-      );
+      };
     });
+    process.stdout.write(
+      `ApiKey ${o.namespace}/${name}: regeneration ${generation} requested. Get the new key with: kubectl keywarden reveal ${name} -n ${o.namespace}\n`,
+    );
+  });
+}
 
-  program
-    .command('disable')
-    .description('cut the key off at once (401); the object and its history stay')
-    .argument('<name>', 'ApiKey name')
-    .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option('--kubeconfig <file>', 'kubeconfig file')
-    .action(async (name: string, o) => {
-      const rest = client(o.kubeconfig);
-      const ak = await getKey(rest, o.namespace, name);
-      await patchKey(rest, ak, { disabled: true });
+function registerDisable(program: Command): void {
+  keyCommand(program, 'disable', 'cut the key off at once (401); the object and its history stay').action(
+    async (name: string, o: KeyOptions) => {
+      await changeKey(name, o, () => ({ disabled: true }));
       process.stdout.write(`ApiKey ${o.namespace}/${name} disabled.\n`);
-    });
+    },
+  );
+}
 
-  program
-    .command('enable')
-    .description('bring a disabled key back; an expired one needs a new expiry (--expires-at or --days)')
-    .argument('<name>', 'ApiKey name')
-    .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option('--expires-at <time>', 'new expiry, RFC 3339, at most one year ahead')
-    .option('--days <n>', 'new expiry this many days from now (capped at one year)')
-    .option('--kubeconfig <file>', 'kubeconfig file')
-    .action(async (name: string, o) => {
-      const rest = client(o.kubeconfig);
-      const ak = await getKey(rest, o.namespace, name);
-      const expiresAt = o.expiresAt || o.days ? newExpiry(o.expiresAt, o.days) : undefined;
-      await patchKey(rest, ak, { disabled: false, ...(expiresAt ? { expiresAt } : {}) });
-      process.stdout.write(
-        `ApiKey ${o.namespace}/${name} enabled${expiresAt ? ` until ${expiresAt}` : ''}.\n`,
-      );
-    });
+type ExpiryOptions = KeyOptions & { expiresAt?: string; days?: string };
 
-  program
-    .command('extend')
-    .description('set a new expiry within the one-year cap (default: the latest allowed now)')
-    .argument('<name>', 'ApiKey name')
-    .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option('--expires-at <time>', 'new expiry, RFC 3339')
-    .option('--days <n>', 'new expiry this many days from now')
-    .option('--kubeconfig <file>', 'kubeconfig file')
-    .action(async (name: string, o) => {
-      const rest = client(o.kubeconfig);
-      const ak = await getKey(rest, o.namespace, name);
-      const expiresAt = newExpiry(o.expiresAt, o.days);
-      await patchKey(rest, ak, { expiresAt });
-      process.stdout.write(`ApiKey ${o.namespace}/${name} now expires at ${expiresAt}.\n`);
-    });
+function registerEnable(program: Command): void {
+  keyCommand(
+    program,
+    'enable',
+    'bring a disabled key back; an expired one needs a new expiry (--expires-at or --days)',
+    [
+      new Option('--expires-at <time>', 'new expiry, RFC 3339, at most one year ahead'),
+      new Option('--days <n>', 'new expiry this many days from now (capped at one year)'),
+    ],
+  ).action(async (name: string, o: ExpiryOptions) => {
+    const expiresAt = o.expiresAt || o.days ? newExpiry(o.expiresAt, o.days) : undefined;
+    await changeKey(name, o, () => ({ disabled: false, ...(expiresAt ? { expiresAt } : {}) }));
+    process.stdout.write(`ApiKey ${o.namespace}/${name} enabled${expiresAt ? ` until ${expiresAt}` : ''}.\n`);
+  });
+}
+
+function registerExtend(program: Command): void {
+  keyCommand(
+    program,
+    'extend',
+    'set a new expiry within the one-year cap (default: the latest allowed now)',
+    [
+      new Option('--expires-at <time>', 'new expiry, RFC 3339'),
+      new Option('--days <n>', 'new expiry this many days from now'),
+    ],
+  ).action(async (name: string, o: ExpiryOptions) => {
+    const expiresAt = newExpiry(o.expiresAt, o.days);
+    await changeKey(name, o, () => ({ expiresAt }));
+    process.stdout.write(`ApiKey ${o.namespace}/${name} now expires at ${expiresAt}.\n`);
+  });
 }
 
 /** The expiry asked for; the webhook has the final word on the cap, this only fills the default. */

@@ -56,8 +56,7 @@ function readUrl() {
 }
 
 function App() {
-  const [session, setSession] = useState<Session | undefined>();
-  const [fatal, setFatal] = useState<string | undefined>();
+  const { session, fatal } = useSession();
   const initial = readUrl();
   const [filters, setFilters] = useState<Filters>(initial.filters);
   const [selected, setSelected] = useState<string | undefined>(initial.selected);
@@ -65,25 +64,7 @@ function App() {
   const [view, setView] = useState<'keys' | 'log'>(initial.view);
   const [dialog, setDialog] = useState<DialogState | undefined>();
   const { keys, problem, connected } = useKeys();
-
-  useEffect(() => {
-    call<Session>('GET', '/api/session').then(
-      (s) => {
-        setCsrfToken(s.csrfToken);
-        setSession(s);
-      },
-      (err: Error) => setFatal(err.message),
-    );
-  }, []);
-
-  useEffect(() => {
-    const p = filtersToParams(filters, new URLSearchParams());
-    if (selected) p.set('key', selected);
-    if (sort) p.set('sort', sort);
-    if (view === 'log') p.set('view', 'log');
-    const qs = p.toString();
-    history.replaceState(null, '', qs ? `/?${qs}` : '/');
-  }, [filters, selected, sort, view]);
+  useUrl(filters, selected, sort, view);
 
   if (fatal)
     return (
@@ -101,50 +82,15 @@ function App() {
 
   return (
     <div class="layout">
-      <header class="top">
-        <h1>API Keys</h1>
-        <nav aria-label="Views" class="views">
-          <sl-button
-            variant={view === 'keys' ? 'primary' : 'default'}
-            outline
-            onClick={() => setView('keys')}
-          >
-            Keys
-          </sl-button>
-          <sl-button variant={view === 'log' ? 'primary' : 'default'} outline onClick={() => setView('log')}>
-            Request log
-          </sl-button>
-        </nav>
-        <sl-input
-          class="search"
-          type="search"
-          label="Search"
-          placeholder="name, key id, hint, description, source"
-          value={filters.q ?? ''}
-          clearable
-          onsl-input={(e: Event) =>
-            setFilters({ ...filters, q: (e.target as HTMLInputElement).value || undefined })
-          }
-        />
-        <sl-button variant="primary" onClick={() => setDialog({ kind: 'create' })}>
-          Create key
-        </sl-button>
-        <span class={`live ${connected ? 'on' : 'off'}`} role="status">
-          {connected ? 'Live' : 'Reconnecting…'}
-        </span>
-      </header>
-      <div class="alerts">
-        {session.note && (
-          <sl-alert open variant="warning">
-            {session.note}
-          </sl-alert>
-        )}
-        {problem && (
-          <sl-alert open variant="danger" class="problem">
-            {problem}
-          </sl-alert>
-        )}
-      </div>
+      <TopBar
+        view={view}
+        onView={setView}
+        search={filters.q ?? ''}
+        onSearch={(q) => setFilters({ ...filters, q: q || undefined })}
+        onCreate={() => setDialog({ kind: 'create' })}
+        connected={connected}
+      />
+      <Alerts note={session.note} problem={problem} />
       <FilterPanel filters={filters} onChange={setFilters} keys={[...keys.values()]} />
       <main class="content">
         {view === 'keys' ? (
@@ -179,6 +125,97 @@ function App() {
         onCreated={(id) => setSelected(id)}
       />
     </div>
+  );
+}
+
+/** The session (CSRF token, policy, audit), or why it could not be had. */
+function useSession(): { session: Session | undefined; fatal: string | undefined } {
+  const [session, setSession] = useState<Session | undefined>();
+  const [fatal, setFatal] = useState<string | undefined>();
+  useEffect(() => {
+    call<Session>('GET', '/api/session').then(
+      (s) => {
+        setCsrfToken(s.csrfToken);
+        setSession(s);
+      },
+      (err: Error) => setFatal(err.message),
+    );
+  }, []);
+  return { session, fatal };
+}
+
+/** Keeps the URL in step with the view (see readUrl). */
+function useUrl(
+  filters: Filters,
+  selected: string | undefined,
+  sort: string | undefined,
+  view: 'keys' | 'log',
+) {
+  useEffect(() => {
+    const p = filtersToParams(filters, new URLSearchParams());
+    if (selected) p.set('key', selected);
+    if (sort) p.set('sort', sort);
+    if (view === 'log') p.set('view', 'log');
+    const qs = p.toString();
+    history.replaceState(null, '', qs ? `/?${qs}` : '/');
+  }, [filters, selected, sort, view]);
+}
+
+/** The session's note (e.g. the ApiKeyPolicy could not be read) and the live list's problem, if any. */
+function Alerts(props: { note: string | undefined; problem: string | undefined }) {
+  return (
+    <div class="alerts">
+      {props.note && (
+        <sl-alert open variant="warning">
+          {props.note}
+        </sl-alert>
+      )}
+      {props.problem && (
+        <sl-alert open variant="danger" class="problem">
+          {props.problem}
+        </sl-alert>
+      )}
+    </div>
+  );
+}
+
+/** The title, the Keys / Request log switch, the search box, Create key and the live indicator. */
+function TopBar(props: {
+  view: 'keys' | 'log';
+  onView: (v: 'keys' | 'log') => void;
+  search: string;
+  onSearch: (q: string) => void;
+  onCreate: () => void;
+  connected: boolean;
+}) {
+  const { view, onView, connected } = props;
+  return (
+    <header class="top">
+      <h1>API Keys</h1>
+      <nav aria-label="Views" class="views">
+        <sl-button variant={view === 'keys' ? 'primary' : 'default'} outline onClick={() => onView('keys')}>
+          Keys
+        </sl-button>
+        <sl-button variant={view === 'log' ? 'primary' : 'default'} outline onClick={() => onView('log')}>
+          Request log
+        </sl-button>
+      </nav>
+      <sl-input
+        class="search"
+        type="search"
+        label="Search"
+        placeholder="name, key id, hint, description, source"
+        value={props.search}
+        clearable
+        onsl-input={(e: Event) => props.onSearch((e.target as HTMLInputElement).value)}
+      />
+      <sl-button variant="primary" onClick={props.onCreate}>
+        Create key
+      </sl-button>
+      <span class={`live ${connected ? 'on' : 'off'}`} role="status">
+        {connected ? 'Live' : 'Reconnecting…'}
+      </span>
+    </header>
   );
 }
 

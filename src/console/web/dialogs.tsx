@@ -1,10 +1,13 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { durationMs, parseDuration } from '../../rules/duration.ts';
 import { checkExpiry, formatRfc3339, latestAllowedExpiry } from '../../rules/expiry.ts';
 import type { ConsoleKey } from '../view.ts';
 import { call, keyPath, RefusedError } from './api.ts';
 import type { Session } from './app.tsx';
-import { expiryFromDate, type FormValues, initialValues, KeyForm, specOf, validate } from './key-form.tsx';
+import { InputField } from './fields.tsx';
+import { KeyForm } from './key-form.tsx';
+import { expiryFromDate, type FormValues, initialValues, specOf, validate } from './key-form-values.ts';
 import { idOf } from './live.ts';
 
 // The dialogs: Create, Edit, Enable (an expired key needs a new expiry), Regenerate (optional grace),
@@ -149,53 +152,81 @@ function FormDialog(props: {
   );
 }
 
+/**
+ * A dialog that does one thing to one key: its content, the refusal (or the `blocked` reason that
+ * keeps the action from running), Cancel and the action's button. `content` gets the submit function
+ * (for a field that submits on Enter).
+ */
+function ActionDialog(props: {
+  label: string;
+  action: string;
+  variant: 'primary' | 'danger';
+  blocked?: string | undefined;
+  run: () => Promise<void>;
+  onClose: () => void;
+  content: (submit: () => void) => ComponentChildren;
+}) {
+  const [error, setError] = useState<string | undefined>();
+  const submit = async () => {
+    if (props.blocked) return;
+    try {
+      await props.run();
+    } catch (err) {
+      setError(Object.values(errorsFrom(err))[0]);
+    }
+  };
+  return (
+    <sl-dialog open label={props.label} onsl-after-hide={onHide(props.onClose)}>
+      {props.content(() => void submit())}
+      <div class="field-error" role="alert">
+        {error ?? props.blocked ?? ''}
+      </div>
+      <sl-button slot="footer" onClick={props.onClose}>
+        Cancel
+      </sl-button>
+      <sl-button slot="footer" variant={props.variant} onClick={() => void submit()}>
+        {props.action}
+      </sl-button>
+    </sl-dialog>
+  );
+}
+
 function EnableDialog(props: { apiKey: ConsoleKey; session: Session; onClose: () => void }) {
   const k = props.apiKey;
   const policy = props.session.policy;
   const [now] = useState(() => new Date());
   const max = formatRfc3339(latestAllowedExpiry(now, policy.maxLifetimeDays)).slice(0, 10);
   const [day, setDay] = useState(max);
-  const [error, setError] = useState<string | undefined>();
   const expiresAt = expiryFromDate(day, now, policy.maxLifetimeDays);
   const check = checkExpiry(expiresAt, now, { maxLifetimeDays: policy.maxLifetimeDays });
-  const submit = async () => {
-    if (!check.ok) return;
-    try {
-      await call('PATCH', keyPath(k.metadata.namespace, k.metadata.name), {
-        resourceVersion: k.metadata.resourceVersion,
-        spec: { disabled: false, expiresAt },
-      });
-      props.onClose();
-    } catch (err) {
-      setError(Object.values(errorsFrom(err))[0]);
-    }
-  };
   return (
-    <sl-dialog
-      open
-      label={`Enable ${k.metadata.namespace}/${k.metadata.name}`}
-      onsl-after-hide={onHide(props.onClose)}
-    >
-      <p>This key has expired. Enabling it needs a new expiry within the cap.</p>
-      <sl-input
-        type="date"
-        label="New expiry (UTC)"
-        name="enable-expiresAt"
-        data-field="enable-expiresAt"
-        value={day}
-        max={max}
-        onsl-input={(e: Event) => setDay((e.target as HTMLInputElement).value)}
-      />
-      <div class="field-error" role="alert">
-        {error ?? (check.ok ? '' : check.message)}
-      </div>
-      <sl-button slot="footer" onClick={props.onClose}>
-        Cancel
-      </sl-button>
-      <sl-button slot="footer" variant="primary" onClick={() => void submit()}>
-        Enable
-      </sl-button>
-    </sl-dialog>
+    <ActionDialog
+      label={`Enable ${idOf(k)}`}
+      action="Enable"
+      variant="primary"
+      blocked={check.ok ? undefined : check.message}
+      run={async () => {
+        await call('PATCH', keyPath(k.metadata.namespace, k.metadata.name), {
+          resourceVersion: k.metadata.resourceVersion,
+          spec: { disabled: false, expiresAt },
+        });
+        props.onClose();
+      }}
+      onClose={props.onClose}
+      content={() => (
+        <>
+          <p>This key has expired. Enabling it needs a new expiry within the cap.</p>
+          <InputField
+            type="date"
+            label="New expiry (UTC)"
+            name="enable-expiresAt"
+            value={day}
+            max={max}
+            onValue={setDay}
+          />
+        </>
+      )}
+    />
   );
 }
 
@@ -207,7 +238,6 @@ function RegenerateDialog(props: {
 }) {
   const k = props.apiKey;
   const [grace, setGrace] = useState('');
-  const [error, setError] = useState<string | undefined>();
   const maxGrace = props.session.policy.maxGracePeriod;
   const parsed = grace ? parseDuration(grace) : undefined;
   const problem =
@@ -216,75 +246,57 @@ function RegenerateDialog(props: {
       : parsed?.ok && parsed.ms > durationMs(maxGrace)
         ? `At most ${maxGrace} (the ApiKeyPolicy's maxGracePeriod).`
         : undefined;
-  const submit = async () => {
-    if (problem) return;
-    try {
-      await call('POST', `${keyPath(k.metadata.namespace, k.metadata.name)}/regenerate`, {
-        gracePeriod: grace || undefined,
-      });
-      await revealInto(idOf(k), props.onChange);
-    } catch (err) {
-      setError(Object.values(errorsFrom(err))[0]);
-    }
-  };
   return (
-    <sl-dialog
-      open
-      label={`Regenerate ${k.metadata.namespace}/${k.metadata.name}`}
-      onsl-after-hide={onHide(props.onClose)}
-    >
-      <p>A new secret is minted with the same key id and settings, and shown to you once.</p>
-      <sl-input
-        label="Grace period for the old secret (e.g. 1h; empty: it stops at once)"
-        name="gracePeriod"
-        data-field="gracePeriod"
-        value={grace}
-        onsl-input={(e: Event) => setGrace((e.target as HTMLInputElement).value)}
-        onKeyDown={(e: KeyboardEvent) => {
-          if (e.key === 'Enter') void submit();
-        }}
-      />
-      <div class="field-error" role="alert">
-        {error ?? problem ?? ''}
-      </div>
-      <sl-button slot="footer" onClick={props.onClose}>
-        Cancel
-      </sl-button>
-      <sl-button slot="footer" variant="primary" onClick={() => void submit()}>
-        Regenerate
-      </sl-button>
-    </sl-dialog>
+    <ActionDialog
+      label={`Regenerate ${idOf(k)}`}
+      action="Regenerate"
+      variant="primary"
+      blocked={problem}
+      run={async () => {
+        await call('POST', `${keyPath(k.metadata.namespace, k.metadata.name)}/regenerate`, {
+          gracePeriod: grace || undefined,
+        });
+        await revealInto(idOf(k), props.onChange);
+      }}
+      onClose={props.onClose}
+      content={(submit) => (
+        <>
+          <p>A new secret is minted with the same key id and settings, and shown to you once.</p>
+          <InputField
+            label="Grace period for the old secret (e.g. 1h; empty: it stops at once)"
+            name="gracePeriod"
+            value={grace}
+            onValue={setGrace}
+            onKeyDown={(e: KeyboardEvent) => {
+              if (e.key === 'Enter') submit();
+            }}
+          />
+        </>
+      )}
+    />
   );
 }
 
 function DeleteDialog(props: { apiKey: ConsoleKey; onClose: () => void }) {
   const k = props.apiKey;
   const id = idOf(k);
-  const [error, setError] = useState<string | undefined>();
-  const submit = async () => {
-    try {
-      await call('DELETE', keyPath(k.metadata.namespace, k.metadata.name));
-      props.onClose();
-    } catch (err) {
-      setError(Object.values(errorsFrom(err))[0]);
-    }
-  };
   return (
-    <sl-dialog open label={`Delete ${id}?`} onsl-after-hide={onHide(props.onClose)}>
-      <p>
-        The key <strong>{id}</strong> stops working at once (401 at every validator) and the ApiKey is
-        removed. This cannot be undone.
-      </p>
-      <div class="field-error" role="alert">
-        {error ?? ''}
-      </div>
-      <sl-button slot="footer" onClick={props.onClose}>
-        Cancel
-      </sl-button>
-      <sl-button slot="footer" variant="danger" onClick={() => void submit()}>
-        Delete {id}
-      </sl-button>
-    </sl-dialog>
+    <ActionDialog
+      label={`Delete ${id}?`}
+      action={`Delete ${id}`}
+      variant="danger"
+      run={async () => {
+        await call('DELETE', keyPath(k.metadata.namespace, k.metadata.name));
+        props.onClose();
+      }}
+      onClose={props.onClose}
+      content={() => (
+        <p>
+          The key <strong>{id}</strong> stops working at once (401 at every validator) and the ApiKey is
+          removed. This cannot be undone.
+        </p>
+      )}
+    />
   );
 }
 

@@ -3,6 +3,7 @@ import {
   createTable,
   getCoreRowModel,
   getSortedRowModel,
+  type Header,
   type SortingState,
 } from '@tanstack/table-core';
 import type { ComponentChildren } from 'preact';
@@ -156,11 +157,7 @@ export function KeyTable(props: {
   sort: string | undefined;
   onSort: (s: string | undefined) => void;
 }) {
-  const [now, setNow] = useState(() => new Date());
-  useEffect(() => {
-    const t = setInterval(() => setNow(new Date()), 30_000);
-    return () => clearInterval(t);
-  }, []);
+  const now = useNow(30_000);
   const sorting = sortFromParam(props.sort);
   const data = props.keys.filter((k) => matchesFilters(k, props.filters, now));
   const table = createTable<ConsoleKey>({
@@ -188,22 +185,9 @@ export function KeyTable(props: {
             <th scope="col">
               <span class="visually-hidden">Select</span>
             </th>
-            {table.getFlatHeaders().map((h) => {
-              const col = COLUMNS.find((c) => c.id === h.id);
-              const dir = h.column.getIsSorted();
-              return (
-                <th
-                  key={h.id}
-                  scope="col"
-                  aria-sort={dir === 'asc' ? 'ascending' : dir === 'desc' ? 'descending' : 'none'}
-                >
-                  <button type="button" class="sort" onClick={h.column.getToggleSortingHandler()}>
-                    {col?.header}
-                    <span aria-hidden="true">{dir === 'asc' ? ' ▲' : dir === 'desc' ? ' ▼' : ''}</span>
-                  </button>
-                </th>
-              );
-            })}
+            {table.getFlatHeaders().map((h) => (
+              <SortHeader key={h.id} header={h} />
+            ))}
           </tr>
         </thead>
         <tbody>
@@ -214,35 +198,75 @@ export function KeyTable(props: {
               </td>
             </tr>
           )}
-          {rows.map((row) => {
-            const k = row.original;
-            const id = idOf(k);
-            const soon = expiringSoon(k, now, props.policy.expiringSoonDays);
-            return (
-              <tr
-                key={id}
-                data-key={id}
-                data-state={keyState(k)}
-                class={`${k.spec.disabled === true || keyState(k) === 'Expired' ? 'dim' : ''} ${soon ? 'soon' : ''} ${props.selected === id ? 'selected' : ''}`}
-              >
-                <td>
-                  <input
-                    type="checkbox"
-                    aria-label={`Select ${id}`}
-                    checked={props.selected === id}
-                    onChange={(e) => props.onSelect((e.target as HTMLInputElement).checked ? id : undefined)}
-                  />
-                </td>
-                {COLUMNS.map((c) => (
-                  <td key={c.id} data-col={c.id}>
-                    {c.cell(k, now, soon)}
-                  </td>
-                ))}
-              </tr>
-            );
-          })}
+          {rows.map((row) => (
+            <KeyRow
+              key={idOf(row.original)}
+              k={row.original}
+              now={now}
+              soonDays={props.policy.expiringSoonDays}
+              selected={props.selected === idOf(row.original)}
+              onSelect={props.onSelect}
+            />
+          ))}
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** The time, renewed every `everyMs` (relative times and "expiring soon" move on). */
+function useNow(everyMs: number): Date {
+  const [now, setNow] = useState(() => new Date());
+  useEffect(() => {
+    const t = setInterval(() => setNow(new Date()), everyMs);
+    return () => clearInterval(t);
+  }, [everyMs]);
+  return now;
+}
+
+/** A column header: a button that sorts by it, with aria-sort saying how the table is sorted. */
+function SortHeader({ header: h }: { header: Header<ConsoleKey, unknown> }) {
+  const col = COLUMNS.find((c) => c.id === h.id);
+  const dir = h.column.getIsSorted();
+  return (
+    <th scope="col" aria-sort={dir === 'asc' ? 'ascending' : dir === 'desc' ? 'descending' : 'none'}>
+      <button type="button" class="sort" onClick={h.column.getToggleSortingHandler()}>
+        {col?.header}
+        <span aria-hidden="true">{dir === 'asc' ? ' ▲' : dir === 'desc' ? ' ▼' : ''}</span>
+      </button>
+    </th>
+  );
+}
+
+function KeyRow(props: {
+  k: ConsoleKey;
+  now: Date;
+  soonDays: number;
+  selected: boolean;
+  onSelect: (id: string | undefined) => void;
+}) {
+  const { k, now, selected } = props;
+  const id = idOf(k);
+  const soon = expiringSoon(k, now, props.soonDays);
+  return (
+    <tr
+      data-key={id}
+      data-state={keyState(k)}
+      class={`${k.spec.disabled === true || keyState(k) === 'Expired' ? 'dim' : ''} ${soon ? 'soon' : ''} ${selected ? 'selected' : ''}`}
+    >
+      <td>
+        <input
+          type="checkbox"
+          aria-label={`Select ${id}`}
+          checked={selected}
+          onChange={(e) => props.onSelect((e.target as HTMLInputElement).checked ? id : undefined)}
+        />
+      </td>
+      {COLUMNS.map((c) => (
+        <td key={c.id} data-col={c.id}>
+          {c.cell(k, now, soon)}
+        </td>
+      ))}
+    </tr>
   );
 }

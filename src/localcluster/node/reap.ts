@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RUN_DIR_PREFIX } from '../processes.ts';
 import { listNodeNetworkIds } from './network.ts';
-import { listNodeCgroupIds, teardownNode } from './node.ts';
+import { listNodeCgroupIds, teardownNode } from './teardown.ts';
 
 function ownerAlive(runDir: string): boolean {
   try {

@@ -1,6 +1,6 @@
 import parquet from '@dsnp/parquetjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Compression } from '../../../src/audit/encode.ts';
+import type { Compression } from '../../../src/audit/compress.ts';
 import { createAuditSink } from '../../../src/audit/index.ts';
 import { readAuditRows } from '../../../src/audit/reader.ts';
 import { listAuditFiles } from '../../../src/audit/retention.ts';
@@ -9,7 +9,7 @@ import { COLUMN_NAMES } from '../../../src/audit/schema.ts';
 import { Duck } from '../../integration/audit-support.ts';
 import { decision, removeTrails, T0, tempTrail } from './helpers.ts';
 
-// Our own Parquet container (format.ts, thrift.ts, encode.ts) read back by two independent readers:
+// Our own Parquet container (format.ts, thrift.ts, encode.ts and its column-builder.ts, rle.ts) read back by two independent readers:
 // @dsnp/parquetjs (what `keywarden audit` uses) and DuckDB (what users analyse with), on the values
 // that break hand-written encoders: empty strings, nulls everywhere, very long and non-ASCII text, many
 // row groups, a dictionary that overflows mid row group, columns all null in a row group.
