@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseClientAddress, parseRequiredPermission } from '../../rules/index.ts';
 import type { ClientAddressResolver } from '../client-address.ts';
-import type { Gate } from '../gate.ts';
+import type { Gate, Outcome } from '../gate.ts';
 import { readKey } from '../identity/headers.ts';
 import { errorBody, rateHeaders, sendError, sendJson } from './respond.ts';
 
@@ -86,6 +86,11 @@ export async function handleVerify(
     method: 'POST',
     path: VERIFY_PATH,
   });
+  sendVerdict(res, outcome);
+}
+
+/** The verdict as JSON: always a 200 (the caller asked a question), with the rate-limit state. */
+function sendVerdict(res: ServerResponse, outcome: Outcome): void {
   const rate = outcome.rate && {
     limit: outcome.rate.limit,
     remaining: outcome.rate.remaining,
@@ -94,12 +99,13 @@ export async function handleVerify(
   // The rate-limit state only: the answer is a 200 either way, so no Bearer challenge.
   const headers = rateHeaders(outcome.rate);
   if (!outcome.allowed) {
-    return sendJson(
+    sendJson(
       res,
       200,
       JSON.stringify({ valid: false, code: outcome.code, message: outcome.message, rateLimit: rate }),
       headers,
     );
+    return;
   }
   const r = outcome.decision.key.record;
   sendJson(
