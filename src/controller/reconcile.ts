@@ -56,7 +56,14 @@ export class Reconciler {
   constructor(ctx: ReconcileContext) {
     this.#ctx = ctx;
     this.#writes = new Writes(ctx.rest, this.#apiKeys, this.#secrets);
-    this.#mint = { ...ctx, writes: this.#writes };
+    // Named one by one: spreading ctx would read its getters (the record signing key) before they are set.
+    this.#mint = {
+      rest: ctx.rest,
+      writes: this.#writes,
+      operatorNamespace: ctx.operatorNamespace,
+      deliveryTtlMs: ctx.deliveryTtlMs,
+      now: ctx.now,
+    };
   }
 
   /** Informer events, so that what we wrote stops standing in for the cache once the cache has it. */

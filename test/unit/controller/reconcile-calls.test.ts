@@ -268,3 +268,22 @@ describe('reconcile: API calls', () => {
     expect(h.kube.peek(foreignPath)).toEqual(foreign);
   });
 });
+
+describe('Reconciler construction', () => {
+  it('does not read the record signing key before a reconcile needs it (the controller loads it at start)', () => {
+    const kube = new FakeKube();
+    const ctx = {
+      rest: kube,
+      events: new EventRecorder(kube as unknown as KubeRest, 'keywarden.dev/controller', 'test'),
+      operatorNamespace: OP_NS,
+      deliveryTtlMs: DAY,
+      get recordSigningKey(): typeof KEY {
+        throw new Error('the record signing key is not loaded yet');
+      },
+      expiringSoonMs: () => 14 * DAY,
+      consumerSecretNamespaces: () => undefined,
+      now: () => NOW,
+    };
+    expect(() => new Reconciler(ctx)).not.toThrow();
+  });
+});
