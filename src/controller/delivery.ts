@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt, importJWK, type JWK } from 'jose';
 import { COMPONENT_LABEL, DELIVERY_COMPONENT, deliverySecretName } from '../api/hash-record.ts';
 import type { ApiKey, ApiKeySpec } from '../api/index.ts';
-import { isNotFound, type KubeRest } from '../kube/rest.ts';
+import { SECRETS } from '../kube/resources.ts';
+import { isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 
 // The one-time delivery. Every mint writes a delivery Secret in the operator's namespace FIRST, before
 // the hash Secret: it carries the new key (or, with a recipient, only its JWE) with the hash and the
@@ -72,8 +73,7 @@ const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined) =>
   s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8');
 
-export const secretsPath = (ns: string, name?: string) =>
-  `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets${name ? `/${encodeURIComponent(name)}` : ''}`;
+export const secretsPath = (ns: string, name?: string) => resourcePath(SECRETS, ns, name);
 
 export async function getSecret(
   rest: Pick<KubeRest, 'get'>,

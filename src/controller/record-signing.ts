@@ -6,7 +6,8 @@ import {
   recordKeyId,
   recordKeySetJson,
 } from '../api/hash-record.ts';
-import { isAlreadyExists, isNotFound, type KubeRest } from '../kube/rest.ts';
+import { CONFIGMAPS } from '../kube/resources.ts';
+import { isAlreadyExists, isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 import { getSecret, secretsPath } from './delivery.ts';
 
 // The controller's record signing key (Ed25519): the private half in a Secret of the operator's
@@ -71,7 +72,6 @@ export async function publishRecordKeys(
   key: RecordSigningKey,
   name = RECORD_KEYS_CONFIGMAP,
 ): Promise<void> {
-  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
   const body = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -85,13 +85,13 @@ export async function publishRecordKeys(
   };
   let existing: { metadata: { resourceVersion?: string }; data?: Record<string, string> } | undefined;
   try {
-    existing = await rest.get(`${path}/${encodeURIComponent(name)}`);
+    existing = await rest.get(resourcePath(CONFIGMAPS, namespace, name));
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
   if (!existing) {
     try {
-      await rest.create(path, body);
+      await rest.create(resourcePath(CONFIGMAPS, namespace), body);
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }
@@ -99,5 +99,5 @@ export async function publishRecordKeys(
   }
   if (existing.data?.[RECORD_KEYS_KEY] === body.data[RECORD_KEYS_KEY]) return;
   body.metadata.resourceVersion = existing.metadata.resourceVersion;
-  await rest.replace(`${path}/${encodeURIComponent(name)}`, body);
+  await rest.replace(resourcePath(CONFIGMAPS, namespace, name), body);
 }

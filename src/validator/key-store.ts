@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { parseRecordKeySet, RECORD_KEYS_KEY, type RecordKeySet } from '../api/hash-record.ts';
 import { Informer, objectKey } from '../kube/informer.ts';
+import { CONFIGMAPS, SECRETS } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { type SecretLike, type StoredKey, storedKeyFromSecret } from './stored-key.ts';
 
@@ -68,7 +69,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
       const { namespace, name } = source.configMap;
       store = new KeyStore({
         keysInformer: new Informer<ConfigMapLike>(rest, {
-          resource: { group: '', version: 'v1', plural: 'configmaps' },
+          resource: CONFIGMAPS,
           namespace,
           fieldSelector: `metadata.name=${name}`,
           onError: opts.onError,
@@ -80,7 +81,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     const scopes = opts.namespaces.length > 0 ? opts.namespaces : [undefined];
     for (const namespace of scopes) {
       const informer = new Informer<SecretLike & { metadata: { name: string } }>(rest, {
-        resource: { group: '', version: 'v1', plural: 'secrets' },
+        resource: SECRETS,
         namespace,
         labelSelector: opts.labelSelector,
         onError: opts.onError,
