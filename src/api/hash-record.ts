@@ -17,7 +17,6 @@ import type { ApiKeySpec } from './index.ts';
 // everything a validator needs and never a plaintext key. The record is versioned so validators can
 // refuse a format they do not know instead of misreading it.
 
-export const HASH_SECRET_TYPE = 'keywarden.dev/key-hash';
 export const HASH_RECORD_KEY = 'record.json';
 const HASH_RECORD_VERSION = 1;
 /**
@@ -30,9 +29,6 @@ export const HASH_RECORD_SIGNATURE_KEY = 'record.sig';
 export const RECORD_KEYS_CONFIGMAP = 'keywarden-record-keys';
 /** Its data key: a JWKS of Ed25519 public keys. */
 export const RECORD_KEYS_KEY = 'keys.json';
-export const COMPONENT_LABEL = 'keywarden.dev/component';
-export const HASH_COMPONENT = 'key-hash';
-export const DELIVERY_COMPONENT = 'delivery';
 
 export interface HashRecord {
   version: 1;

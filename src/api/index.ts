@@ -16,12 +16,3 @@ export const POLICY_PLURAL = 'apikeypolicies';
 export const APIKEY_RESOURCE = { group: GROUP, version: VERSION, plural: APIKEY_PLURAL } as const;
 export const POLICY_RESOURCE = { group: GROUP, version: VERSION, plural: POLICY_PLURAL } as const;
 export const POLICY_NAME = 'default';
-
-/** Labels keywarden sets so users can filter with label selectors. */
-export const LABELS = {
-  environment: 'keywarden.dev/environment',
-  type: 'keywarden.dev/type',
-  state: 'keywarden.dev/state',
-  apiKeyName: 'keywarden.dev/apikey',
-  managedBy: 'app.kubernetes.io/managed-by',
-} as const;

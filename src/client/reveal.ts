@@ -6,7 +6,8 @@ import {
   generateKeyPair,
 } from 'jose';
 import { APIKEY_RESOURCE, type ApiKeyStatus } from '../api/index.ts';
-import { REVEAL_ANNOTATIONS, type RevealRequest, serializeRevealRequest } from '../api/reveal.ts';
+import { REVEAL_ANNOTATIONS } from '../api/metadata.ts';
+import { type RevealRequest, serializeRevealRequest } from '../api/reveal.ts';
 import { pointer } from '../kube/admission/json-patch.ts';
 import { isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 import { formatDuration } from '../rules/index.ts';

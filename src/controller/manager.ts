@@ -1,11 +1,7 @@
 import type { Server } from 'node:http';
-import {
-  COMPONENT_LABEL,
-  DELIVERY_COMPONENT,
-  HASH_COMPONENT,
-  type RecordSigningKey,
-} from '../api/hash-record.ts';
+import type { RecordSigningKey } from '../api/hash-record.ts';
 import { APIKEY_RESOURCE } from '../api/index.ts';
+import { COMPONENTS, CONTROLLER_NAME, LABELS, SECRET_ANNOTATIONS } from '../api/metadata.ts';
 import {
   createAuditSink,
   type ParquetAuditSink,
@@ -20,9 +16,9 @@ import { KubeError, type KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import { startHealthServer } from '../observability/health-server.ts';
 import type { Logger } from '../observability/logger.ts';
-import { ANNOTATIONS, type SecretObject } from './delivery.ts';
+import type { SecretObject } from './delivery.ts';
 import { ControllerMetrics } from './metrics.ts';
-import { CONTROLLER_NAME, type ControllerOptions } from './options.ts';
+import type { ControllerOptions } from './options.ts';
 import { type LiveApiKey, Reconciler } from './reconcile.ts';
 import { ensureRecordSigningKey, publishRecordKeys } from './record-signing.ts';
 
@@ -70,14 +66,14 @@ export class ApiKeyController {
           new Informer<KubeObject>(rest, {
             resource: { group: '', version: 'v1', plural: 'secrets' },
             namespace,
-            labelSelector: `${COMPONENT_LABEL}=${HASH_COMPONENT}`,
+            labelSelector: `${LABELS.component}=${COMPONENTS.hash}`,
             onError: onError('hash Secret'),
           }),
       ),
       new Informer<KubeObject>(rest, {
         resource: { group: '', version: 'v1', plural: 'secrets' },
         namespace: opts.operatorNamespace,
-        labelSelector: `${COMPONENT_LABEL}=${DELIVERY_COMPONENT}`,
+        labelSelector: `${LABELS.component}=${COMPONENTS.delivery}`,
         onError: onError('delivery Secret'),
       }),
     ];
@@ -154,8 +150,8 @@ export class ApiKeyController {
     }
     const owner = (s: KubeObject) => {
       const a = s.metadata.annotations ?? {};
-      const ns = a[ANNOTATIONS.apiKeyNamespace] ?? s.metadata.namespace;
-      const name = a[ANNOTATIONS.apiKeyName];
+      const ns = a[SECRET_ANNOTATIONS.apiKeyNamespace] ?? s.metadata.namespace;
+      const name = a[SECRET_ANNOTATIONS.apiKeyName];
       if (ns && name) this.queue.add(`${ns}/${name}`);
     };
     for (const inf of this.secrets) {

@@ -1,10 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
-  COMPONENT_LABEL,
-  HASH_COMPONENT,
   HASH_RECORD_KEY,
   HASH_RECORD_SIGNATURE_KEY,
-  HASH_SECRET_TYPE,
   type HashRecord,
   hashSecretName,
   parseHashRecord,
@@ -13,8 +10,17 @@ import {
   serializeHashRecord,
   signRecordText,
 } from '../api/hash-record.ts';
-import { API_VERSION, type ApiKey, type ApiKeyStatus, LABELS } from '../api/index.ts';
-import { parseRevealRequest, REVEAL_ANNOTATIONS, type RevealRequest } from '../api/reveal.ts';
+import { API_VERSION, type ApiKey, type ApiKeyStatus } from '../api/index.ts';
+import {
+  COMPONENTS,
+  FINALIZER,
+  LABELS,
+  MANAGED_BY,
+  REVEAL_ANNOTATIONS,
+  SECRET_ANNOTATIONS,
+  SECRET_TYPES,
+} from '../api/metadata.ts';
+import { parseRevealRequest, type RevealRequest } from '../api/reveal.ts';
 import type { EventSpec } from '../kube/events.ts';
 import {
   consumerNamespaceProblem,
@@ -26,7 +32,6 @@ import {
 } from '../rules/index.ts';
 import { setCondition } from './conditions.ts';
 import {
-  ANNOTATIONS,
   consumerSecret,
   ownsConsumerSecret,
   ownsHashSecret,
@@ -34,7 +39,6 @@ import {
   type SecretObject,
   type StagedKey,
 } from './delivery.ts';
-import { FINALIZER } from './options.ts';
 
 // The reconcile's decisions, with no I/O: given what was observed (the ApiKey and its Secrets, plus
 // what the I/O steps this plan asked for found), what to write, in which order, and when to come back.
@@ -597,16 +601,19 @@ export function hashSecretBody(ak: LiveApiKey, record: HashRecord, key: RecordSi
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    type: HASH_SECRET_TYPE,
+    type: SECRET_TYPES.hash,
     metadata: {
       name: hashSecretName(ak.metadata.name),
       namespace: ak.metadata.namespace,
       labels: {
-        [COMPONENT_LABEL]: HASH_COMPONENT,
+        [LABELS.component]: COMPONENTS.hash,
         [LABELS.environment]: record.environment,
-        [LABELS.managedBy]: 'keywarden',
+        [LABELS.managedBy]: MANAGED_BY,
       },
-      annotations: { [ANNOTATIONS.apiKeyName]: ak.metadata.name, [ANNOTATIONS.keyId]: record.keyId },
+      annotations: {
+        [SECRET_ANNOTATIONS.apiKeyName]: ak.metadata.name,
+        [SECRET_ANNOTATIONS.keyId]: record.keyId,
+      },
       ownerReferences: [
         {
           apiVersion: API_VERSION,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { deliverySecretName, hashSecretName, type RecordSigningKey } from '../api/hash-record.ts';
 import { API_VERSION, APIKEY_RESOURCE, type ApiKeyStatus } from '../api/index.ts';
+import { FINALIZER } from '../api/metadata.ts';
 import { type LifecycleEvent, lifecycleFromEvent } from '../audit/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { isAlreadyExists, isConflict, isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
@@ -20,7 +21,7 @@ import {
   sealForRecipient,
   secretsPath,
 } from './delivery.ts';
-import { FIELD_MANAGER, FINALIZER } from './options.ts';
+import { FIELD_MANAGER } from './options.ts';
 import { OwnWrites } from './own-writes.ts';
 import { isEmptyPlan, type LiveApiKey, type Need, type Observed, type Plan, plan } from './plan.ts';
 

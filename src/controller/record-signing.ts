@@ -6,6 +6,7 @@ import {
   recordKeyId,
   recordKeySetJson,
 } from '../api/hash-record.ts';
+import { COMPONENTS, LABELS, MANAGED_BY } from '../api/metadata.ts';
 import { CONFIGMAPS } from '../kube/resources.ts';
 import { isAlreadyExists, isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 import { getSecret, secretsPath } from './delivery.ts';
@@ -48,10 +49,7 @@ export async function ensureRecordSigningKey(
       metadata: {
         name: secretName,
         namespace,
-        labels: {
-          'app.kubernetes.io/managed-by': 'keywarden',
-          'keywarden.dev/component': 'record-signing-key',
-        },
+        labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.component]: COMPONENTS.recordSigningKey },
       },
       data: { [PRIVATE_KEY_FIELD]: Buffer.from(pem).toString('base64') },
     });
@@ -78,7 +76,7 @@ export async function publishRecordKeys(
     metadata: {
       name,
       namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'keywarden', 'keywarden.dev/component': 'record-keys' },
+      labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.component]: COMPONENTS.recordKeys },
       resourceVersion: undefined as string | undefined,
     },
     data: { [RECORD_KEYS_KEY]: recordKeySetJson([key.publicKey]) },

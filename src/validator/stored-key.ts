@@ -1,13 +1,13 @@
 import {
   HASH_RECORD_KEY,
   HASH_RECORD_SIGNATURE_KEY,
-  HASH_SECRET_TYPE,
   type HashRecord,
   hashSecretName,
   parseHashRecord,
   type RecordKeySet,
   recordSignatureValid,
 } from '../api/hash-record.ts';
+import { SECRET_TYPES } from '../api/metadata.ts';
 import {
   compileSources,
   describeValue,
@@ -66,8 +66,8 @@ export function storedKeyFromSecret(
   recordKeys?: RecordKeySet,
 ): StoredKeyResult {
   const ns = secret.metadata.namespace ?? '';
-  if (secret.type !== HASH_SECRET_TYPE)
-    return { ok: false, error: `Secret type is ${secret.type ?? '(none)'}, not ${HASH_SECRET_TYPE}` };
+  if (secret.type !== SECRET_TYPES.hash)
+    return { ok: false, error: `Secret type is ${secret.type ?? '(none)'}, not ${SECRET_TYPES.hash}` };
   const data = secret.data?.[HASH_RECORD_KEY];
   if (data === undefined) return { ok: false, error: `Secret has no ${HASH_RECORD_KEY}` };
   const text = Buffer.from(data, 'base64').toString('utf8');

@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
-import { APIKEY_RESOURCE, LABELS } from '../../api/index.ts';
+import { APIKEY_RESOURCE } from '../../api/index.ts';
+import { LABELS } from '../../api/metadata.ts';
 import { matchesSearch } from '../../api/search.ts';
 import type { LiveApiKey } from '../../controller/reconcile.ts';
 import { loadKubeConfig } from '../../kube/config.ts';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { RECORD_KEYS_CONFIGMAP } from '../../api/hash-record.ts';
+import { POD_ANNOTATIONS } from '../../api/metadata.ts';
 
 // The demo that `keywarden dev` shows and the e2e suite tests: one copy of its names and manifests.
 
@@ -89,10 +90,10 @@ export function demoApiManifests(environment: string): object[] {
         volumes: [{ name: 'server', configMap: { name: 'demo-api-server' } }],
       },
       {
-        'keywarden.dev/inject': 'true',
-        'keywarden.dev/environment': environment,
-        'keywarden.dev/upstream-port': 'http',
-        'keywarden.dev/routes-configmap': 'demo-api-routes',
+        [POD_ANNOTATIONS.inject]: 'true',
+        [POD_ANNOTATIONS.environment]: environment,
+        [POD_ANNOTATIONS.upstreamPort]: 'http',
+        [POD_ANNOTATIONS.routesConfigMap]: 'demo-api-routes',
       },
     ),
     // Traffic goes to the validator's port only: a pod without the sidecar gets none.

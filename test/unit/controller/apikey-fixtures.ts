@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { type HashRecord, type RecordSigningKey, recordKeyId } from '../../../src/api/hash-record.ts';
+import { FINALIZER } from '../../../src/api/metadata.ts';
 import { deliverySecret, type SecretObject } from '../../../src/controller/delivery.ts';
-import { FINALIZER } from '../../../src/controller/options.ts';
 import { buildRecord, hashSecretBody, type LiveApiKey, type Policy } from '../../../src/controller/plan.ts';
 import { formatRfc3339 } from '../../../src/rules/index.ts';
 
