@@ -11,7 +11,7 @@ export const GROUP = 'keywarden.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const APIKEY_PLURAL = 'apikeys';
-export const POLICY_PLURAL = 'apikeypolicies';
+const POLICY_PLURAL = 'apikeypolicies';
 /** The two resources as REST descriptors (kube/rest.ts resourcePath builds their paths). */
 export const APIKEY_RESOURCE = { group: GROUP, version: VERSION, plural: APIKEY_PLURAL } as const;
 export const POLICY_RESOURCE = { group: GROUP, version: VERSION, plural: POLICY_PLURAL } as const;

@@ -15,7 +15,7 @@ import { getSecret, secretsPath } from './delivery.ts';
 // namespace that only the controller reads, the public half published in a ConfigMap there that
 // validators read. Made on first start, like the webhook's bootstrap CA; kept across restarts.
 
-export const RECORD_SIGNING_SECRET = 'keywarden-record-signing-key';
+const RECORD_SIGNING_SECRET = 'keywarden-record-signing-key';
 const PRIVATE_KEY_FIELD = 'private-key.pem';
 
 function fromPem(pem: string): RecordSigningKey {

@@ -9,7 +9,7 @@ import { POD_ANNOTATIONS } from '../../api/metadata.ts';
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const CHART_DIR = `${REPO}charts/keywarden`;
 /** Helm values for a node that has the locally built images. */
-export const LOCAL_NODE_VALUES = `${REPO}examples/values-local-node.yaml`;
+const LOCAL_NODE_VALUES = `${REPO}examples/values-local-node.yaml`;
 export const OPERATOR_NS = 'keywarden-system';
 export const DEMO_NS = 'demo';
 export const RELEASE = 'keywarden';
