@@ -59,6 +59,7 @@ export {
   ok,
   own,
   problem,
+  problemsLine,
   sortProblems,
   unplaced,
 } from './problems.ts';

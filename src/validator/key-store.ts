@@ -5,6 +5,7 @@ import { parseRecordKeySet, RECORD_KEYS_KEY, type RecordKeySet } from '../api/ha
 import { Informer, objectKey } from '../kube/informer.ts';
 import { CONFIGMAPS, SECRETS } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
+import { problemsLine } from '../rules/index.ts';
 import { type SecretLike, type StoredKey, storedKeyFromSecret } from './stored-key.ts';
 
 // The validator's view of the hash Secrets: fed by list+watch, looked up by key id in O(1). It answers
@@ -63,7 +64,8 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     let store: KeyStore;
     if (source && 'file' in source) {
       const parsed = parseRecordKeySet(readFileSync(source.file, 'utf8'));
-      if (!parsed.ok) throw new Error(`keyStore.recordKeys.file ${source.file}: ${parsed.error}`);
+      if (!parsed.ok)
+        throw new Error(`keyStore.recordKeys.file ${source.file}: ${problemsLine(parsed.problems)}`);
       store = new KeyStore({ recordKeys: parsed.value });
     } else if (source) {
       const { namespace, name } = source.configMap;
@@ -109,7 +111,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     const load = (cm: ConfigMapLike) => {
       const parsed = parseRecordKeySet(cm.data?.[RECORD_KEYS_KEY] ?? '');
       if (!parsed.ok) {
-        this.emit('refused', `ConfigMap ${objectKey(cm)}`, parsed.error);
+        this.emit('refused', `ConfigMap ${objectKey(cm)}`, problemsLine(parsed.problems));
         return;
       }
       const first = this.recordKeys === undefined;
@@ -168,17 +170,17 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     if (!result.ok) {
       this.remove(ref);
       this.refusedCount++;
-      this.emit('refused', ref, result.error);
+      this.emit('refused', ref, problemsLine(result.problems));
       return;
     }
     const old = this.#bySecret.get(ref);
     if (old) this.#unclaim(old);
-    this.#bySecret.set(ref, result.key);
-    const claims = this.#byKeyId.get(result.key.keyId);
-    if (claims) claims.push(result.key);
-    else this.#byKeyId.set(result.key.keyId, [result.key]);
+    this.#bySecret.set(ref, result.value);
+    const claims = this.#byKeyId.get(result.value.keyId);
+    if (claims) claims.push(result.value);
+    else this.#byKeyId.set(result.value.keyId, [result.value]);
     this.touch();
-    this.emit('changed', result.key.keyId);
+    this.emit('changed', result.value.keyId);
   }
 
   remove(secretRef: string): void {
