@@ -3,8 +3,7 @@ import { ConsoleUsageError, startConsole } from '../../console/server.ts';
 import { DEFAULT_OPTIONS } from '../../controller/options.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
-import { CliError } from '../errors.ts';
-import { EXIT } from '../exit-codes.ts';
+import { UsageError } from '../../rules/index.ts';
 
 function port(value: string): number {
   const n = Number(value);
@@ -43,7 +42,7 @@ export function registerConsole(program: Command): void {
           auditDir: o.auditDir ?? process.env.KEYWARDEN_AUDIT_DIR,
         });
       } catch (err) {
-        if (err instanceof ConsoleUsageError) throw new CliError(err.message, EXIT.usage);
+        if (err instanceof ConsoleUsageError) throw new UsageError(err.message);
         throw err;
       }
       process.stdout.write(

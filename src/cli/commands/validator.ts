@@ -5,12 +5,10 @@ import { createAuditSink, parseAuditSettings, registerAuditMetrics } from '../..
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
-import { formatProblem } from '../../rules/index.ts';
+import { formatProblem, KeywardenError, UsageError } from '../../rules/index.ts';
 import { DEFAULT_SIGNING_KEY_FIELD, loadConfigFile } from '../../validator/config/load.ts';
 import { generateSigningKeyPem } from '../../validator/identity/signer.ts';
 import { Validator } from '../../validator/server.ts';
-import { CliError } from '../errors.ts';
-import { EXIT } from '../exit-codes.ts';
 
 function portOption(value: string): number {
   const n = Number(value);
@@ -44,13 +42,11 @@ export function registerValidator(program: Command): void {
       'check the configuration file and exit: 0 fine, 1 valid but with warnings (a hole re-opened), 2 problems',
     )
     .action(async (o) => {
-      if (!o.config)
-        throw new CliError('--config <file> is required (see examples/validator-config.yaml)', EXIT.usage);
+      if (!o.config) throw new UsageError('--config <file> is required (see examples/validator-config.yaml)');
       const result = loadConfigFile(o.config);
       if (!result.ok) {
-        throw new CliError(
+        throw new UsageError(
           `the configuration has ${result.problems.length} problem(s):\n${result.problems.map((p) => `  ${formatProblem(o.config, p)}`).join('\n')}`,
-          EXIT.usage,
         );
       }
       const warnings = result.warnings.map((p) => formatProblem(o.config, p));
@@ -59,9 +55,9 @@ export function registerValidator(program: Command): void {
           process.stdout.write(`${o.config}: ok\n`);
           return;
         }
-        throw new CliError(
+        throw new KeywardenError(
+          'failure',
           `the configuration is valid but has ${warnings.length} warning(s):\n${warnings.map((w) => `  warning: ${w}`).join('\n')}`,
-          EXIT.failure,
         );
       }
       const log = createLogger('validator');

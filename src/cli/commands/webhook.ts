@@ -3,11 +3,9 @@ import { type InjectorConfig, loadInjectorConfigFile } from '../../injector/inde
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
-import { formatProblem } from '../../rules/index.ts';
+import { formatProblem, UsageError } from '../../rules/index.ts';
 import { WEBHOOK_DEFAULTS as D, serviceDnsNames, type TlsOptions } from '../../webhook/options.ts';
 import { AdmissionWebhook } from '../../webhook/webhook.ts';
-import { CliError } from '../errors.ts';
-import { EXIT } from '../exit-codes.ts';
 import { DURATION_HELP, durationOption, parseIntOption } from '../options.ts';
 
 const list = (value: string): string[] =>
@@ -42,7 +40,7 @@ interface WebhookFlags {
 function tlsOptions(o: WebhookFlags): TlsOptions {
   if (o.tlsMode === 'files') {
     if (!o.tlsCertFile || !o.tlsKeyFile) {
-      throw new CliError('--tls-mode=files needs --tls-cert-file and --tls-key-file', EXIT.usage);
+      throw new UsageError('--tls-mode=files needs --tls-cert-file and --tls-key-file');
     }
     return {
       mode: 'files',
@@ -52,7 +50,7 @@ function tlsOptions(o: WebhookFlags): TlsOptions {
     };
   }
   if (o.certRenewBefore >= o.certValidity) {
-    throw new CliError('--cert-renew-before must be shorter than --cert-validity', EXIT.usage);
+    throw new UsageError('--cert-renew-before must be shorter than --cert-validity');
   }
   return {
     mode: 'bootstrap',
@@ -148,15 +146,14 @@ export function registerWebhook(program: Command): void {
     .addHelpText('after', DURATION_HELP)
     .action(async (o: WebhookFlags) => {
       if (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1024) {
-        throw new CliError('--max-body-bytes must be at least 1024', EXIT.usage);
+        throw new UsageError('--max-body-bytes must be at least 1024');
       }
       const tls = tlsOptions(o);
       let injector: InjectorConfig | undefined;
       const file: string | undefined = o.injectorConfig;
       if (file) {
         const loaded = loadInjectorConfigFile(file);
-        if (!loaded.ok)
-          throw new CliError(loaded.problems.map((p) => formatProblem(file, p)).join('\n'), EXIT.usage);
+        if (!loaded.ok) throw new UsageError(loaded.problems.map((p) => formatProblem(file, p)).join('\n'));
         injector = loaded.value;
       }
       const log = createLogger('webhook');
