@@ -12,6 +12,7 @@ import { EventRecorder } from '../kube/events.ts';
 import { Informer, type KubeObject, objectKey } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { PolicyWatcher } from '../kube/policy-watcher.ts';
+import { SECRETS } from '../kube/resources.ts';
 import { KubeError, type KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import { startHealthServer } from '../observability/health-server.ts';
@@ -64,14 +65,14 @@ export class ApiKeyController {
       ...scopes.map(
         (namespace) =>
           new Informer<KubeObject>(rest, {
-            resource: { group: '', version: 'v1', plural: 'secrets' },
+            resource: SECRETS,
             namespace,
             labelSelector: `${LABELS.component}=${COMPONENTS.hash}`,
             onError: onError('hash Secret'),
           }),
       ),
       new Informer<KubeObject>(rest, {
-        resource: { group: '', version: 'v1', plural: 'secrets' },
+        resource: SECRETS,
         namespace: opts.operatorNamespace,
         labelSelector: `${LABELS.component}=${COMPONENTS.delivery}`,
         onError: onError('delivery Secret'),

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
+import { LABELS, MANAGED_BY } from '../../api/metadata.ts';
 import { createAuditSink, parseAuditSettings, registerAuditMetrics } from '../../audit/index.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
@@ -125,7 +126,7 @@ export function registerValidator(program: Command): void {
         metadata: {
           name: o.name,
           namespace: o.namespace,
-          labels: { 'app.kubernetes.io/managed-by': 'keywarden' },
+          labels: { [LABELS.managedBy]: MANAGED_BY },
         },
         type: 'Opaque',
         stringData: { [DEFAULT_SIGNING_KEY_FIELD]: generateSigningKeyPem(o.algorithm) },
