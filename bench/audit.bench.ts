@@ -126,7 +126,8 @@ async function validatorRps(port: number, key: string, ms: number): Promise<{ wa
 }
 
 async function startValidator(audit: AuditSink): Promise<{ v: Validator; key: string }> {
-  const { HASH_RECORD_KEY, HASH_SECRET_TYPE, hashSecretName } = await import('../src/api/hash-record.ts');
+  const { HASH_RECORD_KEY, hashSecretName } = await import('../src/api/hash-record.ts');
+  const { SECRET_TYPES } = await import('../src/api/metadata.ts');
   const { createLogger } = await import('../src/observability/logger.ts');
   const { generateKey, hashKey, parseKey } = await import('../src/rules/index.ts');
   const { parseConfig } = await import('../src/validator/config/load.ts');
@@ -152,7 +153,7 @@ async function startValidator(audit: AuditSink): Promise<{ v: Validator; key: st
   };
   const store = new KeyStore();
   store.upsert({
-    type: HASH_SECRET_TYPE,
+    type: SECRET_TYPES.hash,
     metadata: {
       name: hashSecretName('bench-key'),
       namespace: 'bench',

@@ -8,13 +8,8 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import {
-  HASH_COMPONENT,
-  HASH_RECORD_KEY,
-  HASH_SECRET_TYPE,
-  type HashRecord,
-  hashSecretName,
-} from '../src/api/hash-record.ts';
+import { HASH_RECORD_KEY, type HashRecord, hashSecretName } from '../src/api/hash-record.ts';
+import { COMPONENTS, LABELS, SECRET_TYPES } from '../src/api/metadata.ts';
 import { loadKubeConfig } from '../src/kube/config.ts';
 import { KubeRest } from '../src/kube/rest.ts';
 import { LocalControlPlane } from '../src/localcluster/cluster.ts';
@@ -63,11 +58,11 @@ export async function seedHashSecrets(rest: KubeRest, ns: string, count: number)
         await rest.create(`/api/v1/namespaces/${ns}/secrets`, {
           apiVersion: 'v1',
           kind: 'Secret',
-          type: HASH_SECRET_TYPE,
+          type: SECRET_TYPES.hash,
           metadata: {
             name: hashSecretName(name),
             labels: {
-              'keywarden.dev/component': HASH_COMPONENT,
+              [LABELS.component]: COMPONENTS.hash,
               'app.kubernetes.io/managed-by': 'keywarden',
             },
             ownerReferences: [

@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
-import { HASH_COMPONENT } from '../src/api/hash-record.ts';
+import { HASH_SECRET_SELECTOR } from '../src/api/metadata.ts';
 import { loadKubeConfig } from '../src/kube/config.ts';
 import { KubeRest } from '../src/kube/rest.ts';
 import { createLogger } from '../src/observability/logger.ts';
@@ -77,7 +77,7 @@ if (mode === 'serve-validator') {
   if (mode === 'store') {
     const store = KeyStore.watching(rest, {
       namespaces: [namespace],
-      labelSelector: `keywarden.dev/component=${HASH_COMPONENT}`,
+      labelSelector: HASH_SECRET_SELECTOR,
     });
     store.start();
     await store.waitForSync(600_000);
@@ -87,7 +87,7 @@ if (mode === 'serve-validator') {
     out({ ms, heapBytes: process.memoryUsage().heapUsed - heap0, size: store.size });
   } else {
     const list = await rest.request<{ items: unknown[] }>('GET', `/api/v1/namespaces/${namespace}/secrets`, {
-      query: { labelSelector: `keywarden.dev/component=${HASH_COMPONENT}` },
+      query: { labelSelector: HASH_SECRET_SELECTOR },
       timeoutMs: 600_000,
     });
     const ms = performance.now() - t0;

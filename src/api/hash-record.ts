@@ -6,10 +6,9 @@ import {
   failed,
   KEY_TYPES,
   type KeyType,
-  type Ok,
   ok,
-  type Problem,
   problem,
+  type Result,
 } from '../rules/index.ts';
 import type { ApiKeySpec } from './index.ts';
 
@@ -17,7 +16,6 @@ import type { ApiKeySpec } from './index.ts';
 // everything a validator needs and never a plaintext key. The record is versioned so validators can
 // refuse a format they do not know instead of misreading it.
 
-export const HASH_SECRET_TYPE = 'keywarden.dev/key-hash';
 export const HASH_RECORD_KEY = 'record.json';
 const HASH_RECORD_VERSION = 1;
 /**
@@ -30,9 +28,6 @@ export const HASH_RECORD_SIGNATURE_KEY = 'record.sig';
 export const RECORD_KEYS_CONFIGMAP = 'keywarden-record-keys';
 /** Its data key: a JWKS of Ed25519 public keys. */
 export const RECORD_KEYS_KEY = 'keys.json';
-export const COMPONENT_LABEL = 'keywarden.dev/component';
-export const HASH_COMPONENT = 'key-hash';
-export const DELIVERY_COMPONENT = 'delivery';
 
 export interface HashRecord {
   version: 1;
@@ -55,16 +50,8 @@ export interface HashRecord {
   issuedAt: string;
 }
 
-/**
- * A record (or record key set) read back: the value, or every problem by field. `error` says the same in
- * one line for the key store's events and the controller's logs.
- */
-export type ParseResult<T> = Ok<T> | (Failed & { error: string });
-
-const refuse = (error: string, problems: Problem[] = [problem('', error)]) => ({
-  ...failed(problems),
-  error,
-});
+/** A record (or record key set) as a whole is refused: one problem with no field. */
+const refuse = (message: string): Failed => failed([problem('', message)]);
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -127,7 +114,7 @@ const RECORD_FIELDS: [keyof HashRecord, string, (r: Record<string, unknown>) => 
 ];
 
 /** Parses and checks a record read from a Secret; a bad one is refused with the reason, never guessed at. */
-export function parseHashRecord(text: string): ParseResult<HashRecord> {
+export function parseHashRecord(text: string): Result<HashRecord> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -137,14 +124,12 @@ export function parseHashRecord(text: string): ParseResult<HashRecord> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return refuse('record is not an object');
   const r = raw as Record<string, unknown>;
   if (r.version !== HASH_RECORD_VERSION) {
-    const error = `unsupported record version ${String(r.version)}`;
-    return refuse(error, [problem('version', error)]);
+    return failed([problem('version', `unsupported record version ${String(r.version)}`)]);
   }
   const problems = RECORD_FIELDS.filter(([, , valid]) => !valid(r)).map(([field, why]) =>
     problem(field, why),
   );
-  if (problems.length > 0)
-    return refuse(`record has invalid fields: ${problems.map((p) => p.field).join(', ')}`, problems);
+  if (problems.length > 0) return failed(problems);
   return ok(r as unknown as HashRecord);
 }
 
@@ -227,7 +212,7 @@ export function recordKeySetJson(keys: readonly KeyObject[]): string {
   });
 }
 
-export function parseRecordKeySet(text: string): ParseResult<RecordKeySet> {
+export function parseRecordKeySet(text: string): Result<RecordKeySet> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -236,20 +221,18 @@ export function parseRecordKeySet(text: string): ParseResult<RecordKeySet> {
   }
   const list = (raw as { keys?: unknown })?.keys;
   if (!Array.isArray(list) || list.length === 0)
-    return refuse('the record key set has no keys', [problem('keys', 'the record key set has no keys')]);
+    return failed([problem('keys', 'the record key set has no keys')]);
   const keys = new Map<string, KeyObject>();
   for (const [i, jwk] of list.entries()) {
     const j = jwk as { kty?: unknown; crv?: unknown; x?: unknown };
     if (j?.kty !== 'OKP' || j.crv !== 'Ed25519' || typeof j.x !== 'string') {
-      const error = 'every record key must be an Ed25519 public JWK (kty OKP, crv Ed25519, x)';
-      return refuse(error, [problem(`keys[${i}]`, error)]);
+      return failed([problem(`keys[${i}]`, 'must be an Ed25519 public JWK (kty OKP, crv Ed25519, x)')]);
     }
     let key: KeyObject;
     try {
       key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: j.x }, format: 'jwk' });
     } catch (err) {
-      const error = `a record key does not load: ${(err as Error).message}`;
-      return refuse(error, [problem(`keys[${i}].x`, error)]);
+      return failed([problem(`keys[${i}].x`, `does not load: ${(err as Error).message}`)]);
     }
     // The kid is recomputed, never taken from the document.
     keys.set(recordKeyId(key), key);

@@ -11,17 +11,8 @@ export const GROUP = 'keywarden.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const APIKEY_PLURAL = 'apikeys';
-export const POLICY_PLURAL = 'apikeypolicies';
+const POLICY_PLURAL = 'apikeypolicies';
 /** The two resources as REST descriptors (kube/rest.ts resourcePath builds their paths). */
 export const APIKEY_RESOURCE = { group: GROUP, version: VERSION, plural: APIKEY_PLURAL } as const;
 export const POLICY_RESOURCE = { group: GROUP, version: VERSION, plural: POLICY_PLURAL } as const;
 export const POLICY_NAME = 'default';
-
-/** Labels keywarden sets so users can filter with label selectors. */
-export const LABELS = {
-  environment: 'keywarden.dev/environment',
-  type: 'keywarden.dev/type',
-  state: 'keywarden.dev/state',
-  apiKeyName: 'keywarden.dev/apikey',
-  managedBy: 'app.kubernetes.io/managed-by',
-} as const;

@@ -5,13 +5,6 @@ import type { ApiKeySpec } from './index.ts';
 // with the key sealed to it in status.delivery.jwe and destroys its copy. Nobody needs read access to
 // the operator's namespace, and the answer is useless to anyone but the CLI that holds the private key.
 
-export const REVEAL_ANNOTATIONS = {
-  /** JSON {keyId, generation, jwk}: the public key the one copy is to be sealed to. */
-  request: 'keywarden.dev/reveal-request',
-  /** The user who wrote the request, stamped by the admission webhook from the request's userInfo. */
-  requestedBy: 'keywarden.dev/reveal-requested-by',
-} as const;
-
 export type RecipientJwk = NonNullable<NonNullable<ApiKeySpec['delivery']>['recipient']>;
 
 export interface RevealRequest {

@@ -9,14 +9,14 @@ import { CompactWriter, ELEMENT } from './thrift.ts';
 export const MAGIC = Buffer.from('PAR1');
 
 /** parquet.thrift enums (only the members this writer uses). */
-export const TYPE = { INT32: 1, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
-export const CONVERTED = { UTF8: 0, TIMESTAMP_MILLIS: 9 } as const;
-export const REPETITION = { REQUIRED: 0, OPTIONAL: 1 } as const;
+const TYPE = { INT32: 1, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
+const CONVERTED = { UTF8: 0, TIMESTAMP_MILLIS: 9 } as const;
+const REPETITION = { REQUIRED: 0, OPTIONAL: 1 } as const;
 export const ENCODING = { PLAIN: 0, RLE: 3, RLE_DICTIONARY: 8 } as const;
-export const PAGE = { DATA_PAGE: 0, DICTIONARY_PAGE: 2 } as const;
+const PAGE = { DATA_PAGE: 0, DICTIONARY_PAGE: 2 } as const;
 export const CODEC = { UNCOMPRESSED: 0, SNAPPY: 1, GZIP: 2 } as const;
 
-export const PHYSICAL: Record<ColumnKind, number> = {
+const PHYSICAL: Record<ColumnKind, number> = {
   timestamp: TYPE.INT64,
   string: TYPE.BYTE_ARRAY,
   int32: TYPE.INT32,

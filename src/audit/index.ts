@@ -10,28 +10,12 @@ import type { Logger } from '../observability/logger.ts';
 import type { AuditWriterOptions } from './options.ts';
 import { ParquetAuditSink } from './writer.ts';
 
-export type { ManagedFieldsEntry } from './actor.ts';
-export { actorFromManagedFields } from './actor.ts';
-export type { BufferPolicy, DropReason } from './buffer.ts';
-export type { Compression } from './compress.ts';
-export type { ApiKeyLike } from './lifecycle.ts';
+// What the validator and the controller use; anything else is imported from its own module.
 export { lifecycleFromEvent } from './lifecycle.ts';
 export { registerAuditMetrics } from './metrics.ts';
-export type { AuditSettings, AuditWriterOptions } from './options.ts';
-export { AUDIT_DEFAULTS, checkAuditSettings, parseAuditSettings } from './options.ts';
-export { recoverFile } from './recovery.ts';
-export type { RetentionPolicy } from './retention.ts';
-export { applyRetention, listAuditFiles } from './retention.ts';
-export type {
-  AuditDecisionEvent,
-  AuditRow,
-  EventType,
-  LifecycleAction,
-  LifecycleEvent,
-} from './schema.ts';
-export { COLUMNS, LIFECYCLE_ACTIONS, SCHEMA_VERSION } from './schema.ts';
-export type { AuditWriterStats } from './writer.ts';
-export { ParquetAuditSink } from './writer.ts';
+export { parseAuditSettings } from './options.ts';
+export type { LifecycleEvent } from './schema.ts';
+export type { ParquetAuditSink } from './writer.ts';
 
 /**
  * Opens the audit trail under `options.directory`: recovers what an interrupted predecessor left,

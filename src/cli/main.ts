@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The one entry point: servers (controller, webhook, validator) and people's commands are subcommands.
 import { CommanderError } from 'commander';
-import { CliError } from './errors.ts';
-import { EXIT } from './exit-codes.ts';
+import { KeywardenError } from '../rules/index.ts';
+import { EXIT, EXIT_OF } from './exit-codes.ts';
 import { buildProgram } from './program.ts';
 
 const program = buildProgram();
@@ -10,9 +10,9 @@ const program = buildProgram();
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CliError) {
+  if (err instanceof KeywardenError) {
     process.stderr.write(`keywarden: ${err.message}\n`);
-    process.exit(err.exitCode);
+    process.exit(EXIT_OF[(err as KeywardenError).code]);
   }
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
   process.stderr.write(`keywarden: ${(err as Error).message}\n`);

@@ -6,25 +6,22 @@ import {
   generateKeyPair,
 } from 'jose';
 import { APIKEY_RESOURCE, type ApiKeyStatus } from '../api/index.ts';
-import { REVEAL_ANNOTATIONS, type RevealRequest, serializeRevealRequest } from '../api/reveal.ts';
+import { REVEAL_ANNOTATIONS } from '../api/metadata.ts';
+import { type RevealRequest, serializeRevealRequest } from '../api/reveal.ts';
 import { pointer } from '../kube/admission/json-patch.ts';
 import { isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
-import { formatDuration } from '../rules/index.ts';
+import { type ErrorCode, formatDuration, KeywardenError } from '../rules/index.ts';
 
 // The reader's half of the reveal contract (src/api/reveal.ts), used by every tool that reveals a key
 // as its user: `keywarden reveal`, the console and `keywarden dev`.
 
 /** Why a reveal did not return a key; each tool turns the code into its own answer (exit code, HTTP status). */
-export type RevealErrorCode = 'not_found' | 'still_minting' | 'sealed' | 'already_revealed' | 'no_answer';
+type RevealErrorCode = Extract<
+  ErrorCode,
+  'not_found' | 'still_minting' | 'sealed' | 'already_revealed' | 'no_answer'
+>;
 
-export class RevealError extends Error {
-  readonly code: RevealErrorCode;
-  constructor(code: RevealErrorCode, message: string) {
-    super(message);
-    this.name = 'RevealError';
-    this.code = code;
-  }
-}
+export class RevealError extends KeywardenError<RevealErrorCode> {}
 
 /** Wait for the controller's answer this long before giving up (it answers within a reconcile). */
 export const REVEAL_TIMEOUT_MS = 30_000;

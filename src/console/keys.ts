@@ -9,7 +9,7 @@ import { fieldOfRefusal } from './view.ts';
 // the webhook and GitOps apply exactly as with kubectl. The console never holds a key: it passes the
 // one reveal through to the page.
 
-export const apiKeyPath = (ns?: string, name?: string) => resourcePath(APIKEY_RESOURCE, ns, name);
+const apiKeyPath = (ns?: string, name?: string) => resourcePath(APIKEY_RESOURCE, ns, name);
 
 /** What the page shows when the API server (or the webhook behind it) says no. */
 export interface Refusal {

@@ -19,7 +19,3 @@ export function setCondition(
   else list.push(merged);
   return list;
 }
-
-export function getCondition(list: ApiKeyCondition[] | undefined, type: string): ApiKeyCondition | undefined {
-  return list?.find((c) => c.type === type);
-}

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt, importJWK, type JWK } from 'jose';
-import { COMPONENT_LABEL, DELIVERY_COMPONENT, deliverySecretName } from '../api/hash-record.ts';
-import type { ApiKey, ApiKeySpec } from '../api/index.ts';
-import { isNotFound, type KubeRest } from '../kube/rest.ts';
+import { deliverySecretName } from '../api/hash-record.ts';
+import { API_VERSION, type ApiKey, type ApiKeySpec } from '../api/index.ts';
+import { COMPONENTS, LABELS, MANAGED_BY, SECRET_ANNOTATIONS, SECRET_TYPES } from '../api/metadata.ts';
+import { SECRETS } from '../kube/resources.ts';
+import { isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 
 // The one-time delivery. Every mint writes a delivery Secret in the operator's namespace FIRST, before
 // the hash Secret: it carries the new key (or, with a recipient, only its JWE) with the hash and the
@@ -13,20 +15,7 @@ import { isNotFound, type KubeRest } from '../kube/rest.ts';
 // ApiKey's own namespace: a reader of the operator namespace holds the ciphertext without its key, a
 // tenant holds its own data key without the ciphertext. Only the controller reads both.
 
-export const DELIVERY_SECRET_TYPE = 'keywarden.dev/delivery';
-export const DELIVERY_KEY_SECRET_TYPE = 'keywarden.dev/delivery-key';
-export const DELIVERY_KEY_COMPONENT = 'delivery-key';
 const DELIVERY_KEY_FIELD = 'key';
-export const ANNOTATIONS = {
-  apiKeyNamespace: 'keywarden.dev/apikey-namespace',
-  apiKeyName: 'keywarden.dev/apikey-name',
-  apiKeyUid: 'keywarden.dev/apikey-uid',
-  generation: 'keywarden.dev/rotation-generation',
-  hash: 'keywarden.dev/key-hash',
-  keyId: 'keywarden.dev/key-id',
-  hint: 'keywarden.dev/key-hint',
-  expiresAt: 'keywarden.dev/delivery-expires-at',
-} as const;
 
 export interface SecretObject {
   apiVersion: 'v1';
@@ -72,8 +61,7 @@ const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined) =>
   s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8');
 
-export const secretsPath = (ns: string, name?: string) =>
-  `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets${name ? `/${encodeURIComponent(name)}` : ''}`;
+export const secretsPath = (ns: string, name?: string) => resourcePath(SECRETS, ns, name);
 
 export async function getSecret(
   rest: Pick<KubeRest, 'get'>,
@@ -90,19 +78,20 @@ export async function getSecret(
 
 export function readStaged(secret: SecretObject): StagedKey | undefined {
   const a = secret.metadata.annotations ?? {};
-  const generation = Number(a[ANNOTATIONS.generation]);
-  if (!Number.isInteger(generation) || !a[ANNOTATIONS.hash] || !a[ANNOTATIONS.keyId]) return undefined;
+  const generation = Number(a[SECRET_ANNOTATIONS.generation]);
+  if (!Number.isInteger(generation) || !a[SECRET_ANNOTATIONS.hash] || !a[SECRET_ANNOTATIONS.keyId])
+    return undefined;
   return {
     generation,
-    hash: a[ANNOTATIONS.hash] as string,
-    keyId: a[ANNOTATIONS.keyId] as string,
-    hint: a[ANNOTATIONS.hint] ?? '',
-    apiKeyUid: a[ANNOTATIONS.apiKeyUid] ?? '',
+    hash: a[SECRET_ANNOTATIONS.hash] as string,
+    keyId: a[SECRET_ANNOTATIONS.keyId] as string,
+    hint: a[SECRET_ANNOTATIONS.hint] ?? '',
+    apiKeyUid: a[SECRET_ANNOTATIONS.apiKeyUid] ?? '',
     // data.apiKey: a copy written in plaintext by keywarden before sealing at rest; still honoured.
     plaintext: unb64(secret.data?.apiKey),
     sealed: unb64(secret.data?.sealed),
     jwe: unb64(secret.data?.jwe),
-    expiresAt: a[ANNOTATIONS.expiresAt] ?? '',
+    expiresAt: a[SECRET_ANNOTATIONS.expiresAt] ?? '',
     secret,
   };
 }
@@ -119,20 +108,20 @@ export function deliverySecret(
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    type: DELIVERY_SECRET_TYPE,
+    type: SECRET_TYPES.delivery,
     metadata: {
       name: deliverySecretName(ak.metadata.namespace, ak.metadata.name),
       namespace: operatorNamespace,
-      labels: { [COMPONENT_LABEL]: DELIVERY_COMPONENT, 'app.kubernetes.io/managed-by': 'keywarden' },
+      labels: { [LABELS.component]: COMPONENTS.delivery, [LABELS.managedBy]: MANAGED_BY },
       annotations: {
-        [ANNOTATIONS.apiKeyNamespace]: ak.metadata.namespace,
-        [ANNOTATIONS.apiKeyName]: ak.metadata.name,
-        [ANNOTATIONS.apiKeyUid]: ak.metadata.uid,
-        [ANNOTATIONS.generation]: String(staged.generation),
-        [ANNOTATIONS.hash]: staged.hash,
-        [ANNOTATIONS.keyId]: staged.keyId,
-        [ANNOTATIONS.hint]: staged.hint,
-        [ANNOTATIONS.expiresAt]: staged.expiresAt,
+        [SECRET_ANNOTATIONS.apiKeyNamespace]: ak.metadata.namespace,
+        [SECRET_ANNOTATIONS.apiKeyName]: ak.metadata.name,
+        [SECRET_ANNOTATIONS.apiKeyUid]: ak.metadata.uid,
+        [SECRET_ANNOTATIONS.generation]: String(staged.generation),
+        [SECRET_ANNOTATIONS.hash]: staged.hash,
+        [SECRET_ANNOTATIONS.keyId]: staged.keyId,
+        [SECRET_ANNOTATIONS.hint]: staged.hint,
+        [SECRET_ANNOTATIONS.expiresAt]: staged.expiresAt,
       },
     },
     data,
@@ -155,15 +144,15 @@ export function deliveryKeySecret(
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    type: DELIVERY_KEY_SECRET_TYPE,
+    type: SECRET_TYPES.deliveryKey,
     metadata: {
       name: deliveryKeySecretName(ak.metadata.name),
       namespace: ak.metadata.namespace,
-      labels: { [COMPONENT_LABEL]: DELIVERY_KEY_COMPONENT, 'app.kubernetes.io/managed-by': 'keywarden' },
-      annotations: { [ANNOTATIONS.apiKeyName]: ak.metadata.name },
+      labels: { [LABELS.component]: COMPONENTS.deliveryKey, [LABELS.managedBy]: MANAGED_BY },
+      annotations: { [SECRET_ANNOTATIONS.apiKeyName]: ak.metadata.name },
       ownerReferences: [
         {
-          apiVersion: 'keywarden.dev/v1alpha1',
+          apiVersion: API_VERSION,
           kind: 'ApiKey',
           name: ak.metadata.name,
           uid: ak.metadata.uid,
@@ -178,7 +167,7 @@ export function deliveryKeySecret(
 
 /** The data key in a data-key Secret, if it belongs to the ApiKey with this uid. */
 export function readDeliveryKey(secret: SecretObject, apiKeyUid: string): Uint8Array | undefined {
-  if (secret.type !== DELIVERY_KEY_SECRET_TYPE) return undefined;
+  if (secret.type !== SECRET_TYPES.deliveryKey) return undefined;
   if (!secret.metadata.ownerReferences?.some((o) => o.kind === 'ApiKey' && o.uid === apiKeyUid))
     return undefined;
   const raw = secret.data?.[DELIVERY_KEY_FIELD];
@@ -243,21 +232,21 @@ export function consumerSecret(
     metadata: {
       name: ref.name,
       namespace: ref.namespace ?? ak.metadata.namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'keywarden' },
+      labels: { [LABELS.managedBy]: MANAGED_BY },
       annotations: {
-        [ANNOTATIONS.apiKeyNamespace]: ak.metadata.namespace,
-        [ANNOTATIONS.apiKeyName]: ak.metadata.name,
+        [SECRET_ANNOTATIONS.apiKeyNamespace]: ak.metadata.namespace,
+        [SECRET_ANNOTATIONS.apiKeyName]: ak.metadata.name,
         // The ownership mark: only a Secret carrying this ApiKey's uid is ever replaced or deleted.
-        [ANNOTATIONS.apiKeyUid]: ak.metadata.uid,
-        [ANNOTATIONS.generation]: String(generation),
-        [ANNOTATIONS.keyId]: keyId,
+        [SECRET_ANNOTATIONS.apiKeyUid]: ak.metadata.uid,
+        [SECRET_ANNOTATIONS.generation]: String(generation),
+        [SECRET_ANNOTATIONS.keyId]: keyId,
       },
       // Owner references cannot cross namespaces; a Secret elsewhere is removed by the finalizer.
       ...(sameNamespace
         ? {
             ownerReferences: [
               {
-                apiVersion: 'keywarden.dev/v1alpha1',
+                apiVersion: API_VERSION,
                 kind: 'ApiKey',
                 name: ak.metadata.name,
                 uid: ak.metadata.uid,
@@ -282,12 +271,12 @@ export function ownsConsumerSecret(
   ak: { metadata: { name: string; namespace: string; uid: string } },
 ): boolean {
   const a = secret.metadata.annotations ?? {};
-  const uid = a[ANNOTATIONS.apiKeyUid];
+  const uid = a[SECRET_ANNOTATIONS.apiKeyUid];
   if (uid !== undefined) return uid === ak.metadata.uid;
   return (
-    secret.metadata.labels?.['app.kubernetes.io/managed-by'] === 'keywarden' &&
-    a[ANNOTATIONS.apiKeyName] === ak.metadata.name &&
-    a[ANNOTATIONS.apiKeyNamespace] === ak.metadata.namespace
+    secret.metadata.labels?.[LABELS.managedBy] === MANAGED_BY &&
+    a[SECRET_ANNOTATIONS.apiKeyName] === ak.metadata.name &&
+    a[SECRET_ANNOTATIONS.apiKeyNamespace] === ak.metadata.namespace
   );
 }
 

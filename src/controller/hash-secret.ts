@@ -1,9 +1,6 @@
 import {
-  COMPONENT_LABEL,
-  HASH_COMPONENT,
   HASH_RECORD_KEY,
   HASH_RECORD_SIGNATURE_KEY,
-  HASH_SECRET_TYPE,
   type HashRecord,
   hashSecretName,
   parseHashRecord,
@@ -12,9 +9,10 @@ import {
   serializeHashRecord,
   signRecordText,
 } from '../api/hash-record.ts';
-import { API_VERSION, LABELS } from '../api/index.ts';
+import { API_VERSION } from '../api/index.ts';
+import { COMPONENTS, LABELS, MANAGED_BY, SECRET_ANNOTATIONS, SECRET_TYPES } from '../api/metadata.ts';
 import { defaultExpiry, formatRfc3339, normalizePermissions, normalizeSources } from '../rules/index.ts';
-import { ANNOTATIONS, ownsHashSecret, type SecretObject } from './delivery.ts';
+import { ownsHashSecret, type SecretObject } from './delivery.ts';
 import type { LiveApiKey } from './plan-types.ts';
 
 // The hash Secret of an ApiKey: the record the spec asks for, the record we trust in a Secret found in
@@ -83,16 +81,19 @@ export function hashSecretBody(ak: LiveApiKey, record: HashRecord, key: RecordSi
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    type: HASH_SECRET_TYPE,
+    type: SECRET_TYPES.hash,
     metadata: {
       name: hashSecretName(ak.metadata.name),
       namespace: ak.metadata.namespace,
       labels: {
-        [COMPONENT_LABEL]: HASH_COMPONENT,
+        [LABELS.component]: COMPONENTS.hash,
         [LABELS.environment]: record.environment,
-        [LABELS.managedBy]: 'keywarden',
+        [LABELS.managedBy]: MANAGED_BY,
       },
-      annotations: { [ANNOTATIONS.apiKeyName]: ak.metadata.name, [ANNOTATIONS.keyId]: record.keyId },
+      annotations: {
+        [SECRET_ANNOTATIONS.apiKeyName]: ak.metadata.name,
+        [SECRET_ANNOTATIONS.keyId]: record.keyId,
+      },
       ownerReferences: [
         {
           apiVersion: API_VERSION,

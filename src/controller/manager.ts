@@ -1,10 +1,6 @@
-import {
-  COMPONENT_LABEL,
-  DELIVERY_COMPONENT,
-  HASH_COMPONENT,
-  type RecordSigningKey,
-} from '../api/hash-record.ts';
+import type { RecordSigningKey } from '../api/hash-record.ts';
 import { APIKEY_RESOURCE } from '../api/index.ts';
+import { COMPONENTS, CONTROLLER_NAME, LABELS, SECRET_ANNOTATIONS } from '../api/metadata.ts';
 import {
   createAuditSink,
   type ParquetAuditSink,
@@ -15,13 +11,14 @@ import { EventRecorder } from '../kube/events.ts';
 import { Informer, type KubeObject, objectKey } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { PolicyWatcher } from '../kube/policy-watcher.ts';
+import { SECRETS } from '../kube/resources.ts';
 import { KubeError, type KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import type { Logger } from '../observability/logger.ts';
 import { type Check, type Component, OK } from '../runtime/component.ts';
-import { ANNOTATIONS, type SecretObject } from './delivery.ts';
+import type { SecretObject } from './delivery.ts';
 import { ControllerMetrics } from './metrics.ts';
-import { CONTROLLER_NAME, type ControllerOptions } from './options.ts';
+import type { ControllerOptions } from './options.ts';
 import { type LiveApiKey, Reconciler } from './reconcile.ts';
 import { ensureRecordSigningKey, publishRecordKeys } from './record-signing.ts';
 
@@ -77,16 +74,16 @@ export class ApiKeyController implements Component {
       ...scopes.map(
         (namespace) =>
           new Informer<KubeObject>(rest, {
-            resource: { group: '', version: 'v1', plural: 'secrets' },
+            resource: SECRETS,
             namespace,
-            labelSelector: `${COMPONENT_LABEL}=${HASH_COMPONENT}`,
+            labelSelector: `${LABELS.component}=${COMPONENTS.hash}`,
             onError: onError('hash Secret'),
           }),
       ),
       new Informer<KubeObject>(rest, {
-        resource: { group: '', version: 'v1', plural: 'secrets' },
+        resource: SECRETS,
         namespace: opts.operatorNamespace,
-        labelSelector: `${COMPONENT_LABEL}=${DELIVERY_COMPONENT}`,
+        labelSelector: `${LABELS.component}=${COMPONENTS.delivery}`,
         onError: onError('delivery Secret'),
       }),
     ];
@@ -169,8 +166,8 @@ export class ApiKeyController implements Component {
     }
     const owner = (s: KubeObject) => {
       const a = s.metadata.annotations ?? {};
-      const ns = a[ANNOTATIONS.apiKeyNamespace] ?? s.metadata.namespace;
-      const name = a[ANNOTATIONS.apiKeyName];
+      const ns = a[SECRET_ANNOTATIONS.apiKeyNamespace] ?? s.metadata.namespace;
+      const name = a[SECRET_ANNOTATIONS.apiKeyName];
       if (ns && name) this.queue.add(`${ns}/${name}`);
     };
     for (const inf of this.secrets) {

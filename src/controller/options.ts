@@ -30,5 +30,3 @@ export const DEFAULT_OPTIONS: Omit<ControllerOptions, 'identity'> = {
 export const DEFAULT_ADMIN_PORT = 8081;
 
 export const FIELD_MANAGER = 'keywarden-controller';
-export const FINALIZER = 'keywarden.dev/cleanup';
-export const CONTROLLER_NAME = 'keywarden.dev/controller';

@@ -1,5 +1,5 @@
+import { FINALIZER } from '../api/metadata.ts';
 import { ownsConsumerSecret, ownsHashSecret, readStaged, type SecretObject } from './delivery.ts';
-import { FINALIZER } from './options.ts';
 import type { Observed, Plan } from './plan-types.ts';
 
 // The plan of an ApiKey being deleted: revoke what we made for it, then let it go.

@@ -1,5 +1,6 @@
 import type { HashRecord } from '../api/hash-record.ts';
-import { parseRevealRequest, REVEAL_ANNOTATIONS, type RevealRequest } from '../api/reveal.ts';
+import { REVEAL_ANNOTATIONS } from '../api/metadata.ts';
+import { parseRevealRequest, type RevealRequest } from '../api/reveal.ts';
 import type { SecretObject, StagedKey } from './delivery.ts';
 import { planFailure } from './plan-state.ts';
 import { type Draft, type Plan, wake } from './plan-types.ts';

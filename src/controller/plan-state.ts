@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { HashRecord } from '../api/hash-record.ts';
-import { type ApiKeyStatus, LABELS } from '../api/index.ts';
+import type { ApiKeyStatus } from '../api/index.ts';
+import { LABELS } from '../api/metadata.ts';
 import { setCondition } from './conditions.ts';
 import { type Draft, type LiveApiKey, type Plan, type PlannedEvent, wake } from './plan-types.ts';
 

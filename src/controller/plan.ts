@@ -1,7 +1,7 @@
 import type { ApiKeyStatus } from '../api/index.ts';
+import { FINALIZER } from '../api/metadata.ts';
 import { readStaged } from './delivery.ts';
 import { trustedRecord } from './hash-secret.ts';
-import { FINALIZER } from './options.ts';
 import { planDeletion } from './plan-deletion.ts';
 import { planDelivery } from './plan-delivery.ts';
 import { planKey } from './plan-key.ts';

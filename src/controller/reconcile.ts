@@ -1,10 +1,11 @@
 import { deliverySecretName, hashSecretName, type RecordSigningKey } from '../api/hash-record.ts';
+import { FINALIZER } from '../api/metadata.ts';
 import { type LifecycleEvent, lifecycleFromEvent } from '../audit/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { isConflict, isNotFound } from '../kube/rest.ts';
 import { getSecret, type SecretObject, sealForRecipient } from './delivery.ts';
 import { type MintContext, openStaged, stageNewKey } from './mint.ts';
-import { FIELD_MANAGER, FINALIZER } from './options.ts';
+import { FIELD_MANAGER } from './options.ts';
 import { OwnWrites } from './own-writes.ts';
 import { isEmptyPlan, type LiveApiKey, type Need, type Observed, type Plan, plan } from './plan.ts';
 import { apiKeyPath, type KubeClient, Replan, Writes } from './writes.ts';

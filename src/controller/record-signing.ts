@@ -6,14 +6,16 @@ import {
   recordKeyId,
   recordKeySetJson,
 } from '../api/hash-record.ts';
-import { isAlreadyExists, isNotFound, type KubeRest } from '../kube/rest.ts';
+import { COMPONENTS, LABELS, MANAGED_BY } from '../api/metadata.ts';
+import { CONFIGMAPS } from '../kube/resources.ts';
+import { isAlreadyExists, isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 import { getSecret, secretsPath } from './delivery.ts';
 
 // The controller's record signing key (Ed25519): the private half in a Secret of the operator's
 // namespace that only the controller reads, the public half published in a ConfigMap there that
 // validators read. Made on first start, like the webhook's bootstrap CA; kept across restarts.
 
-export const RECORD_SIGNING_SECRET = 'keywarden-record-signing-key';
+const RECORD_SIGNING_SECRET = 'keywarden-record-signing-key';
 const PRIVATE_KEY_FIELD = 'private-key.pem';
 
 function fromPem(pem: string): RecordSigningKey {
@@ -47,10 +49,7 @@ export async function ensureRecordSigningKey(
       metadata: {
         name: secretName,
         namespace,
-        labels: {
-          'app.kubernetes.io/managed-by': 'keywarden',
-          'keywarden.dev/component': 'record-signing-key',
-        },
+        labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.component]: COMPONENTS.recordSigningKey },
       },
       data: { [PRIVATE_KEY_FIELD]: Buffer.from(pem).toString('base64') },
     });
@@ -71,27 +70,26 @@ export async function publishRecordKeys(
   key: RecordSigningKey,
   name = RECORD_KEYS_CONFIGMAP,
 ): Promise<void> {
-  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
   const body = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
       name,
       namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'keywarden', 'keywarden.dev/component': 'record-keys' },
+      labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.component]: COMPONENTS.recordKeys },
       resourceVersion: undefined as string | undefined,
     },
     data: { [RECORD_KEYS_KEY]: recordKeySetJson([key.publicKey]) },
   };
   let existing: { metadata: { resourceVersion?: string }; data?: Record<string, string> } | undefined;
   try {
-    existing = await rest.get(`${path}/${encodeURIComponent(name)}`);
+    existing = await rest.get(resourcePath(CONFIGMAPS, namespace, name));
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
   if (!existing) {
     try {
-      await rest.create(path, body);
+      await rest.create(resourcePath(CONFIGMAPS, namespace), body);
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }
@@ -99,5 +97,5 @@ export async function publishRecordKeys(
   }
   if (existing.data?.[RECORD_KEYS_KEY] === body.data[RECORD_KEYS_KEY]) return;
   body.metadata.resourceVersion = existing.metadata.resourceVersion;
-  await rest.replace(`${path}/${encodeURIComponent(name)}`, body);
+  await rest.replace(resourcePath(CONFIGMAPS, namespace, name), body);
 }

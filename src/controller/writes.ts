@@ -1,7 +1,8 @@
 import { API_VERSION, APIKEY_RESOURCE, type ApiKeyStatus } from '../api/index.ts';
+import { FINALIZER } from '../api/metadata.ts';
 import { isAlreadyExists, isConflict, isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 import { getSecret, ownsConsumerSecret, type SecretObject, secretsPath } from './delivery.ts';
-import { FIELD_MANAGER, FINALIZER } from './options.ts';
+import { FIELD_MANAGER } from './options.ts';
 import type { OwnWrites } from './own-writes.ts';
 import type { LiveApiKey, Plan } from './plan.ts';
 

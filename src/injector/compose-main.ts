@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { POD_ANNOTATIONS } from '../api/metadata.ts';
 import { composeValidatorConfig } from './compose.ts';
 import { SETTINGS_ENV } from './inject.ts';
 
@@ -40,7 +41,7 @@ try {
       .join(', ');
   } catch {}
   fail([
-    `${source}: not found in the mounted ConfigMap${keys ? ` (its keys: ${keys})` : ''}; set keywarden.dev/routes-key or add the key`,
+    `${source}: not found in the mounted ConfigMap${keys ? ` (its keys: ${keys})` : ''}; set ${POD_ANNOTATIONS.routesKey} or add the key`,
   ]);
 }
 const result = composeValidatorConfig(settings, routes, source);

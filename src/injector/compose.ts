@@ -1,3 +1,4 @@
+import { POD_ANNOTATION_PREFIX } from '../api/metadata.ts';
 import { formatProblem, readYaml } from '../rules/index.ts';
 import { parseConfig } from '../validator/config/load.ts';
 
@@ -36,7 +37,7 @@ export function composeValidatorConfig(
         ok: false,
         problems: [
           `${source}: only "routes" belongs here, found ${other.map((k) => JSON.stringify(k)).join(', ')}; ` +
-            "the rest of the validator configuration comes from the pod's keywarden.dev/* annotations",
+            `the rest of the validator configuration comes from the pod's ${POD_ANNOTATION_PREFIX}* annotations`,
         ],
       };
     }

@@ -1,3 +1,4 @@
+import { POD_ANNOTATIONS } from '../api/metadata.ts';
 import type { Result } from '../rules/index.ts';
 
 // The injector's own settings: cluster-wide defaults for every injected validator. The Helm chart
@@ -77,8 +78,7 @@ export const INJECTOR_DEFAULTS: Omit<InjectorConfig, 'image'> = {
 export const RESERVED_JWT_SETTINGS = {
   signingKey:
     "is set by the injector: the Secret injection.jwt.signingKeySecret in the pod's namespace, mounted into the sidecar only",
-  audience:
-    "is set by the injector: the pod's namespace, or keywarden.dev/jwt-audience when injection.jwt.audiences allows it",
+  audience: `is set by the injector: the pod's namespace, or ${POD_ANNOTATIONS.jwtAudience} when injection.jwt.audiences allows it`,
 } as const;
 
 /** Settings the injector writes itself; `validatorSettings` may not set them. */

@@ -2,12 +2,6 @@
 // Pure functions only; the webhook server mounts handlePodReview at INJECT_PATH.
 
 export type { DeclaredPort, InjectionSettings, InjectRequest } from './annotations.ts';
-export {
-  ANNOTATIONS,
-  INJECTED_LABEL,
-  INJECTED_LABEL_VALUE,
-  STATUS_INJECTED,
-} from './annotations.ts';
 export type { ComposeResult } from './compose.ts';
 export { composeValidatorConfig } from './compose.ts';
 export type { InjectorConfig, InjectorConfigResult, ResourceRequirements } from './config.ts';

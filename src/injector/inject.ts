@@ -1,15 +1,9 @@
 import { stringify } from 'yaml';
+import { INJECTION_STATUS, LABELS, POD_ANNOTATIONS, SIDECAR_LABEL_VALUE } from '../api/metadata.ts';
 import { pointer } from '../kube/admission/json-patch.ts';
 import type { JsonPatchOp } from '../kube/admission/review.ts';
 import { formatProblem } from '../rules/index.ts';
-import {
-  ANNOTATIONS,
-  type DeclaredPort,
-  INJECTED_LABEL,
-  INJECTED_LABEL_VALUE,
-  type InjectionSettings,
-  STATUS_INJECTED,
-} from './annotations.ts';
+import type { DeclaredPort, InjectionSettings } from './annotations.ts';
 import type { InjectorConfig } from './config.ts';
 import { readAnnotations } from './read-annotations.ts';
 
@@ -279,9 +273,9 @@ export function computeInjection(pod: unknown, namespace: string, config: Inject
   const initContainers = asArray(spec.initContainers);
   const existingVolumes = asArray(spec.volumes);
 
-  if (annotations[ANNOTATIONS.inject] === undefined) return { action: 'skip', reason: 'not-requested' };
+  if (annotations[POD_ANNOTATIONS.inject] === undefined) return { action: 'skip', reason: 'not-requested' };
   const names = new Set([...podContainers, ...initContainers].map(nameOf));
-  if (annotations[ANNOTATIONS.status] === STATUS_INJECTED || names.has(SIDECAR_NAME)) {
+  if (annotations[POD_ANNOTATIONS.status] === INJECTION_STATUS || names.has(SIDECAR_NAME)) {
     return { action: 'skip', reason: 'already-injected' };
   }
   const request = readAnnotations(
@@ -325,10 +319,14 @@ export function computeInjection(pod: unknown, namespace: string, config: Inject
     ...appendOps('/spec/initContainers', spec.initContainers, [init]),
     ...appendOps('/spec/containers', spec.containers, [sidecar]),
     ...appendOps('/spec/volumes', spec.volumes, volumes(s, config)),
-    { op: 'add', path: pointer(['metadata', 'annotations', ANNOTATIONS.status]), value: STATUS_INJECTED },
+    {
+      op: 'add',
+      path: pointer(['metadata', 'annotations', POD_ANNOTATIONS.status]),
+      value: INJECTION_STATUS,
+    },
     isObject(metadata.labels)
-      ? { op: 'add', path: pointer(['metadata', 'labels', INJECTED_LABEL]), value: INJECTED_LABEL_VALUE }
-      : { op: 'add', path: '/metadata/labels', value: { [INJECTED_LABEL]: INJECTED_LABEL_VALUE } },
+      ? { op: 'add', path: pointer(['metadata', 'labels', LABELS.sidecar]), value: SIDECAR_LABEL_VALUE }
+      : { op: 'add', path: '/metadata/labels', value: { [LABELS.sidecar]: SIDECAR_LABEL_VALUE } },
   ];
   return { action: 'inject', patch: ops, settings: s, warnings };
 }

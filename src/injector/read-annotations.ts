@@ -1,3 +1,4 @@
+import { POD_ANNOTATION_PREFIX, POD_ANNOTATIONS } from '../api/metadata.ts';
 import {
   ENVIRONMENTS,
   type Environment,
@@ -8,19 +9,13 @@ import {
   parseSource,
   problem,
 } from '../rules/index.ts';
-import {
-  ANNOTATIONS,
-  type DeclaredPort,
-  type InjectionSettings,
-  type InjectRequest,
-  PREFIX,
-} from './annotations.ts';
+import type { DeclaredPort, InjectionSettings, InjectRequest } from './annotations.ts';
 import { CONFIGMAP_KEY_RE, type InjectorConfig, QUANTITY_RE, type ResourceRequirements } from './config.ts';
 
 // Checks the keywarden.dev/* annotations of a pod, one checker per setting. Every problem is reported at
 // once, each naming the annotation (its field), the value and what would be accepted.
 
-const KNOWN = new Set<string>(Object.values(ANNOTATIONS));
+const KNOWN = new Set<string>(Object.values(POD_ANNOTATIONS));
 const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const PORT_NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -44,14 +39,14 @@ export function readAnnotations(
   ports: DeclaredPort[],
   config: InjectorConfig,
 ): InjectRequest {
-  const raw = own(annotations, ANNOTATIONS.inject);
+  const raw = own(annotations, POD_ANNOTATIONS.inject);
   if (raw === undefined) return { inject: false };
   const flag = raw.trim().toLowerCase();
   if (flag === 'false') return { inject: false };
   if (flag !== 'true')
     return {
       inject: true,
-      ...failed([problem(ANNOTATIONS.inject, `must be "true" or "false", got ${show(raw)}`)]),
+      ...failed([problem(POD_ANNOTATIONS.inject, `must be "true" or "false", got ${show(raw)}`)]),
     };
 
   const problems: Problem[] = [];
@@ -117,7 +112,7 @@ function suggest(name: string): string {
 
 function unknownAnnotations(names: string[], r: Reading): void {
   for (const name of names) {
-    if (name.startsWith(PREFIX) && !KNOWN.has(name))
+    if (name.startsWith(POD_ANNOTATION_PREFIX) && !KNOWN.has(name))
       r.problem(name, `unknown keywarden annotation${suggest(name)}`);
   }
 }
@@ -144,10 +139,10 @@ const splitList = (v: string) =>
     .filter((s) => s.length > 0);
 
 function checkEnvironment(r: Reading): Environment | undefined {
-  const env = required(r, ANNOTATIONS.environment, `one of ${ENVIRONMENTS.join(', ')}`);
+  const env = required(r, POD_ANNOTATIONS.environment, `one of ${ENVIRONMENTS.join(', ')}`);
   if (env === undefined) return undefined;
   if ((ENVIRONMENTS as readonly string[]).includes(env)) return env as Environment;
-  r.problem(ANNOTATIONS.environment, `must be one of ${ENVIRONMENTS.join(', ')}, got ${show(env)}`);
+  r.problem(POD_ANNOTATIONS.environment, `must be one of ${ENVIRONMENTS.join(', ')}, got ${show(env)}`);
   return undefined;
 }
 
@@ -163,13 +158,16 @@ function validatorPorts(
     if (p === undefined) r.problem(k, `must be a port number from 1 to 65535, got ${show(v)}`);
     return p ?? fallback;
   };
-  const port = portAt(ANNOTATIONS.port, config.port);
-  const adminPort = portAt(ANNOTATIONS.adminPort, config.adminPort);
+  const port = portAt(POD_ANNOTATIONS.port, config.port);
+  const adminPort = portAt(POD_ANNOTATIONS.adminPort, config.adminPort);
   if (port === adminPort)
-    r.problem(ANNOTATIONS.adminPort, `must differ from the validator port ${port} (${ANNOTATIONS.port})`);
+    r.problem(
+      POD_ANNOTATIONS.adminPort,
+      `must differ from the validator port ${port} (${POD_ANNOTATIONS.port})`,
+    );
   for (const [p, k] of [
-    [port, ANNOTATIONS.port],
-    [adminPort, ANNOTATIONS.adminPort],
+    [port, POD_ANNOTATIONS.port],
+    [adminPort, POD_ANNOTATIONS.adminPort],
   ] as const) {
     const clash = ports.find((d) => d.containerPort === p);
     if (clash)
@@ -182,7 +180,7 @@ function validatorPorts(
 }
 
 function checkUpstreamPort(r: Reading, ports: DeclaredPort[], own: readonly number[]): number | undefined {
-  const k = ANNOTATIONS.upstreamPort;
+  const k = POD_ANNOTATIONS.upstreamPort;
   const up = required(r, k, "the app's port (a number, or a container port name)");
   if (up === undefined) return undefined;
   let upstreamPort = parsePort(up);
@@ -200,7 +198,7 @@ function checkUpstreamPort(r: Reading, ports: DeclaredPort[], own: readonly numb
 }
 
 function checkRoutesConfigMap(r: Reading): string | undefined {
-  const k = ANNOTATIONS.routesConfigMap;
+  const k = POD_ANNOTATIONS.routesConfigMap;
   const cm = required(r, k, 'the name of a ConfigMap in the pod namespace holding the routes');
   if (cm === undefined) return undefined;
   if (cm.length <= 253 && DNS_SUBDOMAIN_RE.test(cm)) return cm;
@@ -209,41 +207,41 @@ function checkRoutesConfigMap(r: Reading): string | undefined {
 }
 
 function checkRoutesKey(r: Reading, config: InjectorConfig): string {
-  const rk = r.get(ANNOTATIONS.routesKey);
+  const rk = r.get(POD_ANNOTATIONS.routesKey);
   if (rk === undefined) return config.routesKey;
   if (CONFIGMAP_KEY_RE.test(rk)) return rk;
-  r.problem(ANNOTATIONS.routesKey, `${show(rk)} is not a ConfigMap key (letters, digits, -, _ and .)`);
+  r.problem(POD_ANNOTATIONS.routesKey, `${show(rk)} is not a ConfigMap key (letters, digits, -, _ and .)`);
   return config.routesKey;
 }
 
 function checkKeyNamespaces(r: Reading, namespace: string): string[] {
-  const kn = r.get(ANNOTATIONS.keyNamespaces);
+  const kn = r.get(POD_ANNOTATIONS.keyNamespaces);
   if (kn === undefined) return [namespace];
   const list = splitList(kn);
-  if (list.length === 0) r.problem(ANNOTATIONS.keyNamespaces, 'lists no namespace');
+  if (list.length === 0) r.problem(POD_ANNOTATIONS.keyNamespaces, 'lists no namespace');
   for (const ns of list) {
     if (ns.length > 63 || !DNS_LABEL_RE.test(ns))
-      r.problem(ANNOTATIONS.keyNamespaces, `${show(ns)} is not a namespace name`);
+      r.problem(POD_ANNOTATIONS.keyNamespaces, `${show(ns)} is not a namespace name`);
   }
   return [...new Set(list)];
 }
 
 function checkTrustedProxies(r: Reading, config: InjectorConfig): string[] {
-  const tp = r.get(ANNOTATIONS.trustedProxies);
+  const tp = r.get(POD_ANNOTATIONS.trustedProxies);
   if (tp === undefined) return config.trustedProxies;
   const list = splitList(tp);
   for (const s of list) {
     const p = parseSource(s);
-    if (!p.ok) r.problem(ANNOTATIONS.trustedProxies, p.message);
+    if (!p.ok) r.problem(POD_ANNOTATIONS.trustedProxies, p.message);
   }
   return list;
 }
 
 function checkUnmappedRoutes(r: Reading, config: InjectorConfig): 'deny' | 'allow' {
-  const ur = r.get(ANNOTATIONS.unmappedRoutes);
+  const ur = r.get(POD_ANNOTATIONS.unmappedRoutes);
   if (ur === undefined) return config.unmappedRoutes;
   if (ur === 'deny' || ur === 'allow') return ur;
-  r.problem(ANNOTATIONS.unmappedRoutes, `must be "deny" or "allow", got ${show(ur)}`);
+  r.problem(POD_ANNOTATIONS.unmappedRoutes, `must be "deny" or "allow", got ${show(ur)}`);
   return config.unmappedRoutes;
 }
 
@@ -252,7 +250,7 @@ function checkUnmappedRoutes(r: Reading, config: InjectorConfig): 'deny' | 'allo
  * allow-list for its namespace, so no pod mints tokens another service would accept as its own.
  */
 function checkJwtAudience(r: Reading, namespace: string, config: InjectorConfig): string | undefined {
-  const k = ANNOTATIONS.jwtAudience;
+  const k = POD_ANNOTATIONS.jwtAudience;
   const aud = r.get(k);
   const jwt = (config.validatorSettings.identity as { jwt?: unknown } | undefined)?.jwt;
   if (aud === undefined) return jwt ? namespace : undefined;
@@ -275,12 +273,12 @@ function checkJwtAudience(r: Reading, namespace: string, config: InjectorConfig)
 }
 
 function checkImage(r: Reading, config: InjectorConfig): string {
-  const img = r.get(ANNOTATIONS.image);
+  const img = r.get(POD_ANNOTATIONS.image);
   if (img === undefined) return config.image;
   if (!config.allowImageOverride)
-    r.problem(ANNOTATIONS.image, 'image overrides are turned off in this cluster');
+    r.problem(POD_ANNOTATIONS.image, 'image overrides are turned off in this cluster');
   else if (img === '' || !IMAGE_RE.test(img))
-    r.problem(ANNOTATIONS.image, `${show(img)} is not an image reference`);
+    r.problem(POD_ANNOTATIONS.image, `${show(img)} is not an image reference`);
   else return img;
   return config.image;
 }
@@ -291,10 +289,10 @@ function checkResources(r: Reading, config: InjectorConfig): ResourceRequirement
     ...(config.resources.limits ? { limits: { ...config.resources.limits } } : {}),
   };
   for (const [k, section, resource] of [
-    [ANNOTATIONS.cpuRequest, 'requests', 'cpu'],
-    [ANNOTATIONS.memoryRequest, 'requests', 'memory'],
-    [ANNOTATIONS.cpuLimit, 'limits', 'cpu'],
-    [ANNOTATIONS.memoryLimit, 'limits', 'memory'],
+    [POD_ANNOTATIONS.cpuRequest, 'requests', 'cpu'],
+    [POD_ANNOTATIONS.memoryRequest, 'requests', 'memory'],
+    [POD_ANNOTATIONS.cpuLimit, 'limits', 'cpu'],
+    [POD_ANNOTATIONS.memoryLimit, 'limits', 'memory'],
   ] as const) {
     const v = r.get(k);
     if (v === undefined) continue;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { KubeObject } from './informer.ts';
-import type { KubeRest } from './rest.ts';
+import { EVENTS } from './resources.ts';
+import { type KubeRest, resourcePath } from './rest.ts';
 
 // events.k8s.io/v1 Events about our objects. Notes are written by our code from fixed templates plus
 // names and ids; a key string never goes in (a test scans every Event).
@@ -60,7 +61,7 @@ export class EventRecorder {
       },
     };
     try {
-      await this.#rest.create(`/apis/events.k8s.io/v1/namespaces/${ns}/events`, body);
+      await this.#rest.create(resourcePath(EVENTS, ns), body);
     } catch (err) {
       this.#onError(err);
     }

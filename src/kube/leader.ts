@@ -1,4 +1,5 @@
-import { isConflict, isNotFound, KubeError, type KubeRest } from './rest.ts';
+import { LEASES } from './resources.ts';
+import { isConflict, isNotFound, KubeError, type KubeRest, resourcePath } from './rest.ts';
 
 // Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection does it: the holder
 // renews every retry period; a candidate takes the lease once renewTime + leaseDuration has passed.
@@ -50,7 +51,7 @@ export class LeaderElector {
   }
 
   #path(name?: string): string {
-    return `/apis/coordination.k8s.io/v1/namespaces/${this.#o.namespace}/leases${name ? `/${name}` : ''}`;
+    return resourcePath(LEASES, this.#o.namespace, name);
   }
 
   start(): void {

@@ -136,8 +136,3 @@ export async function createSigningKeyPair(): Promise<{ publicKeyPem: string; pr
   const spki = await webcrypto.subtle.exportKey('spki', keys.publicKey);
   return { publicKeyPem: toPem(spki, 'PUBLIC KEY'), privateKeyPem: await exportKeyPem(keys.privateKey) };
 }
-
-/** notAfter of a PEM certificate. */
-export function certificateNotAfter(certPem: string): Date {
-  return new x509.X509Certificate(certPem).notAfter;
-}

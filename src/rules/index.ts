@@ -11,6 +11,8 @@ export {
 export { CUSTOMER_PATTERN, isCustomer } from './customers.ts';
 export type { DurationResult } from './duration.ts';
 export { DURATION_PATTERN, durationMs, formatDuration, parseDuration } from './duration.ts';
+export type { ErrorCode } from './errors.ts';
+export { KeywardenError, UsageError } from './errors.ts';
 export type { ExpiryCheckOptions, ExpiryCheckResult } from './expiry.ts';
 export {
   addOneCalendarYear,
@@ -59,6 +61,7 @@ export {
   ok,
   own,
   problem,
+  problemsLine,
   sortProblems,
   unplaced,
 } from './problems.ts';

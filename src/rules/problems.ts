@@ -44,6 +44,11 @@ export function formatProblem(where: string, p: Problem): string {
   return `${head}${p.field ? `${p.field}: ` : ''}${p.message}`;
 }
 
+/** Every problem on one line (`field: message; ...`), for a log line or an Event. */
+export function problemsLine(problems: readonly Problem[]): string {
+  return problems.map((p) => formatProblem('', p)).join('; ');
+}
+
 /** Problems in file order (unplaced ones first, in the order found). */
 export function sortProblems(problems: Problem[]): Problem[] {
   return problems.sort((a, b) => a.line - b.line || a.column - b.column);

@@ -3,7 +3,9 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { parseRecordKeySet, RECORD_KEYS_KEY, type RecordKeySet } from '../api/hash-record.ts';
 import { Informer, objectKey } from '../kube/informer.ts';
+import { CONFIGMAPS, SECRETS } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
+import { problemsLine } from '../rules/index.ts';
 import { type SecretLike, type StoredKey, storedKeyFromSecret } from './stored-key.ts';
 
 // The validator's view of the hash Secrets: fed by list+watch, looked up by key id in O(1). It answers
@@ -62,13 +64,14 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     let store: KeyStore;
     if (source && 'file' in source) {
       const parsed = parseRecordKeySet(readFileSync(source.file, 'utf8'));
-      if (!parsed.ok) throw new Error(`keyStore.recordKeys.file ${source.file}: ${parsed.error}`);
+      if (!parsed.ok)
+        throw new Error(`keyStore.recordKeys.file ${source.file}: ${problemsLine(parsed.problems)}`);
       store = new KeyStore({ recordKeys: parsed.value });
     } else if (source) {
       const { namespace, name } = source.configMap;
       store = new KeyStore({
         keysInformer: new Informer<ConfigMapLike>(rest, {
-          resource: { group: '', version: 'v1', plural: 'configmaps' },
+          resource: CONFIGMAPS,
           namespace,
           fieldSelector: `metadata.name=${name}`,
           onError: opts.onError,
@@ -80,7 +83,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     const scopes = opts.namespaces.length > 0 ? opts.namespaces : [undefined];
     for (const namespace of scopes) {
       const informer = new Informer<SecretLike & { metadata: { name: string } }>(rest, {
-        resource: { group: '', version: 'v1', plural: 'secrets' },
+        resource: SECRETS,
         namespace,
         labelSelector: opts.labelSelector,
         onError: opts.onError,
@@ -108,7 +111,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     const load = (cm: ConfigMapLike) => {
       const parsed = parseRecordKeySet(cm.data?.[RECORD_KEYS_KEY] ?? '');
       if (!parsed.ok) {
-        this.emit('refused', `ConfigMap ${objectKey(cm)}`, parsed.error);
+        this.emit('refused', `ConfigMap ${objectKey(cm)}`, problemsLine(parsed.problems));
         return;
       }
       const first = this.recordKeys === undefined;
@@ -167,17 +170,17 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     if (!result.ok) {
       this.remove(ref);
       this.refusedCount++;
-      this.emit('refused', ref, result.error);
+      this.emit('refused', ref, problemsLine(result.problems));
       return;
     }
     const old = this.#bySecret.get(ref);
     if (old) this.#unclaim(old);
-    this.#bySecret.set(ref, result.key);
-    const claims = this.#byKeyId.get(result.key.keyId);
-    if (claims) claims.push(result.key);
-    else this.#byKeyId.set(result.key.keyId, [result.key]);
+    this.#bySecret.set(ref, result.value);
+    const claims = this.#byKeyId.get(result.value.keyId);
+    if (claims) claims.push(result.value);
+    else this.#byKeyId.set(result.value.keyId, [result.value]);
     this.touch();
-    this.emit('changed', result.key.keyId);
+    this.emit('changed', result.value.keyId);
   }
 
   remove(secretRef: string): void {

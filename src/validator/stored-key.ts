@@ -1,22 +1,27 @@
 import {
   HASH_RECORD_KEY,
   HASH_RECORD_SIGNATURE_KEY,
-  HASH_SECRET_TYPE,
   type HashRecord,
   hashSecretName,
   parseHashRecord,
   type RecordKeySet,
   recordSignatureValid,
 } from '../api/hash-record.ts';
+import { SECRET_TYPES } from '../api/metadata.ts';
 import {
   compileSources,
   describeValue,
+  type Failed,
+  failed,
   isCustomer,
   isObjectName,
+  ok,
   parseDuration,
   parsePermission,
   parseRfc3339,
+  problem,
   type RateLimitConfig,
+  type Result,
   type SourceMatcher,
 } from '../rules/index.ts';
 import { Interner, internList } from './interner.ts';
@@ -52,7 +57,10 @@ export interface SecretLike {
   };
 }
 
-export type StoredKeyResult = { ok: true; key: StoredKey } | { ok: false; error: string };
+export type StoredKeyResult = Result<StoredKey>;
+
+/** A refusal that concerns the Secret or record as a whole (its message says what). */
+const refuse = (message: string, field = ''): Failed => failed([problem(field, message)]);
 
 /**
  * Reads and checks one hash Secret. Refused (never guessed at): a wrong Secret type, a record that
@@ -66,31 +74,30 @@ export function storedKeyFromSecret(
   recordKeys?: RecordKeySet,
 ): StoredKeyResult {
   const ns = secret.metadata.namespace ?? '';
-  if (secret.type !== HASH_SECRET_TYPE)
-    return { ok: false, error: `Secret type is ${secret.type ?? '(none)'}, not ${HASH_SECRET_TYPE}` };
+  if (secret.type !== SECRET_TYPES.hash)
+    return refuse(`Secret type is ${secret.type ?? '(none)'}, not ${SECRET_TYPES.hash}`);
   const data = secret.data?.[HASH_RECORD_KEY];
-  if (data === undefined) return { ok: false, error: `Secret has no ${HASH_RECORD_KEY}` };
+  if (data === undefined) return refuse(`Secret has no ${HASH_RECORD_KEY}`);
   const text = Buffer.from(data, 'base64').toString('utf8');
   if (recordKeys) {
     // Anyone who can write a Secret here can write any record: only the controller's signature counts.
     const sig = secret.data?.[HASH_RECORD_SIGNATURE_KEY];
     const signature = sig === undefined ? undefined : Buffer.from(sig, 'base64').toString('utf8');
     if (!recordSignatureValid(text, signature, recordKeys))
-      return {
-        ok: false,
-        error: `forged or unsigned record: ${sig === undefined ? 'no' : 'an invalid'} ${HASH_RECORD_SIGNATURE_KEY} (not written by the keywarden controller)`,
-      };
+      return refuse(
+        `forged or unsigned record: ${sig === undefined ? 'no' : 'an invalid'} ${HASH_RECORD_SIGNATURE_KEY} (not written by the keywarden controller)`,
+      );
   }
   const parsed = parseHashRecord(text);
-  if (!parsed.ok) return { ok: false, error: parsed.error };
+  if (!parsed.ok) return parsed;
   const r = parsed.value;
   if (r.apiKey.namespace !== ns)
-    return { ok: false, error: `record names namespace ${r.apiKey.namespace} but sits in ${ns}` };
+    return refuse(`record names namespace ${r.apiKey.namespace} but sits in ${ns}`);
   if (hashSecretName(r.apiKey.name) !== secret.metadata.name)
-    return { ok: false, error: `record names ApiKey ${r.apiKey.name}, whose hash Secret has another name` };
+    return refuse(`record names ApiKey ${r.apiKey.name}, whose hash Secret has another name`);
   const owner = secret.metadata.ownerReferences?.find((o) => o.kind === 'ApiKey');
   if (!owner || owner.uid !== r.apiKey.uid || owner.name !== r.apiKey.name) {
-    return { ok: false, error: 'Secret is not owned by the ApiKey its record names' };
+    return refuse('Secret is not owned by the ApiKey its record names');
   }
   return compileRecord(r, ref ?? `${ns}/${secret.metadata.name}`, secret.metadata.resourceVersion ?? '');
 }
@@ -100,13 +107,13 @@ const matchers = new Interner<SourceMatcher | Error>();
 
 export function compileRecord(r: HashRecord, secretRef: string, revision: string): StoredKeyResult {
   const invalid = headerValueProblem(r);
-  if (invalid) return { ok: false, error: invalid };
+  if (invalid) return refuse(invalid);
   const expires = parseRfc3339(r.expiresAt);
-  if (!expires) return { ok: false, error: 'expiresAt is not RFC 3339' };
+  if (!expires) return refuse('is not RFC 3339', 'expiresAt');
   let previousValidUntilMs: number | undefined;
   if (r.previous) {
     const until = parseRfc3339(r.previous.validUntil);
-    if (!until) return { ok: false, error: 'previous.validUntil is not RFC 3339' };
+    if (!until) return refuse('is not RFC 3339', 'previous.validUntil');
     previousValidUntilMs = until.getTime();
   }
   const sources = matchers.get(r.allowedSources.join('\n'), () => {
@@ -116,7 +123,7 @@ export function compileRecord(r: HashRecord, secretRef: string, revision: string
       return err as Error;
     }
   });
-  if (sources instanceof Error) return { ok: false, error: sources.message };
+  if (sources instanceof Error) return refuse(sources.message, 'allowedSources');
   r.permissions = internList(lists, r.permissions);
   r.customers = internList(lists, r.customers);
   r.allowedSources = internList(lists, r.allowedSources);
@@ -124,31 +131,28 @@ export function compileRecord(r: HashRecord, secretRef: string, revision: string
   if (r.rateLimit) {
     const period = parseDuration(r.rateLimit.period);
     const { requests, burst } = r.rateLimit;
-    if (!period.ok || period.ms < 1) return { ok: false, error: 'rateLimit.period is not a duration' };
+    if (!period.ok || period.ms < 1) return refuse('is not a duration', 'rateLimit.period');
     if (
       !Number.isSafeInteger(requests) ||
       requests < 1 ||
       (burst !== undefined && (!Number.isSafeInteger(burst) || burst < 1))
     ) {
-      return { ok: false, error: 'rateLimit.requests and burst must be positive integers' };
+      return refuse('requests and burst must be positive integers', 'rateLimit');
     }
     rateLimit = { requests, periodMs: period.ms, ...(burst !== undefined ? { burst } : {}) };
   }
-  return {
-    ok: true,
-    key: {
-      keyId: r.keyId,
-      record: r,
-      hashBytes: Buffer.from(r.hash, 'hex'),
-      previousHashBytes: r.previous ? Buffer.from(r.previous.hash, 'hex') : undefined,
-      expiresAtMs: expires.getTime(),
-      previousValidUntilMs,
-      sources,
-      rateLimit,
-      secretRef,
-      revision,
-    },
-  };
+  return ok({
+    keyId: r.keyId,
+    record: r,
+    hashBytes: Buffer.from(r.hash, 'hex'),
+    previousHashBytes: r.previous ? Buffer.from(r.previous.hash, 'hex') : undefined,
+    expiresAtMs: expires.getTime(),
+    previousValidUntilMs,
+    sources,
+    rateLimit,
+    secretRef,
+    revision,
+  });
 }
 
 /**

@@ -1,5 +1,4 @@
-import { LABELS } from '../api/index.ts';
-import { REVEAL_ANNOTATIONS } from '../api/reveal.ts';
+import { LABELS, REVEAL_ANNOTATIONS } from '../api/metadata.ts';
 import type { Decision } from '../kube/admission/envelope.ts';
 import { PatchBuilder } from '../kube/admission/json-patch.ts';
 import type { AdmissionRequest } from '../kube/admission/review.ts';

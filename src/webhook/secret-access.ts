@@ -1,6 +1,7 @@
 import type { Decision } from '../kube/admission/envelope.ts';
 import type { AdmissionRequest, UserInfo } from '../kube/admission/review.ts';
-import type { KubeRest } from '../kube/rest.ts';
+import { SECRETS, SUBJECT_ACCESS_REVIEWS } from '../kube/resources.ts';
+import { type KubeRest, resourcePath } from '../kube/rest.ts';
 import type { ReviewContext } from './handler.ts';
 
 // The confused-deputy guard for spec.delivery.secretRef: the controller writes (and on deletion removes)
@@ -24,7 +25,7 @@ export type AccessReviewer = (user: UserInfo, attrs: SecretAttributes) => Promis
 export function subjectAccessReviewer(rest: KubeRest): AccessReviewer {
   return async (user, { namespace, name, verb }) => {
     const review = await rest.create<{ status?: { allowed?: boolean } }>(
-      '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+      resourcePath(SUBJECT_ACCESS_REVIEWS),
       {
         apiVersion: 'authorization.k8s.io/v1',
         kind: 'SubjectAccessReview',
@@ -36,7 +37,7 @@ export function subjectAccessReviewer(rest: KubeRest): AccessReviewer {
           // A create request carries no name, so RBAC rules naming resourceNames never grant it.
           resourceAttributes: {
             group: '',
-            resource: 'secrets',
+            resource: SECRETS.plural,
             namespace,
             verb,
             ...(verb === 'create' ? {} : { name }),

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, test } from 'vitest';
-import { HASH_SECRET_TYPE } from '../../src/api/hash-record.ts';
+import { SECRET_TYPES } from '../../src/api/metadata.ts';
 import {
   chartInstallArgs,
   demoApiManifests,
@@ -83,7 +83,7 @@ async function hashSecrets(): Promise<Map<string, string>> {
   const secrets = await getJson(['-n', DEMO_NS, 'get', 'secrets']);
   const out = new Map<string, string>();
   for (const s of secrets.items)
-    if (s.type === HASH_SECRET_TYPE) out.set(s.metadata.name, JSON.stringify(s.data));
+    if (s.type === SECRET_TYPES.hash) out.set(s.metadata.name, JSON.stringify(s.data));
   return out;
 }
 

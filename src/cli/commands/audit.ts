@@ -2,9 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { OutputFormat } from '../../audit/output.ts';
 import type { AuditQuery, UsageGroup } from '../../audit/query.ts';
 import { LIFECYCLE_ACTIONS } from '../../audit/schema.ts';
-import { parseDuration } from '../../rules/index.ts';
-import { CliError } from '../errors.ts';
-import { EXIT } from '../exit-codes.ts';
+import { KeywardenError, parseDuration, UsageError } from '../../rules/index.ts';
 
 // `keywarden audit`: questions about the audit trail, answered from its Parquet files (a directory:
 // the validator's or controller's audit volume, or a copy of it).
@@ -94,25 +92,24 @@ function withFilters(cmd: Command): Command {
 
 function toQuery(o: FilterFlags, nowMs: number): AuditQuery {
   const directory = o.dir ?? process.env.KEYWARDEN_AUDIT_DIR;
-  if (!directory)
-    throw new CliError('say where the audit trail is: --dir <dir> or KEYWARDEN_AUDIT_DIR', EXIT.usage);
+  if (!directory) throw new UsageError('say where the audit trail is: --dir <dir> or KEYWARDEN_AUDIT_DIR');
   let namespace = o.namespace;
   let name: string | undefined;
   if (o.apikey) {
     const parts = o.apikey.split('/');
     if (parts.length > 2 || parts.some((p) => p === ''))
-      throw new CliError(`--apikey ${o.apikey}: expected name or namespace/name`, EXIT.usage);
+      throw new UsageError(`--apikey ${o.apikey}: expected name or namespace/name`);
     if (parts.length === 2) [namespace, name] = parts;
     else name = parts[0];
     if (!namespace)
-      throw new CliError('--apikey needs a namespace: --apikey namespace/name or -n namespace', EXIT.usage);
+      throw new UsageError('--apikey needs a namespace: --apikey namespace/name or -n namespace');
   }
   const time = (flag: string, v: string | undefined) => {
     if (v === undefined) return undefined;
     try {
       return parseTimeArg(v, nowMs);
     } catch (err) {
-      throw new CliError(`${flag}: ${(err as Error).message}`, EXIT.usage);
+      throw new UsageError(`${flag}: ${(err as Error).message}`);
     }
   };
   const q: AuditQuery = {
@@ -128,7 +125,7 @@ function toQuery(o: FilterFlags, nowMs: number): AuditQuery {
     action: o.action,
   };
   if (q.sinceMs !== undefined && q.untilMs !== undefined && q.sinceMs >= q.untilMs) {
-    throw new CliError('--since must be before --until', EXIT.usage);
+    throw new UsageError('--since must be before --until');
   }
   return q;
 }
@@ -183,8 +180,7 @@ export function registerAudit(program: Command): void {
     .option('--dir <dir>', 'audit trail directory (default: $KEYWARDEN_AUDIT_DIR)')
     .action(async (o: { dir?: string }) => {
       const dir = o.dir ?? process.env.KEYWARDEN_AUDIT_DIR;
-      if (!dir)
-        throw new CliError('say where the audit trail is: --dir <dir> or KEYWARDEN_AUDIT_DIR', EXIT.usage);
+      if (!dir) throw new UsageError('say where the audit trail is: --dir <dir> or KEYWARDEN_AUDIT_DIR');
       const { findPlaintextKeys, readableRowsOf } = await import('../../audit/scan.ts');
       const readable = await readableRowsOf(dir);
       const scan = await findPlaintextKeys(dir);
@@ -200,6 +196,6 @@ export function registerAudit(program: Command): void {
           `${readable.leftovers.length} leftovers, ${scan.findings.length} plaintext keys\n`,
       );
       if (readable.unreadable.length > 0 || scan.findings.length > 0)
-        throw new CliError('the audit trail has problems (above)', EXIT.failure);
+        throw new KeywardenError('failure', 'the audit trail has problems (above)');
     });
 }

@@ -4,9 +4,8 @@ import { DEFAULT_OPTIONS } from '../../controller/options.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
+import { UsageError } from '../../rules/index.ts';
 import { Runner } from '../../runtime/runner.ts';
-import { CliError } from '../errors.ts';
-import { EXIT } from '../exit-codes.ts';
 import { portOption } from '../options.ts';
 
 export function registerConsole(program: Command): void {
@@ -40,7 +39,7 @@ export function registerConsole(program: Command): void {
           auditDir: o.auditDir ?? process.env.KEYWARDEN_AUDIT_DIR,
         });
       } catch (err) {
-        if (err instanceof ConsoleUsageError) throw new CliError(err.message, EXIT.usage);
+        if (err instanceof ConsoleUsageError) throw new UsageError(err.message);
         throw err;
       }
       // The terminal is the console's user interface: only a failure is logged there.

@@ -1,12 +1,17 @@
 import { type Command, Option } from 'commander';
-import { APIKEY_RESOURCE, LABELS } from '../../api/index.ts';
+import { APIKEY_RESOURCE } from '../../api/index.ts';
+import { LABELS } from '../../api/metadata.ts';
 import { matchesSearch } from '../../api/search.ts';
 import type { LiveApiKey } from '../../controller/reconcile.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { isNotFound, KubeRest, resourcePath } from '../../kube/rest.ts';
-import { formatRfc3339, latestAllowedExpiry, parseRfc3339 } from '../../rules/index.ts';
-import { CliError } from '../errors.ts';
-import { EXIT } from '../exit-codes.ts';
+import {
+  formatRfc3339,
+  KeywardenError,
+  latestAllowedExpiry,
+  parseRfc3339,
+  UsageError,
+} from '../../rules/index.ts';
 import { durationTextOption } from '../options.ts';
 import { printTable } from '../output.ts';
 
@@ -24,9 +29,9 @@ async function getKey(rest: KubeRest, ns: string, name: string): Promise<LiveApi
     return await rest.get<LiveApiKey>(apiKeysPath(ns, name));
   } catch (err) {
     if (isNotFound(err))
-      throw new CliError(
+      throw new KeywardenError(
+        'not_found',
         `ApiKey ${ns}/${name} not found. List keys with: kubectl keywarden list -n ${ns}`,
-        EXIT.notFound,
       );
     throw err;
   }
@@ -244,17 +249,14 @@ function newExpiry(expiresAt: string | undefined, days: string | undefined, now 
   if (expiresAt) {
     const d = parseRfc3339(expiresAt);
     if (!d)
-      throw new CliError(
-        `--expires-at ${expiresAt} is not an RFC 3339 time such as 2027-01-31T00:00:00Z`,
-        EXIT.usage,
-      );
+      throw new UsageError(`--expires-at ${expiresAt} is not an RFC 3339 time such as 2027-01-31T00:00:00Z`);
     return formatRfc3339(d);
   }
   const cap = latestAllowedExpiry(now);
   if (days === undefined) return formatRfc3339(cap);
   const n = Number(days);
   if (!Number.isInteger(n) || n < 1)
-    throw new CliError(`--days ${days} must be a whole number of days, 1 or more`, EXIT.usage);
+    throw new UsageError(`--days ${days} must be a whole number of days, 1 or more`);
   return formatRfc3339(new Date(Math.min(now.getTime() + n * 86_400_000, cap.getTime())));
 }
 

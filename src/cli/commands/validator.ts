@@ -1,19 +1,18 @@
 import { hostname } from 'node:os';
 import { type Command, Option } from 'commander';
 import { stringify } from 'yaml';
+import { LABELS, MANAGED_BY } from '../../api/metadata.ts';
 import { createAuditSink, parseAuditSettings, registerAuditMetrics } from '../../audit/index.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
-import { formatProblem } from '../../rules/index.ts';
+import { formatProblem, KeywardenError, UsageError } from '../../rules/index.ts';
 import { releasing } from '../../runtime/component.ts';
 import { Runner } from '../../runtime/runner.ts';
 import { DEFAULT_SIGNING_KEY_FIELD, loadConfigFile } from '../../validator/config/load.ts';
 import type { ValidatorConfig } from '../../validator/config/types.ts';
 import { generateSigningKeyPem } from '../../validator/identity/signer.ts';
 import { Validator } from '../../validator/server.ts';
-import { CliError } from '../errors.ts';
-import { EXIT } from '../exit-codes.ts';
 import { portOption } from '../options.ts';
 
 export function registerValidator(program: Command): void {
@@ -62,7 +61,7 @@ export function registerValidator(program: Command): void {
         metadata: {
           name: o.name,
           namespace: o.namespace,
-          labels: { 'app.kubernetes.io/managed-by': 'keywarden' },
+          labels: { [LABELS.managedBy]: MANAGED_BY },
         },
         type: 'Opaque',
         stringData: { [DEFAULT_SIGNING_KEY_FIELD]: generateSigningKeyPem(o.algorithm) },
@@ -88,13 +87,11 @@ interface ValidatorFlags {
 /** Loads the configuration; with --check, says what it found and ends (undefined). */
 function loadChecked(o: ValidatorFlags): { config: ValidatorConfig; warnings: string[] } | undefined {
   const file = o.config;
-  if (!file)
-    throw new CliError('--config <file> is required (see examples/validator-config.yaml)', EXIT.usage);
+  if (!file) throw new UsageError('--config <file> is required (see examples/validator-config.yaml)');
   const result = loadConfigFile(file);
   if (!result.ok) {
-    throw new CliError(
+    throw new UsageError(
       `the configuration has ${result.problems.length} problem(s):\n${result.problems.map((p) => `  ${formatProblem(file, p)}`).join('\n')}`,
-      EXIT.usage,
     );
   }
   const warnings = result.warnings.map((p) => formatProblem(file, p));
@@ -103,9 +100,9 @@ function loadChecked(o: ValidatorFlags): { config: ValidatorConfig; warnings: st
       process.stdout.write(`${file}: ok\n`);
       return undefined;
     }
-    throw new CliError(
+    throw new KeywardenError(
+      'failure',
       `the configuration is valid but has ${warnings.length} warning(s):\n${warnings.map((w) => `  warning: ${w}`).join('\n')}`,
-      EXIT.failure,
     );
   }
   return { config: result.value, warnings };

@@ -3,12 +3,10 @@ import { type InjectorConfig, loadInjectorConfigFile } from '../../injector/inde
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
-import { formatProblem } from '../../rules/index.ts';
+import { formatProblem, UsageError } from '../../rules/index.ts';
 import { Runner } from '../../runtime/runner.ts';
 import { WEBHOOK_DEFAULTS as D, serviceDnsNames, type TlsOptions } from '../../webhook/options.ts';
 import { AdmissionWebhook } from '../../webhook/webhook.ts';
-import { CliError } from '../errors.ts';
-import { EXIT } from '../exit-codes.ts';
 import {
   type AdminPortFlags,
   adminPortOf,
@@ -50,7 +48,7 @@ interface WebhookFlags extends AdminPortFlags {
 function tlsOptions(o: WebhookFlags): TlsOptions {
   if (o.tlsMode === 'files') {
     if (!o.tlsCertFile || !o.tlsKeyFile) {
-      throw new CliError('--tls-mode=files needs --tls-cert-file and --tls-key-file', EXIT.usage);
+      throw new UsageError('--tls-mode=files needs --tls-cert-file and --tls-key-file');
     }
     return {
       mode: 'files',
@@ -60,7 +58,7 @@ function tlsOptions(o: WebhookFlags): TlsOptions {
     };
   }
   if (o.certRenewBefore >= o.certValidity) {
-    throw new CliError('--cert-renew-before must be shorter than --cert-validity', EXIT.usage);
+    throw new UsageError('--cert-renew-before must be shorter than --cert-validity');
   }
   return {
     mode: 'bootstrap',
@@ -160,7 +158,7 @@ function addTlsFlags(command: Command): void {
 
 async function runWebhook(o: WebhookFlags): Promise<void> {
   if (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1024) {
-    throw new CliError('--max-body-bytes must be at least 1024', EXIT.usage);
+    throw new UsageError('--max-body-bytes must be at least 1024');
   }
   const tls = tlsOptions(o);
   const injector = injectorConfig(o.injectorConfig);
@@ -193,7 +191,6 @@ async function runWebhook(o: WebhookFlags): Promise<void> {
 function injectorConfig(file: string | undefined): InjectorConfig | undefined {
   if (!file) return undefined;
   const loaded = loadInjectorConfigFile(file);
-  if (!loaded.ok)
-    throw new CliError(loaded.problems.map((p) => formatProblem(file, p)).join('\n'), EXIT.usage);
+  if (!loaded.ok) throw new UsageError(loaded.problems.map((p) => formatProblem(file, p)).join('\n'));
   return loaded.value;
 }

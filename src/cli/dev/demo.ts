@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { RECORD_KEYS_CONFIGMAP } from '../../api/hash-record.ts';
+import { POD_ANNOTATIONS } from '../../api/metadata.ts';
 
 // The demo that `keywarden dev` shows and the e2e suite tests: one copy of its names and manifests.
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const CHART_DIR = `${REPO}charts/keywarden`;
 /** Helm values for a node that has the locally built images. */
-export const LOCAL_NODE_VALUES = `${REPO}examples/values-local-node.yaml`;
+const LOCAL_NODE_VALUES = `${REPO}examples/values-local-node.yaml`;
 export const OPERATOR_NS = 'keywarden-system';
 export const DEMO_NS = 'demo';
 export const RELEASE = 'keywarden';
@@ -89,10 +90,10 @@ export function demoApiManifests(environment: string): object[] {
         volumes: [{ name: 'server', configMap: { name: 'demo-api-server' } }],
       },
       {
-        'keywarden.dev/inject': 'true',
-        'keywarden.dev/environment': environment,
-        'keywarden.dev/upstream-port': 'http',
-        'keywarden.dev/routes-configmap': 'demo-api-routes',
+        [POD_ANNOTATIONS.inject]: 'true',
+        [POD_ANNOTATIONS.environment]: environment,
+        [POD_ANNOTATIONS.upstreamPort]: 'http',
+        [POD_ANNOTATIONS.routesConfigMap]: 'demo-api-routes',
       },
     ),
     // Traffic goes to the validator's port only: a pod without the sidecar gets none.

@@ -18,7 +18,7 @@ export const shown = (cmd: string, args: string[]): string =>
   `$ ${cmd} ${args.join(' ')}`.replaceAll(REPO, '');
 
 /** kubectl against the dev cluster, run from the checkout so relative paths (crds/, examples/) work. */
-export class Kubectl {
+class Kubectl {
   readonly #path: string;
   readonly #env: NodeJS.ProcessEnv;
 

@@ -1,3 +1,4 @@
+import { API_VERSION } from '../../api/index.ts';
 import { revealKey } from '../../client/reveal.ts';
 import { revealWhenReady } from '../../console/keys.ts';
 import { printTable } from '../output.ts';
@@ -177,7 +178,7 @@ export async function tryItKey({ kubectl }: DevCluster, base: string): Promise<s
   await kubectl.ok(
     ['-n', DEMO_NS, 'apply', '-f', '-'],
     JSON.stringify({
-      apiVersion: 'keywarden.dev/v1alpha1',
+      apiVersion: API_VERSION,
       kind: 'ApiKey',
       metadata: { name: 'try-me' },
       spec: { environment: 'staging', type: 'public', permissions: ['sessions:create'] },

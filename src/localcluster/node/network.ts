@@ -29,7 +29,7 @@ export const NETNS_PREFIX = 'kw-node-';
 // veth names: at most 15 characters.
 const VETH_PREFIX = 'kwv';
 
-export function ip(args: string[], opts: { netns?: string; allowFail?: boolean } = {}): string {
+function ip(args: string[], opts: { netns?: string; allowFail?: boolean } = {}): string {
   const argv = opts.netns ? ['-n', opts.netns, ...args] : args;
   try {
     return execFileSync('ip', argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

@@ -4,7 +4,7 @@ import { schemaProblems } from './schema-problems.ts';
 import { buildConfig, checkSections, type RawConfig, type Report, sectionWarnings } from './sections.ts';
 import type { ValidatorConfig } from './types.ts';
 
-export { DEFAULT_LABEL_SELECTOR, DEFAULT_SIGNING_KEY_FIELD } from './sections.ts';
+export { DEFAULT_SIGNING_KEY_FIELD } from './sections.ts';
 
 // Reads the YAML file so every problem can name its line and field: syntax errors come from the parser,
 // shape errors from the JSON schema (schema-problems.ts), and the rest (CIDRs, durations, permissions,

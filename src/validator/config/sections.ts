@@ -1,3 +1,4 @@
+import { HASH_SECRET_SELECTOR } from '../../api/metadata.ts';
 import { type AuditSettings, checkAuditSettings } from '../../audit/options.ts';
 import {
   type FieldPath,
@@ -14,7 +15,6 @@ import { routeWarnings, trustedProxyWarning, UNSIGNED_RECORDS_WARNING } from './
 // One checker per section of the configuration file. They run even when the schema failed, so one run
 // reports every problem; each looks only at values of the right type (a wrong type is the schema's).
 
-export const DEFAULT_LABEL_SELECTOR = 'keywarden.dev/component=key-hash';
 export const DEFAULT_SIGNING_KEY_FIELD = 'signing-key.pem';
 
 /** The file as written, before defaults (its shape is the schema's, and not yet checked). */
@@ -228,7 +228,7 @@ export function buildConfig(c: RawConfig, s: Sections): ValidatorConfig {
     },
     keyStore: {
       namespaces: c.keyStore?.namespaces ?? [],
-      labelSelector: c.keyStore?.labelSelector ?? DEFAULT_LABEL_SELECTOR,
+      labelSelector: c.keyStore?.labelSelector ?? HASH_SECRET_SELECTOR,
       ...(c.keyStore?.recordKeys ? { recordKeys: c.keyStore.recordKeys } : {}),
     },
     trustedProxies: c.trustedProxies ?? [],

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { Informer } from '../../kube/informer.ts';
+import { SECRETS } from '../../kube/resources.ts';
 import type { KubeRest } from '../../kube/rest.ts';
 import type { JwtAlgorithm, SigningKeySource } from '../config/types.ts';
 import { JwtSigner, type PublicJwk, type SignerOptions } from './signer.ts';
@@ -57,7 +58,7 @@ export class SigningKeys {
     if (!rest) throw new Error('a signing key in a Secret needs API server access');
     const { namespace, name, key } = source.secret;
     const informer = new Informer<{ metadata: { name: string }; data?: Record<string, string> }>(rest, {
-      resource: { group: '', version: 'v1', plural: 'secrets' },
+      resource: SECRETS,
       namespace,
       fieldSelector: `metadata.name=${name}`,
       onError: (err) =>

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { SECRETS } from '../../kube/resources.ts';
 import { isConflict, isNotFound, type KubeRest, resourcePath } from '../../kube/rest.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { createCa, issueCert, type KeyPairPem, loadCa } from '../../pki/index.ts';
@@ -9,7 +10,6 @@ import type { CertificateHolder } from './holder.ts';
 // theirs), reissue the serving certificate when it is due (replace with resourceVersion: 409 → re-read),
 // and serve what the Secret holds. So replicas converge on one CA and one certificate.
 
-const SECRETS = { group: '', version: 'v1', plural: 'secrets' };
 const KEYS = { caCert: 'ca.crt', caKey: 'ca.key', cert: 'tls.crt', key: 'tls.key' } as const;
 
 export interface BootstrapOptions {

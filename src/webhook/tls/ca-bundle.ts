@@ -1,4 +1,5 @@
 import { Informer, type KubeObject } from '../../kube/informer.ts';
+import { MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS } from '../../kube/resources.ts';
 import { isNotFound, type KubeRest, resourcePath } from '../../kube/rest.ts';
 import type { Logger } from '../../observability/logger.ts';
 
@@ -7,12 +8,8 @@ import type { Logger } from '../../observability/logger.ts';
 // without caBundle would otherwise break admission until the next restart.
 
 const KINDS = {
-  mutating: { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'mutatingwebhookconfigurations' },
-  validating: {
-    group: 'admissionregistration.k8s.io',
-    version: 'v1',
-    plural: 'validatingwebhookconfigurations',
-  },
+  mutating: MUTATING_WEBHOOK_CONFIGURATIONS,
+  validating: VALIDATING_WEBHOOK_CONFIGURATIONS,
 } as const;
 
 interface WebhookConfigurationObject extends KubeObject {

@@ -10,6 +10,7 @@ import {
 import type { ApiKeySpec } from '../../../src/api/index.ts';
 import type { LiveApiKey } from '../../../src/controller/reconcile.ts';
 import { isNotFound, type KubeRest } from '../../../src/kube/rest.ts';
+import { problemsLine } from '../../../src/rules/index.ts';
 
 const MAIN = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
 export const OPERATOR_NS = 'keywarden-system';
@@ -59,7 +60,7 @@ export async function getRecord(rest: KubeRest, ns: string, name: string): Promi
     );
     const text = Buffer.from(s.data?.[HASH_RECORD_KEY] ?? '', 'base64').toString('utf8');
     const r = parseHashRecord(text);
-    if (!r.ok) throw new Error(r.error);
+    if (!r.ok) throw new Error(problemsLine(r.problems));
     return r.value;
   } catch (err) {
     if (isNotFound(err)) return undefined;

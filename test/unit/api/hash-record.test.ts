@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseHashRecord, parseRecordKeySet } from '../../../src/api/hash-record.ts';
+import { problemsLine } from '../../../src/rules/index.ts';
 
 const RECORD = {
   version: 1,
@@ -22,13 +23,12 @@ describe('parseHashRecord', () => {
     expect(parseHashRecord(JSON.stringify(RECORD))).toEqual({ ok: true, value: RECORD });
   });
 
-  it('names every bad field and what it must be, and sums them up in one line', () => {
+  it('names every bad field and what it must be, and sums them up in one line for logs', () => {
     const r = parseHashRecord(
       JSON.stringify({ ...RECORD, keyId: 'short', previous: null, environment: 'prod' }),
     );
     expect(r).toEqual({
       ok: false,
-      error: 'record has invalid fields: keyId, previous, environment',
       problems: [
         { field: 'keyId', message: 'must be 12 base62 characters', line: 0, column: 0 },
         {
@@ -40,6 +40,9 @@ describe('parseHashRecord', () => {
         { field: 'environment', message: 'must be production, staging or development', line: 0, column: 0 },
       ],
     });
+    expect(!r.ok && problemsLine(r.problems)).toBe(
+      'keyId: must be 12 base62 characters; previous: must be {hash: a hex SHA-256, validUntil: a time}; environment: must be production, staging or development',
+    );
   });
 
   it('refuses hostile JSON without a crash: not an object, a list, prototype keys, huge numbers', () => {
@@ -47,7 +50,10 @@ describe('parseHashRecord', () => {
       expect(parseHashRecord(text)).toMatchObject({ ok: false });
     }
     const proto = parseHashRecord(`{"__proto__": ${JSON.stringify(RECORD)}}`);
-    expect(proto).toMatchObject({ ok: false, error: 'unsupported record version undefined' });
+    expect(proto).toMatchObject({
+      ok: false,
+      problems: [{ field: 'version', message: 'unsupported record version undefined' }],
+    });
     const deep = parseHashRecord(
       JSON.stringify({ ...RECORD, apiKey: JSON.parse('{"__proto__": {"uid": "x"}}') }),
     );
@@ -63,7 +69,7 @@ describe('parseRecordKeySet', () => {
     });
     expect(parseRecordKeySet('{"keys": []}')).toMatchObject({
       ok: false,
-      error: 'the record key set has no keys',
+      problems: [{ field: 'keys', message: 'the record key set has no keys' }],
     });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAuditSettings, parseAuditSettings } from '../../../src/audit/index.ts';
+import { checkAuditSettings, parseAuditSettings } from '../../../src/audit/options.ts';
 
 describe('checkAuditSettings', () => {
   it('turns durations and sizes into writer options', () => {

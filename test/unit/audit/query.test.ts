@@ -4,7 +4,7 @@ import { createAuditSink } from '../../../src/audit/index.ts';
 import { formatEvents, formatUsage, renderCsv, renderTable } from '../../../src/audit/output.ts';
 import { queryEvents, queryUsage } from '../../../src/audit/query.ts';
 import { parseTimeArg, registerAudit } from '../../../src/cli/commands/audit.ts';
-import { CliError } from '../../../src/cli/errors.ts';
+import { UsageError } from '../../../src/rules/index.ts';
 import { decision, removeTrails, T0, tempTrail } from './helpers.ts';
 
 // The query logic on a small trail (the 100,000-event fixture, checked against DuckDB, is in
@@ -171,7 +171,7 @@ describe('the command', () => {
     const saved = process.env.KEYWARDEN_AUDIT_DIR;
     delete process.env.KEYWARDEN_AUDIT_DIR;
     try {
-      await expect(runCli('events')).rejects.toThrow(CliError);
+      await expect(runCli('events')).rejects.toThrow(UsageError);
       await expect(runCli('--dir', dir, '--apikey', 'key-1')).rejects.toThrow(/needs a namespace/);
       await expect(runCli('--dir', dir, '--since', '1h', '--until', '2h')).rejects.toThrow(
         /--since must be before --until/,

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { type HashRecord, type RecordSigningKey, recordKeyId } from '../../../src/api/hash-record.ts';
+import { FINALIZER } from '../../../src/api/metadata.ts';
 import { deliverySecret, type SecretObject } from '../../../src/controller/delivery.ts';
 import { buildRecord, hashSecretBody } from '../../../src/controller/hash-secret.ts';
-import { FINALIZER } from '../../../src/controller/options.ts';
 import type { LiveApiKey, Policy } from '../../../src/controller/plan.ts';
 import { formatRfc3339 } from '../../../src/rules/index.ts';
 

@@ -3,6 +3,7 @@ import { HASH_RECORD_KEY, HASH_RECORD_SIGNATURE_KEY, parseHashRecord } from '../
 import { serializeRevealRequest } from '../../../src/api/reveal.ts';
 import type { SecretObject } from '../../../src/controller/delivery.ts';
 import { isEmptyPlan, type Observed, type Plan, plan } from '../../../src/controller/plan.ts';
+import { problemsLine } from '../../../src/rules/index.ts';
 import {
   apiKey,
   at,
@@ -23,7 +24,7 @@ import {
 
 const recordOf = (s: SecretObject | undefined) => {
   const r = parseHashRecord(Buffer.from(s?.data?.[HASH_RECORD_KEY] ?? '', 'base64').toString('utf8'));
-  if (!r.ok) throw new Error(r.error);
+  if (!r.ok) throw new Error(problemsLine(r.problems));
   return r.value;
 };
 const reasons = (p: Plan) => p.events.map((e) => e.reason);

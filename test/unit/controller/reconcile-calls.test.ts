@@ -1,12 +1,8 @@
 import { compactDecrypt, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
-import {
-  COMPONENT_LABEL,
-  HASH_RECORD_KEY,
-  hashSecretName,
-  parseHashRecord,
-} from '../../../src/api/hash-record.ts';
-import { REVEAL_ANNOTATIONS, serializeRevealRequest } from '../../../src/api/reveal.ts';
+import { HASH_RECORD_KEY, hashSecretName, parseHashRecord } from '../../../src/api/hash-record.ts';
+import { LABELS, REVEAL_ANNOTATIONS } from '../../../src/api/metadata.ts';
+import { serializeRevealRequest } from '../../../src/api/reveal.ts';
 import { type SecretObject, secretsPath } from '../../../src/controller/delivery.ts';
 import { type LiveApiKey, Reconciler } from '../../../src/controller/reconcile.ts';
 import { EventRecorder } from '../../../src/kube/events.ts';
@@ -42,7 +38,7 @@ function harness() {
       const s = o as unknown as SecretObject;
       if (
         s.kind === 'Secret' &&
-        s.metadata.labels?.[COMPONENT_LABEL] &&
+        s.metadata.labels?.[LABELS.component] &&
         s.type !== 'keywarden.dev/delivery-key'
       )
         cache.set(`${s.metadata.namespace}/${s.metadata.name}`, s);

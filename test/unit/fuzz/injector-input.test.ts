@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { ANNOTATIONS, parseInjectorConfig, readAnnotations } from '../../../src/injector/index.ts';
+import { POD_ANNOTATIONS } from '../../../src/api/metadata.ts';
+import { parseInjectorConfig, readAnnotations } from '../../../src/injector/index.ts';
 import { CONFIG } from '../injector/support.ts';
 import { runs, timeout } from './runs.ts';
 
@@ -10,7 +11,7 @@ import { runs, timeout } from './runs.ts';
 
 const PROTO_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
 const arbName = fc.oneof(
-  fc.constantFrom(...Object.values(ANNOTATIONS)),
+  fc.constantFrom(...Object.values(POD_ANNOTATIONS)),
   fc.constantFrom(...PROTO_NAMES.map((n) => `keywarden.dev/${n}`), ...PROTO_NAMES),
   fc.string({ maxLength: 30 }).map((s) => `keywarden.dev/${s}`),
 );
@@ -46,7 +47,7 @@ describe('fuzz: injector input', () => {
         fc.constantFrom('payments', ...PROTO_NAMES),
         arbJwt,
         (extra, namespace, config) => {
-          const annotations = { [ANNOTATIONS.inject]: 'true', ...extra };
+          const annotations = { [POD_ANNOTATIONS.inject]: 'true', ...extra };
           const r = readAnnotations(annotations, namespace, [], config);
           if (r.inject && !r.ok) for (const p of r.problems) expect(p.field).toMatch(/^keywarden\.dev\//);
         },

@@ -11,7 +11,9 @@ vi.mock('node:crypto', async (importOriginal) => {
   return { ...real, timingSafeEqual: vi.fn(real.timingSafeEqual) };
 });
 
-const { hashesEqual, hashKey, keyMatchesHash, generateKey } = await import('../../../src/rules/index.ts');
+const { hashesEqual, hashKey, keyMatchesHash, generateKey, problemsLine } = await import(
+  '../../../src/rules/index.ts'
+);
 const { decide } = await import('../../../src/validator/decision.ts');
 const { compileRecord } = await import('../../../src/validator/stored-key.ts');
 const { makeKey } = await import('../validator/fixtures.ts');
@@ -79,10 +81,10 @@ describe('constant-time hash comparison', () => {
   it('the validator’s decision goes through timingSafeEqual for a right and a wrong secret alike', () => {
     const good = makeKey({ permissions: ['devices:read'] });
     const compiled = compileRecord(good.record, 'team-a/x', '1');
-    if (!compiled.ok) throw new Error(compiled.error);
+    if (!compiled.ok) throw new Error(problemsLine(compiled.problems));
     const ctx = {
       environment: 'production' as const,
-      lookup: () => compiled.key,
+      lookup: () => compiled.value,
       unmappedRoutes: 'deny' as const,
       takeToken: () => undefined,
     };

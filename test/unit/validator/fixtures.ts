@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DecisionEvent, Door } from '../../../src/api/events.ts';
-import {
-  HASH_RECORD_KEY,
-  HASH_SECRET_TYPE,
-  type HashRecord,
-  hashSecretName,
-} from '../../../src/api/hash-record.ts';
+import { HASH_RECORD_KEY, type HashRecord, hashSecretName } from '../../../src/api/hash-record.ts';
+import { SECRET_TYPES } from '../../../src/api/metadata.ts';
 import { type Environment, generateKey, hashKey, type KeyType, parseKey } from '../../../src/rules/index.ts';
 import type { SecretLike } from '../../../src/validator/stored-key.ts';
 
@@ -57,7 +53,7 @@ export function makeKey(
 
 export function secretFor(record: HashRecord): SecretLike {
   return {
-    type: HASH_SECRET_TYPE,
+    type: SECRET_TYPES.hash,
     metadata: {
       name: hashSecretName(record.apiKey.name),
       namespace: record.apiKey.namespace,

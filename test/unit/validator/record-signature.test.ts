@@ -10,6 +10,7 @@ import {
   recordSignatureValid,
   signRecordText,
 } from '../../../src/api/hash-record.ts';
+import { problemsLine } from '../../../src/rules/index.ts';
 import { KeyStore } from '../../../src/validator/key-store.ts';
 import type { SecretLike } from '../../../src/validator/stored-key.ts';
 import { makeKey } from './fixtures.ts';
@@ -26,7 +27,7 @@ function signingKey(): RecordSigningKey {
 const CONTROLLER = signingKey();
 const keySet = () => {
   const r = parseRecordKeySet(recordKeySetJson([CONTROLLER.publicKey]));
-  if (!r.ok) throw new Error(r.error);
+  if (!r.ok) throw new Error(problemsLine(r.problems));
   return r.value;
 };
 

@@ -36,7 +36,7 @@ describe('key store', () => {
     const opaque = { ...structuredClone(k.secret), type: 'Opaque' };
     store.upsert(opaque);
     expect(refused).toEqual([
-      'unsupported record version 2',
+      'version: unsupported record version 2',
       expect.stringContaining('names namespace team-a but sits in other'),
       'Secret is not owned by the ApiKey its record names',
       expect.stringContaining('not keywarden.dev/key-hash'),
