@@ -92,7 +92,7 @@ export async function recoverFile(dir: string, finalName: string): Promise<Recov
  * runs nothing, or is ours while it was another process (a restarted container's predecessor). Not
  * known otherwise (another host, an older journal, a pid reused since): then only age tells.
  */
-export async function writerIsGone(dir: string, finalName: string): Promise<boolean> {
+async function writerIsGone(dir: string, finalName: string): Promise<boolean> {
   const header = await readFile(join(dir, journalName(finalName))).then(
     (b) => parseJournal(b).header,
     () => undefined,
