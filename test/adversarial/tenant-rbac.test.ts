@@ -6,19 +6,19 @@ import { HASH_RECORD_KEY, type HashRecord, hashSecretName } from '../../src/api/
 import { revealKey } from '../../src/client/reveal.ts';
 import type { KubeRest } from '../../src/kube/rest.ts';
 import { generateKey, hashKey } from '../../src/rules/index.ts';
-import { apiKeyPath, getApiKey, getRecord, secretExists } from '../integration/support/apikeys.ts';
-import { eventually, KeywardenProcess } from '../integration/support/keywarden-process.ts';
-import { adminRest } from '../integration/support/kube.ts';
-import { applyCrds, kubectl, kubectlOk } from '../integration/support/kubectl.ts';
-import { type RunningValidator, startValidator, writeConfig } from '../integration/validator-support.ts';
+import { call } from '../support/http/client.ts';
+import { apiKeyPath, getApiKey, getRecord, secretExists } from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { applyCrds, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { eventually, KeywardenProcess } from '../support/processes/keywarden-process.ts';
+import { type RunningValidator, startValidator, writeConfig } from '../support/validator/cluster.ts';
 import {
   deleteConfigurations,
   installConfigurations,
   startWebhookProcess,
   type WebhookProcess,
   waitUntilWebhookActive,
-} from '../integration/webhook-harness.ts';
-import { call } from '../unit/validator/http-client.ts';
+} from '../support/webhook/harness.ts';
 
 // The tenant: a ServiceAccount in team-a holding ONLY the built-in `edit` ClusterRole (with the chart's
 // aggregated keywarden rules in it), bound by a RoleBinding in team-a and in its consumer namespace.

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { deliverySecretName, hashSecretName } from '../../src/api/hash-record.ts';
-import { createApiKey, getApiKey, secretExists } from './support/apikeys.ts';
-import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
-import { adminRest } from './support/kube.ts';
-import { applyCrds, kubectl, kubectlOk } from './support/kubectl.ts';
+import { createApiKey, getApiKey, secretExists } from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { applyCrds, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { eventually, KeywardenProcess } from '../support/processes/keywarden-process.ts';
 
 // Least privilege when the controller is scoped (controller.watchNamespaces): the chart binds its
 // rules with RoleBindings in the watched namespaces and the release namespace only, Secret writes in

@@ -21,8 +21,9 @@ import type { KeyStore } from '../../src/validator/key-store.ts';
 import { ValidatorMetrics } from '../../src/validator/metrics.ts';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
-import { applyCrds, kubectl, kubectlOk } from './support/kubectl.ts';
-import { PROMTOOL } from './support/promtool.ts';
+import { applyCrds, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { PROMTOOL } from '../support/metrics/promtool.ts';
+import { POD_CREATE_RULES } from '../support/webhook/harness.ts';
 
 // The Helm chart against the real API server: helm lint, helm template for the main option sets
 // accepted by a server-side dry run, the CRDs taken from the repository's one copy, and least
@@ -123,7 +124,13 @@ beforeAll(async () => {
     .split('\n')
     .pop() as string;
   await applyCrds();
-  await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', 'test/fixtures/stand-in-crds/']);
+  await kubectlOk([
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '-f',
+    'test/support/fixtures/stand-in-crds/',
+  ]);
   await kubectlOk([
     'wait',
     '--for=condition=Established',
@@ -342,15 +349,7 @@ describe('what the chart renders', () => {
     expect(cfg.webhooks[0]).toMatchObject({
       name: INJECT_WEBHOOK_NAME,
       clientConfig: { service: { namespace: NS, name: `${FULLNAME}-webhook`, path: INJECT_PATH, port: 443 } },
-      rules: [
-        {
-          apiGroups: [''],
-          apiVersions: ['v1'],
-          operations: ['CREATE'],
-          resources: ['pods'],
-          scope: 'Namespaced',
-        },
-      ],
+      rules: POD_CREATE_RULES,
       admissionReviewVersions: ['v1'],
       sideEffects: 'None',
       failurePolicy: 'Fail',

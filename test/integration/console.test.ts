@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { createAuditSink } from '../../src/audit/index.ts';
 import { addOneCalendarYear, DAY_MS, formatRfc3339, KEY_PATTERN } from '../../src/rules/index.ts';
-import { createApiKey, ensureNamespace, getApiKey, OPERATOR_NS } from './support/apikeys.ts';
+import { createApiKey, ensureNamespace, getApiKey, OPERATOR_NS } from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { applyCrds, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
 import {
   type ConsoleProcess,
   focused,
@@ -17,10 +19,12 @@ import {
   signIn,
   startConsoleProcess,
   tabTo,
-} from './support/console.ts';
-import { eventually, type KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
-import { adminRest } from './support/kube.ts';
-import { applyCrds, kubectl, kubectlOk } from './support/kubectl.ts';
+} from '../support/processes/console.ts';
+import {
+  eventually,
+  type KeywardenProcess,
+  startControllerProcess,
+} from '../support/processes/keywarden-process.ts';
 import {
   createSelectedNamespace,
   deleteConfigurations,
@@ -28,7 +32,7 @@ import {
   startWebhookProcess,
   type WebhookProcess,
   waitUntilWebhookActive,
-} from './webhook-harness.ts';
+} from '../support/webhook/harness.ts';
 
 // The API Keys page in a real Chromium, against the real API server, webhook and controller: what a
 // person sees and does, with the mouse and with the keyboard alone. Screenshots go to docs/console/.

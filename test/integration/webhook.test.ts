@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { addOneCalendarYear } from '../../src/rules/index.ts';
-import { applyCrds, createNamespace, kubectl, kubectlOk } from './support/kubectl.ts';
-import { promtoolCheckMetrics } from './support/promtool.ts';
+import { applyCrds, createNamespace, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { promtoolCheckMetrics } from '../support/metrics/promtool.ts';
 import {
   apiKeyYaml,
   createSelectedNamespace,
@@ -14,7 +14,7 @@ import {
   startWebhookProcess,
   type WebhookProcess,
   waitUntilWebhookActive,
-} from './webhook-harness.ts';
+} from '../support/webhook/harness.ts';
 
 // The admission rules as a user meets them: the real API server calls the webhook over TLS, driven
 // by the real kubectl. The webhook runs as `node src/cli/main.ts webhook` with a bootstrapped CA.

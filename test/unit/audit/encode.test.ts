@@ -10,7 +10,7 @@ import { REDACTED_KEY, redactKeys } from '../../../src/audit/redact.ts';
 import { findPlaintextKeys } from '../../../src/audit/scan.ts';
 import { COLUMNS } from '../../../src/audit/schema.ts';
 import { generateKey } from '../../../src/rules/index.ts';
-import { decision, removeTrails, T0, tempTrail } from './helpers.ts';
+import { decision, removeTrails, T0, tempTrail } from '../../support/audit/events.ts';
 
 afterAll(removeTrails);
 

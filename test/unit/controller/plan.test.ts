@@ -16,7 +16,7 @@ import {
   policy,
   signingKey,
   stagedCopy,
-} from './apikey-fixtures.ts';
+} from '../../support/controller/apikeys.ts';
 
 // plan(observed, policy, now) is the reconcile's every decision with no I/O: each row is an ApiKey with
 // its Secrets as observed, and what the controller must do about it.

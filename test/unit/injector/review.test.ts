@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { handlePodReview, SIDECAR_NAME } from '../../../src/injector/index.ts';
-import { applyPatch, CONFIG, INJECT, pod } from './support.ts';
+import { applyPatch, CONFIG, INJECT, pod } from '../../support/injector/fixtures.ts';
 
 function review(object: unknown, over: Record<string, unknown> = {}): string {
   return JSON.stringify({

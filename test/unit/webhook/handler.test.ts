@@ -4,7 +4,7 @@ import type { HandledReview } from '../../../src/kube/admission/envelope.ts';
 import { handleReview, type Reviewer } from '../../../src/webhook/handler.ts';
 import { mutateApiKey } from '../../../src/webhook/mutate.ts';
 import { validateApiKey } from '../../../src/webhook/validate.ts';
-import { apiKey, inDays, NOW, POLICY, review } from './fixtures.ts';
+import { apiKey, inDays, NOW, POLICY, review } from '../../support/webhook/reviews.ts';
 
 const ctx = { policy: POLICY, now: NOW };
 const run = (
