@@ -10,7 +10,7 @@ import { SIDECAR_NAME, VOLUMES } from '../../src/injector/index.ts';
 import { KubeError, KubeRest } from '../../src/kube/rest.ts';
 import { KEY_PATTERN, parseKey } from '../../src/rules/index.ts';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
-import { kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { buildHelm, deleteReleases, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
 import { KeywardenProcess } from '../support/processes/keywarden-process.ts';
 import {
   eventually,
@@ -164,13 +164,7 @@ async function readableSecrets(user: string, namespace: string): Promise<string>
 }
 
 beforeAll(async () => {
-  const helm = execFileSync('bash', ['tools/helm/build.sh'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .pop() as string;
+  const helm = buildHelm();
   await kubectlOk(['apply', '--server-side', '-f', 'crds/']);
   await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/apikeys.keywarden.dev']);
   for (const ns of [NS, TEAM, OTHER]) await kubectlOk(['create', 'namespace', ns]);
@@ -283,14 +277,7 @@ afterAll(async () => {
     '--ignore-not-found',
   ]);
   await webhook?.stop();
-  await kubectl([
-    'delete',
-    'clusterrole,clusterrolebinding',
-    '-l',
-    `app.kubernetes.io/instance=${RELEASE}`,
-    '--wait=false',
-  ]);
-  await kubectl(['delete', 'namespace', NS, TEAM, OTHER, '--wait=false']);
+  await deleteReleases([RELEASE], [NS, TEAM, OTHER]);
 });
 
 describe('the app container (compromised) next to an injected sidecar', () => {

@@ -9,7 +9,7 @@ import { generateKey, hashKey } from '../../src/rules/index.ts';
 import { call } from '../support/http/client.ts';
 import { apiKeyPath, getApiKey, getRecord, secretExists } from '../support/kube/apikeys.ts';
 import { adminRest } from '../support/kube/client.ts';
-import { applyCrds, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { applyCrds, buildHelm, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
 import { eventually, KeywardenProcess } from '../support/processes/keywarden-process.ts';
 import { type RunningValidator, startValidator, writeConfig } from '../support/validator/cluster.ts';
 import {
@@ -129,13 +129,7 @@ async function waitActive(ns: string, name: string): Promise<void> {
 
 /** The chart's RBAC, rendered by helm and applied for real (workloads and webhook configurations left out). */
 async function installChartRbac(): Promise<void> {
-  const helm = execFileSync('bash', ['tools/helm/build.sh'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .pop() as string;
+  const helm = buildHelm();
   const rendered = execFileSync(helm, ['template', RELEASE, 'charts/keywarden', '-n', OPERATOR], {
     encoding: 'utf8',
   });

@@ -21,7 +21,7 @@ import type { KeyStore } from '../../src/validator/key-store.ts';
 import { ValidatorMetrics } from '../../src/validator/metrics.ts';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
-import { applyCrds, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { applyCrds, buildHelm, deleteReleases, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
 import { PROMTOOL } from '../support/metrics/promtool.ts';
 import { POD_CREATE_RULES } from '../support/webhook/harness.ts';
 
@@ -116,13 +116,7 @@ const OPTION_SETS: Record<string, string[]> = {
 };
 
 beforeAll(async () => {
-  helmPath = execFileSync('bash', ['tools/helm/build.sh'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .pop() as string;
+  helmPath = buildHelm();
   await applyCrds();
   await kubectlOk([
     'apply',
@@ -143,14 +137,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  await kubectl([
-    'delete',
-    'clusterrole,clusterrolebinding',
-    '-l',
-    `app.kubernetes.io/instance=${RELEASE}`,
-    '--wait=false',
-  ]);
-  await kubectl(['delete', 'namespace', NS, TEAM, OTHER, '--wait=false']);
+  await deleteReleases([RELEASE], [NS, TEAM, OTHER]);
 });
 
 describe('helm lint', () => {

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 
@@ -49,4 +49,28 @@ export async function applyCrds(): Promise<void> {
     '--timeout=60s',
     'crd/apikeypolicies.keywarden.dev',
   ]);
+}
+
+/** Builds helm from its wrapper module (cached after the first build) and returns the binary's path. */
+export function buildHelm(): string {
+  return execFileSync('bash', ['tools/helm/build.sh'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .trim()
+    .split('\n')
+    .pop() as string;
+}
+
+/** Deletes releases' cluster-wide RBAC (by their instance label) and the namespaces a test made, no waiting. */
+export async function deleteReleases(releases: string[], namespaces: string[]): Promise<void> {
+  for (const release of releases)
+    await kubectl([
+      'delete',
+      'clusterrole,clusterrolebinding',
+      '-l',
+      `app.kubernetes.io/instance=${release}`,
+      '--wait=false',
+    ]);
+  await kubectl(['delete', 'namespace', ...namespaces, '--wait=false']);
 }

@@ -6,7 +6,7 @@ import { type KeywardenProcess, startControllerProcess } from '../processes/keyw
 import { mintKey } from './cluster.ts';
 
 // The real controller for one namespace, and keys it minted and revealed, for attacks on validators
-// that the tests start themselves (validator-support.ts starts them as the integration tests do).
+// that the tests start themselves (test/support/validator/cluster.ts starts them as the integration tests do).
 
 export interface KeyedNamespace {
   ns: string;

@@ -36,6 +36,14 @@ const revealRequest = (keyId: string, generation: number) => ({
   'keywarden.dev/reveal-requested-by': 'alice',
 });
 
+/** A minted key, its plaintext still pending delivery, with a reveal request for it. */
+const pendingRevealKey = () =>
+  apiKey(
+    {},
+    { annotations: revealRequest('KEYID0000001', 0) },
+    mintedStatus({ delivery: { state: 'Pending', expiresAt: at(DAY) } }),
+  );
+
 interface Row {
   name: string;
   obs: () => Observed;
@@ -325,11 +333,7 @@ const rows: Row[] = [
   {
     name: 'reveal request for this key: open, then seal to the one-time key',
     obs: () => {
-      const ak = apiKey(
-        {},
-        { annotations: revealRequest('KEYID0000001', 0) },
-        mintedStatus({ delivery: { state: 'Pending', expiresAt: at(DAY) } }),
-      );
+      const ak = pendingRevealKey();
       return { apiKey: ak, hashSecret: hashSecret(ak), delivery: stagedCopy(ak) };
     },
     expect: (p) => expect(p.need?.kind).toBe('open'),
@@ -337,11 +341,7 @@ const rows: Row[] = [
   {
     name: 'reveal request with the plaintext opened: seal',
     obs: () => {
-      const ak = apiKey(
-        {},
-        { annotations: revealRequest('KEYID0000001', 0) },
-        mintedStatus({ delivery: { state: 'Pending', expiresAt: at(DAY) } }),
-      );
+      const ak = pendingRevealKey();
       return {
         apiKey: ak,
         hashSecret: hashSecret(ak),
@@ -356,11 +356,7 @@ const rows: Row[] = [
   {
     name: 'reveal answered: status Revealed with the JWE, on the version that carried the request; copy deleted after',
     obs: () => {
-      const ak = apiKey(
-        {},
-        { annotations: revealRequest('KEYID0000001', 0) },
-        mintedStatus({ delivery: { state: 'Pending', expiresAt: at(DAY) } }),
-      );
+      const ak = pendingRevealKey();
       return {
         apiKey: ak,
         hashSecret: hashSecret(ak),
@@ -481,6 +477,23 @@ const rows: Row[] = [
   },
 ];
 
+/** A secretRef the controller must not write to: refused, and no consumer Secret planned. */
+function secretRefRefused(name: string, secretRef: { name: string; namespace?: string }): Row {
+  return {
+    name,
+    obs: () => ({
+      apiKey: apiKey({ delivery: { secretRef } }),
+      delivery: stagedCopy(apiKey()),
+      plaintext: 'kwsk_x',
+      opened: true,
+    }),
+    expect: (p) => {
+      expect(ready(p)?.reason).toBe('SecretRefRefused');
+      expect(p.consumer).toBeUndefined();
+    },
+  };
+}
+
 const attacks: Row[] = [
   {
     name: 'a hash Secret not owned by this ApiKey uid is not trusted: a key is minted and the Secret replaced (resourceVersion read)',
@@ -565,32 +578,13 @@ const attacks: Row[] = [
       expect(p.hash).toBeUndefined();
     },
   },
-  {
-    name: 'a secretRef into the operator namespace (webhook bypassed): SecretRefRefused, no plaintext copy',
-    obs: () => ({
-      apiKey: apiKey({ delivery: { secretRef: { name: 'x', namespace: OP_NS } } }),
-      delivery: stagedCopy(apiKey()),
-      plaintext: 'kwsk_x',
-      opened: true,
-    }),
-    expect: (p) => {
-      expect(ready(p)?.reason).toBe('SecretRefRefused');
-      expect(p.consumer).toBeUndefined();
-    },
-  },
-  {
-    name: 'a secretRef into the ApiKey namespace (validators read it): SecretRefRefused',
-    obs: () => ({
-      apiKey: apiKey({ delivery: { secretRef: { name: 'x' } } }),
-      delivery: stagedCopy(apiKey()),
-      plaintext: 'kwsk_x',
-      opened: true,
-    }),
-    expect: (p) => {
-      expect(ready(p)?.reason).toBe('SecretRefRefused');
-      expect(p.consumer).toBeUndefined();
-    },
-  },
+  secretRefRefused(
+    'a secretRef into the operator namespace (webhook bypassed): SecretRefRefused, no plaintext copy',
+    { name: 'x', namespace: OP_NS },
+  ),
+  secretRefRefused('a secretRef into the ApiKey namespace (validators read it): SecretRefRefused', {
+    name: 'x',
+  }),
   {
     name: 'deletion: Secrets of our names that we did not make for this uid are left, with SecretNotOwned',
     obs: () => {
