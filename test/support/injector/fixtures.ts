@@ -88,3 +88,18 @@ export function applyPatch<T>(doc: T, ops: JsonPatchOp[]): T {
   }
   return out as T;
 }
+
+/** The kind and resource of a pod in an AdmissionReview request. */
+export const POD_KIND = {
+  kind: { group: '', version: 'v1', kind: 'Pod' },
+  resource: { group: '', version: 'v1', resource: 'pods' },
+};
+
+/** An AdmissionReview for a pod CREATE in namespace payments, as the API server sends it (a string). */
+export function podReview(object: unknown, over: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'u-1', ...POD_KIND, namespace: 'payments', operation: 'CREATE', object, ...over },
+  });
+}

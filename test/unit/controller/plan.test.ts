@@ -44,6 +44,14 @@ const pendingRevealKey = () =>
     mintedStatus({ delivery: { state: 'Pending', expiresAt: at(DAY) } }),
   );
 
+/** A minted key delivered to consumers/billing-key, being deleted. */
+const deletingKey = () =>
+  apiKey(
+    { delivery: { secretRef: { name: 'billing-key', namespace: 'consumers' } } },
+    { deletionTimestamp: at(0) },
+    mintedStatus(),
+  );
+
 interface Row {
   name: string;
   obs: () => Observed;
@@ -412,11 +420,7 @@ const rows: Row[] = [
   {
     name: 'deletion: our hash, delivery and consumer Secrets are revoked, then the finalizer goes',
     obs: () => {
-      const ak = apiKey(
-        { delivery: { secretRef: { name: 'billing-key', namespace: 'consumers' } } },
-        { deletionTimestamp: at(0) },
-        mintedStatus(),
-      );
+      const ak = deletingKey();
       const consumer: SecretObject = {
         apiVersion: 'v1',
         kind: 'Secret',
@@ -588,11 +592,7 @@ const attacks: Row[] = [
   {
     name: 'deletion: Secrets of our names that we did not make for this uid are left, with SecretNotOwned',
     obs: () => {
-      const ak = apiKey(
-        { delivery: { secretRef: { name: 'billing-key', namespace: 'consumers' } } },
-        { deletionTimestamp: at(0) },
-        mintedStatus(),
-      );
+      const ak = deletingKey();
       const foreign: SecretObject = {
         apiVersion: 'v1',
         kind: 'Secret',

@@ -56,7 +56,13 @@ function harness() {
   const live = (name: string) => kube.peek<LiveApiKey>(akPath(name)) as LiveApiKey;
   const calls = () =>
     kube.calls.map((c) => `${c.method} ${c.path.replace(/^\/apis?\/[^/]+(\/v1\w*)?\//, '')}`);
-  return { kube, reconciler, sync, create, live, calls, cache };
+  /** A user's edit of an ApiKey reaches the API server; the controller reconciles it (calls counted from here). */
+  const editAndReconcile = async (ak: LiveApiKey) => {
+    kube.seed(akPath(ak.metadata.name), ak);
+    kube.calls.length = 0;
+    await reconciler.reconcile(live(ak.metadata.name));
+  };
+  return { kube, reconciler, sync, create, live, calls, cache, editAndReconcile };
 }
 
 describe('reconcile: API calls', () => {
@@ -107,9 +113,7 @@ describe('reconcile: API calls', () => {
     h.sync();
     const ak = h.live('billing');
     ak.spec.disabled = true;
-    h.kube.seed(akPath('billing'), ak);
-    h.kube.calls.length = 0;
-    await h.reconciler.reconcile(h.live('billing'));
+    await h.editAndReconcile(ak);
     expect(h.calls()).toEqual([
       'PUT namespaces/team-a/secrets/billing.keywarden-hash',
       'PATCH namespaces/team-a/apikeys/billing',
@@ -174,9 +178,7 @@ describe('reconcile: API calls', () => {
       jwk: { kty: 'EC', crv: 'P-256', x: jwk.x ?? '', y: jwk.y ?? '', kid: 'b25lLXRpbWU' },
     });
     ak.metadata.annotations = { [REVEAL_ANNOTATIONS.request]: request };
-    h.kube.seed(akPath('billing'), ak);
-    h.kube.calls.length = 0;
-    await h.reconciler.reconcile(h.live('billing'));
+    await h.editAndReconcile(ak);
     expect(h.calls()).toEqual([
       'GET namespaces/team-a/secrets/billing.keywarden-delivery-key',
       'PATCH namespaces/team-a/apikeys/billing/status',
@@ -221,9 +223,7 @@ describe('reconcile: API calls', () => {
     h.sync();
     const ak = h.live('billing');
     ak.metadata.deletionTimestamp = '2030-01-01T00:00:00Z';
-    h.kube.seed(akPath('billing'), ak);
-    h.kube.calls.length = 0;
-    await h.reconciler.reconcile(h.live('billing'));
+    await h.editAndReconcile(ak);
     expect(h.kube.peek(secretsPath('team-a', hashSecretName('billing')))).toBeUndefined();
     expect(h.kube.peek(secretsPath(OP_NS, 'team-a.billing.delivery'))).toBeUndefined();
     expect(h.live('billing').metadata.finalizers).toEqual([]);

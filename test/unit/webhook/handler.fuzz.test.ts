@@ -7,7 +7,7 @@ import { mutateApiKey } from '../../../src/webhook/mutate.ts';
 import { validateApiKey } from '../../../src/webhook/validate.ts';
 import { REVIEW_EXAMPLES, SEEDS } from '../../support/fuzz/regressions.ts';
 import { runs, timeout } from '../../support/fuzz/runs.ts';
-import { INJECT, CONFIG as INJECTOR_CONFIG, pod } from '../../support/injector/fixtures.ts';
+import { INJECT, CONFIG as INJECTOR_CONFIG, POD_KIND, pod } from '../../support/injector/fixtures.ts';
 
 // Hostile AdmissionReview bodies against both ApiKey webhooks and the pod injector: never a throw;
 // always either 200 with a well-formed AdmissionReview answering the request's uid, or a 400 Status
@@ -145,10 +145,7 @@ const arbPodObject = fc
 
 const gvk = (forPods: boolean) =>
   forPods
-    ? {
-        kind: { group: '', version: 'v1', kind: 'Pod' },
-        resource: { group: '', version: 'v1', resource: 'pods' },
-      }
+    ? POD_KIND
     : {
         kind: { group: 'keywarden.dev', version: 'v1alpha1', kind: 'ApiKey' },
         resource: { group: 'keywarden.dev', version: 'v1alpha1', resource: 'apikeys' },
