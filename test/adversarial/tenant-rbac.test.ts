@@ -14,10 +14,8 @@ import { eventually, KeywardenProcess } from '../support/processes/keywarden-pro
 import { type RunningValidator, startValidator, writeConfig } from '../support/validator/cluster.ts';
 import {
   deleteConfigurations,
-  installConfigurations,
-  startWebhookProcess,
+  startAdmissionWebhook,
   type WebhookProcess,
-  waitUntilWebhookActive,
 } from '../support/webhook/harness.ts';
 
 // The tenant: a ServiceAccount in team-a holding ONLY the built-in `edit` ClusterRole (with the chart's
@@ -186,13 +184,13 @@ beforeAll(async () => {
   );
 
   const name = `adversarial-tenant-${suffix}`;
-  webhook = await startWebhookProcess({
+  webhook = await startAdmissionWebhook({
     operatorNamespace: OPERATOR,
     secretName: WEBHOOK_TLS,
     configurationName: name,
+    selector: SELECTOR,
+    activeIn: TEAM_A,
   });
-  await installConfigurations(name, webhook.port, SELECTOR);
-  await waitUntilWebhookActive(TEAM_A);
 
   controller = new KeywardenProcess([
     'controller',

@@ -28,10 +28,8 @@ import {
 import {
   createSelectedNamespace,
   deleteConfigurations,
-  installConfigurations,
-  startWebhookProcess,
+  startAdmissionWebhook,
   type WebhookProcess,
-  waitUntilWebhookActive,
 } from '../support/webhook/harness.ts';
 
 // The API Keys page in a real Chromium, against the real API server, webhook and controller: what a
@@ -104,13 +102,13 @@ beforeAll(async () => {
   await kubectlOk(['create', '-f', '-'], stringify(POLICY));
   await ensureNamespace(rest, OPERATOR_NS);
   ns = await createSelectedNamespace('kw-console', SELECTOR);
-  webhook = await startWebhookProcess({
+  webhook = await startAdmissionWebhook({
     operatorNamespace: OPERATOR_NS,
     secretName: 'keywarden-console-webhook-tls',
     configurationName: CONFIG,
+    selector: SELECTOR,
+    activeIn: ns,
   });
-  await installConfigurations(CONFIG, webhook.port, SELECTOR);
-  await waitUntilWebhookActive(ns);
   controller = startControllerProcess(ns, ['--no-leader-elect']);
   await controller.waitForLog('controller started');
   // Keys made with kubectl's API (admin), so the page has something to show from the start.
@@ -477,7 +475,7 @@ describe('the API Keys page', () => {
     );
     const panel = page.getByRole('region', { name: `Key ${ns}/short-lived` });
     await panel.getByRole('button', { name: 'Enable' }).click();
-    const dialog = page.locator('sl-dialog[label="Enable ' + ns + '/short-lived"]');
+    const dialog = page.locator(`sl-dialog[label="Enable ${ns}/short-lived"]`);
     await until(() => dialog.getByText('needs a new expiry within the cap').count()).toBe(1);
     const input = dialog.locator('sl-input[data-field="enable-expiresAt"] input');
     const max = (await input.getAttribute('max')) ?? '';

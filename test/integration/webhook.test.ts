@@ -8,12 +8,10 @@ import {
   apiKeyYaml,
   createSelectedNamespace,
   deleteConfigurations,
-  installConfigurations,
   rfc3339,
   sleep,
-  startWebhookProcess,
+  startAdmissionWebhook,
   type WebhookProcess,
-  waitUntilWebhookActive,
 } from '../support/webhook/harness.ts';
 
 // The admission rules as a user meets them: the real API server calls the webhook over TLS, driven
@@ -76,13 +74,13 @@ beforeAll(async () => {
   await savePolicyAndApply();
   system = await createNamespace('kw-webhook-sys');
   ns = await createSelectedNamespace('kw-webhook', SELECTOR);
-  webhook = await startWebhookProcess({
+  webhook = await startAdmissionWebhook({
     operatorNamespace: system,
     secretName: 'keywarden-webhook-tls',
     configurationName: CONFIG,
+    selector: SELECTOR,
+    activeIn: ns,
   });
-  await installConfigurations(CONFIG, webhook.port, SELECTOR);
-  await waitUntilWebhookActive(ns);
 }, 180_000);
 
 afterAll(async () => {

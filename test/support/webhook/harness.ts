@@ -135,6 +135,19 @@ export async function installConfigurations(
   await kubectlOk(['apply', '-f', '-'], `${stringify(mutating)}---\n${stringify(validating)}`);
 }
 
+/**
+ * A webhook process with both configurations installed for `selector`, returned once the API server
+ * calls it for `activeIn` (a namespace carrying the selector).
+ */
+export async function startAdmissionWebhook(
+  opts: WebhookRunOptions & { selector: Record<string, string>; activeIn: string },
+): Promise<WebhookProcess> {
+  const webhook = await startWebhookProcess(opts);
+  await installConfigurations(opts.configurationName, webhook.port, opts.selector);
+  await waitUntilWebhookActive(opts.activeIn);
+  return webhook;
+}
+
 export async function deleteConfigurations(name: string): Promise<void> {
   await kubectl([
     'delete',
