@@ -36,13 +36,15 @@ const revealRequest = (keyId: string, generation: number) => ({
   'keywarden.dev/reveal-requested-by': 'alice',
 });
 
-/** A minted key, its plaintext still pending delivery, with a reveal request for it. */
-const pendingRevealKey = () =>
-  apiKey(
+/** A minted key, its plaintext still pending delivery, with a reveal request for it: what is observed. */
+const pendingReveal = (more: Partial<Observed> = {}): Observed => {
+  const ak = apiKey(
     {},
     { annotations: revealRequest('KEYID0000001', 0) },
     mintedStatus({ delivery: { state: 'Pending', expiresAt: at(DAY) } }),
   );
+  return { apiKey: ak, hashSecret: hashSecret(ak), delivery: stagedCopy(ak), ...more };
+};
 
 /** A minted key delivered to consumers/billing-key, being deleted. */
 const deletingKey = () =>
@@ -340,40 +342,18 @@ const rows: Row[] = [
   },
   {
     name: 'reveal request for this key: open, then seal to the one-time key',
-    obs: () => {
-      const ak = pendingRevealKey();
-      return { apiKey: ak, hashSecret: hashSecret(ak), delivery: stagedCopy(ak) };
-    },
+    obs: () => pendingReveal(),
     expect: (p) => expect(p.need?.kind).toBe('open'),
   },
   {
     name: 'reveal request with the plaintext opened: seal',
-    obs: () => {
-      const ak = pendingRevealKey();
-      return {
-        apiKey: ak,
-        hashSecret: hashSecret(ak),
-        delivery: stagedCopy(ak),
-        plaintext: 'kwsk_x',
-        opened: true,
-      };
-    },
+    obs: () => pendingReveal({ plaintext: 'kwsk_x', opened: true }),
     expect: (p) =>
       expect(p.need).toMatchObject({ kind: 'seal', request: { keyId: 'KEYID0000001', jwk: REQUEST_JWK } }),
   },
   {
     name: 'reveal answered: status Revealed with the JWE, on the version that carried the request; copy deleted after',
-    obs: () => {
-      const ak = pendingRevealKey();
-      return {
-        apiKey: ak,
-        hashSecret: hashSecret(ak),
-        delivery: stagedCopy(ak),
-        plaintext: 'kwsk_x',
-        opened: true,
-        revealJwe: 'sealed.to.one.time.key',
-      };
-    },
+    obs: () => pendingReveal({ plaintext: 'kwsk_x', opened: true, revealJwe: 'sealed.to.one.time.key' }),
     expect: (p, obs) => {
       expect(p.status?.delivery).toEqual({ state: 'Revealed', jwe: 'sealed.to.one.time.key' });
       expect(p.lockVersion).toBe('10');

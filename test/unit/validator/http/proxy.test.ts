@@ -234,18 +234,23 @@ async function rawUpstream(
 
 describe('an upstream that closes idle connections', () => {
   let cleanup: (() => Promise<void>) | undefined;
+  /** A validator in front of a raw upstream of this behaviour, both closed after the test. */
+  const proxied = async (behaviour: Parameters<typeof rawUpstream>[0]) => {
+    const up = await rawUpstream(behaviour);
+    const v = await proxyTo(up.port);
+    cleanup = async () => {
+      await v.shutdown();
+      up.server.close();
+    };
+    return { up, v };
+  };
   afterEach(async () => {
     await cleanup?.();
     cleanup = undefined;
   });
 
   it('closed while idle (no Keep-Alive hint): the next request opens a new connection, no 502', async () => {
-    const up = await rawUpstream({ close: 150 });
-    const v = await proxyTo(up.port);
-    cleanup = async () => {
-      await v.shutdown();
-      up.server.close();
-    };
+    const { up, v } = await proxied({ close: 150 });
     const conn = await RawConnection.open(v.port);
     for (let i = 0; i < 3; i++) {
       conn.write(get(`/v1/devices/${i}`));
@@ -258,12 +263,7 @@ describe('an upstream that closes idle connections', () => {
   });
 
   it('closed under a request on a reused connection: a GET is sent once more on a new connection', async () => {
-    const up = await rawUpstream('drop-second');
-    const v = await proxyTo(up.port);
-    cleanup = async () => {
-      await v.shutdown();
-      up.server.close();
-    };
+    const { up, v } = await proxied('drop-second');
     const conn = await RawConnection.open(v.port);
     for (let i = 0; i < 4; i++) {
       conn.write(get(`/v1/devices/${i}`));
@@ -276,12 +276,7 @@ describe('an upstream that closes idle connections', () => {
   });
 
   it('a request with a body is never sent twice: 502 when its reused connection is closed under it', async () => {
-    const up = await rawUpstream('drop-second');
-    const v = await proxyTo(up.port);
-    cleanup = async () => {
-      await v.shutdown();
-      up.server.close();
-    };
+    const { up, v } = await proxied('drop-second');
     const conn = await RawConnection.open(v.port);
     conn.write(get('/v1/devices/1'));
     expect((await conn.next())?.status).toBe(200);
