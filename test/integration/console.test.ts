@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { createAuditSink } from '../../src/audit/index.ts';
 import { addOneCalendarYear, DAY_MS, formatRfc3339, KEY_PATTERN } from '../../src/rules/index.ts';
 import { createApiKey, ensureNamespace, getApiKey, OPERATOR_NS } from '../support/kube/apikeys.ts';
@@ -28,6 +27,7 @@ import {
 import {
   createSelectedNamespace,
   deleteConfigurations,
+  replaceDefaultPolicy,
   startAdmissionWebhook,
   type WebhookProcess,
 } from '../support/webhook/harness.ts';
@@ -61,7 +61,7 @@ let controller: KeywardenProcess;
 let consoleProc: ConsoleProcess;
 let browser: Browser;
 let page: Page;
-let savedPolicy: string | undefined;
+let restorePolicy: () => Promise<void> = async () => {};
 
 /** expect.poll with a wait fit for a page fed by a watch on a loaded machine. */
 const until = <T>(fn: () => Promise<T> | T, opts: { timeout?: number; interval?: number } = {}) =>
@@ -94,12 +94,7 @@ async function dismissReveal(p: Page): Promise<void> {
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   await applyCrds();
-  const got = await kubectl(['get', 'apikeypolicy', 'default', '-o', 'json']);
-  if (got.code === 0) {
-    savedPolicy = got.stdout;
-    await kubectlOk(['delete', 'apikeypolicy', 'default']);
-  }
-  await kubectlOk(['create', '-f', '-'], stringify(POLICY));
+  restorePolicy = await replaceDefaultPolicy(POLICY);
   await ensureNamespace(rest, OPERATOR_NS);
   ns = await createSelectedNamespace('kw-console', SELECTOR);
   webhook = await startAdmissionWebhook({
@@ -143,8 +138,7 @@ afterAll(async () => {
   await controller?.stop();
   await deleteConfigurations(CONFIG);
   await webhook?.stop();
-  await kubectl(['delete', 'apikeypolicy', 'default', '--ignore-not-found']);
-  if (savedPolicy) await kubectl(['create', '-f', '-'], savedPolicy);
+  await restorePolicy();
   await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
 });
 

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { addOneCalendarYear } from '../../src/rules/index.ts';
 import { applyCrds, createNamespace, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
 import { promtoolCheckMetrics } from '../support/metrics/promtool.ts';
@@ -8,6 +7,7 @@ import {
   apiKeyYaml,
   createSelectedNamespace,
   deleteConfigurations,
+  replaceDefaultPolicy,
   rfc3339,
   sleep,
   startAdmissionWebhook,
@@ -38,25 +38,7 @@ const POLICY = {
 let ns = '';
 let system = '';
 let webhook: WebhookProcess;
-let savedPolicy: Record<string, unknown> | undefined;
-
-async function savePolicyAndApply(): Promise<void> {
-  const got = await kubectl(['get', 'apikeypolicy', 'default', '-o', 'json']);
-  if (got.code === 0) {
-    const p = JSON.parse(got.stdout) as { metadata: Record<string, unknown> };
-    savedPolicy = {
-      ...p,
-      metadata: { name: 'default', labels: p.metadata.labels, annotations: p.metadata.annotations },
-    };
-    await kubectlOk(['delete', 'apikeypolicy', 'default']);
-  }
-  await kubectlOk(['create', '-f', '-'], stringify(POLICY));
-}
-
-async function restorePolicy(): Promise<void> {
-  await kubectl(['delete', 'apikeypolicy', 'default', '--ignore-not-found']);
-  if (savedPolicy) await kubectl(['create', '-f', '-'], JSON.stringify(savedPolicy));
-}
+let restorePolicy: () => Promise<void> = async () => {};
 
 const apply = (name: string, spec: Record<string, unknown>, ...flags: string[]) =>
   kubectl(['apply', '-n', ns, ...flags, '-f', '-'], apiKeyYaml(name, spec));
@@ -71,7 +53,7 @@ const denial = (stderr: string) =>
 
 beforeAll(async () => {
   await applyCrds();
-  await savePolicyAndApply();
+  restorePolicy = await replaceDefaultPolicy(POLICY);
   system = await createNamespace('kw-webhook-sys');
   ns = await createSelectedNamespace('kw-webhook', SELECTOR);
   webhook = await startAdmissionWebhook({

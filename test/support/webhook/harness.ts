@@ -148,6 +148,29 @@ export async function startAdmissionWebhook(
   return webhook;
 }
 
+/**
+ * Replaces the cluster's default ApiKeyPolicy with `policy` (deleted and created, so no field of the old
+ * one stays); returns what puts the previous one back (without its server-set metadata, so it can be
+ * created again).
+ */
+export async function replaceDefaultPolicy(policy: object): Promise<() => Promise<void>> {
+  let saved: Record<string, unknown> | undefined;
+  const got = await kubectl(['get', 'apikeypolicy', 'default', '-o', 'json']);
+  if (got.code === 0) {
+    const p = JSON.parse(got.stdout) as { metadata: Record<string, unknown> };
+    saved = {
+      ...p,
+      metadata: { name: 'default', labels: p.metadata.labels, annotations: p.metadata.annotations },
+    };
+    await kubectlOk(['delete', 'apikeypolicy', 'default']);
+  }
+  await kubectlOk(['create', '-f', '-'], stringify(policy));
+  return async () => {
+    await kubectl(['delete', 'apikeypolicy', 'default', '--ignore-not-found']);
+    if (saved) await kubectl(['create', '-f', '-'], JSON.stringify(saved));
+  };
+}
+
 export async function deleteConfigurations(name: string): Promise<void> {
   await kubectl([
     'delete',

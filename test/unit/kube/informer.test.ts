@@ -1,6 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Informer, type KubeObject } from '../../../src/kube/informer.ts';
+import { Informer, type InformerOptions, type KubeObject } from '../../../src/kube/informer.ts';
 import type { KubeRest, RequestOptions } from '../../../src/kube/rest.ts';
 import { KeyStore } from '../../../src/validator/key-store.ts';
 import type { SecretLike } from '../../../src/validator/stored-key.ts';
@@ -63,15 +63,22 @@ function secrets(n: number): Secret[] {
   });
 }
 
+/** An informer on team-a's Secrets over a FakeApi holding `count` of them, stopped after the test. */
+function secretInformer(count: number, options: Partial<InformerOptions<Secret>> = {}) {
+  const api = new FakeApi();
+  api.objects = secrets(count);
+  const informer = new Informer<Secret>(api as unknown as KubeRest, {
+    resource: { group: '', version: 'v1', plural: 'secrets' },
+    namespace: 'team-a',
+    ...options,
+  });
+  running.push(informer);
+  return { api, informer };
+}
+
 describe('informer list', () => {
   it('applies each page as it arrives, with the next page already asked for', async () => {
-    const api = new FakeApi();
-    api.objects = secrets(1200);
-    const informer = new Informer<Secret>(api as unknown as KubeRest, {
-      resource: { group: '', version: 'v1', plural: 'secrets' },
-      namespace: 'team-a',
-    });
-    running.push(informer);
+    const { api, informer } = secretInformer(1200);
     let added = 0;
     informer.on('add', () => {
       if (added++ % 500 === 0) api.log.push(`applying from ${added - 1}`);
@@ -90,15 +97,10 @@ describe('informer list', () => {
   });
 
   it('caches only what trim keeps, while events carry the whole object', async () => {
-    const api = new FakeApi();
-    api.objects = secrets(3);
-    const informer = new Informer<Secret>(api as unknown as KubeRest, {
-      resource: { group: '', version: 'v1', plural: 'secrets' },
-      namespace: 'team-a',
+    const { informer } = secretInformer(3, {
       trim: (s) =>
         ({ metadata: { name: s.metadata.name, resourceVersion: s.metadata.resourceVersion } }) as Secret,
     });
-    running.push(informer);
     const seen: Secret[] = [];
     informer.on('add', (s) => seen.push(s));
     informer.start();
@@ -114,14 +116,9 @@ describe('informer list', () => {
   });
 
   it('a list that fails half way applies what it read, deletes nothing, and the next full list does', async () => {
-    const api = new FakeApi();
-    api.objects = secrets(1200);
-    const informer = new Informer<Secret>(api as unknown as KubeRest, {
-      resource: { group: '', version: 'v1', plural: 'secrets' },
-      namespace: 'team-a',
+    const { api, informer } = secretInformer(1200, {
       maxBackoffMs: 10,
     });
-    running.push(informer);
     const deleted: string[] = [];
     informer.on('delete', (s) => deleted.push(s.metadata.name));
     informer.start();
