@@ -20,7 +20,7 @@ import { parseConfig } from '../src/validator/config/load.ts';
 import { generateSigningKeyPem } from '../src/validator/identity/signer.ts';
 import { KeyStore } from '../src/validator/key-store.ts';
 import { Validator } from '../src/validator/server.ts';
-import { makeKey } from '../test/unit/validator/fixtures.ts';
+import { makeKey } from '../test/support/validator/keys.ts';
 
 const [mode = '', arg = ''] = process.argv.slice(2);
 const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);

@@ -29,8 +29,8 @@ import { createLogger } from '../src/observability/logger.ts';
 import { decide } from '../src/validator/decision.ts';
 import { KeyStore } from '../src/validator/key-store.ts';
 import { RateLimiter } from '../src/validator/rate-limiter.ts';
-import { freePort, NGINX_BIN, type Nginx, startNginx } from '../test/adversarial/support/nginx.ts';
-import { makeKey } from '../test/unit/validator/fixtures.ts';
+import { freePort, NGINX_BIN, type Nginx, startNginx } from '../test/support/http/nginx.ts';
+import { makeKey } from '../test/support/validator/keys.ts';
 import { type Bench, type BenchFigure, type BenchResult, compareThroughput, figure, median } from './lib.ts';
 
 const CHILD = fileURLToPath(new URL('./validator-child.ts', import.meta.url));

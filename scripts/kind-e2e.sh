@@ -2,7 +2,7 @@
 # keywarden on kind, for users with Docker: the SAME e2e suite scripts/test.sh runs on its local node
 # (test/e2e/suite.test.ts), driven the same way, against a kind cluster with the same images.
 #
-# Steps (test/e2e/steps.ts; test/unit/e2e-steps.test.ts fails if this list drifts from it):
+# Steps (test/e2e/steps.ts; test/unit/scripts/kind-e2e.steps.test.ts fails if this list drifts from it):
 #   1. install the chart with helm (local image, pullPolicy Never)
 #   2. webhook: the API server calls it through its Service with a bootstrapped certificate
 #   3. controller: Ready with leader election across 2 replicas
@@ -20,7 +20,7 @@
 #   15. helm uninstall leaves no orphans but the documented ones
 #
 # Step 14 runs on kind exactly as on the local node: the suite installs stand-in cert-manager CRDs
-# (test/fixtures/stand-in-crds) and plays cert-manager's issuer and cainjector itself, so the cluster
+# (test/support/fixtures/stand-in-crds) and plays cert-manager's issuer and cainjector itself, so the cluster
 # must not have the real cert-manager (the step refuses to replace real CRDs).
 #
 # Usage: scripts/kind-e2e.sh [--keep] [--cluster NAME]

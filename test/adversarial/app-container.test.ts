@@ -6,13 +6,18 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { queryEvents } from '../../src/audit/query.ts';
-import { INJECT_PATH, INJECT_WEBHOOK_NAME, SIDECAR_NAME, VOLUMES } from '../../src/injector/index.ts';
+import { SIDECAR_NAME, VOLUMES } from '../../src/injector/index.ts';
 import { KubeError, KubeRest } from '../../src/kube/rest.ts';
 import { KEY_PATTERN, parseKey } from '../../src/rules/index.ts';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
-import { KeywardenProcess } from '../integration/support/keywarden-process.ts';
-import { kubectl, kubectlOk } from '../integration/support/kubectl.ts';
-import { eventually, startWebhookProcess, type WebhookProcess } from '../integration/webhook-harness.ts';
+import { buildHelm, deleteReleases, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { KeywardenProcess } from '../support/processes/keywarden-process.ts';
+import {
+  eventually,
+  podInjectionWebhook,
+  startWebhookProcess,
+  type WebhookProcess,
+} from '../support/webhook/harness.ts';
 
 // Actor: the protected app's own container, compromised. It shares the pod, the network and the pod's
 // ServiceAccount with the injected validator sidecar. It must never read the JWT signing key (and so
@@ -159,13 +164,7 @@ async function readableSecrets(user: string, namespace: string): Promise<string>
 }
 
 beforeAll(async () => {
-  const helm = execFileSync('bash', ['tools/helm/build.sh'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .pop() as string;
+  const helm = buildHelm();
   await kubectlOk(['apply', '--server-side', '-f', 'crds/']);
   await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/apikeys.keywarden.dev']);
   for (const ns of [NS, TEAM, OTHER]) await kubectlOk(['create', 'namespace', ns]);
@@ -251,24 +250,7 @@ beforeAll(async () => {
     target: { url: `https://127.0.0.1:${webhook.port}` },
     namespaceSelector: { matchLabels: SELECTOR },
   });
-  (mutating as Json).webhooks.push({
-    name: INJECT_WEBHOOK_NAME,
-    clientConfig: { url: `https://127.0.0.1:${webhook.port}${INJECT_PATH}` },
-    rules: [
-      {
-        apiGroups: [''],
-        apiVersions: ['v1'],
-        operations: ['CREATE'],
-        resources: ['pods'],
-        scope: 'Namespaced',
-      },
-    ],
-    admissionReviewVersions: ['v1'],
-    sideEffects: 'None',
-    failurePolicy: 'Fail',
-    timeoutSeconds: 5,
-    namespaceSelector: { matchLabels: SELECTOR },
-  });
+  (mutating as Json).webhooks.push(podInjectionWebhook(webhook.port, SELECTOR));
   await kubectlOk(['apply', '-f', '-'], `${stringify(mutating)}---\n${stringify(validating)}`);
   await eventually(
     'caBundle patched',
@@ -295,14 +277,7 @@ afterAll(async () => {
     '--ignore-not-found',
   ]);
   await webhook?.stop();
-  await kubectl([
-    'delete',
-    'clusterrole,clusterrolebinding',
-    '-l',
-    `app.kubernetes.io/instance=${RELEASE}`,
-    '--wait=false',
-  ]);
-  await kubectl(['delete', 'namespace', NS, TEAM, OTHER, '--wait=false']);
+  await deleteReleases([RELEASE], [NS, TEAM, OTHER]);
 });
 
 describe('the app container (compromised) next to an injected sidecar', () => {

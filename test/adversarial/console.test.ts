@@ -5,20 +5,20 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KEY_PATTERN } from '../../src/rules/index.ts';
-import { createApiKey, ensureNamespace, getApiKey, OPERATOR_NS } from '../integration/support/apikeys.ts';
+import { createApiKey, ensureNamespace, getApiKey, OPERATOR_NS } from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { applyCrds, createNamespace, kubectl } from '../support/kube/kubectl.ts';
 import {
   type ConsoleProcess,
   launchChromium,
   signIn,
   startConsoleProcess,
-} from '../integration/support/console.ts';
+} from '../support/processes/console.ts';
 import {
   eventually,
   type KeywardenProcess,
   startControllerProcess,
-} from '../integration/support/keywarden-process.ts';
-import { adminRest } from '../integration/support/kube.ts';
-import { applyCrds, createNamespace, kubectl } from '../integration/support/kubectl.ts';
+} from '../support/processes/keywarden-process.ts';
 
 // Attacks on `keywarden console`. Actors: a network client with no session (another local user, a
 // web page in the same browser), a tenant who can edit ApiKeys in their namespace and writes markup

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPem } from '../../src/validator/identity/signer.ts';
 import type { Validator } from '../../src/validator/server.ts';
-import { type RawReply, rawRequest } from '../unit/fuzz/raw-http.ts';
-import { startValidator } from '../unit/security/support.ts';
-import { makeKey } from '../unit/validator/fixtures.ts';
-import { freePort, type Nginx, startNginx } from './support/nginx.ts';
+import { freePort, type Nginx, startNginx } from '../support/http/nginx.ts';
+import { type RawReply, rawRequest } from '../support/http/raw-http.ts';
+import { startValidator } from '../support/validator/in-process.ts';
+import { makeKey } from '../support/validator/keys.ts';
 
 // Actor: a network client holding a valid low-privilege key (devices:read), talking to a REAL nginx
 // (Debian nginx-light) that asks the validator's /authz/nginx with `auth_request`, configured as the

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminRest } from '../integration/support/kube.ts';
-import { createNamespace } from '../integration/support/kubectl.ts';
-import { type RunningValidator, startValidator, writeConfig } from '../integration/validator-support.ts';
-import { type RawReply, rawRequest } from '../unit/fuzz/raw-http.ts';
-import { type KeyedNamespace, keyedNamespace } from './keyed-validator.ts';
-import { corpus, FORWARD_AUTH_DOORS, head, LEGITIMATE } from './path-corpus.ts';
+import { corpus, FORWARD_AUTH_DOORS, head, LEGITIMATE } from '../support/fixtures/path-corpus.ts';
+import { type RawReply, rawRequest } from '../support/http/raw-http.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { createNamespace } from '../support/kube/kubectl.ts';
+import { type RunningValidator, startValidator, writeConfig } from '../support/validator/cluster.ts';
+import { type KeyedNamespace, keyedNamespace } from '../support/validator/keyed-validator.ts';
 import {
   type RealUpstream,
   startRealUpstream,

@@ -6,19 +6,17 @@ import { HASH_RECORD_KEY, type HashRecord, hashSecretName } from '../../src/api/
 import { revealKey } from '../../src/client/reveal.ts';
 import type { KubeRest } from '../../src/kube/rest.ts';
 import { generateKey, hashKey } from '../../src/rules/index.ts';
-import { apiKeyPath, getApiKey, getRecord, secretExists } from '../integration/support/apikeys.ts';
-import { eventually, KeywardenProcess } from '../integration/support/keywarden-process.ts';
-import { adminRest } from '../integration/support/kube.ts';
-import { applyCrds, kubectl, kubectlOk } from '../integration/support/kubectl.ts';
-import { type RunningValidator, startValidator, writeConfig } from '../integration/validator-support.ts';
+import { call } from '../support/http/client.ts';
+import { apiKeyPath, getApiKey, getRecord, secretExists } from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { applyCrds, buildHelm, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { eventually, KeywardenProcess } from '../support/processes/keywarden-process.ts';
+import { type RunningValidator, startValidator, writeConfig } from '../support/validator/cluster.ts';
 import {
   deleteConfigurations,
-  installConfigurations,
-  startWebhookProcess,
+  startAdmissionWebhook,
   type WebhookProcess,
-  waitUntilWebhookActive,
-} from '../integration/webhook-harness.ts';
-import { call } from '../unit/validator/http-client.ts';
+} from '../support/webhook/harness.ts';
 
 // The tenant: a ServiceAccount in team-a holding ONLY the built-in `edit` ClusterRole (with the chart's
 // aggregated keywarden rules in it), bound by a RoleBinding in team-a and in its consumer namespace.
@@ -129,13 +127,7 @@ async function waitActive(ns: string, name: string): Promise<void> {
 
 /** The chart's RBAC, rendered by helm and applied for real (workloads and webhook configurations left out). */
 async function installChartRbac(): Promise<void> {
-  const helm = execFileSync('bash', ['tools/helm/build.sh'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .pop() as string;
+  const helm = buildHelm();
   const rendered = execFileSync(helm, ['template', RELEASE, 'charts/keywarden', '-n', OPERATOR], {
     encoding: 'utf8',
   });
@@ -192,13 +184,13 @@ beforeAll(async () => {
   );
 
   const name = `adversarial-tenant-${suffix}`;
-  webhook = await startWebhookProcess({
+  webhook = await startAdmissionWebhook({
     operatorNamespace: OPERATOR,
     secretName: WEBHOOK_TLS,
     configurationName: name,
+    selector: SELECTOR,
+    activeIn: TEAM_A,
   });
-  await installConfigurations(name, webhook.port, SELECTOR);
-  await waitUntilWebhookActive(TEAM_A);
 
   controller = new KeywardenProcess([
     'controller',

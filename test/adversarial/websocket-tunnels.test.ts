@@ -1,12 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { apiKeyPath, patchSpec } from '../integration/support/apikeys.ts';
-import { adminRest } from '../integration/support/kube.ts';
-import { createNamespace } from '../integration/support/kubectl.ts';
-import { type RunningValidator, startValidator, writeConfig } from '../integration/validator-support.ts';
-import { closedWithin, openTunnel as openSharedTunnel, type Tunnel } from '../unit/validator/ws-tunnel.ts';
-import { type KeyedNamespace, keyedNamespace } from './keyed-validator.ts';
+import { closedWithin, openTunnel as openSharedTunnel, type Tunnel } from '../support/http/ws-tunnel.ts';
+import { apiKeyPath, patchSpec } from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { createNamespace } from '../support/kube/kubectl.ts';
+import { type RunningValidator, startValidator, writeConfig } from '../support/validator/cluster.ts';
+import { type KeyedNamespace, keyedNamespace } from '../support/validator/keyed-validator.ts';
 
 // Actor: the holder of a key that is then disabled, regenerated or deleted (a leaked key its owner
 // revokes). Never: keep using the API through a websocket tunnel opened while the key was valid.

@@ -1,5 +1,5 @@
 // The e2e suite's steps, in the order they run. scripts/kind-e2e.sh runs this same suite on kind and
-// lists the same steps in its header; test/unit/e2e-steps.test.ts fails if the two lists drift.
+// lists the same steps in its header; test/unit/scripts/kind-e2e.steps.test.ts fails if the two lists drift.
 export const E2E_STEPS = [
   'install the chart with helm (local image, pullPolicy Never)',
   'webhook: the API server calls it through its Service with a bootstrapped certificate',

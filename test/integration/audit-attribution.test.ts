@@ -10,8 +10,8 @@ import { generateKey } from '../../src/rules/index.ts';
 import { parseConfig } from '../../src/validator/config/load.ts';
 import { KeyStore } from '../../src/validator/key-store.ts';
 import { Validator } from '../../src/validator/server.ts';
-import { makeKey } from '../unit/validator/fixtures.ts';
-import { Duck, expectNoPlaintextKeys, REPO } from './audit-support.ts';
+import { Duck, expectNoPlaintextKeys, REPO } from '../support/audit/trail.ts';
+import { makeKey } from '../support/validator/keys.ts';
 
 // Audit attribution. A client who knows a key's id (it is not a secret: it is in logs, hints, the
 // audit trail) sends it with a secret of their own. A real validator writes the real Parquet trail;

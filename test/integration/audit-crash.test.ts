@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allFiles, Duck, expectNoPlaintextKeys, lastWritten, startWriter } from './audit-support.ts';
+import { allFiles, Duck, expectNoPlaintextKeys, lastWritten, startWriter } from '../support/audit/trail.ts';
 
 // The writer in a child process, killed: SIGKILL in the middle of a batch (its bytes in the file, not
 // yet committed), SIGKILL at an arbitrary moment under load, and SIGTERM. After a restart, DuckDB

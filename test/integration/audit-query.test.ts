@@ -6,7 +6,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditSink } from '../../src/audit/index.ts';
 import { queryEvents, queryUsage } from '../../src/audit/query.ts';
-import { allFiles, Duck, expectNoPlaintextKeys, type Fixture, makeFixture, REPO } from './audit-support.ts';
+import {
+  allFiles,
+  Duck,
+  expectNoPlaintextKeys,
+  type Fixture,
+  makeFixture,
+  REPO,
+} from '../support/audit/trail.ts';
 
 // `keywarden audit` on a trail of 100,000 decisions (3 days, 72 hourly partitions) plus lifecycle
 // events. Every answer is checked against DuckDB running the same question in SQL over the same files.

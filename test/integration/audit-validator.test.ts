@@ -8,8 +8,8 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { parseConfig } from '../../src/validator/config/load.ts';
 import { KeyStore } from '../../src/validator/key-store.ts';
 import { Validator } from '../../src/validator/server.ts';
-import { makeKey } from '../unit/validator/fixtures.ts';
-import { Duck, expectNoPlaintextKeys } from './audit-support.ts';
+import { Duck, expectNoPlaintextKeys } from '../support/audit/trail.ts';
+import { makeKey } from '../support/validator/keys.ts';
 
 // A real validator (its HTTP server and gate; keys fed to its store directly) writing its decisions
 // through the Parquet sink, under concurrent load. After the validator's own shutdown (which flushes

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { deliverySecretName, hashSecretName } from '../../src/api/hash-record.ts';
-import { createApiKey, getApiKey, secretExists } from './support/apikeys.ts';
-import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
-import { adminRest } from './support/kube.ts';
-import { applyCrds, kubectl, kubectlOk } from './support/kubectl.ts';
+import { createApiKey, getApiKey, secretExists } from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { applyCrds, buildHelm, deleteReleases, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { eventually, KeywardenProcess } from '../support/processes/keywarden-process.ts';
 
 // Least privilege when the controller is scoped (controller.watchNamespaces): the chart binds its
 // rules with RoleBindings in the watched namespaces and the release namespace only, Secret writes in
@@ -51,13 +51,7 @@ const canI = async (user: string, ...args: string[]) =>
   (await kubectl(['auth', 'can-i', ...args, `--as=${user}`])).stdout.trim();
 
 beforeAll(async () => {
-  helmPath = execFileSync('bash', ['tools/helm/build.sh'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .pop() as string;
+  helmPath = buildHelm();
   await applyCrds();
   for (const ns of [NS, TEAM, CONSUMER, OTHER]) await kubectlOk(['create', 'namespace', ns]);
   const scoped = rbacOf(
@@ -71,15 +65,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  for (const release of [SCOPED, WIDE])
-    await kubectl([
-      'delete',
-      'clusterrole,clusterrolebinding',
-      '-l',
-      `app.kubernetes.io/instance=${release}`,
-      '--wait=false',
-    ]);
-  await kubectl(['delete', 'namespace', NS, TEAM, CONSUMER, OTHER, '--wait=false']);
+  await deleteReleases([SCOPED, WIDE], [NS, TEAM, CONSUMER, OTHER]);
 });
 
 describe('helm template with controller.watchNamespaces', () => {

@@ -21,8 +21,9 @@ import type { KeyStore } from '../../src/validator/key-store.ts';
 import { ValidatorMetrics } from '../../src/validator/metrics.ts';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
-import { applyCrds, kubectl, kubectlOk } from './support/kubectl.ts';
-import { PROMTOOL } from './support/promtool.ts';
+import { applyCrds, buildHelm, deleteReleases, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { PROMTOOL } from '../support/metrics/promtool.ts';
+import { POD_CREATE_RULES } from '../support/webhook/harness.ts';
 
 // The Helm chart against the real API server: helm lint, helm template for the main option sets
 // accepted by a server-side dry run, the CRDs taken from the repository's one copy, and least
@@ -115,15 +116,15 @@ const OPTION_SETS: Record<string, string[]> = {
 };
 
 beforeAll(async () => {
-  helmPath = execFileSync('bash', ['tools/helm/build.sh'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .pop() as string;
+  helmPath = buildHelm();
   await applyCrds();
-  await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', 'test/fixtures/stand-in-crds/']);
+  await kubectlOk([
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '-f',
+    'test/support/fixtures/stand-in-crds/',
+  ]);
   await kubectlOk([
     'wait',
     '--for=condition=Established',
@@ -136,14 +137,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  await kubectl([
-    'delete',
-    'clusterrole,clusterrolebinding',
-    '-l',
-    `app.kubernetes.io/instance=${RELEASE}`,
-    '--wait=false',
-  ]);
-  await kubectl(['delete', 'namespace', NS, TEAM, OTHER, '--wait=false']);
+  await deleteReleases([RELEASE], [NS, TEAM, OTHER]);
 });
 
 describe('helm lint', () => {
@@ -342,15 +336,7 @@ describe('what the chart renders', () => {
     expect(cfg.webhooks[0]).toMatchObject({
       name: INJECT_WEBHOOK_NAME,
       clientConfig: { service: { namespace: NS, name: `${FULLNAME}-webhook`, path: INJECT_PATH, port: 443 } },
-      rules: [
-        {
-          apiGroups: [''],
-          apiVersions: ['v1'],
-          operations: ['CREATE'],
-          resources: ['pods'],
-          scope: 'Namespaced',
-        },
-      ],
+      rules: POD_CREATE_RULES,
       admissionReviewVersions: ['v1'],
       sideEffects: 'None',
       failurePolicy: 'Fail',

@@ -2,10 +2,14 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createApiKey, ensureNamespace, getApiKey, getRecord, OPERATOR_NS } from './support/apikeys.ts';
-import { eventually, type KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
-import { adminRest } from './support/kube.ts';
-import { applyCrds } from './support/kubectl.ts';
+import { createApiKey, ensureNamespace, getApiKey, getRecord, OPERATOR_NS } from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { applyCrds } from '../support/kube/kubectl.ts';
+import {
+  eventually,
+  type KeywardenProcess,
+  startControllerProcess,
+} from '../support/processes/keywarden-process.ts';
 
 const PLUGIN = fileURLToPath(new URL('../../bin/kubectl-keywarden', import.meta.url));
 const rest = adminRest();

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { createAuditSink } from '../../src/audit/index.ts';
 import { addOneCalendarYear, DAY_MS, formatRfc3339, KEY_PATTERN } from '../../src/rules/index.ts';
-import { createApiKey, ensureNamespace, getApiKey, OPERATOR_NS } from './support/apikeys.ts';
+import { createApiKey, ensureNamespace, getApiKey, OPERATOR_NS } from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { applyCrds, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
 import {
   type ConsoleProcess,
   focused,
@@ -17,18 +18,19 @@ import {
   signIn,
   startConsoleProcess,
   tabTo,
-} from './support/console.ts';
-import { eventually, type KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
-import { adminRest } from './support/kube.ts';
-import { applyCrds, kubectl, kubectlOk } from './support/kubectl.ts';
+} from '../support/processes/console.ts';
+import {
+  eventually,
+  type KeywardenProcess,
+  startControllerProcess,
+} from '../support/processes/keywarden-process.ts';
 import {
   createSelectedNamespace,
   deleteConfigurations,
-  installConfigurations,
-  startWebhookProcess,
+  replaceDefaultPolicy,
+  startAdmissionWebhook,
   type WebhookProcess,
-  waitUntilWebhookActive,
-} from './webhook-harness.ts';
+} from '../support/webhook/harness.ts';
 
 // The API Keys page in a real Chromium, against the real API server, webhook and controller: what a
 // person sees and does, with the mouse and with the keyboard alone. Screenshots go to docs/console/.
@@ -59,7 +61,7 @@ let controller: KeywardenProcess;
 let consoleProc: ConsoleProcess;
 let browser: Browser;
 let page: Page;
-let savedPolicy: string | undefined;
+let restorePolicy: () => Promise<void> = async () => {};
 
 /** expect.poll with a wait fit for a page fed by a watch on a loaded machine. */
 const until = <T>(fn: () => Promise<T> | T, opts: { timeout?: number; interval?: number } = {}) =>
@@ -92,21 +94,16 @@ async function dismissReveal(p: Page): Promise<void> {
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   await applyCrds();
-  const got = await kubectl(['get', 'apikeypolicy', 'default', '-o', 'json']);
-  if (got.code === 0) {
-    savedPolicy = got.stdout;
-    await kubectlOk(['delete', 'apikeypolicy', 'default']);
-  }
-  await kubectlOk(['create', '-f', '-'], stringify(POLICY));
+  restorePolicy = await replaceDefaultPolicy(POLICY);
   await ensureNamespace(rest, OPERATOR_NS);
   ns = await createSelectedNamespace('kw-console', SELECTOR);
-  webhook = await startWebhookProcess({
+  webhook = await startAdmissionWebhook({
     operatorNamespace: OPERATOR_NS,
     secretName: 'keywarden-console-webhook-tls',
     configurationName: CONFIG,
+    selector: SELECTOR,
+    activeIn: ns,
   });
-  await installConfigurations(CONFIG, webhook.port, SELECTOR);
-  await waitUntilWebhookActive(ns);
   controller = startControllerProcess(ns, ['--no-leader-elect']);
   await controller.waitForLog('controller started');
   // Keys made with kubectl's API (admin), so the page has something to show from the start.
@@ -141,8 +138,7 @@ afterAll(async () => {
   await controller?.stop();
   await deleteConfigurations(CONFIG);
   await webhook?.stop();
-  await kubectl(['delete', 'apikeypolicy', 'default', '--ignore-not-found']);
-  if (savedPolicy) await kubectl(['create', '-f', '-'], savedPolicy);
+  await restorePolicy();
   await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
 });
 
@@ -473,7 +469,7 @@ describe('the API Keys page', () => {
     );
     const panel = page.getByRole('region', { name: `Key ${ns}/short-lived` });
     await panel.getByRole('button', { name: 'Enable' }).click();
-    const dialog = page.locator('sl-dialog[label="Enable ' + ns + '/short-lived"]');
+    const dialog = page.locator(`sl-dialog[label="Enable ${ns}/short-lived"]`);
     await until(() => dialog.getByText('needs a new expiry within the cap').count()).toBe(1);
     const input = dialog.locator('sl-input[data-field="enable-expiresAt"] input');
     const max = (await input.getAttribute('max')) ?? '';

@@ -10,10 +10,14 @@ import {
   OPERATOR_NS,
   patchSpec,
   secretExists,
-} from './support/apikeys.ts';
-import { eventually, type KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
-import { adminRest } from './support/kube.ts';
-import { applyCrds } from './support/kubectl.ts';
+} from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { applyCrds } from '../support/kube/kubectl.ts';
+import {
+  eventually,
+  type KeywardenProcess,
+  startControllerProcess,
+} from '../support/processes/keywarden-process.ts';
 
 const rest = adminRest();
 const KEYS = 200;

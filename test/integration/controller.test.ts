@@ -15,11 +15,15 @@ import {
   patchSpec,
   revealCli,
   secretExists,
-} from './support/apikeys.ts';
-import { eventually, type KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
-import { adminRest } from './support/kube.ts';
-import { applyCrds } from './support/kubectl.ts';
-import { promtoolCheckMetrics } from './support/promtool.ts';
+} from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { applyCrds } from '../support/kube/kubectl.ts';
+import { promtoolCheckMetrics } from '../support/metrics/promtool.ts';
+import {
+  eventually,
+  type KeywardenProcess,
+  startControllerProcess,
+} from '../support/processes/keywarden-process.ts';
 
 const rest = adminRest();
 let ns = '';

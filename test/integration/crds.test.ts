@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { applyCrds, createNamespace, kubectl, kubectlOk } from './support/kubectl.ts';
+import { applyCrds, createNamespace, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
 
 const FUTURE = new Date(Date.now() + 30 * 24 * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
 

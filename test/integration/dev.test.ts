@@ -1,7 +1,12 @@
 import { request } from 'node:https';
 import { describe, expect, it } from 'vitest';
 import { DEV_SUCCESS_LINE } from '../../src/cli/commands/dev.ts';
-import { endpoints, runTryItLines, startDevScript } from './support/dev-script.ts';
+import {
+  endpoints,
+  expectStoryThenTeardown,
+  expectTryItWorks,
+  startDevScript,
+} from '../support/processes/dev-script.ts';
 
 /** Any HTTP answer over TLS from the webhook (its CA is its own, so it is not checked here). */
 function tlsAnswers(url: string): Promise<number> {
@@ -56,17 +61,11 @@ describe("the README's first command, process-only mode", () => {
       expect((await fetch(`${found.get('validator')}/v1/sessions`, { method: 'POST' })).status).toBe(401);
       expect((await fetch(`${found.get('demo API')}/`)).status).toBeLessThan(500);
       // The printed "try it" lines work as printed: reveal the unseen key, call through the validator.
-      const tried = runTryItLines(out);
-      expect(tried).toMatch(/^HTTP\/1\.1 200/);
-      expect(tried).toContain('"x-keywarden-apikey-name":"try-me"');
+      expectTryItWorks(out);
     } finally {
       await dev.stop();
     }
-    const out = dev.output();
-    expect(await dev.exited, out.slice(-3000)).toBe(0);
-    expect(out).toMatch(/public staging key, POST \/v1\/sessions\s+200\s+200/);
-    expect(out).toMatch(/a burst over 10 requests\/s\s+429\s+429/);
-    expect(out).toContain('==> tearing down');
+    const out = await expectStoryThenTeardown(dev);
     // The audit trail outlives the teardown: decisions per key and lifecycle events with their actor.
     expect(out).toMatch(/demo\/webapp-public\s+\d+\s+\d+/);
     expect(out).toMatch(/created\s+\S+\s+demo\/billing-admin/);

@@ -14,11 +14,21 @@ import { KubeRest } from '../../src/kube/rest.ts';
 import { LocalControlPlane } from '../../src/localcluster/cluster.ts';
 import { freePort } from '../../src/localcluster/ports.ts';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
-import { call } from '../unit/validator/http-client.ts';
-import { apiKeyPath, createApiKey, ensureNamespace, OPERATOR_NS, patchSpec } from './support/apikeys.ts';
-import { eventually, type KeywardenProcess, startControllerProcess } from './support/keywarden-process.ts';
-import { type RunningValidator, startValidator, writeConfig } from './validator-support.ts';
-import { startWebhookProcess, type WebhookProcess } from './webhook-harness.ts';
+import { call } from '../support/http/client.ts';
+import {
+  apiKeyPath,
+  createApiKey,
+  ensureNamespace,
+  OPERATOR_NS,
+  patchSpec,
+} from '../support/kube/apikeys.ts';
+import {
+  eventually,
+  type KeywardenProcess,
+  startControllerProcess,
+} from '../support/processes/keywarden-process.ts';
+import { type RunningValidator, startValidator, writeConfig } from '../support/validator/cluster.ts';
+import { startWebhookProcess, type WebhookProcess } from '../support/webhook/harness.ts';
 
 // The fault suite, on a control plane of its own (the shared one is never stopped): continuous churn of
 // ApiKeys (through the real TLS admission webhook) and validator traffic while the controller, the

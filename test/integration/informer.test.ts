@@ -3,7 +3,7 @@ import { loadKubeConfig } from '../../src/kube/config.ts';
 import { Informer, type KubeObject } from '../../src/kube/informer.ts';
 import { KubeRest } from '../../src/kube/rest.ts';
 import { LocalControlPlane } from '../../src/localcluster/cluster.ts';
-import { eventually } from './support/keywarden-process.ts';
+import { eventually } from '../support/processes/keywarden-process.ts';
 
 // A control plane of its own: this file stops and restarts the API server.
 let plane: LocalControlPlane;

@@ -2,14 +2,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
-import { INJECT_PATH, INJECT_WEBHOOK_NAME, SIDECAR_NAME } from '../../src/injector/index.ts';
-import { applyCrds, kubectl, kubectlOk } from './support/kubectl.ts';
+import { SIDECAR_NAME } from '../../src/injector/index.ts';
+import { applyCrds, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
 import {
   createSelectedNamespace,
   eventually,
+  podInjectionWebhook,
   startWebhookProcess,
   type WebhookProcess,
-} from './webhook-harness.ts';
+} from '../support/webhook/harness.ts';
 
 // Sidecar injection through the real API server: a MutatingWebhookConfiguration for pods points at the
 // webhook process, which serves /pods/inject when started with --injector-config.
@@ -45,26 +46,7 @@ beforeAll(async () => {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
       metadata: { name: CONFIG },
-      webhooks: [
-        {
-          name: INJECT_WEBHOOK_NAME,
-          clientConfig: { url: `https://127.0.0.1:${webhook.port}${INJECT_PATH}` },
-          rules: [
-            {
-              apiGroups: [''],
-              apiVersions: ['v1'],
-              operations: ['CREATE'],
-              resources: ['pods'],
-              scope: 'Namespaced',
-            },
-          ],
-          admissionReviewVersions: ['v1'],
-          sideEffects: 'None',
-          failurePolicy: 'Fail',
-          timeoutSeconds: 5,
-          namespaceSelector: { matchLabels: SELECTOR },
-        },
-      ],
+      webhooks: [podInjectionWebhook(webhook.port, SELECTOR)],
     }),
   );
   // The webhook patches its CA into the configuration it was told about.

@@ -11,8 +11,8 @@ import { type MetricType, metricNameProblems } from '../../src/observability/met
 import { KeyStore } from '../../src/validator/key-store.ts';
 import { ValidatorMetrics } from '../../src/validator/metrics.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
-import { decisionEvent, makeKey } from '../unit/validator/fixtures.ts';
-import { promtoolCheckMetrics } from './support/promtool.ts';
+import { promtoolCheckMetrics } from '../support/metrics/promtool.ts';
+import { decisionEvent, makeKey } from '../support/validator/keys.ts';
 
 // Every component's /metrics page, from the very registries the servers build (with the audit trail's
 // metrics where the part writes one, and a value in every labelled family), through Prometheus' own

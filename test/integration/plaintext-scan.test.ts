@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPlaintextKeys } from '../../src/audit/scan.ts';
 import { generateKey, KEY_PATTERN, parseKey } from '../../src/rules/index.ts';
-import { call } from '../unit/validator/http-client.ts';
-import { apiKeyPath, patchSpec } from './support/apikeys.ts';
-import { eventually, type KeywardenProcess } from './support/keywarden-process.ts';
-import { adminRest } from './support/kube.ts';
-import { kubectlOk } from './support/kubectl.ts';
-import { mintKey, type RunningValidator, startControllerAndValidator } from './validator-support.ts';
+import { call } from '../support/http/client.ts';
+import { apiKeyPath, patchSpec } from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { kubectlOk } from '../support/kube/kubectl.ts';
+import { eventually, type KeywardenProcess } from '../support/processes/keywarden-process.ts';
+import { mintKey, type RunningValidator, startControllerAndValidator } from '../support/validator/cluster.ts';
 
 // A full run (controller + validator processes, keys minted, used, refused, regenerated, disabled),
 // then a scan of everything it left behind for a plaintext key: every log line of both processes,

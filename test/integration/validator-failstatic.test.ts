@@ -10,7 +10,7 @@ import { LocalControlPlane } from '../../src/localcluster/cluster.ts';
 import { kubeconfigYaml } from '../../src/localcluster/kubeconfig.ts';
 import { freePort } from '../../src/localcluster/ports.ts';
 import { ManagedProcess } from '../../src/localcluster/processes.ts';
-import { call } from '../unit/validator/http-client.ts';
+import { call } from '../support/http/client.ts';
 import {
   apiKeyPath,
   createApiKey,
@@ -18,9 +18,9 @@ import {
   getApiKey,
   OPERATOR_NS,
   patchSpec,
-} from './support/apikeys.ts';
-import { eventually, KeywardenProcess } from './support/keywarden-process.ts';
-import { type RunningValidator, startValidator, writeConfig } from './validator-support.ts';
+} from '../support/kube/apikeys.ts';
+import { eventually, KeywardenProcess } from '../support/processes/keywarden-process.ts';
+import { type RunningValidator, startValidator, writeConfig } from '../support/validator/cluster.ts';
 
 // Fail-static: the validator keeps answering from its cache while its API server is stopped, and
 // serves the changes made meanwhile once it is back. This file runs its own control plane with two

@@ -1,18 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call } from '../unit/validator/http-client.ts';
-import { apiKeyPath, getApiKey, patchSpec, revealCli } from './support/apikeys.ts';
-import { eventually } from './support/keywarden-process.ts';
-import { adminRest } from './support/kube.ts';
-import { promtoolCheckMetrics } from './support/promtool.ts';
+import { call } from '../support/http/client.ts';
+import { apiKeyPath, getApiKey, patchSpec, revealCli } from '../support/kube/apikeys.ts';
+import { adminRest } from '../support/kube/client.ts';
+import { promtoolCheckMetrics } from '../support/metrics/promtool.ts';
+import { eventually } from '../support/processes/keywarden-process.ts';
 import {
   mintKey,
   type RunningValidator,
   startControllerAndValidator,
   startValidator,
   type Upstream,
-} from './validator-support.ts';
+} from '../support/validator/cluster.ts';
 
 // The validator as its own process, fed by a real API server, with keys minted by the real controller.
 

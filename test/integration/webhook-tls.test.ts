@@ -1,6 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyCrds, createNamespace, kubectl, kubectlOk } from './support/kubectl.ts';
+import { applyCrds, createNamespace, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
 import {
   apiKeyYaml,
   createSelectedNamespace,
@@ -12,7 +12,7 @@ import {
   startWebhookProcess,
   type WebhookProcess,
   waitUntilWebhookActive,
-} from './webhook-harness.ts';
+} from '../support/webhook/harness.ts';
 
 // Serving certificate life and failure: two replicas bootstrapping at once converge on one CA, a
 // short-lived certificate is renewed while the API server keeps admitting, and with the webhook down

@@ -1,20 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { addOneCalendarYear } from '../../src/rules/index.ts';
-import { applyCrds, createNamespace, kubectl, kubectlOk } from './support/kubectl.ts';
-import { promtoolCheckMetrics } from './support/promtool.ts';
+import { applyCrds, createNamespace, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
+import { promtoolCheckMetrics } from '../support/metrics/promtool.ts';
 import {
   apiKeyYaml,
   createSelectedNamespace,
   deleteConfigurations,
-  installConfigurations,
+  replaceDefaultPolicy,
   rfc3339,
   sleep,
-  startWebhookProcess,
+  startAdmissionWebhook,
   type WebhookProcess,
-  waitUntilWebhookActive,
-} from './webhook-harness.ts';
+} from '../support/webhook/harness.ts';
 
 // The admission rules as a user meets them: the real API server calls the webhook over TLS, driven
 // by the real kubectl. The webhook runs as `node src/cli/main.ts webhook` with a bootstrapped CA.
@@ -40,25 +38,7 @@ const POLICY = {
 let ns = '';
 let system = '';
 let webhook: WebhookProcess;
-let savedPolicy: Record<string, unknown> | undefined;
-
-async function savePolicyAndApply(): Promise<void> {
-  const got = await kubectl(['get', 'apikeypolicy', 'default', '-o', 'json']);
-  if (got.code === 0) {
-    const p = JSON.parse(got.stdout) as { metadata: Record<string, unknown> };
-    savedPolicy = {
-      ...p,
-      metadata: { name: 'default', labels: p.metadata.labels, annotations: p.metadata.annotations },
-    };
-    await kubectlOk(['delete', 'apikeypolicy', 'default']);
-  }
-  await kubectlOk(['create', '-f', '-'], stringify(POLICY));
-}
-
-async function restorePolicy(): Promise<void> {
-  await kubectl(['delete', 'apikeypolicy', 'default', '--ignore-not-found']);
-  if (savedPolicy) await kubectl(['create', '-f', '-'], JSON.stringify(savedPolicy));
-}
+let restorePolicy: () => Promise<void> = async () => {};
 
 const apply = (name: string, spec: Record<string, unknown>, ...flags: string[]) =>
   kubectl(['apply', '-n', ns, ...flags, '-f', '-'], apiKeyYaml(name, spec));
@@ -73,16 +53,16 @@ const denial = (stderr: string) =>
 
 beforeAll(async () => {
   await applyCrds();
-  await savePolicyAndApply();
+  restorePolicy = await replaceDefaultPolicy(POLICY);
   system = await createNamespace('kw-webhook-sys');
   ns = await createSelectedNamespace('kw-webhook', SELECTOR);
-  webhook = await startWebhookProcess({
+  webhook = await startAdmissionWebhook({
     operatorNamespace: system,
     secretName: 'keywarden-webhook-tls',
     configurationName: CONFIG,
+    selector: SELECTOR,
+    activeIn: ns,
   });
-  await installConfigurations(CONFIG, webhook.port, SELECTOR);
-  await waitUntilWebhookActive(ns);
 }, 180_000);
 
 afterAll(async () => {

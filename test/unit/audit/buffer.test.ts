@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventBuffer } from '../../../src/audit/buffer.ts';
 import type { BufferedEvent } from '../../../src/audit/schema.ts';
-import { decision } from './helpers.ts';
+import { decision } from '../../support/audit/events.ts';
 
 const ev = (i: number): BufferedEvent => ({ type: 'decision', timeMs: i, event: decision(i) });
 

@@ -10,7 +10,7 @@ import { definitionLevels } from '../../../src/audit/rle.ts';
 import { findPlaintextKeys } from '../../../src/audit/scan.ts';
 import { COLUMNS } from '../../../src/audit/schema.ts';
 import { generateKey } from '../../../src/rules/index.ts';
-import { decision, removeTrails, T0, tempTrail } from './helpers.ts';
+import { decision, removeTrails, T0, tempTrail } from '../../support/audit/events.ts';
 
 afterAll(removeTrails);
 

@@ -6,8 +6,8 @@ import { readAuditRows } from '../../../src/audit/reader.ts';
 import { listAuditFiles } from '../../../src/audit/retention.ts';
 import type { AuditDecisionEvent, AuditRow } from '../../../src/audit/schema.ts';
 import { COLUMN_NAMES } from '../../../src/audit/schema.ts';
-import { Duck } from '../../integration/audit-support.ts';
-import { decision, removeTrails, T0, tempTrail } from './helpers.ts';
+import { decision, removeTrails, T0, tempTrail } from '../../support/audit/events.ts';
+import { Duck } from '../../support/audit/trail.ts';
 
 // Our own Parquet container (format.ts, thrift.ts, encode.ts and its column-builder.ts, rle.ts) read back by two independent readers:
 // @dsnp/parquetjs (what `keywarden audit` uses) and DuckDB (what users analyse with), on the values

@@ -5,7 +5,7 @@ import { formatEvents, formatUsage, renderCsv, renderTable } from '../../../src/
 import { queryEvents, queryUsage } from '../../../src/audit/query.ts';
 import { parseTimeArg, registerAudit } from '../../../src/cli/commands/audit.ts';
 import { UsageError } from '../../../src/rules/index.ts';
-import { decision, removeTrails, T0, tempTrail } from './helpers.ts';
+import { decision, removeTrails, T0, tempTrail } from '../../support/audit/events.ts';
 
 // The query logic on a small trail (the 100,000-event fixture, checked against DuckDB, is in
 // test/integration/audit-query.test.ts), output formats, and the command's flags.

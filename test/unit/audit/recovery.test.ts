@@ -18,7 +18,7 @@ import { PartFile } from '../../../src/audit/part-file.ts';
 import { readAuditFile, readAuditRows } from '../../../src/audit/reader.ts';
 import { recoverFile } from '../../../src/audit/recovery.ts';
 import type { BufferedEvent } from '../../../src/audit/schema.ts';
-import { decision, files, removeTrails, tempTrail } from './helpers.ts';
+import { decision, files, removeTrails, tempTrail } from '../../support/audit/events.ts';
 
 afterAll(removeTrails);
 

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findKeys, REDACTED_KEY, redactKeys } from '../../../src/audit/redact.ts';
 import { generateKey } from '../../../src/rules/index.ts';
-import { runs, timeout } from '../fuzz/runs.ts';
-import { arbEnvironment, arbType } from '../rules/arbitraries.ts';
+import { arbEnvironment, arbType } from '../../support/fuzz/arbitraries.ts';
+import { runs, timeout } from '../../support/fuzz/runs.ts';
 
 // The audit trail's second line of defence: whatever shape a pasted key arrives in, it is replaced.
 // (Finding 7 of issue 12: keys glued to a word character or with %5F for `_` passed through.)

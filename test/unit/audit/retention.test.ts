@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditSink } from '../../../src/audit/index.ts';
 import { applyRetention, listAuditFiles } from '../../../src/audit/retention.ts';
-import { decision, files, removeTrails, T0, tempTrail } from './helpers.ts';
+import { decision, files, removeTrails, T0, tempTrail } from '../../support/audit/events.ts';
 
 afterAll(removeTrails);
 

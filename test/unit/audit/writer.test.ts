@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditSink, registerAuditMetrics } from '../../../src/audit/index.ts';
 import { AuditFileReader, readAuditFile, readAuditRows } from '../../../src/audit/reader.ts';
-import { decision, files, removeTrails, T0, tempTrail } from './helpers.ts';
+import { decision, files, removeTrails, T0, tempTrail } from '../../support/audit/events.ts';
 
 afterAll(removeTrails);
 

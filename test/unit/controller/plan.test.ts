@@ -17,7 +17,7 @@ import {
   policy,
   signingKey,
   stagedCopy,
-} from './apikey-fixtures.ts';
+} from '../../support/controller/apikeys.ts';
 
 // plan(observed, policy, now) is the reconcile's every decision with no I/O: each row is an ApiKey with
 // its Secrets as observed, and what the controller must do about it.
@@ -36,6 +36,24 @@ const revealRequest = (keyId: string, generation: number) => ({
   'keywarden.dev/reveal-request': serializeRevealRequest({ keyId, generation, jwk: REQUEST_JWK }),
   'keywarden.dev/reveal-requested-by': 'alice',
 });
+
+/** A minted key, its plaintext still pending delivery, with a reveal request for it: what is observed. */
+const pendingReveal = (more: Partial<Observed> = {}): Observed => {
+  const ak = apiKey(
+    {},
+    { annotations: revealRequest('KEYID0000001', 0) },
+    mintedStatus({ delivery: { state: 'Pending', expiresAt: at(DAY) } }),
+  );
+  return { apiKey: ak, hashSecret: hashSecret(ak), delivery: stagedCopy(ak), ...more };
+};
+
+/** A minted key delivered to consumers/billing-key, being deleted. */
+const deletingKey = () =>
+  apiKey(
+    { delivery: { secretRef: { name: 'billing-key', namespace: 'consumers' } } },
+    { deletionTimestamp: at(0) },
+    mintedStatus(),
+  );
 
 interface Row {
   name: string;
@@ -325,52 +343,18 @@ const rows: Row[] = [
   },
   {
     name: 'reveal request for this key: open, then seal to the one-time key',
-    obs: () => {
-      const ak = apiKey(
-        {},
-        { annotations: revealRequest('KEYID0000001', 0) },
-        mintedStatus({ delivery: { state: 'Pending', expiresAt: at(DAY) } }),
-      );
-      return { apiKey: ak, hashSecret: hashSecret(ak), delivery: stagedCopy(ak) };
-    },
+    obs: () => pendingReveal(),
     expect: (p) => expect(p.need?.kind).toBe('open'),
   },
   {
     name: 'reveal request with the plaintext opened: seal',
-    obs: () => {
-      const ak = apiKey(
-        {},
-        { annotations: revealRequest('KEYID0000001', 0) },
-        mintedStatus({ delivery: { state: 'Pending', expiresAt: at(DAY) } }),
-      );
-      return {
-        apiKey: ak,
-        hashSecret: hashSecret(ak),
-        delivery: stagedCopy(ak),
-        plaintext: 'kwsk_x',
-        opened: true,
-      };
-    },
+    obs: () => pendingReveal({ plaintext: 'kwsk_x', opened: true }),
     expect: (p) =>
       expect(p.need).toMatchObject({ kind: 'seal', request: { keyId: 'KEYID0000001', jwk: REQUEST_JWK } }),
   },
   {
     name: 'reveal answered: status Revealed with the JWE, on the version that carried the request; copy deleted after',
-    obs: () => {
-      const ak = apiKey(
-        {},
-        { annotations: revealRequest('KEYID0000001', 0) },
-        mintedStatus({ delivery: { state: 'Pending', expiresAt: at(DAY) } }),
-      );
-      return {
-        apiKey: ak,
-        hashSecret: hashSecret(ak),
-        delivery: stagedCopy(ak),
-        plaintext: 'kwsk_x',
-        opened: true,
-        revealJwe: 'sealed.to.one.time.key',
-      };
-    },
+    obs: () => pendingReveal({ plaintext: 'kwsk_x', opened: true, revealJwe: 'sealed.to.one.time.key' }),
     expect: (p, obs) => {
       expect(p.status?.delivery).toEqual({ state: 'Revealed', jwe: 'sealed.to.one.time.key' });
       expect(p.lockVersion).toBe('10');
@@ -417,11 +401,7 @@ const rows: Row[] = [
   {
     name: 'deletion: our hash, delivery and consumer Secrets are revoked, then the finalizer goes',
     obs: () => {
-      const ak = apiKey(
-        { delivery: { secretRef: { name: 'billing-key', namespace: 'consumers' } } },
-        { deletionTimestamp: at(0) },
-        mintedStatus(),
-      );
+      const ak = deletingKey();
       const consumer: SecretObject = {
         apiVersion: 'v1',
         kind: 'Secret',
@@ -481,6 +461,23 @@ const rows: Row[] = [
     },
   },
 ];
+
+/** A secretRef the controller must not write to: refused, and no consumer Secret planned. */
+function secretRefRefused(name: string, secretRef: { name: string; namespace?: string }): Row {
+  return {
+    name,
+    obs: () => ({
+      apiKey: apiKey({ delivery: { secretRef } }),
+      delivery: stagedCopy(apiKey()),
+      plaintext: 'kwsk_x',
+      opened: true,
+    }),
+    expect: (p) => {
+      expect(ready(p)?.reason).toBe('SecretRefRefused');
+      expect(p.consumer).toBeUndefined();
+    },
+  };
+}
 
 const attacks: Row[] = [
   {
@@ -566,40 +563,17 @@ const attacks: Row[] = [
       expect(p.hash).toBeUndefined();
     },
   },
-  {
-    name: 'a secretRef into the operator namespace (webhook bypassed): SecretRefRefused, no plaintext copy',
-    obs: () => ({
-      apiKey: apiKey({ delivery: { secretRef: { name: 'x', namespace: OP_NS } } }),
-      delivery: stagedCopy(apiKey()),
-      plaintext: 'kwsk_x',
-      opened: true,
-    }),
-    expect: (p) => {
-      expect(ready(p)?.reason).toBe('SecretRefRefused');
-      expect(p.consumer).toBeUndefined();
-    },
-  },
-  {
-    name: 'a secretRef into the ApiKey namespace (validators read it): SecretRefRefused',
-    obs: () => ({
-      apiKey: apiKey({ delivery: { secretRef: { name: 'x' } } }),
-      delivery: stagedCopy(apiKey()),
-      plaintext: 'kwsk_x',
-      opened: true,
-    }),
-    expect: (p) => {
-      expect(ready(p)?.reason).toBe('SecretRefRefused');
-      expect(p.consumer).toBeUndefined();
-    },
-  },
+  secretRefRefused(
+    'a secretRef into the operator namespace (webhook bypassed): SecretRefRefused, no plaintext copy',
+    { name: 'x', namespace: OP_NS },
+  ),
+  secretRefRefused('a secretRef into the ApiKey namespace (validators read it): SecretRefRefused', {
+    name: 'x',
+  }),
   {
     name: 'deletion: Secrets of our names that we did not make for this uid are left, with SecretNotOwned',
     obs: () => {
-      const ak = apiKey(
-        { delivery: { secretRef: { name: 'billing-key', namespace: 'consumers' } } },
-        { deletionTimestamp: at(0) },
-        mintedStatus(),
-      );
+      const ak = deletingKey();
       const foreign: SecretObject = {
         apiVersion: 'v1',
         kind: 'Secret',

@@ -10,7 +10,7 @@ import {
   VOLUMES,
 } from '../../../src/injector/index.ts';
 import { parseConfig } from '../../../src/validator/config/load.ts';
-import { applyPatch, CONFIG, INJECT, pod, ROUTES_YAML } from './support.ts';
+import { applyPatch, CONFIG, INJECT, pod, ROUTES_YAML } from '../../support/injector/fixtures.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: patched pods are walked freely in assertions
 type Json = Record<string, any>;

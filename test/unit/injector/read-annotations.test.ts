@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseInjectorConfig, readAnnotations } from '../../../src/injector/index.ts';
 import { formatProblem } from '../../../src/rules/index.ts';
-import { CONFIG } from './support.ts';
+import { CONFIG } from '../../support/injector/fixtures.ts';
 
 // Hostile annotations and injector settings: every one is refused with a problem naming its field
 // (the annotation, or the settings field and line), never a crash.

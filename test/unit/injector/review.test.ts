@@ -1,22 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { handlePodReview, SIDECAR_NAME } from '../../../src/injector/index.ts';
-import { applyPatch, CONFIG, INJECT, pod } from './support.ts';
-
-function review(object: unknown, over: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'u-1',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'payments',
-      operation: 'CREATE',
-      object,
-      ...over,
-    },
-  });
-}
+import { applyPatch, CONFIG, INJECT, pod, podReview as review } from '../../support/injector/fixtures.ts';
 
 describe('handlePodReview', () => {
   it('answers with a base64 JSON Patch that adds the sidecar', () => {

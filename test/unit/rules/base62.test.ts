@@ -8,7 +8,7 @@ import {
   encodeBase62Int,
   randomBase62,
 } from '../../../src/rules/index.ts';
-import { referenceBase62 } from './arbitraries.ts';
+import { referenceBase62 } from '../../support/fuzz/arbitraries.ts';
 
 describe('base62', () => {
   it('encodes integers like the reference, and decodes them back', () => {

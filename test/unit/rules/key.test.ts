@@ -15,7 +15,7 @@ import {
   keyPrefix,
   parseKey,
 } from '../../../src/rules/index.ts';
-import { ALPHABET, applyMutation, arbKey, KEY_CHARSET, substrings } from './arbitraries.ts';
+import { ALPHABET, applyMutation, arbKey, KEY_CHARSET, substrings } from '../../support/fuzz/arbitraries.ts';
 
 const SHAPE = /^kw(pk|sk)_(prod|stg|dev)_([0-9A-Za-z]{12})_([0-9A-Za-z]{33})([0-9A-Za-z]{6})$/;
 

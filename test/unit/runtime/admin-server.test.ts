@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdminServer } from '../../../src/runtime/admin-server.ts';
 import { closeServer, listeningPort } from '../../../src/runtime/listen.ts';
-import { call } from '../validator/http-client.ts';
+import { call } from '../../support/http/client.ts';
 
 // The admin port answers /healthz, /readyz and /metrics and nothing else: it is often reachable by
 // anything in the cluster (probes, Prometheus), so it must not become a way in.

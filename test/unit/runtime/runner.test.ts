@@ -2,7 +2,7 @@ import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/observability/logger.ts';
 import { RUN_EXIT, Runner } from '../../../src/runtime/runner.ts';
-import { call } from '../validator/http-client.ts';
+import { call } from '../../support/http/client.ts';
 import { FakeComponent, FakeSignals } from './fakes.ts';
 
 const log = createLogger('test', 'silent');

@@ -3,7 +3,7 @@ import { generateKey } from '../../../src/rules/index.ts';
 import { type DecisionContext, decide, type Requirement } from '../../../src/validator/decision.ts';
 import { KeyStore } from '../../../src/validator/key-store.ts';
 import { RateLimiter } from '../../../src/validator/rate-limiter.ts';
-import { makeKey, type TestKey } from './fixtures.ts';
+import { makeKey, type TestKey } from '../../support/validator/keys.ts';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 const later = (ms: number) => new Date(NOW + ms).toISOString();

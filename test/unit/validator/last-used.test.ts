@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { KubeError, type KubeRest } from '../../../src/kube/rest.ts';
 import { KeyStore } from '../../../src/validator/key-store.ts';
 import { LastUsedReporter } from '../../../src/validator/last-used.ts';
-import { makeKey } from './fixtures.ts';
+import { makeKey } from '../../support/validator/keys.ts';
 
 // The API server's side of status.lastUsedAt, with resourceVersion preconditions as it enforces them.
 // (The integration tests run the same against a real API server.)

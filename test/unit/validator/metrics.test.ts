@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../src/validator/key-store.ts';
 import { ValidatorMetrics } from '../../../src/validator/metrics.ts';
-import { decisionEvent as event, makeKey } from './fixtures.ts';
+import { decisionEvent as event, makeKey } from '../../support/validator/keys.ts';
 
 describe('validator metrics', () => {
   it('keeps per-key series opt-in and bounded', async () => {

@@ -6,8 +6,8 @@ import { generateKey, hashKey } from '../../../src/rules/index.ts';
 import { parseConfig } from '../../../src/validator/config/load.ts';
 import { KeyStore } from '../../../src/validator/key-store.ts';
 import { Validator } from '../../../src/validator/server.ts';
-import { makeKey, secretFor, type TestKey } from './fixtures.ts';
-import { closedWithin, openTunnel as openSharedTunnel, type Tunnel } from './ws-tunnel.ts';
+import { closedWithin, openTunnel as openSharedTunnel, type Tunnel } from '../../support/http/ws-tunnel.ts';
+import { makeKey, secretFor, type TestKey } from '../../support/validator/keys.ts';
 
 // Finding 10: a websocket tunnel opened with a key must close when that key stops being valid for it
 // (disabled, expired, regenerated without grace or after the grace, deleted, permission taken away),

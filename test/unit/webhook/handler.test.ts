@@ -4,7 +4,8 @@ import type { HandledReview } from '../../../src/kube/admission/envelope.ts';
 import { handleReview, type Reviewer } from '../../../src/webhook/handler.ts';
 import { mutateApiKey } from '../../../src/webhook/mutate.ts';
 import { validateApiKey } from '../../../src/webhook/validate.ts';
-import { apiKey, inDays, NOW, POLICY, review } from './fixtures.ts';
+import { POD_KIND } from '../../support/injector/fixtures.ts';
+import { apiKey, inDays, NOW, POLICY, review } from '../../support/webhook/reviews.ts';
 
 const ctx = { policy: POLICY, now: NOW };
 const run = (
@@ -65,10 +66,7 @@ describe('handleReview', () => {
   });
 
   it('refuses another resource, and lets status writes and deletes through', () => {
-    const pod = review('CREATE', {}, undefined, {
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-    });
+    const pod = review('CREATE', {}, undefined, POD_KIND);
     const h = run(pod);
     if (h.httpStatus === 200)
       expect(h.body.response.status?.message).toMatch(/only admits ApiKeys, not pods/);

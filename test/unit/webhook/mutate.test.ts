@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILT_IN_POLICY } from '../../../src/api/policy.ts';
 import { parseAdmissionReview } from '../../../src/kube/admission/review.ts';
 import { mutateApiKey } from '../../../src/webhook/mutate.ts';
-import { apiKey, NOW, POLICY, review } from './fixtures.ts';
+import { apiKey, NOW, POLICY, review } from '../../support/webhook/reviews.ts';
 
 function mutate(object: unknown, oldObject?: unknown, policy = POLICY) {
   const r = parseAdmissionReview(review(oldObject ? 'UPDATE' : 'CREATE', object, oldObject));

@@ -10,7 +10,7 @@ import {
   type SecretAttributes,
 } from '../../../src/webhook/secret-access.ts';
 import { validateApiKey } from '../../../src/webhook/validate.ts';
-import { apiKey, inDays, NOW, POLICY, review } from './fixtures.ts';
+import { apiKey, inDays, NOW, POLICY, review } from '../../support/webhook/reviews.ts';
 
 // The secretRef guard as the webhook applies it. The SubjectAccessReview itself is answered by the real
 // API server with real RBAC in test/adversarial/tenant-rbac.test.ts; here a stand-in AccessReviewer

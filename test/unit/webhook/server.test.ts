@@ -8,7 +8,7 @@ import { MUTATE_PATH, VALIDATE_PATH } from '../../../src/webhook/configurations.
 import { WebhookMetrics } from '../../../src/webhook/metrics.ts';
 import { type RunningWebhookServer, startWebhookServer } from '../../../src/webhook/server.ts';
 import { CertificateHolder } from '../../../src/webhook/tls/holder.ts';
-import { apiKey, inDays, NOW, POLICY, review } from './fixtures.ts';
+import { apiKey, inDays, NOW, POLICY, review } from '../../support/webhook/reviews.ts';
 
 interface Reply {
   status: number;

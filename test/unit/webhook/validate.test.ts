@@ -3,7 +3,7 @@ import { BUILT_IN_POLICY, type EffectivePolicy } from '../../../src/api/policy.t
 import type { Decision } from '../../../src/kube/admission/envelope.ts';
 import { parseAdmissionReview } from '../../../src/kube/admission/review.ts';
 import { validateApiKey } from '../../../src/webhook/validate.ts';
-import { apiKey, inDays, NOW, POLICY, review } from './fixtures.ts';
+import { apiKey, inDays, NOW, POLICY, review } from '../../support/webhook/reviews.ts';
 
 function validate(object: unknown, oldObject?: unknown, policy: EffectivePolicy = POLICY): Decision {
   const r = parseAdmissionReview(review(oldObject ? 'UPDATE' : 'CREATE', object, oldObject));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ApiKey } from '../../../../src/api/index.ts';
 import { checkApiKey } from '../../../../src/api/validation/apikey.ts';
-import { apiKey, inDays, NOW, POLICY } from '../../webhook/fixtures.ts';
+import { apiKey, inDays, NOW, POLICY } from '../../../support/webhook/reviews.ts';
 
 // The pure rules; test/unit/webhook/validate.test.ts covers each rule's message through the webhook.
 

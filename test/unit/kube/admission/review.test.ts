@@ -5,7 +5,7 @@ import {
   parseAdmissionReview,
   parseAdmissionReviewText,
 } from '../../../../src/kube/admission/review.ts';
-import { apiKey, review } from '../../webhook/fixtures.ts';
+import { apiKey, review } from '../../../support/webhook/reviews.ts';
 
 describe('parseAdmissionReview', () => {
   it('reads a CREATE review', () => {
