@@ -17,6 +17,18 @@ import { isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 
 const DELIVERY_KEY_FIELD = 'key';
 
+/** The ApiKey as the controlling owner: the garbage collector removes a Secret in its namespace with it. */
+export function ownerReference(ak: { metadata: { name: string; uid: string } }) {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'ApiKey',
+    name: ak.metadata.name,
+    uid: ak.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
 export interface SecretObject {
   apiVersion: 'v1';
   kind: 'Secret';
@@ -150,16 +162,7 @@ export function deliveryKeySecret(
       namespace: ak.metadata.namespace,
       labels: { [LABELS.component]: COMPONENTS.deliveryKey, [LABELS.managedBy]: MANAGED_BY },
       annotations: { [SECRET_ANNOTATIONS.apiKeyName]: ak.metadata.name },
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: 'ApiKey',
-          name: ak.metadata.name,
-          uid: ak.metadata.uid,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [ownerReference(ak)],
     },
     data: { [DELIVERY_KEY_FIELD]: Buffer.from(dataKey).toString('base64') },
   };
@@ -244,16 +247,7 @@ export function consumerSecret(
       // Owner references cannot cross namespaces; a Secret elsewhere is removed by the finalizer.
       ...(sameNamespace
         ? {
-            ownerReferences: [
-              {
-                apiVersion: API_VERSION,
-                kind: 'ApiKey',
-                name: ak.metadata.name,
-                uid: ak.metadata.uid,
-                controller: true,
-                blockOwnerDeletion: true,
-              },
-            ],
+            ownerReferences: [ownerReference(ak)],
           }
         : {}),
     },

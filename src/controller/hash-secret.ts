@@ -9,10 +9,9 @@ import {
   serializeHashRecord,
   signRecordText,
 } from '../api/hash-record.ts';
-import { API_VERSION } from '../api/index.ts';
 import { COMPONENTS, LABELS, MANAGED_BY, SECRET_ANNOTATIONS, SECRET_TYPES } from '../api/metadata.ts';
 import { defaultExpiry, formatRfc3339, normalizePermissions, normalizeSources } from '../rules/index.ts';
-import { ownsHashSecret, type SecretObject } from './delivery.ts';
+import { ownerReference, ownsHashSecret, type SecretObject } from './delivery.ts';
 import type { LiveApiKey } from './plan-types.ts';
 
 // The hash Secret of an ApiKey: the record the spec asks for, the record we trust in a Secret found in
@@ -94,16 +93,7 @@ export function hashSecretBody(ak: LiveApiKey, record: HashRecord, key: RecordSi
         [SECRET_ANNOTATIONS.apiKeyName]: ak.metadata.name,
         [SECRET_ANNOTATIONS.keyId]: record.keyId,
       },
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: 'ApiKey',
-          name: ak.metadata.name,
-          uid: ak.metadata.uid,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [ownerReference(ak)],
     },
     data: {
       [HASH_RECORD_KEY]: Buffer.from(text).toString('base64'),
