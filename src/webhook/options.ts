@@ -1,20 +1,14 @@
 import type { InjectorConfig } from '../injector/index.ts';
+import type { BootstrapOptions } from './tls/bootstrap.ts';
+
 /** How the serving certificate is obtained. */
 export type TlsOptions =
-  | {
+  | (Omit<BootstrapOptions, 'recheckMs'> & {
       mode: 'bootstrap';
-      /** Operator namespace: the CA and serving certificate Secret lives here. */
-      namespace: string;
-      secretName: string;
-      dnsNames: string[];
-      ipAddresses: string[];
-      certValidityMs: number;
-      renewBeforeMs: number;
-      caValidityMs: number;
       /** Webhook configurations whose caBundle this process keeps up to date. */
       mutatingConfigurations: string[];
       validatingConfigurations: string[];
-    }
+    })
   | { mode: 'files'; certFile: string; keyFile: string; reloadIntervalMs: number };
 
 export interface WebhookOptions {
