@@ -25,19 +25,43 @@ const files = sourceFiles(SRC).map((path) => ({
 }));
 const topFolder = (path: string) => relative(SRC, path).split('/')[0] ?? '';
 
-describe('the shape of src/', () => {
-  it('has no import cycle between folders', () => {
-    const edges = new Map<string, Set<string>>();
-    for (const f of files) {
-      for (const m of f.text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
-        const target = topFolder(resolve(dirname(f.path), m[1] ?? ''));
-        const from = topFolder(f.path);
-        if (target === from) continue;
-        const set = edges.get(from) ?? new Set<string>();
-        set.add(target);
-        edges.set(from, set);
-      }
+/** Folder → the folders of src/ it imports. */
+function folderEdges(): Map<string, Set<string>> {
+  const edges = new Map<string, Set<string>>();
+  for (const f of files) {
+    for (const m of f.text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+      const target = topFolder(resolve(dirname(f.path), m[1] ?? ''));
+      const from = topFolder(f.path);
+      if (target === from) continue;
+      const set = edges.get(from) ?? new Set<string>();
+      set.add(target);
+      edges.set(from, set);
     }
+  }
+  return edges;
+}
+
+/** The bottom layers of README's "Reading the code" and what each may import. */
+const LOWER_LAYERS: Record<string, string[]> = {
+  rules: [],
+  pki: [],
+  observability: [],
+  api: ['rules'],
+  kube: ['api', 'rules'],
+  runtime: ['observability'],
+};
+
+describe('the shape of src/', () => {
+  it('keeps the bottom layers below the parts', () => {
+    const edges = folderEdges();
+    const upward = Object.entries(LOWER_LAYERS).flatMap(([folder, allowed]) =>
+      [...(edges.get(folder) ?? [])].filter((t) => !allowed.includes(t)).map((t) => `${folder} → ${t}`),
+    );
+    expect(upward).toEqual([]);
+  });
+
+  it('has no import cycle between folders', () => {
+    const edges = folderEdges();
     const cycles = [...edges].flatMap(([a, targets]) =>
       [...targets].filter((b) => a < b && edges.get(b)?.has(a)).map((b) => `${a} ⇄ ${b}`),
     );
