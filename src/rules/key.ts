@@ -22,9 +22,9 @@ const CHECKSUM_LENGTH = 6;
 const MAX_KEY_LENGTH = 128;
 
 const TYPE_CODE: Record<KeyType, string> = { public: 'pk', private: 'sk' };
-const TYPE_BY_CODE: Record<string, KeyType> = { pk: 'public', sk: 'private' };
 const ENV_CODE: Record<Environment, string> = { production: 'prod', staging: 'stg', development: 'dev' };
-const ENV_BY_CODE: Record<string, Environment> = { prod: 'production', stg: 'staging', dev: 'development' };
+/** An environment by the first letter of its code (p, s, d), once the shape is known. */
+const ENV_BY_INITIAL: Record<number, Environment> = { 112: 'production', 115: 'staging', 100: 'development' };
 
 /** Unanchored pattern (RE2- and JS-compatible) for secret scanners; confirm a match with parseKey. */
 export const KEY_PATTERN = '\\bkw[ps]k_(?:prod|stg|dev)_[0-9A-Za-z]{12}_[0-9A-Za-z]{39}\\b';
@@ -138,9 +138,9 @@ export function parseKey(s: unknown): ParseKeyResult {
   if (keyChecksum(s.slice(0, -CHECKSUM_LENGTH)) !== s.slice(-CHECKSUM_LENGTH)) {
     return malformed('key checksum does not match: the key was mistyped or is not a keywarden key');
   }
-  const type = TYPE_BY_CODE[s.slice(2, 4)];
-  const environment = ENV_BY_CODE[s.slice(5, id - 1)];
-  if (type === undefined || environment === undefined) return malformed('key prefix is not recognised');
+  // The shape is known: the type and environment codes are one of the three spellings each.
+  const type: KeyType = s.charCodeAt(2) === 112 /* p */ ? 'public' : 'private';
+  const environment = ENV_BY_INITIAL[s.charCodeAt(5)] as Environment;
   const keyId = s.slice(id, id + KEY_ID_LENGTH);
   const prefix = s.slice(0, id);
   return { ok: true, key: { type, environment, keyId, prefix, hint: `${prefix}${keyId}_…${s.slice(-4)}` } };
