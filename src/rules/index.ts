@@ -29,14 +29,15 @@ export {
 } from './expiry.ts';
 export type { Environment, GenerateKeyOptions, KeyType, ParsedKey, ParseKeyResult } from './key.ts';
 export {
+  digestMatches,
   ENVIRONMENTS,
   generateKey,
   generateKeyId,
   hashesEqual,
   hashKey,
-  hashMatches,
   KEY_PATTERN,
   KEY_TYPES,
+  keyDigest,
   keyHint,
   keyMatchesHash,
   keyPrefix,
@@ -73,7 +74,7 @@ export {
   takeToken,
 } from './rate-limit.ts';
 export { describeValue } from './redact.ts';
-export { requestPathProblem } from './request-path.ts';
+export { type CanonicalPath, canonicalPath, requestPathProblem } from './request-path.ts';
 export type { ConsumerNamespaceRules } from './secret-ref.ts';
 export { consumerNamespaceProblem } from './secret-ref.ts';
 export type {

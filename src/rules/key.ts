@@ -22,16 +22,15 @@ const CHECKSUM_LENGTH = 6;
 const MAX_KEY_LENGTH = 128;
 
 const TYPE_CODE: Record<KeyType, string> = { public: 'pk', private: 'sk' };
-const TYPE_BY_CODE: Record<string, KeyType> = { pk: 'public', sk: 'private' };
 const ENV_CODE: Record<Environment, string> = { production: 'prod', staging: 'stg', development: 'dev' };
-const ENV_BY_CODE: Record<string, Environment> = { prod: 'production', stg: 'staging', dev: 'development' };
+/** An environment by the first letter of its code (p, s, d), once the shape is known. */
+const ENV_BY_INITIAL: Record<number, Environment> = { 112: 'production', 115: 'staging', 100: 'development' };
 
 /** Unanchored pattern (RE2- and JS-compatible) for secret scanners; confirm a match with parseKey. */
 export const KEY_PATTERN = '\\bkw[ps]k_(?:prod|stg|dev)_[0-9A-Za-z]{12}_[0-9A-Za-z]{39}\\b';
 /** Anchored pattern for a key id. */
 const KEY_ID_PATTERN = '^[0-9A-Za-z]{12}$';
 
-const KEY_RE = /^kw(pk|sk)_(prod|stg|dev)_([0-9A-Za-z]{12})_([0-9A-Za-z]{33})([0-9A-Za-z]{6})$/;
 const KEY_ID_RE = new RegExp(KEY_ID_PATTERN);
 
 export interface ParsedKey {
@@ -87,6 +86,43 @@ function malformed(message: string): ParseKeyResult {
   return { ok: false, code: 'key_malformed', message };
 }
 
+const isBase62 = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+function allBase62(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (!isBase62(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/**
+ * Where the key id starts when `s` has the key shape (`kw{pk|sk}_{prod|stg|dev}_` + 12 base62 + `_` +
+ * 39 base62, nothing else), else -1. Read by index: a capture regex and its match array cost more than
+ * the checksum on the hot path.
+ */
+function keyIdStart(s: string): number {
+  if (s.charCodeAt(0) !== 107 /* k */ || s.charCodeAt(1) !== 119 /* w */) return -1;
+  const t = s.charCodeAt(2);
+  if ((t !== 112 /* p */ && t !== 115) /* s */ || s.charCodeAt(3) !== 107 || s.charCodeAt(4) !== 95 /* _ */)
+    return -1;
+  const env = s.startsWith('prod_', 5) ? 5 : s.startsWith('stg_', 5) || s.startsWith('dev_', 5) ? 4 : 0;
+  const id = 5 + env;
+  const secret = id + KEY_ID_LENGTH + 1;
+  if (env === 0 || s.length !== secret + SECRET_LENGTH + CHECKSUM_LENGTH || s.charCodeAt(secret - 1) !== 95)
+    return -1;
+  return allBase62(s, id, secret - 1) && allBase62(s, secret, s.length) ? id : -1;
+}
+
+/** Why a string without the key shape is not a key (the refusal path only). */
+function shapeProblem(s: string): ParseKeyResult {
+  if (/[^0-9A-Za-z_]/.test(s)) {
+    return malformed('key contains characters other than letters, digits and underscores');
+  }
+  if (!/^kw[ps]k_/.test(s)) return malformed('key does not start with a keywarden prefix (kwpk or kwsk)');
+  if (!/^kw[ps]k_(?:prod|stg|dev)_/.test(s)) {
+    return malformed('key environment is not one of prod, stg, dev');
+  }
+  return malformed('key does not have the keywarden shape: prefix, 12-character id, 39-character secret');
+}
+
 /**
  * Checks shape, length, charset and checksum. Messages are fixed texts: they never quote the input,
  * which may be a real key with a typo in it.
@@ -96,26 +132,17 @@ export function parseKey(s: unknown): ParseKeyResult {
   if (s.length > MAX_KEY_LENGTH) {
     return malformed(`key is longer than ${MAX_KEY_LENGTH} characters: not a keywarden key`);
   }
-  const m = KEY_RE.exec(s);
-  if (m === null) {
-    if (/[^0-9A-Za-z_]/.test(s)) {
-      return malformed('key contains characters other than letters, digits and underscores');
-    }
-    if (!/^kw[ps]k_/.test(s)) return malformed('key does not start with a keywarden prefix (kwpk or kwsk)');
-    if (!/^kw[ps]k_(?:prod|stg|dev)_/.test(s)) {
-      return malformed('key environment is not one of prod, stg, dev');
-    }
-    return malformed('key does not have the keywarden shape: prefix, 12-character id, 39-character secret');
-  }
-  const [, typeCode = '', envCode = '', keyId = '', , checksum = ''] = m;
+  const id = keyIdStart(s);
+  if (id < 0) return shapeProblem(s);
   // Compared as strings: the checksum is public, so no constant-time compare is needed here.
-  if (keyChecksum(s.slice(0, -CHECKSUM_LENGTH)) !== checksum) {
+  if (keyChecksum(s.slice(0, -CHECKSUM_LENGTH)) !== s.slice(-CHECKSUM_LENGTH)) {
     return malformed('key checksum does not match: the key was mistyped or is not a keywarden key');
   }
-  const type = TYPE_BY_CODE[typeCode];
-  const environment = ENV_BY_CODE[envCode];
-  if (type === undefined || environment === undefined) return malformed('key prefix is not recognised');
-  const prefix = `kw${typeCode}_${envCode}_`;
+  // The shape is known: the type and environment codes are one of the three spellings each.
+  const type: KeyType = s.charCodeAt(2) === 112 /* p */ ? 'public' : 'private';
+  const environment = ENV_BY_INITIAL[s.charCodeAt(5)] as Environment;
+  const keyId = s.slice(id, id + KEY_ID_LENGTH);
+  const prefix = s.slice(0, id);
   return { ok: true, key: { type, environment, keyId, prefix, hint: `${prefix}${keyId}_…${s.slice(-4)}` } };
 }
 
@@ -140,14 +167,14 @@ export function hashesEqual(a: string, b: string): boolean {
   return timingSafeEqual(x, y);
 }
 
-/**
- * hashesEqual against a stored digest already decoded to bytes (decoded once per record, not per
- * request). The hex side is decoded into Node's buffer pool: cheaper than a digest() Buffer of its own.
- */
-export function hashMatches(hexDigest: string, stored: Buffer): boolean {
-  if (typeof hexDigest !== 'string' || hexDigest.length !== 64 || stored.length !== 32) return false;
-  const x = Buffer.from(hexDigest, 'hex');
-  return x.length === 32 && timingSafeEqual(x, stored);
+/** SHA-256 of the full key string as bytes: what the hot path compares (no hex round trip). */
+export function keyDigest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** Constant-time comparison of a key's digest bytes with a stored digest already decoded to bytes. */
+export function digestMatches(digest: Buffer, stored: Buffer): boolean {
+  return digest.length === 32 && stored.length === 32 && timingSafeEqual(digest, stored);
 }
 
 /** Whether a presented key hashes to the stored hash. */

@@ -1,9 +1,9 @@
 import {
+  digestMatches,
   type Environment,
-  hashKey,
-  hashMatches,
   hasPermission,
   isExpiredAt,
+  keyDigest,
   parseKey,
   type TakeResult,
 } from '../rules/index.ts';
@@ -82,8 +82,8 @@ const UNKNOWN = 'the key is not known to this validator (never issued, revoked, 
 export interface PresentedKey {
   keyId: string;
   environment: Environment;
-  /** SHA-256 (hex) of the key as sent. */
-  hash: string;
+  /** SHA-256 digest (bytes) of the key as sent. */
+  digest: Buffer;
 }
 
 export function decide(input: DecisionInput, ctx: DecisionContext): Decision {
@@ -99,7 +99,7 @@ export function decide(input: DecisionInput, ctx: DecisionContext): Decision {
   // A malformed key costs no lookup; an unknown id costs no hash.
   const stored = ctx.lookup(keyId);
   if (!stored) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
-  return decidePresented({ keyId, environment, hash: hashKey(input.key as string) }, input, ctx, stored);
+  return decidePresented({ keyId, environment, digest: keyDigest(input.key as string) }, input, ctx, stored);
 }
 
 /**
@@ -113,17 +113,17 @@ export function decidePresented(
   /** The stored key when the caller has just looked it up (decide); else looked up here. */
   found?: StoredKey,
 ): Decision {
-  const { keyId, environment, hash: presentedHash } = presented;
+  const { keyId, environment, digest } = presented;
   const stored = found ?? ctx.lookup(keyId);
   if (!stored) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
   // Compare in constant time with the current hash and, inside a grace period, the previous one.
-  const current = hashMatches(presentedHash, stored.hashBytes);
+  const current = digestMatches(digest, stored.hashBytes);
   const previous =
     !current &&
     stored.previousHashBytes !== undefined &&
     stored.previousValidUntilMs !== undefined &&
     input.nowMs < stored.previousValidUntilMs &&
-    hashMatches(presentedHash, stored.previousHashBytes);
+    digestMatches(digest, stored.previousHashBytes);
   if (!current && !previous) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
   const proven = { key: stored, keyId, environment };
   if (environment !== ctx.environment || stored.record.environment !== ctx.environment) {

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AuditSink, DecisionEvent, Door } from '../api/events.ts';
-import { requestPathProblem, type TakeResult } from '../rules/index.ts';
+import type { CanonicalPath, TakeResult } from '../rules/index.ts';
 import type { ClientAddressResolver } from './client-address.ts';
 import type { ValidatorConfig } from './config/types.ts';
 import {
@@ -96,17 +96,18 @@ export class Gate {
     this.#recheckCtx = { ...base, takeToken: () => undefined };
   }
 
-  /** Facts from an HTTP request: the key from its headers, the client from the peer and X-Forwarded-For. */
+  /**
+   * Facts from an HTTP request: the key from its headers, the client from the peer and X-Forwarded-For.
+   * The path was checked once for its one canonical spelling (CanonicalPath); what the upstream ignores
+   * is route matching's: see routes.ts.
+   */
   httpFacts(
     door: Door,
     method: string,
-    path: string,
+    path: CanonicalPath,
     headers: IncomingHttpHeaders,
     peer: string | undefined,
   ): { facts: Facts; keySource: KeySource | undefined } | { problem: string } {
-    // One canonical spelling, and one reading whatever the upstream ignores: see routes.ts.
-    const bad = requestPathProblem(path);
-    if (bad) return { problem: bad };
     const match = resolveRoute(this.#d.routes, method, path);
     if ('problem' in match) return { problem: match.problem };
     const found = readKey(headers);

@@ -4,7 +4,7 @@ import { type AuditSink, type Door, NO_AUDIT } from '../api/events.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { answerClientErrors } from '../observability/client-error.ts';
 import type { Logger } from '../observability/logger.ts';
-import { requestPathProblem } from '../rules/index.ts';
+import { type CanonicalPath, canonicalPath } from '../rules/index.ts';
 import { type Check, type Component, OK } from '../runtime/component.ts';
 import { closeServer, listen, listeningPort } from '../runtime/listen.ts';
 import { ClientAddressResolver } from './client-address.ts';
@@ -186,16 +186,17 @@ export class Validator implements Component {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse, doors: boolean): void {
-    const { path, query } = splitTarget(req.url ?? '/');
-    // Decided before any door is chosen, so every door sees only canonical paths (the forward-auth
-    // doors check the original request's path again in the gate).
-    const bad = requestPathProblem(path);
-    if (bad) {
-      const o = this.gate.refuse(doors ? doorOf(path) : 'proxy', req.method ?? 'GET', path, undefined, bad);
+    const { path: target, query } = splitTarget(req.url ?? '/');
+    // Decided once, before any door is chosen, so every door sees only canonical paths (the
+    // forward-auth doors check the original request's path the same way: http/authz.ts).
+    const checked = canonicalPath(target);
+    if ('problem' in checked) {
+      const door = doors ? doorOf(target) : 'proxy';
+      const o = this.gate.refuse(door, req.method ?? 'GET', target, undefined, checked.problem);
       sendError(res, o.status, o.code, o.message);
       return;
     }
-    this.#route(req, res, path, query, doors).catch((err: unknown) => {
+    this.#route(req, res, checked.path, query, doors).catch((err: unknown) => {
       this.#log.error({ err: (err as Error).message }, 'request failed');
       sendError(res, 500, 'internal_error', 'the validator failed to handle the request');
     });
@@ -205,7 +206,7 @@ export class Validator implements Component {
   async #route(
     req: IncomingMessage,
     res: ServerResponse,
-    path: string,
+    path: CanonicalPath,
     query: string,
     doors: boolean,
   ): Promise<void> {
@@ -236,13 +237,14 @@ export class Validator implements Component {
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const { path } = splitTarget(req.url ?? '/');
-    const bad = requestPathProblem(path);
-    if (bad) {
-      const o = this.gate.refuse('proxy', req.method ?? 'GET', path, undefined, bad);
+    const { path: target } = splitTarget(req.url ?? '/');
+    const checked = canonicalPath(target);
+    if ('problem' in checked) {
+      const o = this.gate.refuse('proxy', req.method ?? 'GET', target, undefined, checked.problem);
       writeRawError(socket, o.status, o.code, o.message);
       return;
     }
+    const { path } = checked;
     if (!this.#proxy || !this.ready().ok) {
       socket.destroy();
       return;

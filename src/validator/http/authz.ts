@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { canonicalPath } from '../../rules/index.ts';
 import type { Gate } from '../gate.ts';
 import { identityHeaders, isIdentityHeader } from '../identity/headers.ts';
 import { rateHeaders, refusalHeaders, sendError } from './respond.ts';
@@ -115,7 +116,10 @@ export async function handleAuthz(
       origPath,
       'the request carries an X-Keywarden-* header: only the validator sets those',
     );
-  const got = gate.httpFacts('authz', orig.method, origPath, req.headers, req.socket.remoteAddress);
+  // The original request's path gets the same one-spelling check as every path this server serves.
+  const checked = canonicalPath(origPath);
+  if ('problem' in checked) return refuse(orig.method, origPath, checked.problem);
+  const got = gate.httpFacts('authz', orig.method, checked.path, req.headers, req.socket.remoteAddress);
   const outcome =
     'problem' in got
       ? gate.refuse('authz', orig.method, origPath, undefined, got.problem)

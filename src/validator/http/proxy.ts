@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../../observability/logger.ts';
-import { hashKey } from '../../rules/index.ts';
+import { type CanonicalPath, keyDigest } from '../../rules/index.ts';
 import type { ClientAddressResolver } from '../client-address.ts';
 import type { Facts, Gate, Identity, Outcome } from '../gate.ts';
 import { IDENTITY_HEADERS, identityHeaders, type KeySource, stripIncoming } from '../identity/headers.ts';
@@ -78,7 +78,7 @@ export class ReverseProxy {
     });
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  async handle(req: IncomingMessage, res: ServerResponse, path: CanonicalPath): Promise<void> {
     const { outcome } = await this.#authorize(req, path);
     if (!outcome.allowed)
       return sendError(res, outcome.status, outcome.code, outcome.message, refusalHeaders(outcome));
@@ -92,7 +92,7 @@ export class ReverseProxy {
     this.#forwarder.forward(req, res);
   }
 
-  async upgrade(req: IncomingMessage, socket: Socket, head: Buffer, path: string): Promise<void> {
+  async upgrade(req: IncomingMessage, socket: Socket, head: Buffer, path: CanonicalPath): Promise<void> {
     const { outcome, facts } = await this.#authorize(req, path);
     if (!outcome.allowed)
       return writeRawError(socket, outcome.status, outcome.code, outcome.message, refusalHeaders(outcome));
@@ -102,7 +102,7 @@ export class ReverseProxy {
       presented: {
         keyId: outcome.decision.key.keyId,
         environment: outcome.decision.environment,
-        hash: hashKey(key as string),
+        digest: keyDigest(key as string),
       },
       clientIp,
       requirement,
@@ -125,7 +125,7 @@ export class ReverseProxy {
   /** The gate's outcome; once allowed, the request's headers are rewritten for the upstream. */
   async #authorize(
     req: IncomingMessage,
-    path: string,
+    path: CanonicalPath,
   ): Promise<{ outcome: Outcome; facts: Facts | undefined }> {
     const peer = req.socket.remoteAddress;
     const got = this.#gate.httpFacts('proxy', req.method ?? 'GET', path, req.headers, peer);

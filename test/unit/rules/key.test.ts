@@ -2,14 +2,15 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  digestMatches,
   ENVIRONMENTS,
   generateKey,
   generateKeyId,
   hashesEqual,
   hashKey,
-  hashMatches,
   KEY_PATTERN,
   KEY_TYPES,
+  keyDigest,
   keyHint,
   keyMatchesHash,
   keyPrefix,
@@ -221,21 +222,58 @@ describe('hashes', () => {
   });
 });
 
-describe('hashMatches (a stored digest decoded once)', () => {
-  it('agrees with hashesEqual on every pair, and is false without throwing on malformed input', () => {
+describe('digestMatches (digest bytes against a stored digest decoded once)', () => {
+  it('agrees with hashesEqual on every pair, and is false on a digest of the wrong length', () => {
     fc.assert(
       fc.property(arbKey, arbKey, ({ key: a }, { key: b }) => {
         const stored = Buffer.from(hashKey(a), 'hex');
-        expect(hashMatches(hashKey(a), stored)).toBe(true);
-        expect(hashMatches(hashKey(b), stored)).toBe(hashesEqual(hashKey(b), hashKey(a)));
+        expect(keyDigest(a).equals(stored)).toBe(true);
+        expect(digestMatches(keyDigest(a), stored)).toBe(true);
+        expect(digestMatches(keyDigest(b), stored)).toBe(hashesEqual(hashKey(b), hashKey(a)));
       }),
       { numRuns: 50 },
     );
-    const h = hashKey('kwsk_prod_x');
-    const stored = Buffer.from(h, 'hex');
-    for (const bad of [h.slice(0, 62), `${h}00`, `${h.slice(0, 63)}g`, '', h.replace(/./, 'z'), null])
-      expect(hashMatches(bad as string, stored)).toBe(false);
-    expect(hashMatches(h, stored.subarray(0, 31))).toBe(false);
+    const d = keyDigest('kwsk_prod_x');
+    for (const bad of [d.subarray(0, 31), Buffer.concat([d, Buffer.alloc(1)]), Buffer.alloc(0)]) {
+      expect(digestMatches(bad, d)).toBe(false);
+      expect(digestMatches(d, bad)).toBe(false);
+    }
+  });
+});
+
+describe('parseKey by index accepts exactly what the shape regex (and the checksum) accept', () => {
+  const CHECKSUM = 'key checksum does not match: the key was mistyped or is not a keywarden key';
+  it('on keys, keys with one character changed, added or dropped, and strings over the key alphabet', () => {
+    const near = arbKey.chain(({ key }) =>
+      fc
+        .tuple(fc.nat(key.length), fc.constantFrom(...'_kwpsdvgtro0aZ9-\n'), fc.nat(3))
+        .map(([at, c, op]) =>
+          op === 0
+            ? key.slice(0, at) + c + key.slice(at + 1)
+            : op === 1
+              ? key.slice(0, at) + c + key.slice(at)
+              : op === 2
+                ? key.slice(0, at) + key.slice(at + 1)
+                : `${key}\n`,
+        ),
+    );
+    const anyKey = arbKey.map(({ key }) => key);
+    const letters = fc.string({ unit: fc.constantFrom(...'kwpsd_prodstgdev0aZ') });
+    fc.assert(
+      fc.property(fc.oneof(anyKey, near, letters), (s) => {
+        const r = parseKey(s);
+        const m = SHAPE.exec(s);
+        if (m === null) {
+          expect(r.ok).toBe(false);
+          if (!r.ok) expect(r.message).not.toBe(CHECKSUM);
+        } else if (r.ok) {
+          expect(r.key.keyId).toBe(m[3]);
+          expect(r.key.prefix).toBe(`kw${m[1]}_${m[2]}_`);
+          expect(r.key.hint).toBe(`kw${m[1]}_${m[2]}_${m[3]}_…${s.slice(-4)}`);
+        } else expect(r.message).toBe(CHECKSUM);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 
