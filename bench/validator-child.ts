@@ -7,7 +7,7 @@
 //   node --expose-gc bench/validator-child.ts store   the key store synced from KUBECONFIG's API server
 //   node --expose-gc bench/validator-child.ts list    baseline: one raw LIST of the same Secrets, kept
 // Each prints one JSON line on stdout.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,11 @@ if (mode === 'serve-validator') {
     if (i < 100) keys.push(k.key);
   }
   const dir = mkdtempSync(join(tmpdir(), 'kw-bench-'));
+  // The bench stops its children with SIGTERM: the key file goes with them.
+  process.once('SIGTERM', () => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  });
   writeFileSync(join(dir, 'jwt.pem'), generateSigningKeyPem('EdDSA'));
   const cfg = parseConfig(
     `environment: production\nroutes: [{path: /v1/devices/**, methods: [GET], permission: devices:read}]\nidentity: {jwt: {signingKey: {file: ${join(dir, 'jwt.pem')}}}}\n${upstream ? `upstream: {url: "${upstream}"}\n` : ''}`,
