@@ -438,7 +438,7 @@ describe('a reader of the operator namespace', () => {
       'controller',
       `--operator-namespace=${NS}`,
       `--namespaces=${TEAM}`,
-      '--health-port=0',
+      '--admin-port=0',
       `--lease-name=adv-${ID}`,
       `--audit-dir=${auditDir()}`,
     ]);

@@ -198,7 +198,7 @@ beforeAll(async () => {
     OPERATOR,
     '--namespaces',
     [TEAM_A, TEAM_B].join(','),
-    '--health-port',
+    '--admin-port',
     '0',
     '--lease-name',
     `adversarial-tenant-${suffix}`,

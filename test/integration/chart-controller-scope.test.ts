@@ -180,7 +180,7 @@ describe('the real controller with the scoped ServiceAccount', () => {
       '--namespaces',
       TEAM,
       '--no-leader-elect',
-      '--health-port',
+      '--admin-port',
       '0',
     ]);
     await controller.waitForLog('caches synced', 90_000);

@@ -125,7 +125,7 @@ beforeAll(async () => {
   await ensureNamespace(restB, OPERATOR_NS);
   await ensureNamespace(restB, ns);
   controller = new KeywardenProcess(
-    ['controller', '--operator-namespace', OPERATOR_NS, '--namespaces', ns, '--health-port', '0'],
+    ['controller', '--operator-namespace', OPERATOR_NS, '--namespaces', ns, '--admin-port', '0'],
     { KUBECONFIG: kubeconfigB },
   );
   await controller.waitForLog('became leader');
