@@ -1,5 +1,6 @@
 // A tiny benchmark harness. No timed assertions: every figure is reported as a ratio against a
 // baseline measured in the same run on the same machine, so the numbers can be compared across runs.
+import { hash } from 'node:crypto';
 import { type Agent, request } from 'node:http';
 
 export interface BenchFigure {
@@ -80,6 +81,20 @@ export function compareThroughput(
   }
   return { value: median(s), baseline: median(b) };
 }
+
+/**
+ * The baseline of the in-process key figures: a bare SHA-256 of each key, in its fastest form in Node
+ * (the one-shot crypto.hash with the digest as a string; createHash and a Buffer digest cost 3-5× this
+ * on a key). The hot path hashes the same way.
+ */
+export function bareSha256(keys: readonly string[]): number {
+  let x = 0;
+  for (const key of keys) x ^= hash('sha256', key, 'binary').charCodeAt(0);
+  return x;
+}
+
+export const BARE_SHA256 =
+  "bare crypto.hash('sha256', s, 'latin1') of the same keys (one-shot, digest as a string)";
 
 export function figure(
   name: string,

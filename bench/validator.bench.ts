@@ -1,5 +1,5 @@
 // The validator's numbers, each against a baseline measured in the same run:
-//   - in-process decisions per second  vs  a bare SHA-256 of the same key strings
+//   - in-process decisions per second  vs  a bare SHA-256 of the same key strings (lib.ts bareSha256)
 //   - /authz requests per second, p50 and p99  vs  a bare node:http handler and a bare express handler
 //     answering 200 (each in a child process, driven by the same closed-loop load generator here)
 //   - the sidecar reverse proxy (keep-alive both sides) in front of a bare node:http app  vs  the same
@@ -12,7 +12,6 @@
 // Sizes: BENCH_VALIDATOR_LOAD_S (seconds per load round);
 // BENCH_VALIDATOR_CONTROL_PLANE=0 skips the figures that need a control plane.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +30,16 @@ import { KeyStore } from '../src/validator/key-store.ts';
 import { RateLimiter } from '../src/validator/rate-limiter.ts';
 import { freePort, NGINX_BIN, type Nginx, startNginx } from '../test/support/http/nginx.ts';
 import { makeKey } from '../test/support/validator/keys.ts';
-import { type Bench, type BenchFigure, type BenchResult, compareThroughput, figure, median } from './lib.ts';
+import {
+  BARE_SHA256,
+  type Bench,
+  type BenchFigure,
+  type BenchResult,
+  bareSha256,
+  compareThroughput,
+  figure,
+  median,
+} from './lib.ts';
 
 const CHILD = fileURLToPath(new URL('./validator-child.ts', import.meta.url));
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -70,19 +78,8 @@ function inProcessDecisions(): BenchFigure {
     if (ok !== keys.length) throw new Error('a decision failed');
     return ok;
   };
-  const bareHash = () => {
-    let x = 0;
-    for (const key of keys) x ^= createHash('sha256').update(key).digest()[0] ?? 0;
-    return x;
-  };
-  const r = compareThroughput(decideAll, bareHash, { opsPerBatch: keys.length });
-  return figure(
-    'in-process decisions',
-    'ops/s',
-    r.value,
-    r.baseline,
-    "bare createHash('sha256') of the same keys",
-  );
+  const r = compareThroughput(decideAll, () => bareSha256(keys), { opsPerBatch: keys.length });
+  return figure('in-process decisions', 'ops/s', r.value, r.baseline, BARE_SHA256);
 }
 
 // --- the HTTP doors under load -----------------------------------------------------------------

@@ -38,6 +38,22 @@ export function decodeBase62Int(s: string): bigint {
   return n;
 }
 
+/**
+ * The value of base62 digits s[from, to) as a number, without allocating (the key checksum is read on
+ * every request); NaN when a character is not a base62 digit. At most 8 digits: 62^8 < 2^53.
+ */
+export function decodeBase62Number(s: string, from: number, to: number): number {
+  if (to - from > 8) throw new RangeError('decodeBase62Number reads at most 8 digits');
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 90 ? c - 55 : c >= 97 && c <= 122 ? c - 61 : -1;
+    if (d < 0) return Number.NaN;
+    n = n * 62 + d;
+  }
+  return n;
+}
+
 /** Encodes bytes as one big-endian integer; each leading zero byte becomes a leading '0' (as base58 does). */
 export function encodeBase62Bytes(bytes: Uint8Array): string {
   let zeros = 0;

@@ -4,6 +4,7 @@ export {
   BASE62_ALPHABET,
   decodeBase62Bytes,
   decodeBase62Int,
+  decodeBase62Number,
   encodeBase62Bytes,
   encodeBase62Int,
   randomBase62,
@@ -38,10 +39,13 @@ export {
   KEY_PATTERN,
   KEY_TYPES,
   keyDigest,
+  keyDigestInto,
+  keyEnvironment,
   keyHint,
   keyMatchesHash,
   keyPrefix,
   parseKey,
+  wellFormedKeyId,
 } from './key.ts';
 export { isObjectName } from './names.ts';
 export type { Permission, PermissionCatalogue, PermissionResult } from './permissions.ts';
@@ -72,6 +76,7 @@ export {
   initialBucket,
   rateLimitHeaders,
   takeToken,
+  takeTokenInPlace,
 } from './rate-limit.ts';
 export { describeValue } from './redact.ts';
 export { type CanonicalPath, canonicalPath, requestPathProblem } from './request-path.ts';

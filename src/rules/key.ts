@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { encodeBase62Int, randomBase62 } from './base62.ts';
+import { BASE62_ALPHABET, decodeBase62Number, encodeBase62Int, randomBase62 } from './base62.ts';
 import { describeValue } from './redact.ts';
 
 // Key string: kw{pk|sk}_{prod|stg|dev}_{keyId}_{secret}{checksum}
@@ -86,10 +86,19 @@ function malformed(message: string): ParseKeyResult {
   return { ok: false, code: 'key_malformed', message };
 }
 
-const isBase62 = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+/** 1 at each base62 character's code: one load per character, where three range tests cost more. */
+const BASE62_CODES = new Uint8Array(128);
+for (const c of BASE62_ALPHABET) BASE62_CODES[c.charCodeAt(0)] = 1;
 
 function allBase62(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (!isBase62(s.charCodeAt(i))) return false;
+  // Beyond the table (code ≥ 128) the load is undefined: refused too.
+  for (let i = from; i < to; i++) if (BASE62_CODES[s.charCodeAt(i)] !== 1) return false;
+  return true;
+}
+
+/** s.startsWith(word, at), by char codes: the builtin call cost several times this on the hot path. */
+function hasAt(s: string, at: number, word: string): boolean {
+  for (let i = 0; i < word.length; i++) if (s.charCodeAt(at + i) !== word.charCodeAt(i)) return false;
   return true;
 }
 
@@ -103,7 +112,7 @@ function keyIdStart(s: string): number {
   const t = s.charCodeAt(2);
   if ((t !== 112 /* p */ && t !== 115) /* s */ || s.charCodeAt(3) !== 107 || s.charCodeAt(4) !== 95 /* _ */)
     return -1;
-  const env = s.startsWith('prod_', 5) ? 5 : s.startsWith('stg_', 5) || s.startsWith('dev_', 5) ? 4 : 0;
+  const env = hasAt(s, 5, 'prod_') ? 5 : hasAt(s, 5, 'stg_') || hasAt(s, 5, 'dev_') ? 4 : 0;
   const id = 5 + env;
   const secret = id + KEY_ID_LENGTH + 1;
   if (env === 0 || s.length !== secret + SECRET_LENGTH + CHECKSUM_LENGTH || s.charCodeAt(secret - 1) !== 95)
@@ -124,6 +133,16 @@ function shapeProblem(s: string): ParseKeyResult {
 }
 
 /**
+ * Whether the last 6 characters of a string with the key shape are its body's checksum. Read as a
+ * number rather than encoded and compared as a string (the same test: a fixed-width base62 encoding
+ * is one-to-one), so the hot path builds no string. Not constant-time: the checksum is public.
+ */
+function checksumMatches(s: string): boolean {
+  const at = s.length - CHECKSUM_LENGTH;
+  return crc32(s.slice(0, at)) === decodeBase62Number(s, at, s.length);
+}
+
+/**
  * Checks shape, length, charset and checksum. Messages are fixed texts: they never quote the input,
  * which may be a real key with a typo in it.
  */
@@ -134,16 +153,37 @@ export function parseKey(s: unknown): ParseKeyResult {
   }
   const id = keyIdStart(s);
   if (id < 0) return shapeProblem(s);
-  // Compared as strings: the checksum is public, so no constant-time compare is needed here.
-  if (keyChecksum(s.slice(0, -CHECKSUM_LENGTH)) !== s.slice(-CHECKSUM_LENGTH)) {
+  if (!checksumMatches(s)) {
     return malformed('key checksum does not match: the key was mistyped or is not a keywarden key');
   }
-  // The shape is known: the type and environment codes are one of the three spellings each.
+  // The shape is known: the type code is one of two spellings.
   const type: KeyType = s.charCodeAt(2) === 112 /* p */ ? 'public' : 'private';
-  const environment = ENV_BY_INITIAL[s.charCodeAt(5)] as Environment;
   const keyId = s.slice(id, id + KEY_ID_LENGTH);
   const prefix = s.slice(0, id);
-  return { ok: true, key: { type, environment, keyId, prefix, hint: `${prefix}${keyId}_…${s.slice(-4)}` } };
+  const key = {
+    type,
+    environment: keyEnvironment(s),
+    keyId,
+    prefix,
+    hint: `${prefix}${keyId}_…${s.slice(-4)}`,
+  };
+  return { ok: true, key };
+}
+
+/**
+ * The key id of a string parseKey accepts (the same checks), else undefined. The validator's hot path:
+ * nothing is built but the id, and why a string is refused is parseKey's to say.
+ */
+export function wellFormedKeyId(s: unknown): string | undefined {
+  if (typeof s !== 'string' || s.length > MAX_KEY_LENGTH) return undefined;
+  const id = keyIdStart(s);
+  return id >= 0 && checksumMatches(s) ? s.slice(id, id + KEY_ID_LENGTH) : undefined;
+}
+
+/** The environment a key names; only for a string parseKey or wellFormedKeyId accepted. */
+export function keyEnvironment(s: string): Environment {
+  // The shape is known: the environment code is one of three spellings, told apart by its first letter.
+  return ENV_BY_INITIAL[s.charCodeAt(5)] as Environment;
 }
 
 /** Masked hint, e.g. `kwsk_prod_<keyId>_…<last 4>`; the last 4 are checksum characters, not secret ones. */
@@ -154,7 +194,7 @@ export function keyHint(s: string): string {
 
 /** SHA-256 of the full key string, lower-case hex. This is all that is ever stored. */
 export function hashKey(s: string): string {
-  return createHash('sha256').update(s, 'utf8').digest('hex');
+  return hash('sha256', s, 'hex');
 }
 
 /** Constant-time comparison of two hex digests; false (never a throw) on malformed input or length mismatch. */
@@ -167,9 +207,24 @@ export function hashesEqual(a: string, b: string): boolean {
   return timingSafeEqual(x, y);
 }
 
-/** SHA-256 of the full key string as bytes: what the hot path compares (no hex round trip). */
+/** SHA-256 of the full key string (UTF-8) as bytes of its own, to keep (an open tunnel's key); see keyDigestInto. */
 export function keyDigest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
+  return Buffer.from(digestLatin1(s), 'latin1');
+}
+
+/**
+ * Writes the key's SHA-256 into `out` (32 bytes, the caller's own, reused) and returns it. The
+ * validator's hot path: a Buffer made per call (crypto.hash's 'buffer' output, or createHash) cost
+ * about 5× the hash itself on a key; this makes none.
+ */
+export function keyDigestInto(s: string, out: Buffer): Buffer {
+  if (out.write(digestLatin1(s), 0, 'latin1') !== 32) throw new RangeError('a SHA-256 digest needs 32 bytes');
+  return out;
+}
+
+/** The one-shot SHA-256 with the digest as a latin1 string (one character per byte): no Buffer made. */
+function digestLatin1(s: string): string {
+  return hash('sha256', s, 'binary'); // Node's alias of latin1 (the name the typings accept here)
 }
 
 /** Constant-time comparison of a key's digest bytes with a stored digest already decoded to bytes. */

@@ -3,9 +3,11 @@ import {
   type Environment,
   hasPermission,
   isExpiredAt,
-  keyDigest,
+  keyDigestInto,
+  keyEnvironment,
   parseKey,
   type TakeResult,
+  wellFormedKeyId,
 } from '../rules/index.ts';
 import type { StoredKey } from './stored-key.ts';
 
@@ -60,21 +62,18 @@ export type Decision =
       environment: Environment | undefined;
     };
 
-const deny = (
+/** A refusal; `key` only once the secret was proven, `keyId` and `environment` once the key parsed. */
+function deny(
   status: 401 | 403 | 429,
   code: DenyCode,
   message: string,
-  extra: { key?: StoredKey; rate?: TakeResult; keyId?: string; environment?: Environment } = {},
-): Decision => ({
-  allowed: false,
-  status,
-  code,
-  message,
-  key: extra.key,
-  rate: extra.rate,
-  keyId: extra.keyId,
-  environment: extra.environment,
-});
+  key?: StoredKey,
+  keyId?: string,
+  environment?: Environment,
+  rate?: TakeResult,
+): Decision {
+  return { allowed: false, status, code, message, key, rate, keyId, environment };
+}
 
 const UNKNOWN = 'the key is not known to this validator (never issued, revoked, or replaced by a newer one)';
 
@@ -86,20 +85,29 @@ export interface PresentedKey {
   digest: Buffer;
 }
 
+/**
+ * The presented key's digest, reused by every decide: a Buffer per call cost more than the hash. Safe
+ * to share: it is written and last read within one synchronous step (before takeToken, the only
+ * callback after it), and it holds a digest, never the key.
+ */
+const DIGEST = Buffer.alloc(32);
+
 export function decide(input: DecisionInput, ctx: DecisionContext): Decision {
-  const parsed = parseKey(input.key);
-  if (!parsed.ok) {
-    const message =
-      input.key === undefined
-        ? 'no API key: send it as Authorization: Bearer <key> or X-API-Key: <key>'
-        : parsed.message;
-    return deny(401, 'key_malformed', message);
-  }
-  const { keyId, environment } = parsed.key;
+  const key = input.key;
+  // The same checks as parseKey, without building its result: only why a key is refused needs that.
+  const keyId = key === undefined ? undefined : wellFormedKeyId(key);
+  if (key === undefined || keyId === undefined) return deny(401, 'key_malformed', malformedMessage(key));
+  const environment = keyEnvironment(key);
   // A malformed key costs no lookup; an unknown id costs no hash.
   const stored = ctx.lookup(keyId);
-  if (!stored) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
-  return decidePresented({ keyId, environment, digest: keyDigest(input.key as string) }, input, ctx, stored);
+  if (!stored) return deny(401, 'key_unknown', UNKNOWN, undefined, keyId, environment);
+  return decideStored(keyId, environment, keyDigestInto(key, DIGEST), input, ctx, stored);
+}
+
+function malformedMessage(key: string | undefined): string {
+  if (key === undefined) return 'no API key: send it as Authorization: Bearer <key> or X-API-Key: <key>';
+  const parsed = parseKey(key);
+  return parsed.ok ? 'the key is malformed' : parsed.message; // parsed.ok never: wellFormedKeyId refused it
 }
 
 /**
@@ -110,12 +118,22 @@ export function decidePresented(
   presented: PresentedKey,
   input: Omit<DecisionInput, 'key'>,
   ctx: DecisionContext,
-  /** The stored key when the caller has just looked it up (decide); else looked up here. */
-  found?: StoredKey,
 ): Decision {
   const { keyId, environment, digest } = presented;
-  const stored = found ?? ctx.lookup(keyId);
-  if (!stored) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
+  const stored = ctx.lookup(keyId);
+  if (!stored) return deny(401, 'key_unknown', UNKNOWN, undefined, keyId, environment);
+  return decideStored(keyId, environment, digest, input, ctx, stored);
+}
+
+/** From the secret's proof on. Arguments one by one: the allowed path builds no object but its answer. */
+function decideStored(
+  keyId: string,
+  environment: Environment,
+  digest: Buffer,
+  input: Omit<DecisionInput, 'key'>,
+  ctx: DecisionContext,
+  stored: StoredKey,
+): Decision {
   // Compare in constant time with the current hash and, inside a grace period, the previous one.
   const current = digestMatches(digest, stored.hashBytes);
   const previous =
@@ -124,44 +142,37 @@ export function decidePresented(
     stored.previousValidUntilMs !== undefined &&
     input.nowMs < stored.previousValidUntilMs &&
     digestMatches(digest, stored.previousHashBytes);
-  if (!current && !previous) return deny(401, 'key_unknown', UNKNOWN, { keyId, environment });
-  const proven = { key: stored, keyId, environment };
+  if (!current && !previous) return deny(401, 'key_unknown', UNKNOWN, undefined, keyId, environment);
   if (environment !== ctx.environment || stored.record.environment !== ctx.environment) {
-    return deny(
-      401,
-      'wrong_environment',
-      `this validator serves ${ctx.environment} keys; this is a ${environment} key`,
-      proven,
-    );
+    const message = `this validator serves ${ctx.environment} keys; this is a ${environment} key`;
+    return deny(401, 'wrong_environment', message, stored, keyId, environment);
   }
-  if (stored.record.disabled) return deny(401, 'key_disabled', 'the key is disabled', proven);
+  if (stored.record.disabled)
+    return deny(401, 'key_disabled', 'the key is disabled', stored, keyId, environment);
   if (isExpiredAt(stored.expiresAtMs, input.nowMs)) {
-    return deny(401, 'key_expired', `the key expired at ${stored.record.expiresAt}`, proven);
+    const message = `the key expired at ${stored.record.expiresAt}`;
+    return deny(401, 'key_expired', message, stored, keyId, environment);
   }
   if (
     stored.record.allowedSources.length > 0 &&
     (input.clientIp === undefined || !stored.sources.allows(input.clientIp))
   ) {
-    return deny(403, 'source_not_allowed', 'the key may not be used from this address', proven);
+    const message = 'the key may not be used from this address';
+    return deny(403, 'source_not_allowed', message, stored, keyId, environment);
   }
   const req = input.requirement;
   if ('unmapped' in req && ctx.unmappedRoutes === 'deny') {
-    return deny(
-      403,
-      'route_not_mapped',
-      'no route in the validator configuration matches this method and path',
-      proven,
-    );
+    const message = 'no route in the validator configuration matches this method and path';
+    return deny(403, 'route_not_mapped', message, stored, keyId, environment);
   }
   if ('permission' in req && !hasPermission(stored.record.permissions, req.permission)) {
-    return deny(403, 'permission_denied', `the key lacks the permission ${req.permission}`, proven);
+    const message = `the key lacks the permission ${req.permission}`;
+    return deny(403, 'permission_denied', message, stored, keyId, environment);
   }
   const rate = ctx.takeToken(stored, input.nowMs);
   if (rate && !rate.allowed) {
-    return deny(429, 'rate_limited', `rate limit exceeded: retry after ${rate.retryAfterSeconds} s`, {
-      ...proven,
-      rate,
-    });
+    const message = `rate limit exceeded: retry after ${rate.retryAfterSeconds} s`;
+    return deny(429, 'rate_limited', message, stored, keyId, environment, rate);
   }
   return { allowed: true, status: 200, key: stored, rate, environment };
 }

@@ -26,8 +26,10 @@ export interface KeyStoreEvents {
 }
 
 export class KeyStore extends EventEmitter<KeyStoreEvents> {
-  /** Every key id claimed by at least one Secret; more than one claimant makes the id unusable. */
-  readonly #byKeyId = new Map<string, StoredKey[]>();
+  /** Key ids claimed by exactly one Secret: the only ones a lookup finds. */
+  readonly #byKeyId = new Map<string, StoredKey>();
+  /** Key ids claimed by more than one Secret (unusable until one remains), with every claimant. */
+  readonly #contested = new Map<string, StoredKey[]>();
   readonly #bySecret = new Map<string, StoredKey>();
   readonly #informers: Informer<SecretLike & { metadata: { name: string } }>[] = [];
   #lastUpdateMs = 0;
@@ -155,8 +157,8 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
 
   /** The key with this id, or undefined when none (or, fail closed, when two Secrets claim the id). */
   get(keyId: string): StoredKey | undefined {
-    const claims = this.#byKeyId.get(keyId);
-    return claims?.length === 1 ? claims[0] : undefined;
+    // Sole claims are kept apart from contested ones so this is one Map read (it runs on every request).
+    return this.#byKeyId.get(keyId);
   }
 
   keys(): IterableIterator<StoredKey> {
@@ -176,9 +178,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     const old = this.#bySecret.get(ref);
     if (old) this.#unclaim(old);
     this.#bySecret.set(ref, result.value);
-    const claims = this.#byKeyId.get(result.value.keyId);
-    if (claims) claims.push(result.value);
-    else this.#byKeyId.set(result.value.keyId, [result.value]);
+    this.#claim(result.value);
     this.touch();
     this.emit('changed', result.value.keyId);
   }
@@ -196,12 +196,37 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     this.#lastUpdateMs = Date.now();
   }
 
+  #claim(key: StoredKey): void {
+    const id = key.keyId;
+    const contested = this.#contested.get(id);
+    if (contested) {
+      contested.push(key);
+      return;
+    }
+    const sole = this.#byKeyId.get(id);
+    if (sole) {
+      this.#byKeyId.delete(id);
+      this.#contested.set(id, [sole, key]);
+    } else {
+      this.#byKeyId.set(id, key);
+    }
+  }
+
   #unclaim(key: StoredKey): void {
-    const claims = this.#byKeyId.get(key.keyId);
-    if (!claims) return;
-    const rest = claims.filter((k) => k !== key);
-    if (rest.length === 0) this.#byKeyId.delete(key.keyId);
-    else this.#byKeyId.set(key.keyId, rest);
+    const id = key.keyId;
+    const contested = this.#contested.get(id);
+    if (!contested) {
+      if (this.#byKeyId.get(id) === key) this.#byKeyId.delete(id);
+      return;
+    }
+    const rest = contested.filter((k) => k !== key);
+    if (rest.length > 1) {
+      this.#contested.set(id, rest);
+      return;
+    }
+    this.#contested.delete(id);
+    const sole = rest[0];
+    if (sole) this.#byKeyId.set(id, sole);
   }
 }
 

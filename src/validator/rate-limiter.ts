@@ -3,7 +3,7 @@ import {
   bucketCapacity,
   initialBucket,
   type TakeResult,
-  takeToken,
+  takeTokenInPlace,
 } from '../rules/index.ts';
 import type { StoredKey } from './stored-key.ts';
 
@@ -18,10 +18,13 @@ export class RateLimiter {
   take(key: StoredKey, nowMs: number): TakeResult | undefined {
     const config = key.rateLimit;
     if (!config) return undefined;
-    const state = this.#buckets.get(key.keyId) ?? initialBucket(config, nowMs);
-    const result = takeToken(state, config, nowMs);
-    this.#buckets.set(key.keyId, result.state);
-    return result;
+    let bucket = this.#buckets.get(key.keyId);
+    if (bucket === undefined) {
+      bucket = initialBucket(config, nowMs);
+      this.#buckets.set(key.keyId, bucket);
+    }
+    // The bucket is this map's own: moved in place rather than replaced (no new state per request).
+    return takeTokenInPlace(bucket, config, nowMs);
   }
 
   forget(keyId: string): void {

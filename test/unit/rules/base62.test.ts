@@ -4,6 +4,7 @@ import {
   BASE62_ALPHABET,
   decodeBase62Bytes,
   decodeBase62Int,
+  decodeBase62Number,
   encodeBase62Bytes,
   encodeBase62Int,
   randomBase62,
@@ -28,6 +29,25 @@ describe('base62', () => {
         expect(decodeBase62Int(encodeBase62Int(n))).toBe(n);
       }),
     );
+  });
+
+  it('decodeBase62Number reads a digit range like decodeBase62Int, and NaN on any other character', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 2 ** 32 - 1 }), fc.string({ maxLength: 3 }), (n, pad) => {
+        const s = `${pad}${encodeBase62Int(n, 6)}${pad}`;
+        expect(decodeBase62Number(s, pad.length, pad.length + 6)).toBe(n);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 8 }), (s) => {
+        const base62 = [...s].every((c) => BASE62_ALPHABET.includes(c)) && s.length === [...s].length;
+        const n = decodeBase62Number(s, 0, s.length);
+        if (base62) expect(BigInt(n)).toBe(decodeBase62Int(s));
+        else expect(n).toBeNaN();
+      }),
+    );
+    expect(decodeBase62Number('zzzzzzzz', 0, 8)).toBe(62 ** 8 - 1);
+    expect(() => decodeBase62Number('000000000', 0, 9)).toThrow(RangeError);
   });
 
   it('keeps numeric order in fixed-width encodings', () => {

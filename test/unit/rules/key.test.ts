@@ -11,10 +11,13 @@ import {
   KEY_PATTERN,
   KEY_TYPES,
   keyDigest,
+  keyDigestInto,
+  keyEnvironment,
   keyHint,
   keyMatchesHash,
   keyPrefix,
   parseKey,
+  wellFormedKeyId,
 } from '../../../src/rules/index.ts';
 import { ALPHABET, applyMutation, arbKey, KEY_CHARSET, substrings } from '../../support/fuzz/arbitraries.ts';
 
@@ -234,10 +237,63 @@ describe('digestMatches (digest bytes against a stored digest decoded once)', ()
       { numRuns: 50 },
     );
     const d = keyDigest('kwsk_prod_x');
+    expect(d.equals(createHash('sha256').update('kwsk_prod_x').digest())).toBe(true);
     for (const bad of [d.subarray(0, 31), Buffer.concat([d, Buffer.alloc(1)]), Buffer.alloc(0)]) {
       expect(digestMatches(bad, d)).toBe(false);
       expect(digestMatches(d, bad)).toBe(false);
     }
+  });
+});
+
+describe('keyDigestInto (the hot path: one reused buffer, no Buffer per call)', () => {
+  it('writes all 32 bytes of the SHA-256 each time, whatever the buffer held before', () => {
+    const out = Buffer.alloc(32, 0xa5);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          arbKey.map(({ key }) => key),
+          fc.string(),
+          fc.string({ unit: 'binary' }),
+        ),
+        (s) => {
+          const expected = createHash('sha256').update(s, 'utf8').digest();
+          expect(keyDigestInto(s, out)).toBe(out);
+          expect(out.equals(expected)).toBe(true);
+          expect(keyDigest(s).equals(expected)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a buffer too short for the digest instead of writing part of it', () => {
+    expect(() => keyDigestInto('x', Buffer.alloc(31))).toThrow(RangeError);
+  });
+});
+
+describe('wellFormedKeyId (the hot path) accepts exactly what parseKey accepts', () => {
+  it('on keys, near-keys and junk: the same verdict, id and environment', () => {
+    const near = arbKey.chain(({ key }) =>
+      fc
+        .tuple(fc.nat(key.length), fc.string({ unit: 'binary', maxLength: 2 }), fc.nat(2))
+        .map(([at, ins, drop]) => key.slice(0, at) + ins + key.slice(at + drop)),
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          arbKey.map(({ key }) => key),
+          near,
+          fc.string(),
+          fc.anything(),
+        ),
+        (s) => {
+          const r = parseKey(s);
+          expect(wellFormedKeyId(s)).toBe(r.ok ? r.key.keyId : undefined);
+          if (r.ok) expect(keyEnvironment(s as string)).toBe(r.key.environment);
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
 

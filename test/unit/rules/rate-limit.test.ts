@@ -7,6 +7,7 @@ import {
   type RateLimitConfig,
   rateLimitHeaders,
   takeToken,
+  takeTokenInPlace,
 } from '../../../src/rules/index.ts';
 
 const T0 = 1_750_000_000_000;
@@ -162,6 +163,28 @@ describe('takeToken', () => {
           expect(Number.isInteger(r.resetSeconds) && r.resetSeconds >= 0).toBe(true);
           expect(r.retryAfterSeconds).toBe(r.allowed ? 0 : Math.max(1, r.retryAfterSeconds));
           expect(r.limit).toBe(bucketCapacity(c));
+        },
+      ),
+    );
+  });
+
+  it('takeTokenInPlace answers as takeToken does, and moves the given bucket to the new state', () => {
+    fc.assert(
+      fc.property(
+        arbConfig.chain((c) => arbHistory(c).map((h) => ({ c, h }))),
+        fc.array(fc.integer({ min: -5000, max: 100_000 }), { maxLength: 10 }),
+        ({ c, h }, gaps) => {
+          const bucket = { ...h.state };
+          let pure = h.state;
+          let now = h.now;
+          for (const gap of gaps) {
+            now += gap;
+            const expected = takeToken(pure, c, now);
+            const r = takeTokenInPlace(bucket, c, now);
+            expect(r.state).toBe(bucket);
+            expect({ ...r, state: { ...r.state } }).toEqual(expected);
+            pure = expected.state;
+          }
         },
       ),
     );
