@@ -1,6 +1,6 @@
 // A tiny benchmark harness. No timed assertions: every figure is reported as a ratio against a
 // baseline measured in the same run on the same machine, so the numbers can be compared across runs.
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { type Agent, request } from 'node:http';
 
 export interface BenchFigure {
@@ -92,6 +92,19 @@ export function bareSha256(keys: readonly string[]): number {
   for (const key of keys) x ^= hash('sha256', key, 'binary').charCodeAt(0);
   return x;
 }
+
+/**
+ * The baseline issue 14 set its goal against: a SHA-256 of each key through a Hash object with a
+ * Buffer digest, the way our hot path hashed when the goal was written. Kept beside the faster one so
+ * the goal keeps its meaning and the tighter figure is shown too.
+ */
+export function hashObjectSha256(keys: readonly string[]): number {
+  let x = 0;
+  for (const key of keys) x ^= createHash('sha256').update(key).digest()[0] ?? 0;
+  return x;
+}
+
+export const HASH_OBJECT_SHA256 = "bare createHash('sha256').update(s).digest() of the same keys";
 
 export const BARE_SHA256 =
   "bare crypto.hash('sha256', s, 'latin1') of the same keys (one-shot, digest as a string)";
