@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import express, { type Request, type Response } from 'express';
 import { queryEvents } from '../audit/query.ts';
 import type { KubeRest } from '../kube/rest.ts';
+import { UsageError } from '../rules/errors.ts';
 import { type Check, type Component, OK } from '../runtime/component.ts';
 import { closeServer, listen, listeningPort } from '../runtime/listen.ts';
 import { bundlePage } from './bundle.ts';
@@ -38,8 +39,6 @@ export interface RunningConsole {
   loginUrl: string;
   close(): Promise<void>;
 }
-
-export class ConsoleUsageError extends Error {}
 
 const INDEX_HTML = `<!doctype html>
 <html lang="en">
@@ -88,7 +87,7 @@ export class WebConsole implements Component {
 
   constructor(opts: ConsoleOptions) {
     if (!isLoopback(opts.address) && !opts.allowRemote)
-      throw new ConsoleUsageError(
+      throw new UsageError(
         `refusing to serve on ${opts.address}: the console acts with your credentials, so it binds to 127.0.0.1 only. ` +
           'Pass --allow-remote to bind elsewhere (and put TLS in front).',
       );

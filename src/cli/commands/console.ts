@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { ConsoleUsageError, WebConsole } from '../../console/server.ts';
+import { WebConsole } from '../../console/server.ts';
 import { DEFAULT_OPTIONS } from '../../controller/options.ts';
 import { loadKubeConfig } from '../../kube/config.ts';
 import { KubeRest } from '../../kube/rest.ts';
 import { createLogger } from '../../observability/logger.ts';
-import { UsageError } from '../../rules/index.ts';
 import { Runner } from '../../runtime/runner.ts';
 import { portOption } from '../options.ts';
 
@@ -27,21 +26,16 @@ export function registerConsole(program: Command): void {
     )
     .action(async (o) => {
       const rest = new KubeRest(loadKubeConfig(o.kubeconfig));
-      let web: WebConsole;
-      try {
-        web = new WebConsole({
-          rest,
-          operatorNamespace: o.operatorNamespace,
-          namespace: o.namespace,
-          address: o.address,
-          port: o.port,
-          allowRemote: Boolean(o.allowRemote),
-          auditDir: o.auditDir ?? process.env.KEYWARDEN_AUDIT_DIR,
-        });
-      } catch (err) {
-        if (err instanceof ConsoleUsageError) throw new UsageError(err.message);
-        throw err;
-      }
+      // A refused address is a UsageError: the CLI maps it to its exit code.
+      const web = new WebConsole({
+        rest,
+        operatorNamespace: o.operatorNamespace,
+        namespace: o.namespace,
+        address: o.address,
+        port: o.port,
+        allowRemote: Boolean(o.allowRemote),
+        auditDir: o.auditDir ?? process.env.KEYWARDEN_AUDIT_DIR,
+      });
       // The terminal is the console's user interface: only a failure is logged there.
       const runner = new Runner({
         name: 'console',
