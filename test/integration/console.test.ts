@@ -33,9 +33,16 @@ import {
 } from '../support/webhook/harness.ts';
 
 // The API Keys page in a real Chromium, against the real API server, webhook and controller: what a
-// person sees and does, with the mouse and with the keyboard alone. Screenshots go to docs/console/.
+// person sees and does, with the mouse and with the keyboard alone. Screenshots go to .keywarden/console/
+// (ignored by git), or to docs/console/ with KEYWARDEN_UPDATE_SCREENSHOTS=1, so a test run leaves the
+// checkout clean.
 
-const SHOTS = fileURLToPath(new URL('../../docs/console/', import.meta.url));
+const SHOTS = fileURLToPath(
+  new URL(
+    process.env.KEYWARDEN_UPDATE_SCREENSHOTS === '1' ? '../../docs/console/' : '../../.keywarden/console/',
+    import.meta.url,
+  ),
+);
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SELECTOR = { 'keywarden.dev/test': 'console' };
 const CONFIG = 'keywarden-console-test';
