@@ -1,9 +1,10 @@
 import type { ErrorCode } from '../rules/index.ts';
+import { RUN_EXIT } from '../runtime/runner.ts';
 
-/** Exit codes scripts can rely on. */
+/** Exit codes scripts can rely on; 0 and 1 are the component runner's (a server part ends with them too). */
 export const EXIT = {
-  ok: 0,
-  failure: 1,
+  ok: RUN_EXIT.stopped,
+  failure: RUN_EXIT.failed,
   usage: 2,
   notFound: 3,
   alreadyRevealed: 4,
