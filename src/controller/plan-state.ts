@@ -150,7 +150,7 @@ export function planFailure(d: Draft, reason: string, message: string): Plan {
   };
 }
 
-/** Environment, type and state labels for label selectors (the webhook sets the first two too); only those that differ. */
+/** Environment, type and state labels for label selectors (set here only: the webhook leaves labels alone); only those that differ. */
 export function labelsToSet(ak: LiveApiKey, state: string): Record<string, string> | undefined {
   const want = {
     [LABELS.environment]: ak.spec.environment,

@@ -1,15 +1,8 @@
-import { LABELS, REVEAL_ANNOTATIONS } from '../api/metadata.ts';
+import { REVEAL_ANNOTATIONS } from '../api/metadata.ts';
 import type { Decision } from '../kube/admission/envelope.ts';
 import { PatchBuilder } from '../kube/admission/json-patch.ts';
 import type { AdmissionRequest } from '../kube/admission/review.ts';
-import {
-  defaultExpiry,
-  ENVIRONMENTS,
-  formatRfc3339,
-  KEY_TYPES,
-  normalizePermissions,
-  normalizeSources,
-} from '../rules/index.ts';
+import { defaultExpiry, formatRfc3339, normalizePermissions, normalizeSources } from '../rules/index.ts';
 import type { ReviewContext } from './handler.ts';
 
 // Defaults and normal forms, as a JSON Patch. Mutation runs before the API server checks the schema,
@@ -43,16 +36,9 @@ export function mutateApiKey(req: AdmissionRequest, ctx: ReviewContext): Decisio
     patch.set(['spec', 'expiresAt'], value);
   }
 
-  // Label values must be valid, so only known enum values are copied; the schema refuses the rest.
-  if (
-    typeof spec.environment === 'string' &&
-    (ENVIRONMENTS as readonly string[]).includes(spec.environment)
-  ) {
-    patch.set(['metadata', 'labels', LABELS.environment], spec.environment);
-  }
-  if (typeof spec.type === 'string' && (KEY_TYPES as readonly string[]).includes(spec.type)) {
-    patch.set(['metadata', 'labels', LABELS.type], spec.type);
-  }
+  // No labels: the controller sets keywarden.dev/environment and /type with its first patch, and a
+  // field selector on spec.environment / spec.type answers at once. A patch that adds labels made the
+  // API server decode and admit every created object twice (issue 14: most of kubectl apply's cost).
 
   if (isStringArray(spec.permissions))
     patch.set(['spec', 'permissions'], normalizePermissions(spec.permissions));

@@ -124,18 +124,12 @@ function registerList(program: Command): void {
 }
 
 async function listKeys(o: ListOptions): Promise<LiveApiKey[]> {
-  const selector = [
-    o.environment && `${LABELS.environment}=${o.environment}`,
-    o.type && `${LABELS.type}=${o.type}`,
-    o.state && `${LABELS.state}=${o.state}`,
-  ]
-    .filter(Boolean)
-    .join(',');
+  // Environment and type are read from the spec below (the labels of the same name come with the
+  // controller's first reconcile, so a label selector would miss a key created a moment ago).
   const list = await client(o.kubeconfig).get<{ items: LiveApiKey[] }>(apiKeysPath(o.namespace), {
-    labelSelector: selector || undefined,
+    labelSelector: o.state ? `${LABELS.state}=${o.state}` : undefined,
   });
-  // Labels are set by the webhook and controller; filter on the spec and status too, so keys created
-  // before the webhook was installed are not missed.
+  // The state label narrows the list on the server; the status is checked too (a label can lag it).
   return list.items.filter(
     (k) =>
       (!o.environment || k.spec.environment === o.environment) &&

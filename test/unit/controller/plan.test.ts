@@ -82,6 +82,30 @@ const rows: Row[] = [
     },
   },
   {
+    // The webhook leaves labels alone, so a label a client set (wrongly, or to mislead a selector) is
+    // the controller's to correct: it follows the spec, whatever the client wrote.
+    name: 'labels that disagree with the spec are set from the spec',
+    obs: () => ({
+      apiKey: apiKey(
+        {},
+        {
+          labels: {
+            'keywarden.dev/environment': 'development',
+            'keywarden.dev/type': 'public',
+            'keywarden.dev/state': 'Active',
+          },
+        },
+        mintedStatus(),
+      ),
+    }),
+    expect: (p) => {
+      expect(p.labels).toEqual({
+        'keywarden.dev/environment': 'production',
+        'keywarden.dev/type': 'private',
+      });
+    },
+  },
+  {
     name: 'a staged key: the signed hash Secret is created, status says Pending, one Created event',
     obs: () => ({ apiKey: apiKey(), delivery: stagedCopy(apiKey()), plaintext: 'kwsk_x', opened: true }),
     expect: (p) => {

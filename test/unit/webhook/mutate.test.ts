@@ -28,16 +28,26 @@ function apply(doc: Record<string, unknown>, ops: { op: string; path: string; va
 }
 
 describe('mutating webhook', () => {
-  it('defaults expiresAt to the policy default lifetime, type, and sets the labels', () => {
+  it('defaults expiresAt to the policy default lifetime and type, and leaves labels to the controller', () => {
     const obj = apiKey({ spec: { environment: 'production', type: undefined } });
     const out = apply(obj, mutate(obj));
     expect(out.spec.type).toBe('private');
     // POLICY keeps the built-in 366 days: one calendar year from 2026-11-23 (365 days, no 29 Feb).
     expect(out.spec.expiresAt).toBe('2027-11-23T15:04:05Z');
-    expect(out.metadata.labels).toEqual({
-      'keywarden.dev/environment': 'production',
-      'keywarden.dev/type': 'private',
+    expect(out.metadata.labels).toBeUndefined();
+  });
+
+  it('answers a complete manifest with no patch at all (a patch makes the API server admit the object twice)', () => {
+    const obj = apiKey({ spec: { expiresAt: '2027-01-01T00:00:00Z', permissions: ['tickets:read'] } });
+    expect(mutate(obj)).toEqual([]);
+  });
+
+  it('never writes labels, whatever labels the client sent (the controller owns them)', () => {
+    const obj = apiKey({
+      spec: { expiresAt: '2027-01-01T00:00:00Z', environment: 'staging' },
+      labels: { 'keywarden.dev/environment': 'production', 'keywarden.dev/type': 'public' },
     });
+    expect(mutate(obj).filter((o) => o.path.startsWith('/metadata/labels'))).toEqual([]);
   });
 
   it('uses a shorter default lifetime from the policy', () => {
@@ -78,9 +88,7 @@ describe('mutating webhook', () => {
     const obj = apiKey({
       spec: { environment: 'prod uction', expiresAt: 'x', permissions: 'a:b', allowedSources: ['nope'] },
     });
-    const ops = mutate(obj);
-    expect(ops.map((o) => o.path)).toEqual(['/metadata/labels']);
-    expect(ops[0]?.value).toEqual({ 'keywarden.dev/type': 'private' });
+    expect(mutate(obj)).toEqual([]);
   });
 });
 

@@ -104,7 +104,13 @@ afterAll(async () => {
 
 describe('the webhook HTTPS server', () => {
   it('answers an AdmissionReview on both paths', async () => {
-    const body = JSON.stringify(review('CREATE', apiKey({ spec: { expiresAt: inDays(400) } })));
+    // Unsorted permissions: the mutating answer carries a patch (sorting them).
+    const body = JSON.stringify(
+      review(
+        'CREATE',
+        apiKey({ spec: { expiresAt: inDays(400), permissions: ['tickets:read', 'devices:read'] } }),
+      ),
+    );
     const v = await call('POST', VALIDATE_PATH, body);
     expect(v.status).toBe(200);
     expect(v.json.response).toMatchObject({
@@ -131,7 +137,13 @@ describe('the webhook HTTPS server', () => {
   });
 
   it('answers a review whatever query the API server appends (?timeout=10s), and a gzip-compressed one', async () => {
-    const body = JSON.stringify(review('CREATE', apiKey({ spec: { expiresAt: inDays(400) } })));
+    // Unsorted permissions: the mutating answer carries a patch (sorting them).
+    const body = JSON.stringify(
+      review(
+        'CREATE',
+        apiKey({ spec: { expiresAt: inDays(400), permissions: ['tickets:read', 'devices:read'] } }),
+      ),
+    );
     const plain = await call('POST', `${VALIDATE_PATH}?timeout=10s`, body);
     expect(plain.json.response).toMatchObject({ allowed: false, status: { code: 403 } });
     const zipped = await call('POST', `${MUTATE_PATH}?timeout=10s`, [gzipSync(body)], {
