@@ -17,6 +17,39 @@ import { hasBody, sendError } from './respond.ts';
 // still meets one that closed under it, a request without a body and with an idempotent method is sent
 // once more on a new connection rather than answered 502.
 
+/**
+ * Answer headers Node's HTTP client kept only once (IncomingMessage): a second Content-Type or Location
+ * from the upstream never reaches our client, as before undici (which hands over every copy).
+ */
+const SINGLE_VALUED = new Set([
+  'age',
+  'authorization',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
+
+/** Repeated answer headers as Node's client read them: set-cookie kept as a list, the single-valued first, others joined. */
+function likeNodeClient(headers: IncomingHttpHeaders): void {
+  for (const name in headers) {
+    const v = headers[name];
+    if (!Array.isArray(v) || name === 'set-cookie') continue;
+    headers[name] = SINGLE_VALUED.has(name) ? v[0] : v.join(', ');
+  }
+}
+
 /** RFC 9110 7.6.1, plus the old Proxy-Connection; plus whatever a Connection header names. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'];
 /** Never removed when a Connection header names them: Node frames the body from these. */
@@ -209,6 +242,7 @@ class Answer implements Dispatcher.DispatchHandler {
       controller.abort(new Error('the upstream sent Content-Length twice'));
       return;
     }
+    likeNodeClient(headers);
     // The answer's own header object, trimmed in place: hop-by-hop headers stay on the upstream's side.
     dropHopByHop(headers);
     // Node frames the answer to our client itself (chunked when there is no Content-Length).
