@@ -14,7 +14,7 @@ import { refusalHeaders, sendError, writeRawError } from './respond.ts';
 
 // Reverse proxy to the upstream next to us. Before forwarding, every header a client could use to
 // claim an identity or a forwarding chain is replaced with what we know. HTTP requests go through
-// forward.ts (node:http, keep-alive pool, bodies streamed both ways); websocket upgrades through
+// forward.ts (undici, keep-alive pool, bodies streamed both ways); websocket upgrades through
 // http-proxy-3, each on a connection of its own.
 //
 // Keep-alive on both sides: client connections stay open across answers (allowed or refused).
@@ -119,7 +119,7 @@ export class ReverseProxy {
   close(): void {
     this.#tunnels.stop();
     this.#proxy.close();
-    this.#forwarder.agent.destroy();
+    void this.#forwarder.close();
   }
 
   /** The gate's outcome; once allowed, the request's headers are rewritten for the upstream. */

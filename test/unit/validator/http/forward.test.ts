@@ -114,7 +114,7 @@ describe('an https upstream', () => {
       // The test CA is not trusted: the TLS handshake fails, and that is answered as the upstream's failure.
       expect(status).toBe(502);
     } finally {
-      forwarder.agent.destroy();
+      await forwarder.close();
       front.close();
       upstream.close();
     }
