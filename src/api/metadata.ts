@@ -4,6 +4,15 @@
 /** The `app.kubernetes.io/managed-by` value on everything keywarden writes. */
 export const MANAGED_BY = 'keywarden';
 
+/** The recommended `app.kubernetes.io/*` labels on objects keywarden itself creates outside a chart. */
+export const APP_LABELS = {
+  name: 'app.kubernetes.io/name',
+  component: 'app.kubernetes.io/component',
+} as const;
+
+/** The `app.kubernetes.io/name` value (the chart sets the same). */
+export const APP_NAME = 'keywarden';
+
 /** Labels keywarden sets so users (and its own informers) can filter with label selectors. */
 export const LABELS = {
   environment: 'keywarden.dev/environment',

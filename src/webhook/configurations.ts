@@ -1,4 +1,5 @@
 import { APIKEY_PLURAL, GROUP, VERSION } from '../api/index.ts';
+import { APP_LABELS, APP_NAME } from '../api/metadata.ts';
 
 // The Mutating/ValidatingWebhookConfiguration objects, built in one place for the tests, `keywarden dev`
 // and the Helm chart. Only CREATE and UPDATE of the apikeys resource itself: `resources: [apikeys]` does
@@ -106,8 +107,8 @@ function metadata(opts: WebhookConfigurationOptions): WebhookConfiguration['meta
   return {
     name: opts.name,
     labels: {
-      'app.kubernetes.io/name': 'keywarden',
-      'app.kubernetes.io/component': 'webhook',
+      [APP_LABELS.name]: APP_NAME,
+      [APP_LABELS.component]: 'webhook',
       ...opts.labels,
     },
     ...(opts.annotations ? { annotations: opts.annotations } : {}),

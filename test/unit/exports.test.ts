@@ -112,7 +112,6 @@ const TEST_SEAMS: Record<string, string> = {
     ['upstreamTarget'],
     'the upstream target is fuzzed against the WHATWG URL reading the proxy library made',
   ),
-  ...seams('runtime/runner.ts', ['RUN_EXIT'], "tests assert the runner's exit codes"),
 };
 
 /**

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { APP_LABELS, APP_NAME } from '../../api/metadata.ts';
 import { SECRETS } from '../../kube/resources.ts';
 import { isConflict, isNotFound, type KubeRest, resourcePath } from '../../kube/rest.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -141,7 +142,7 @@ export class CertificateBootstrapper {
         metadata: {
           name: this.#opts.secretName,
           namespace: this.#opts.namespace,
-          labels: { 'app.kubernetes.io/name': 'keywarden', 'app.kubernetes.io/component': 'webhook-tls' },
+          labels: { [APP_LABELS.name]: APP_NAME, [APP_LABELS.component]: 'webhook-tls' },
         },
         data,
       });
