@@ -89,7 +89,8 @@ function firstMatch(
   path: string,
   reading: Reading,
 ): CompiledRoute | undefined {
-  for (const route of routes) {
+  for (let i = 0; i < routes.length; i++) {
+    const route = routes[i] as CompiledRoute;
     if (!methodMatches(route.methods, method)) continue;
     if ((reading < 0 ? route.re : route.readings[reading as 0 | 1 | 2]).test(path)) return route;
   }
@@ -126,7 +127,8 @@ export function resolveRoute(
   const m = method.toUpperCase();
   const exact = matchRoute(routes, m, path);
   const need = exact.matched ? exact.permission : undefined;
-  for (const i of READINGS) {
+  for (let n = 0; n < READINGS.length; n++) {
+    const i = READINGS[n] as (typeof READINGS)[number];
     const other = firstMatch(routes, m, path, i);
     if (other?.permission !== need) {
       return {

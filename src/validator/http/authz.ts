@@ -163,16 +163,20 @@ function answer(res: ServerResponse, nginx: boolean, outcome: Outcome): void {
   sendError(res, status, outcome.code, outcome.message, refusalHeaders(outcome));
 }
 
-/** The allowed answer's headers as writeHead's flat list: the rate-limit state, then every identity header. */
+/** The allowed answer's headers as writeHead's flat list: the rate-limit state, every identity header. */
 function allowedHeaders(
   key: StoredKey,
   clientIp: string | undefined,
   jwt: string | undefined,
   rate: TakeResult | undefined,
 ): string[] {
-  const headers: string[] = [];
-  if (rate) for (const [name, value] of Object.entries(rateHeaders(rate))) headers.push(name, value);
-  identityHeaderPairs(key, clientIp, jwt, headers);
+  const ids = identityHeaderPairs(key, clientIp, jwt);
+  let headers = ids;
+  if (rate) {
+    headers = [];
+    for (const [name, value] of Object.entries(rateHeaders(rate))) headers.push(name, value);
+    for (let i = 0; i < ids.length; i++) headers.push(ids[i] as string);
+  }
   headers.push('Content-Length', '0', 'Cache-Control', 'no-store');
   return headers;
 }

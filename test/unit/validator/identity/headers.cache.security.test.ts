@@ -12,8 +12,8 @@ import { call } from '../../../support/http/client.ts';
 import { type Harness, startHarness } from '../../../support/validator/in-process.ts';
 import { makeKey, secretFor, type TestKey } from '../../../support/validator/keys.ts';
 
-// The forward-auth answer's identity headers are rendered once per stored key, and the signed JWT is
-// read without waiting once it is signed. Actor: a holder of a low-privilege key, requesting between
+// The forward-auth answer's identity headers are rendered from the stored key per answer (its lists
+// joined once per interned list), and the signed JWT is read without waiting once it is signed. Actor: a holder of a low-privilege key, requesting between
 // the requests of a privileged key, or whose key is narrowed or disabled under a cached rendering.
 // Must never: get another key's identity or JWT, or an identity or JWT older than the key's record.
 
@@ -36,7 +36,7 @@ const asObject = (pairs: string[]) => {
   return o;
 };
 
-describe('identity headers rendered once per stored key', () => {
+describe('identity headers as the flat list of the forward-auth answer', () => {
   it('two keys asked in turn each get only their own identity, as identityHeaders states it', () => {
     const store = new KeyStore();
     const admin = stored(
@@ -59,15 +59,15 @@ describe('identity headers rendered once per stored key', () => {
         expect(asObject(pairs)['X-Keywarden-Jwt']).toBe(jwt);
       }
     }
-    // Appending into a caller's list never changes what the next caller gets.
-    const into = ['RateLimit-Limit', '5'];
-    identityHeaderPairs(low, undefined, undefined, into).push('X-Keywarden-Permissions', 'admin:write');
+    // Each answer has its own list: changing one never changes what the next caller gets.
+    identityHeaderPairs(low, undefined, undefined).push('X-Keywarden-Permissions', 'admin:write');
+    identityHeaderPairs(low, undefined, undefined)[11] = 'admin:write';
     expect(asObject(identityHeaderPairs(low, undefined, undefined))['X-Keywarden-Permissions']).toBe(
       'devices:read',
     );
   });
 
-  it('a narrowed or regenerated key is rendered from its new record, never the cached one', () => {
+  it('a narrowed or regenerated key is rendered from its new record, never an earlier one', () => {
     const store = new KeyStore();
     const k = makeKey({ permissions: ['devices:read', 'devices:write'], customers: ['acme', 'globex'] });
     const before = stored(store, k);
