@@ -27,7 +27,7 @@ export class HistogramSeries {
     const bounds = this.#bounds;
     let i = 0;
     while (i < bounds.length && value > (bounds[i] as number)) i++;
-    (this.counts as number[])[i] = (this.counts[i] as number) + 1;
+    this.counts[i] = (this.counts[i] as number) + 1;
     this.sum += value;
     this.count += 1;
   }
@@ -57,7 +57,7 @@ export class BoundHistogram<L extends string = string> {
   readonly #labelNames: readonly L[];
   readonly #bounds: readonly number[];
   /** Series by their label values joined with "\n" (label values never hold one: they are our own). */
-  #series = new Map<string, HistogramSeries>();
+  readonly #series = new Map<string, HistogramSeries>();
 
   constructor(
     registry: Registry,
