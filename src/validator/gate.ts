@@ -84,6 +84,8 @@ export class Gate {
   readonly #d: GateDeps;
   readonly #ctx: DecisionContext;
   readonly #recheckCtx: DecisionContext;
+  /** Filled from the configured routes' permissions only: bounded by the configuration. */
+  readonly #requirements = new Map<string, Requirement>();
 
   constructor(deps: GateDeps) {
     this.#d = deps;
@@ -117,13 +119,23 @@ export class Gate {
         key: found?.key,
         clientIp: this.#d.resolver.resolve(peer, headers['x-forwarded-for']),
         // What an unmapped route means (refused, or any valid key) is the decision's: decision.ts.
-        requirement: match.matched ? { permission: match.permission } : UNMAPPED,
+        requirement: match.matched ? this.#needs(match.permission) : UNMAPPED,
         method,
         path,
         requestId: requestIdOf(headers['x-request-id']),
       },
       keySource: found?.source,
     };
+  }
+
+  /** One requirement object per route permission (decide only reads it), not one per request. */
+  #needs(permission: string): Requirement {
+    let r = this.#requirements.get(permission);
+    if (!r) {
+      r = Object.freeze({ permission });
+      this.#requirements.set(permission, r);
+    }
+    return r;
   }
 
   /** A request refused before any decision (bad path, bad body): counted and audited like the rest. */
@@ -140,6 +152,14 @@ export class Gate {
   }
 
   async evaluate(f: Facts): Promise<Outcome> {
+    return this.evaluateNow(f);
+  }
+
+  /**
+   * As evaluate, without a promise when none is needed (no JWT, or the key's token is signed already):
+   * the forward-auth door answers in the same tick then. The steps and their order are evaluate's.
+   */
+  evaluateNow(f: Facts): Outcome | Promise<Outcome> {
     const start = performance.now();
     const nowMs = this.#d.now();
     const d = decide({ key: f.key, clientIp: f.clientIp, requirement: f.requirement, nowMs }, this.#ctx);
@@ -147,21 +167,30 @@ export class Gate {
       this.#record(f, d.status, d.code, d, start);
       return { allowed: false, status: d.status, code: d.code, message: d.message, rate: d.rate };
     }
-    let jwt: string | undefined;
-    if (this.#d.signing) {
-      const signer = this.#d.signing.signer;
-      if (!signer) {
-        this.#record(f, 503, 'identity_unavailable', d, start);
-        return {
-          allowed: false,
-          status: 503,
-          code: 'identity_unavailable',
-          message: 'the JWT signing key is not loaded yet',
-          rate: undefined,
-        };
-      }
-      jwt = await signer.token(d.key, nowMs);
+    if (!this.#d.signing) return this.#allow(f, d, undefined, nowMs, start);
+    const signer = this.#d.signing.signer;
+    if (!signer) {
+      this.#record(f, 503, 'identity_unavailable', d, start);
+      return {
+        allowed: false,
+        status: 503,
+        code: 'identity_unavailable',
+        message: 'the JWT signing key is not loaded yet',
+        rate: undefined,
+      };
     }
+    const signed = signer.signedToken(d.key, nowMs);
+    if (signed !== undefined) return this.#allow(f, d, signed, nowMs, start);
+    return signer.token(d.key, nowMs).then((jwt) => this.#allow(f, d, jwt, nowMs, start));
+  }
+
+  #allow(
+    f: Facts,
+    d: Decision & { allowed: true },
+    jwt: string | undefined,
+    nowMs: number,
+    start: number,
+  ): Allowed {
     this.#d.lastUsed?.seen(d.key, nowMs);
     this.#record(f, 200, 'ok', d, start);
     return {

@@ -1,5 +1,6 @@
 import type { Counter, Histogram, Registry } from 'prom-client';
 import type { DecisionEvent, Door } from '../api/events.ts';
+import { BoundHistogram, type HistogramSeries } from '../observability/bound-histogram.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import type { KeyStore } from './key-store.ts';
 
@@ -9,7 +10,8 @@ import type { KeyStore } from './key-store.ts';
 //
 // On the hot path a decision is counted against a label set bound once: the label objects are built
 // the first time a set is seen, and counter increments are added up here and handed to prom-client at
-// scrape time (prom-client serialises the labels of every inc() to find the series).
+// scrape time (prom-client serialises the labels of every inc() to find the series); the decision
+// duration histogram is a BoundHistogram, whose series per door is bound once.
 
 /** One label set of a decision, bound on first use. */
 interface Bound {
@@ -25,7 +27,7 @@ type BoundSets = Map<Door, Map<string, Map<string, Bound>>>;
 export class ValidatorMetrics {
   readonly registry: Registry;
   readonly decisions: Counter<'result' | 'reason' | 'environment' | 'door'>;
-  readonly decisionSeconds: Histogram<'door'>;
+  readonly decisionSeconds: BoundHistogram<'door'>;
   readonly rateLimited: Counter<'environment'>;
   readonly upstreamSeconds: Histogram<'code_class'>;
   readonly upstreamErrors: Counter;
@@ -36,7 +38,7 @@ export class ValidatorMetrics {
   readonly #perKeySeen = new Set<string>();
   readonly #perKeyMax: number;
   readonly #bound: BoundSets = new Map();
-  readonly #doorLabels = new Map<Door, { door: Door }>();
+  readonly #doorSeconds = new Map<Door, HistogramSeries>();
 
   constructor(store: KeyStore, opts: { perKey: { enabled: boolean; maxKeys: number }; now?: () => number }) {
     const m = createMetrics();
@@ -53,12 +55,12 @@ export class ValidatorMetrics {
         }
       },
     );
-    this.decisionSeconds = m.histogram(
-      'keywarden_validator_decision_duration_seconds',
-      'Time to decide on one request, from reading the key to the answer (excludes the upstream).',
-      ['door'],
-      [0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.05],
-    );
+    this.decisionSeconds = new BoundHistogram(m.registry, {
+      name: 'keywarden_validator_decision_duration_seconds',
+      help: 'Time to decide on one request, from reading the key to the answer (excludes the upstream).',
+      labelNames: ['door'],
+      buckets: [0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.05],
+    });
     this.rateLimited = m.counter(
       'keywarden_validator_rate_limited_requests_total',
       'Requests refused with 429 because their key was over its rate limit.',
@@ -111,12 +113,12 @@ export class ValidatorMetrics {
     const b = this.#boundFor(e.door, result, e.reason, e.environment ?? 'unknown');
     b.pending++;
     if (b.rateLimited) b.pendingRateLimited++;
-    let doorLabels = this.#doorLabels.get(e.door);
-    if (!doorLabels) {
-      doorLabels = { door: e.door };
-      this.#doorLabels.set(e.door, doorLabels);
+    let seconds = this.#doorSeconds.get(e.door);
+    if (!seconds) {
+      seconds = this.decisionSeconds.bind({ door: e.door });
+      this.#doorSeconds.set(e.door, seconds);
     }
-    this.decisionSeconds.observe(doorLabels, e.latencyMs / 1000);
+    seconds.observe(e.latencyMs / 1000);
     const keyId = e.apiKeyName !== undefined ? e.keyId : undefined;
     if (this.#perKey && keyId) {
       if (!this.#perKeySeen.has(keyId) && this.#perKeySeen.size < this.#perKeyMax)

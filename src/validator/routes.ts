@@ -80,20 +80,39 @@ export function compileRoutes(routes: readonly RouteConfig[]): CompiledRoute[] {
 const methodMatches = (methods: ReadonlySet<string>, method: string) =>
   methods.size === 0 || methods.has('*') || methods.has(method) || (method === 'HEAD' && methods.has('GET'));
 
+/** -1: the pattern as written; 0-2: route.readings[i]. An index, not a callback: this runs per request. */
+type Reading = -1 | 0 | 1 | 2;
+
 function firstMatch(
   routes: readonly CompiledRoute[],
   method: string,
   path: string,
-  re: (r: CompiledRoute) => RegExp,
+  reading: Reading,
 ): CompiledRoute | undefined {
-  for (const route of routes) if (methodMatches(route.methods, method) && re(route).test(path)) return route;
+  for (let i = 0; i < routes.length; i++) {
+    const route = routes[i] as CompiledRoute;
+    if (!methodMatches(route.methods, method)) continue;
+    if ((reading < 0 ? route.re : route.readings[reading as 0 | 1 | 2]).test(path)) return route;
+  }
   return undefined;
+}
+
+/** The match of each route, made once (routes are compiled once; a match is only read). */
+const matches = new WeakMap<CompiledRoute, RouteMatch>();
+const UNMATCHED: RouteMatch = Object.freeze({ matched: false });
+function matchOf(route: CompiledRoute | undefined): RouteMatch {
+  if (!route) return UNMATCHED;
+  let m = matches.get(route);
+  if (!m) {
+    m = Object.freeze({ matched: true, permission: route.permission, route });
+    matches.set(route, m);
+  }
+  return m;
 }
 
 /** `path` without its query string, matched exactly as it is written. */
 export function matchRoute(routes: readonly CompiledRoute[], method: string, path: string): RouteMatch {
-  const route = firstMatch(routes, method.toUpperCase(), path, (r) => r.re);
-  return route ? { matched: true, permission: route.permission, route } : { matched: false };
+  return matchOf(firstMatch(routes, method.toUpperCase(), path, -1));
 }
 
 /**
@@ -108,8 +127,9 @@ export function resolveRoute(
   const m = method.toUpperCase();
   const exact = matchRoute(routes, m, path);
   const need = exact.matched ? exact.permission : undefined;
-  for (const i of [0, 1, 2] as const) {
-    const other = firstMatch(routes, m, path, (r) => r.readings[i]);
+  for (let n = 0; n < READINGS.length; n++) {
+    const i = READINGS[n] as (typeof READINGS)[number];
+    const other = firstMatch(routes, m, path, i);
     if (other?.permission !== need) {
       return {
         problem: `the path needs another permission when ${READING_NAMES[i]} is ignored, as some upstreams (Express) do: send it exactly as the route ${JSON.stringify((other ?? (exact.matched ? exact.route : undefined))?.path)} is written`,
@@ -141,6 +161,7 @@ export function routeCollisions(routes: readonly RouteConfig[]): [number, number
   return out;
 }
 
+const READINGS = [0, 1, 2] as const;
 const READING_NAMES = ['letter case', 'a trailing slash', 'letter case or a trailing slash'] as const;
 
 /** Splits a request target into path and query. */

@@ -30,6 +30,7 @@ import { compileRoutes, splitTarget } from './routes.ts';
 // the API server is away, answering from its cache.
 
 export const JWKS_PATH = '/.well-known/jwks.json';
+const AUTHZ_DOOR_PREFIX = `${AUTHZ_PATH}/`;
 
 export interface ValidatorDeps {
   rest: KubeRest | undefined;
@@ -196,20 +197,27 @@ export class Validator implements Component {
       sendError(res, o.status, o.code, o.message);
       return;
     }
-    this.#route(req, res, checked.path, query, doors).catch((err: unknown) => {
-      this.#log.error({ err: (err as Error).message }, 'request failed');
-      sendError(res, 500, 'internal_error', 'the validator failed to handle the request');
-    });
+    // A door answers in this tick when it can (forward auth mostly does); a throw, now or later, is a 500.
+    try {
+      this.#route(req, res, checked.path, query, doors)?.catch((err: unknown) => this.#failed(res, err));
+    } catch (err) {
+      this.#failed(res, err);
+    }
+  }
+
+  #failed(res: ServerResponse, err: unknown): void {
+    this.#log.error({ err: (err as Error).message }, 'request failed');
+    sendError(res, 500, 'internal_error', 'the validator failed to handle the request');
   }
 
   /** `doors`: this listener serves forward auth and verify (else it is the reverse proxy's public port). */
-  async #route(
+  #route(
     req: IncomingMessage,
     res: ServerResponse,
     path: CanonicalPath,
     query: string,
     doors: boolean,
-  ): Promise<void> {
+  ): void | Promise<void> {
     if (path === JWKS_PATH && this.#signing) {
       sendJson(res, 200, JSON.stringify(this.#signing.jwks()), { 'Cache-Control': 'max-age=60' });
     } else if (!this.ready().ok && !this.#stopping) {
@@ -217,13 +225,13 @@ export class Validator implements Component {
     } else if (
       doors &&
       this.config.forwardAuth.enabled &&
-      (path === AUTHZ_PATH || path.startsWith(`${AUTHZ_PATH}/`))
+      (path === AUTHZ_PATH || path.startsWith(AUTHZ_DOOR_PREFIX))
     ) {
-      await handleAuthz(this.gate, req, res, path, query);
+      return handleAuthz(this.gate, req, res, path, query);
     } else if (doors && this.config.verifyApi.enabled && path === VERIFY_PATH) {
-      await handleVerify(this.gate, this.#resolver, req, res);
+      return handleVerify(this.gate, this.#resolver, req, res);
     } else if (this.#proxy && !doors) {
-      await this.#proxy.handle(req, res, path);
+      return this.#proxy.handle(req, res, path);
     } else {
       sendError(
         res,
@@ -280,5 +288,5 @@ export class Validator implements Component {
 /** The door a path is for on a listener that serves the doors, to count a refusal before dispatch. */
 function doorOf(path: string): Door {
   if (path === VERIFY_PATH) return 'verify';
-  return path === AUTHZ_PATH || path.startsWith(`${AUTHZ_PATH}/`) ? 'authz' : 'proxy';
+  return path === AUTHZ_PATH || path.startsWith(AUTHZ_DOOR_PREFIX) ? 'authz' : 'proxy';
 }

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TakeResult } from '../../rules/index.ts';
 import { canonicalPath } from '../../rules/index.ts';
-import type { Gate } from '../gate.ts';
-import { identityHeaders, isIdentityHeader } from '../identity/headers.ts';
+import type { Gate, Outcome } from '../gate.ts';
+import { identityHeaderPairs, isIdentityHeader } from '../identity/headers.ts';
+import type { StoredKey } from '../stored-key.ts';
 import { rateHeaders, refusalHeaders, sendError } from './respond.ts';
 import { parseTarget, type Target, targetText } from './target.ts';
 
@@ -87,13 +89,24 @@ export function originalRequest(req: IncomingMessage, sub: string, query: string
 const nginxStatus = (status: number) =>
   status >= 400 && status < 500 && status !== 401 && status !== 403 ? 403 : status;
 
-export async function handleAuthz(
+/** True when any header line's name is ours in some spelling (raw lines: each one as it arrived). */
+function carriesIdentityHeader(req: IncomingMessage): boolean {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (isIdentityHeader(raw[i] as string)) return true;
+  return false;
+}
+
+/**
+ * The answer to one forward-auth question: a promise only while the key's JWT is being signed (its
+ * first request, or once in each half lifetime); every other answer is written before this returns.
+ */
+export function handleAuthz(
   gate: Gate,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
   query: string,
-): Promise<void> {
+): void | Promise<void> {
   const orig = originalRequest(req, path.slice(AUTHZ_PATH.length), query);
   if (orig === undefined)
     return sendError(
@@ -102,37 +115,68 @@ export async function handleAuthz(
       'not_found',
       `forward auth is served per proxy: ${AUTHZ_DOORS.join(', ')} (see docs/validator.md)`,
     );
-  const status = (s: number) => (orig.style === 'nginx' ? nginxStatus(s) : s);
-  const refuse = (method: string, p: string, problem: string) => {
-    const o = gate.refuse('authz', method, p, undefined, problem);
-    if (!o.allowed) sendError(res, status(o.status), o.code, o.message);
-  };
-  if ('problem' in orig) return refuse(req.method ?? '', path, orig.problem);
-  if (!orig.target.ok) return refuse(orig.method, path, orig.target.problem);
+  const nginx = orig.style === 'nginx';
+  if ('problem' in orig) return refuse(gate, res, nginx, req.method ?? '', path, orig.problem);
+  if (!orig.target.ok) return refuse(gate, res, nginx, orig.method, path, orig.target.problem);
   const origPath = orig.target.path;
-  if (Object.keys(req.headers).some(isIdentityHeader))
+  if (carriesIdentityHeader(req))
     return refuse(
+      gate,
+      res,
+      nginx,
       orig.method,
       origPath,
       'the request carries an X-Keywarden-* header: only the validator sets those',
     );
   // The original request's path gets the same one-spelling check as every path this server serves.
   const checked = canonicalPath(origPath);
-  if ('problem' in checked) return refuse(orig.method, origPath, checked.problem);
+  if ('problem' in checked) return refuse(gate, res, nginx, orig.method, origPath, checked.problem);
   const got = gate.httpFacts('authz', orig.method, checked.path, req.headers, req.socket.remoteAddress);
-  const outcome =
-    'problem' in got
-      ? gate.refuse('authz', orig.method, origPath, undefined, got.problem)
-      : await gate.evaluate(got.facts);
+  if ('problem' in got) return refuse(gate, res, nginx, orig.method, origPath, got.problem);
+  const outcome = gate.evaluateNow(got.facts);
+  if (outcome instanceof Promise) return outcome.then((o) => answer(res, nginx, o));
+  answer(res, nginx, outcome);
+}
+
+/** A request refused before any decision, counted and audited by the gate. */
+function refuse(
+  gate: Gate,
+  res: ServerResponse,
+  nginx: boolean,
+  method: string,
+  path: string,
+  problem: string,
+): void {
+  const o = gate.refuse('authz', method, path, undefined, problem);
+  sendError(res, nginx ? nginxStatus(o.status) : o.status, o.code, o.message);
+}
+
+function answer(res: ServerResponse, nginx: boolean, outcome: Outcome): void {
   if (outcome.allowed) {
     // The identity headers for the proxy to copy upstream, after the rate-limit state.
     const { key, clientIp, jwt } = outcome.identity;
-    const headers = identityHeaders(key, clientIp, jwt, rateHeaders(outcome.rate));
-    headers['Content-Length'] = '0';
-    headers['Cache-Control'] = 'no-store';
-    res.writeHead(200, headers);
+    res.writeHead(200, allowedHeaders(key, clientIp, jwt, outcome.rate));
     res.end();
     return;
   }
-  sendError(res, status(outcome.status), outcome.code, outcome.message, refusalHeaders(outcome));
+  const status = nginx ? nginxStatus(outcome.status) : outcome.status;
+  sendError(res, status, outcome.code, outcome.message, refusalHeaders(outcome));
+}
+
+/** The allowed answer's headers as writeHead's flat list: the rate-limit state, every identity header. */
+function allowedHeaders(
+  key: StoredKey,
+  clientIp: string | undefined,
+  jwt: string | undefined,
+  rate: TakeResult | undefined,
+): string[] {
+  const ids = identityHeaderPairs(key, clientIp, jwt);
+  let headers = ids;
+  if (rate) {
+    headers = [];
+    for (const [name, value] of Object.entries(rateHeaders(rate))) headers.push(name, value);
+    for (let i = 0; i < ids.length; i++) headers.push(ids[i] as string);
+  }
+  headers.push('Content-Length', '0', 'Cache-Control', 'no-store');
+  return headers;
 }

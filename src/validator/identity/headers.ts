@@ -58,17 +58,41 @@ export function identityHeaders(
   jwt: string | undefined,
   into: Record<string, string> = {},
 ): Record<string, string> {
-  const r = key.record;
-  into[IDENTITY_HEADERS.keyId] = r.keyId;
-  into[IDENTITY_HEADERS.apiKeyName] = r.apiKey.name;
-  into[IDENTITY_HEADERS.apiKeyNamespace] = r.apiKey.namespace;
-  into[IDENTITY_HEADERS.environment] = r.environment;
-  into[IDENTITY_HEADERS.keyType] = r.type;
-  into[IDENTITY_HEADERS.permissions] = joined(r.permissions);
-  into[IDENTITY_HEADERS.customers] = joined(r.customers);
-  into[IDENTITY_HEADERS.clientIp] = clientIp ?? '';
-  into[IDENTITY_HEADERS.jwt] = jwt ?? '';
+  const pairs = identityHeaderPairs(key, clientIp, jwt);
+  for (let i = 0; i < pairs.length; i += 2) into[pairs[i] as string] = pairs[i + 1] as string;
   return into;
+}
+
+/**
+ * identityHeaders as `[name, value, name, value, ...]`, the form writeHead takes. One array literal:
+ * building it this way measured ~10x cheaper than concat() of a per-key cached list.
+ */
+export function identityHeaderPairs(
+  key: StoredKey,
+  clientIp: string | undefined,
+  jwt: string | undefined,
+): string[] {
+  const r = key.record;
+  return [
+    IDENTITY_HEADERS.keyId,
+    r.keyId,
+    IDENTITY_HEADERS.apiKeyName,
+    r.apiKey.name,
+    IDENTITY_HEADERS.apiKeyNamespace,
+    r.apiKey.namespace,
+    IDENTITY_HEADERS.environment,
+    r.environment,
+    IDENTITY_HEADERS.keyType,
+    r.type,
+    IDENTITY_HEADERS.permissions,
+    joined(r.permissions),
+    IDENTITY_HEADERS.customers,
+    joined(r.customers),
+    IDENTITY_HEADERS.clientIp,
+    clientIp ?? '',
+    IDENTITY_HEADERS.jwt,
+    jwt ?? '',
+  ];
 }
 
 /** Stored lists are interned and frozen (stored-key.ts), so each distinct list is joined once. */

@@ -22,14 +22,23 @@ export interface PublicJwk extends JWK {
   use: 'sig';
 }
 
+interface CacheEntry {
+  token: Promise<string>;
+  refreshAtMs: number;
+  signed: string | undefined;
+}
+
 export class JwtSigner {
   readonly alg: JwtAlgorithm;
   readonly kid: string;
   readonly publicJwk: PublicJwk;
   readonly #key: KeyObject;
   readonly #opts: SignerOptions;
-  /** Per stored key: the token (or its signing in flight, so concurrent first requests sign once). */
-  readonly #cache = new WeakMap<StoredKey, { token: Promise<string>; refreshAtMs: number }>();
+  /**
+   * Per stored key: the token (or its signing in flight, so concurrent first requests sign once), and
+   * once signed the token itself, so a request with a signed token need not wait a microtask for it.
+   */
+  readonly #cache = new WeakMap<StoredKey, CacheEntry>();
 
   private constructor(
     key: KeyObject,
@@ -55,6 +64,12 @@ export class JwtSigner {
     const jwk = await exportJWK(createPublicKey(key));
     const kid = await calculateJwkThumbprint(jwk);
     return new JwtSigner(key, alg, kid, { ...jwk, kid, alg, use: 'sig' }, opts);
+  }
+
+  /** The token `token()` would answer with, when it is signed already and still fresh; else undefined. */
+  signedToken(key: StoredKey, nowMs: number): string | undefined {
+    const cached = this.#cache.get(key);
+    return cached && nowMs < cached.refreshAtMs ? cached.signed : undefined;
   }
 
   /** The identity token for a request made with `key` (which the decision has just allowed). */
@@ -83,11 +98,20 @@ export class JwtSigner {
     if (this.#opts.audience) jwt.setAudience(this.#opts.audience);
     const token = jwt.sign(this.#key);
     // Reused until half its lifetime has passed (never past its exp).
-    const entry = { token, refreshAtMs: Math.min(nowMs + this.#opts.ttlMs / 2, exp * 1000) };
+    const entry: CacheEntry = {
+      token,
+      refreshAtMs: Math.min(nowMs + this.#opts.ttlMs / 2, exp * 1000),
+      signed: undefined,
+    };
     this.#cache.set(key, entry);
-    token.catch(() => {
-      if (this.#cache.get(key) === entry) this.#cache.delete(key);
-    });
+    token.then(
+      (t) => {
+        entry.signed = t;
+      },
+      () => {
+        if (this.#cache.get(key) === entry) this.#cache.delete(key);
+      },
+    );
     return token;
   }
 }
