@@ -1,5 +1,6 @@
 // Runs bench/*.bench.ts (all, or those named on the command line: `node bench/run.ts key-verify`),
-// prints a table and writes bench/results/latest.json.
+// prints a table and writes bench/results/latest.json. `node bench/run.ts --render` runs nothing and
+// only rewrites docs/BENCHMARKS.md from docs/benchmarks.json (after bench/analysis.md was edited).
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,11 @@ const dir = import.meta.dirname;
 const SUFFIX = '.bench.ts';
 
 const available = (await readdir(dir)).filter((f) => f.endsWith(SUFFIX)).sort();
-const wanted = process.argv.slice(2).map((a) => a.replace(/^.*\//, '').replace(SUFFIX, ''));
+const renderOnly = process.argv.includes('--render');
+const wanted = process.argv
+  .slice(2)
+  .filter((a) => a !== '--render')
+  .map((a) => a.replace(/^.*\//, '').replace(SUFFIX, ''));
 const unknown = wanted.filter((w) => !available.includes(w + SUFFIX));
 if (unknown.length > 0) {
   console.error(
@@ -19,7 +24,7 @@ if (unknown.length > 0) {
   );
   process.exit(2);
 }
-const files = wanted.length > 0 ? wanted.map((w) => w + SUFFIX) : available;
+const files = renderOnly ? [] : wanted.length > 0 ? wanted.map((w) => w + SUFFIX) : available;
 
 const results: BenchResult[] = [];
 for (const file of files) {
@@ -70,9 +75,11 @@ const report = {
   },
   results,
 };
-await mkdir(join(dir, 'results'), { recursive: true });
-await writeFile(join(dir, 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-console.log(`wrote ${join('bench', 'results', 'latest.json')}`);
+if (!renderOnly) {
+  await mkdir(join(dir, 'results'), { recursive: true });
+  await writeFile(join(dir, 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`wrote ${join('bench', 'results', 'latest.json')}`);
+}
 
 // docs/BENCHMARKS.md keeps the newest result of every bench: a partial run replaces only its own rows.
 const docPath = join(dir, '..', 'docs', 'BENCHMARKS.md');
