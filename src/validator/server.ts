@@ -29,7 +29,7 @@ import { compileRoutes, splitTarget } from './routes.ts';
 // ready until the key store has synced (and the JWT key is loaded); once ready it stays ready while
 // the API server is away, answering from its cache.
 
-export const JWKS_PATH = '/.well-known/jwks.json';
+const JWKS_PATH = '/.well-known/jwks.json';
 const AUTHZ_DOOR_PREFIX = `${AUTHZ_PATH}/`;
 
 export interface ValidatorDeps {

@@ -19,7 +19,7 @@ import { validateApiKey } from './validate.ts';
 // worker, and keep-alive outlasts the API server's idle timeout (90 s) so it never reuses a connection
 // we are closing (that race would surface as a refused admission with failurePolicy Fail).
 
-export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 export interface WebhookServerOptions {
   host?: string;

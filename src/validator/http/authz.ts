@@ -28,7 +28,7 @@ import { parseTarget, type Target, targetText } from './target.ts';
 type Style = 'nginx' | 'traefik' | 'envoy';
 
 export const AUTHZ_PATH = '/authz';
-export const AUTHZ_DOORS = ['/authz/nginx', '/authz/traefik', '/authz/envoy/<path>'] as const;
+const AUTHZ_DOORS = ['/authz/nginx', '/authz/traefik', '/authz/envoy/<path>'] as const;
 
 /** RFC 9110 token; refuses lists (a duplicated header arrives joined with ", "). */
 const METHOD_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$/;
@@ -41,7 +41,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
 type Original = { style: Style; method: string; target: Target } | { style: Style; problem: string };
 
 /** The original method and target, from the headers of this door's proxy only; undefined: no such door. */
-export function originalRequest(req: IncomingMessage, sub: string, query: string): Original | undefined {
+function originalRequest(req: IncomingMessage, sub: string, query: string): Original | undefined {
   if (sub === '/envoy' || sub.startsWith('/envoy/')) {
     const path = sub.slice('/envoy'.length) || '/';
     return {

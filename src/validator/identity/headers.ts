@@ -5,8 +5,6 @@ import type { StoredKey } from '../stored-key.ts';
 // client sends is removed before we set ours (in every spelling a server could read as ours), and so
 // is the key itself, so the upstream neither sees a key nor trusts a forged identity.
 
-export const IDENTITY_PREFIX = 'x-keywarden-';
-
 /**
  * The name as a CGI/WSGI/Rack server reads it: `X_Keywarden_Key_Id` and `x-keywarden-key-id` both
  * become HTTP_X_KEYWARDEN_KEY_ID there, so both are ours.
