@@ -3,7 +3,8 @@ import type { DecisionEvent, Door } from '../../../src/api/events.ts';
 import { HASH_RECORD_KEY, type HashRecord, hashSecretName } from '../../../src/api/hash-record.ts';
 import { SECRET_TYPES } from '../../../src/api/metadata.ts';
 import { type Environment, generateKey, hashKey, type KeyType, parseKey } from '../../../src/rules/index.ts';
-import type { SecretLike } from '../../../src/validator/stored-key.ts';
+import type { KeyStore } from '../../../src/validator/key-store.ts';
+import type { SecretLike, StoredKey } from '../../../src/validator/stored-key.ts';
 
 // Keys and hash Secrets shaped exactly as the controller writes them, for tests without a cluster.
 
@@ -86,4 +87,18 @@ export function decisionEvent(
     apiKeyNamespace: provenKeyId ? 'team-a' : undefined,
     apiKeyName: provenKeyId ? 'k' : undefined,
   };
+}
+
+/** Puts the key's hash Secret in `store` and returns what the store made of it. */
+export function stored(store: KeyStore, k: TestKey): StoredKey {
+  store.upsert(structuredClone(k.secret));
+  const s = store.get(k.keyId);
+  if (!s) throw new Error('key not stored');
+  return s;
+}
+
+/** The key as the controller would write it next: a new record version with `change` applied. */
+export function changed(k: TestKey, change: Partial<TestKey['record']>): TestKey {
+  const record = { ...k.record, ...change };
+  return { ...k, record, secret: secretFor(record) };
 }

@@ -7,28 +7,14 @@ import {
 } from '../../../../src/validator/identity/headers.ts';
 import { generateSigningKeyPem, JwtSigner } from '../../../../src/validator/identity/signer.ts';
 import { KeyStore } from '../../../../src/validator/key-store.ts';
-import type { StoredKey } from '../../../../src/validator/stored-key.ts';
 import { call } from '../../../support/http/client.ts';
 import { type Harness, startHarness } from '../../../support/validator/in-process.ts';
-import { makeKey, secretFor, type TestKey } from '../../../support/validator/keys.ts';
+import { changed, makeKey, stored, type TestKey } from '../../../support/validator/keys.ts';
 
 // The forward-auth answer's identity headers are rendered from the stored key per answer (its lists
 // joined once per interned list), and the signed JWT is read without waiting once it is signed. Actor: a holder of a low-privilege key, requesting between
 // the requests of a privileged key, or whose key is narrowed or disabled under a cached rendering.
 // Must never: get another key's identity or JWT, or an identity or JWT older than the key's record.
-
-function stored(store: KeyStore, k: TestKey): StoredKey {
-  store.upsert(structuredClone(k.secret));
-  const s = store.get(k.keyId);
-  if (!s) throw new Error('key not stored');
-  return s;
-}
-
-/** The key as the controller would write it next: a new record version with `change` applied. */
-function changed(k: TestKey, change: Partial<TestKey['record']>): TestKey {
-  const record = { ...k.record, ...change };
-  return { ...k, record, secret: secretFor(record) };
-}
 
 const asObject = (pairs: string[]) => {
   const o: Record<string, string> = {};

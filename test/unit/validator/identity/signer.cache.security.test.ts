@@ -3,10 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPem, JwtSigner } from '../../../../src/validator/identity/signer.ts';
 import { SigningKeys } from '../../../../src/validator/identity/signing-keys.ts';
 import { KeyStore } from '../../../../src/validator/key-store.ts';
-import type { StoredKey } from '../../../../src/validator/stored-key.ts';
 import { rawRequest } from '../../../support/http/raw-http.ts';
 import { type Harness, startHarness } from '../../../support/validator/in-process.ts';
-import { makeKey, secretFor, type TestKey } from '../../../support/validator/keys.ts';
+import { changed, makeKey, stored } from '../../../support/validator/keys.ts';
 
 // The identity JWT is signed once per key and reused while more than half its lifetime remains.
 // Actor: anyone whose key changes under a cached token (disabled, narrowed, regenerated), or an
@@ -16,19 +15,6 @@ import { makeKey, secretFor, type TestKey } from '../../../support/validator/key
 
 const TTL_MS = 60_000;
 const opts = { issuer: 'kw-cache', ttlMs: TTL_MS };
-
-function stored(store: KeyStore, k: TestKey): StoredKey {
-  store.upsert(structuredClone(k.secret));
-  const s = store.get(k.keyId);
-  if (!s) throw new Error('key not stored');
-  return s;
-}
-
-/** The key as the controller would write it next: a new record version with `change` applied. */
-function changed(k: TestKey, change: Partial<TestKey['record']>): TestKey {
-  const record = { ...k.record, ...change };
-  return { ...k, record, secret: secretFor(record) };
-}
 
 describe('JWT reuse', () => {
   it('reuses the token until half its lifetime has passed, then signs a new one', async () => {
