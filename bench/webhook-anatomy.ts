@@ -19,23 +19,19 @@ import { LABELS } from '../src/api/metadata.ts';
 import { BUILT_IN_POLICY } from '../src/api/policy.ts';
 import type { JsonPatchOp } from '../src/kube/admission/review.ts';
 import { LocalControlPlane } from '../src/localcluster/cluster.ts';
-import { createLogger } from '../src/observability/logger.ts';
 import { createCa, issueCert, type KeyPairPem } from '../src/pki/index.ts';
 import { formatRfc3339 } from '../src/rules/index.ts';
 import { buildWebhookConfigurations } from '../src/webhook/configurations.ts';
 import { handleReviewAsync } from '../src/webhook/handler.ts';
-import { WebhookMetrics } from '../src/webhook/metrics.ts';
 import { mutateApiKey } from '../src/webhook/mutate.ts';
 import { admitApiKey } from '../src/webhook/secret-access.ts';
-import { startWebhookServer } from '../src/webhook/server.ts';
-import { CertificateHolder } from '../src/webhook/tls/holder.ts';
 import { validateApiKey } from '../src/webhook/validate.ts';
 import { median } from './lib.ts';
+import { startOurWebhook } from './webhook-server.ts';
 
 const N = Number(process.env.N ?? 500);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const ONLY = process.env.ONLY?.split(',');
-const log = createLogger('bench', 'error');
 const run = promisify(execFile);
 
 type Obj = { spec: { environment: string; type: string } };
@@ -110,17 +106,7 @@ function bare(patchKind: string, extra: Partial<Served> = {}): Variant['serve'] 
 
 /** Our server, as `keywarden webhook` runs it. */
 async function ours(pair: KeyPairPem): Promise<Served> {
-  const holder = new CertificateHolder();
-  holder.set(pair);
-  const w = await startWebhookServer({
-    host: '127.0.0.1',
-    port: 0,
-    holder,
-    metrics: new WebhookMetrics({ defaultMetrics: false }),
-    policy: () => BUILT_IN_POLICY,
-    ready: () => ({ ok: true }),
-    log,
-  });
+  const w = await startOurWebhook(pair);
   let connections = 0;
   w.server.on('secureConnection', () => connections++);
   return { port: w.port, connections: () => connections, close: () => void w.close() };

@@ -15,7 +15,6 @@ import { promisify } from 'node:util';
 import express from 'express';
 import { Agent, fetch } from 'undici';
 import { stringify } from 'yaml';
-import { BUILT_IN_POLICY } from '../src/api/policy.ts';
 import { loadKubeConfig } from '../src/kube/config.ts';
 import { KubeRest } from '../src/kube/rest.ts';
 import { LocalControlPlane } from '../src/localcluster/cluster.ts';
@@ -23,11 +22,9 @@ import { createLogger } from '../src/observability/logger.ts';
 import { createCa, issueCert } from '../src/pki/index.ts';
 import { formatRfc3339 } from '../src/rules/index.ts';
 import { buildWebhookConfigurations, MUTATE_PATH, VALIDATE_PATH } from '../src/webhook/configurations.ts';
-import { WebhookMetrics } from '../src/webhook/metrics.ts';
-import { startWebhookServer } from '../src/webhook/server.ts';
-import { CertificateHolder } from '../src/webhook/tls/holder.ts';
 import { AdmissionWebhook } from '../src/webhook/webhook.ts';
 import { type Bench, type BenchFigure, figure, median } from './lib.ts';
+import { startOurWebhook } from './webhook-server.ts';
 
 const APIKEYS = Number(process.env.BENCH_WEBHOOK_APIKEYS ?? 500);
 const REQUESTS = Number(process.env.BENCH_WEBHOOK_REQUESTS ?? 2000);
@@ -95,20 +92,8 @@ async function latencyFigures(): Promise<BenchFigure[]> {
     usage: 'server',
     notAfter: new Date(Date.now() + 3600_000),
   });
-  const holder = new CertificateHolder();
-  holder.set(pair);
-
   const webhookTimes: number[] = [];
-  const webhook = await startWebhookServer({
-    host: '127.0.0.1',
-    port: 0,
-    holder,
-    metrics: new WebhookMetrics({ defaultMetrics: false }),
-    policy: () => BUILT_IN_POLICY,
-    ready: () => ({ ok: true }),
-    log,
-    onTimed: (_w, ms) => webhookTimes.push(ms),
-  });
+  const webhook = await startOurWebhook(pair, (_w, ms) => webhookTimes.push(ms));
 
   // Baseline: the same transport and body parsing, no rules.
   const bareTimes: number[] = [];
