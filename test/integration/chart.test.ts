@@ -309,6 +309,41 @@ describe('what the chart renders', () => {
     });
   });
 
+  it('adminPort sets the admin port of the controller and the webhook; the former name healthPort still wins', async () => {
+    const adminPorts = async (set: string[]) => {
+      const all = docs(await render(set));
+      return ['controller', 'webhook'].map((part) => {
+        const d = find(all, 'Deployment', `${FULLNAME}-${part}`);
+        const c = d.spec.template.spec.containers[0];
+        const metricsPorts = all
+          .filter(
+            (x) =>
+              x.kind === 'Service' &&
+              (x.metadata.labels as Record<string, string>)?.['app.kubernetes.io/component'] === part,
+          )
+          .flatMap((x) => x.spec.ports as { name: string; port: number }[])
+          .filter((p) => p.name === 'metrics');
+        return {
+          flag: (c.args as string[]).find((a) => a.startsWith('--admin-port=')),
+          containerPort: (c.ports as { name: string; containerPort: number }[]).find(
+            (p) => p.name === 'health',
+          )?.containerPort,
+          servicePorts: metricsPorts.map((p) => p.port),
+        };
+      });
+    };
+    const at = (controller: number, webhook: number) => [
+      { flag: `--admin-port=${controller}`, containerPort: controller, servicePorts: [controller] },
+      { flag: `--admin-port=${webhook}`, containerPort: webhook, servicePorts: [webhook] },
+    ];
+    expect(await adminPorts([])).toEqual(at(8081, 8082));
+    expect(await adminPorts(['controller.adminPort=9101', 'webhook.adminPort=9102'])).toEqual(at(9101, 9102));
+    // An upgrade that keeps its old values file keeps its ports.
+    expect(await adminPorts(['controller.healthPort=9201', 'webhook.healthPort=9202'])).toEqual(
+      at(9201, 9202),
+    );
+  });
+
   it('webhook configurations match buildWebhookConfigurations() (src/webhook/configurations.ts)', async () => {
     for (const set of [OPTION_SETS.default, OPTION_SETS['cert-manager TLS']] as string[][]) {
       const all = docs(await render(set));

@@ -226,3 +226,8 @@ sideEffects: None
 failurePolicy: Fail
 matchPolicy: Equivalent
 {{- end }}
+
+{{/* A component's --admin-port: `healthPort` (its former value name) wins when a user still sets it. */}}
+{{- define "keywarden.adminPort" -}}
+{{- .healthPort | default .adminPort -}}
+{{- end }}
