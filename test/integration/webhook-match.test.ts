@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { REVEAL_ANNOTATIONS } from '../../src/api/metadata.ts';
 import { applyCrds, createNamespace, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
 import {
   createSelectedNamespace,
@@ -28,8 +29,7 @@ const WITHOUT = {
   config: `keywarden-test-always-${RUN}`,
   selector: { 'keywarden.dev/webhook-test': `always-${RUN}` },
 };
-const REQ = 'keywarden.dev/reveal-request';
-const BY = 'keywarden.dev/reveal-requested-by';
+const { request: REQ, requestedBy: BY } = REVEAL_ANNOTATIONS;
 const EXPIRES = rfc3339(Date.now() + 30 * 86_400_000);
 
 let system = '';
@@ -179,6 +179,15 @@ const PROBES: Probe[] = [
     name: 'update: reveal request removed, requester kept',
     expect: 'skipped',
     update: { base: revealed, type: 'merge', patch: annotate({ [REQ]: null }) },
+  },
+  {
+    name: 'update: another annotation and a label, reveal annotations untouched',
+    expect: 'skipped',
+    update: {
+      base: revealed,
+      type: 'merge',
+      patch: { metadata: { labels: { team: 'b' }, annotations: { note: 'y' } } },
+    },
   },
   {
     name: 'attack: update changing only reveal-requested-by',
