@@ -196,6 +196,9 @@ async function register(kubectl: Kubectl, dir: string, ca: KeyPairPem, pair: Key
     target: { url: `https://127.0.0.1:${s.port}` },
     caBundlePem: ca.certPem,
     namespaceSelector: { matchLabels: { anatomy: v.name } },
+    // Every variant is called for every object (the cost of a call is what this measures): without
+    // matchConditions, which would skip our mutating webhook for these complete manifests.
+    mutateEveryObject: true,
   });
   const [hook] = mutating.webhooks;
   if (hook && s.reinvocation) hook.reinvocationPolicy = s.reinvocation;

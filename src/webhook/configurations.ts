@@ -1,9 +1,12 @@
 import { APIKEY_PLURAL, GROUP, VERSION } from '../api/index.ts';
 import { APP_LABELS, APP_NAME } from '../api/metadata.ts';
+import { type MatchCondition, MUTATE_MATCH_CONDITIONS } from './match-conditions.ts';
 
 // The Mutating/ValidatingWebhookConfiguration objects, built in one place for the tests, `keywarden dev`
 // and the Helm chart. Only CREATE and UPDATE of the apikeys resource itself: `resources: [apikeys]` does
-// not match apikeys/status, so the controller's status writes never go through the webhook.
+// not match apikeys/status, so the controller's status writes never go through the webhook. The
+// mutating webhook carries matchConditions (src/webhook/match-conditions.ts): the API server skips it for
+// an object it would not change; the validating webhook is called for every create and update.
 
 export const MUTATE_PATH = '/apikeys/mutate';
 export const VALIDATE_PATH = '/apikeys/validate';
@@ -33,6 +36,11 @@ export interface WebhookConfigurationOptions {
   timeoutSeconds?: number;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /**
+   * Call the mutating webhook for every object, without matchConditions: the tests' reference
+   * configuration and the bench's floor. Never for a real install (the chart always has them).
+   */
+  mutateEveryObject?: boolean;
 }
 
 interface ClientConfig {
@@ -58,6 +66,7 @@ export interface WebhookEntry {
   timeoutSeconds: number;
   namespaceSelector?: LabelSelector;
   reinvocationPolicy?: 'Never' | 'IfNeeded';
+  matchConditions?: MatchCondition[];
 }
 
 export interface WebhookConfiguration {
@@ -124,7 +133,15 @@ export function buildWebhookConfigurations(opts: WebhookConfigurationOptions): {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
       metadata: metadata(opts),
-      webhooks: [{ ...entry(MUTATING_WEBHOOK_NAME, MUTATE_PATH, opts), reinvocationPolicy: 'Never' }],
+      webhooks: [
+        {
+          ...entry(MUTATING_WEBHOOK_NAME, MUTATE_PATH, opts),
+          reinvocationPolicy: 'Never',
+          ...(opts.mutateEveryObject
+            ? {}
+            : { matchConditions: MUTATE_MATCH_CONDITIONS.map((c) => ({ ...c })) }),
+        },
+      ],
     },
     validating: {
       apiVersion: 'admissionregistration.k8s.io/v1',

@@ -20,6 +20,7 @@ import { parseConfig } from '../../src/validator/config/load.ts';
 import type { KeyStore } from '../../src/validator/key-store.ts';
 import { ValidatorMetrics } from '../../src/validator/metrics.ts';
 import { buildWebhookConfigurations } from '../../src/webhook/configurations.ts';
+import { MUTATE_MATCH_CONDITIONS } from '../../src/webhook/match-conditions.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
 import { applyCrds, buildHelm, deleteReleases, kubectl, kubectlOk } from '../support/kube/kubectl.ts';
 import { PROMTOOL } from '../support/metrics/promtool.ts';
@@ -361,6 +362,12 @@ describe('what the chart renders', () => {
         expect(got.metadata.annotations).toEqual(w.metadata.annotations);
         expect(got.metadata.labels).toMatchObject(w.metadata.labels ?? {});
       }
+      // The CEL written by hand in the template is src's, character for character (also in toEqual above).
+      const mutating = find(all, 'MutatingWebhookConfiguration', FULLNAME);
+      expect(mutating.webhooks[0].matchConditions).toEqual(MUTATE_MATCH_CONDITIONS);
+      expect(
+        find(all, 'ValidatingWebhookConfiguration', FULLNAME).webhooks[0].matchConditions,
+      ).toBeUndefined();
     }
   });
 

@@ -8,7 +8,10 @@ import { INJECT_PATH, INJECT_WEBHOOK_NAME } from '../../../src/injector/index.ts
 import { freePort } from '../../../src/localcluster/ports.ts';
 import { ManagedProcess } from '../../../src/localcluster/processes.ts';
 import { formatRfc3339 } from '../../../src/rules/index.ts';
-import { buildWebhookConfigurations } from '../../../src/webhook/configurations.ts';
+import {
+  buildWebhookConfigurations,
+  type WebhookConfigurationOptions,
+} from '../../../src/webhook/configurations.ts';
 import { kubectl, kubectlOk } from '../kube/kubectl.ts';
 
 // Shared by the webhook integration tests: the webhook as a child process (`node src/cli/main.ts
@@ -126,11 +129,13 @@ export async function installConfigurations(
   name: string,
   port: number,
   selector: Record<string, string>,
+  extra: Pick<WebhookConfigurationOptions, 'mutateEveryObject'> = {},
 ): Promise<void> {
   const { mutating, validating } = buildWebhookConfigurations({
     name,
     target: { url: `https://127.0.0.1:${port}` },
     namespaceSelector: { matchLabels: selector },
+    ...extra,
   });
   await kubectlOk(['apply', '-f', '-'], `${stringify(mutating)}---\n${stringify(validating)}`);
 }

@@ -4,6 +4,7 @@ import {
   MUTATE_PATH,
   VALIDATE_PATH,
 } from '../../../src/webhook/configurations.ts';
+import { MUTATE_MATCH_CONDITIONS } from '../../../src/webhook/match-conditions.ts';
 
 describe('buildWebhookConfigurations', () => {
   it('builds both configurations for a URL with the safe defaults', () => {
@@ -56,6 +57,39 @@ describe('buildWebhookConfigurations', () => {
     expect(validating.metadata.annotations).toEqual({
       'cert-manager.io/inject-ca-from': 'keywarden-system/keywarden-webhook',
     });
+  });
+
+  it('lets the API server skip only the mutating webhook, with one condition (they are ANDed)', () => {
+    const { mutating, validating } = buildWebhookConfigurations({ name: 'kw', target: { url: 'https://x' } });
+    expect(mutating.webhooks[0]?.matchConditions).toEqual(MUTATE_MATCH_CONDITIONS);
+    expect(MUTATE_MATCH_CONDITIONS).toHaveLength(1);
+    // The validating webhook checks the final object of every create and update.
+    expect(validating.webhooks[0]).not.toHaveProperty('matchConditions');
+    // The reference configuration of the tests and the bench's floor: called for every object.
+    const always = buildWebhookConfigurations({
+      name: 'kw',
+      target: { url: 'https://x' },
+      mutateEveryObject: true,
+    });
+    expect(always.mutating.webhooks[0]).not.toHaveProperty('matchConditions');
+  });
+
+  it('conditions name every field the mutating webhook writes, and guard types before use', () => {
+    const [condition] = MUTATE_MATCH_CONDITIONS;
+    const cel = condition?.expression ?? '';
+    // Defaults: called when absent. Normal forms: called when present and not provably normal.
+    for (const field of ['type', 'expiresAt']) expect(cel).toContain(`!has(object.spec.${field})`);
+    for (const field of ['permissions', 'allowedSources'])
+      expect(cel).toContain(`has(object.spec.${field}) && !(type(object.spec.${field}) == list`);
+    for (const annotation of ['keywarden.dev/reveal-request', 'keywarden.dev/reveal-requested-by']) {
+      expect(cel).toContain(`'${annotation}' in object.metadata.annotations`);
+      expect(cel).toContain(`'${annotation}' in oldObject.metadata.annotations`);
+    }
+    // Sizes are checked before a list is walked or a string matched (a CEL cost error would refuse).
+    expect(cel).toMatch(/size\(object\.spec\.permissions\) <= 64 && object\.spec\.permissions\.all/);
+    expect(cel).toMatch(/size\(object\.spec\.allowedSources\) <= 64 && object\.spec\.allowedSources\.all/);
+    expect(cel).toMatch(/size\(e\) <= 127 && e\.matches/);
+    expect(cel).toMatch(/size\(e\) <= 18 && e\.matches/);
   });
 
   it('refuses a timeout above 5 seconds', () => {
