@@ -5,7 +5,7 @@ import { PERMISSION_PATTERN } from '../rules/index.ts';
 // object). The condition is true, and the webhook called, unless CEL proves that mutateApiKey would
 // answer "allowed, no patch": type and expiresAt present, permissions a short list of valid ASCII
 // permissions already sorted without duplicates, allowedSources a short list of canonical IPv4 CIDRs
-// without duplicates, and the reveal annotations as mutate.ts would leave them. Anything else (IPv6,
+// (/32, /24, /16, /8) without duplicates, and the reveal annotations as mutate.ts would leave them. Anything else (IPv6,
 // bare addresses, wrong types, non-ASCII, long lists, a changed reveal request) calls the webhook, which
 // stays the one place that normalises. Every step guards types and sizes first (&& short-circuits), so
 // the expression cannot fail: an error here with failurePolicy Fail would refuse the request.
@@ -20,8 +20,12 @@ export interface MatchCondition {
 const str = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
-/** Dotted decimal with a prefix, no leading zeros: the only form normalizeSources leaves unchanged for IPv4. */
-const IPV4_CIDR_PATTERN = `^(${OCTET}\\.){3}${OCTET}/(3[0-2]|[12]?[0-9])$`;
+/**
+ * IPv4 ranges that are canonical by their text alone (dotted decimal, no leading zeros, no host bits):
+ * a /32, and a /24, /16, /8 or /0 whose host octets are 0. Other prefixes call the webhook. A regex and
+ * not CEL's cidr(): that library needs Kubernetes 1.31, and install.md promises 1.29.
+ */
+const IPV4_CIDR_PATTERN = `^(${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}/32|${OCTET}\\.${OCTET}\\.${OCTET}\\.0/24|${OCTET}\\.${OCTET}\\.0\\.0/16|${OCTET}\\.0\\.0\\.0/8|0\\.0\\.0\\.0/0)$`;
 
 const annotations = (o: string) => `${o}.metadata.annotations`;
 const hasAnnotation = (o: string, key: string) =>
@@ -49,7 +53,7 @@ const NORMAL_PERMISSIONS = [
 ].join(' && ');
 const NORMAL_SOURCES = [
   `type(${S}) == list && size(${S}) <= 64`,
-  `${S}.all(e, type(e) == string && size(e) <= 18 && e.matches(${str(IPV4_CIDR_PATTERN)}) && cidr(e).masked() == cidr(e))`,
+  `${S}.all(e, type(e) == string && size(e) <= 18 && e.matches(${str(IPV4_CIDR_PATTERN)}))`,
   unique(S),
 ].join(' && ');
 

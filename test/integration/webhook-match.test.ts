@@ -64,7 +64,7 @@ const PROBES: Probe[] = [
   {
     name: 'create: expiresAt set, normal permissions and sources',
     expect: 'skipped',
-    ...withSources(['10.0.0.0/8', '192.0.2.1/32', '0.0.0.0/0']),
+    ...withSources(['10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '192.0.2.1/32', '0.0.0.0/0']),
   },
   {
     name: 'create: expiresAt set, no permissions',
@@ -139,6 +139,12 @@ const PROBES: Probe[] = [
   // Allowed sources that are not canonical.
   { name: 'attack: IPv4 without a prefix', expect: 'called', ...withSources(['192.0.2.1']) },
   { name: 'attack: IPv4 with host bits set', expect: 'called', ...withSources(['10.1.2.3/8']) },
+  { name: 'attack: IPv4 /16 with host bits set', expect: 'called', ...withSources(['10.1.2.0/16']) },
+  {
+    name: 'IPv4 canonical at a prefix the regex does not prove (/12: called)',
+    expect: 'called',
+    ...withSources(['172.16.0.0/12']),
+  },
   { name: 'attack: IPv4 with leading zeros', expect: 'called', ...withSources(['010.0.0.0/8']) },
   { name: 'attack: IPv6 in upper case', expect: 'called', ...withSources(['2001:DB8::/32']) },
   {
