@@ -23,7 +23,7 @@ const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 /**
  * IPv4 ranges that are canonical by their text alone (dotted decimal, no leading zeros, no host bits):
  * a /32, and a /24, /16, /8 or /0 whose host octets are 0. Other prefixes call the webhook. A regex and
- * not CEL's cidr(): that library needs Kubernetes 1.31, and install.md promises 1.29.
+ * not CEL's cidr() (Kubernetes 1.31+): the condition does not depend on a CEL library's version.
  */
 const IPV4_CIDR_PATTERN = `^(${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}/32|${OCTET}\\.${OCTET}\\.${OCTET}\\.0/24|${OCTET}\\.${OCTET}\\.0\\.0/16|${OCTET}\\.0\\.0\\.0/8|0\\.0\\.0\\.0/0)$`;
 
