@@ -18,6 +18,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../src/runtime/node-flags.ts';
 import { UPSTREAM_IDLE_MS } from '../src/validator/http/forward.ts';
 import { authzRequest, proxiedRequest } from './lib.ts';
 import { type SoakReport, soakSection } from './soak-report.ts';
@@ -66,7 +67,9 @@ const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 
 /** A child of bench/validator-child.ts, once it listens: its process and first line. */
 async function startChild(args: string[]): Promise<{ child: ChildProcess; port: number; keys: string[] }> {
-  const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The validator runs with the image's Node flags (its RSS is what the soak bounds); the app bare.
+  const flags = args[0] === 'serve-validator' ? NODE_FLAGS : [];
+  const child = spawn(process.execPath, [...flags, CHILD, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const first = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     rl.once('line', resolve);

@@ -26,6 +26,7 @@ import { loadKubeConfig } from '../src/kube/config.ts';
 import { KubeRest } from '../src/kube/rest.ts';
 import { LocalControlPlane } from '../src/localcluster/cluster.ts';
 import { createLogger } from '../src/observability/logger.ts';
+import { NODE_FLAGS } from '../src/runtime/node-flags.ts';
 import { decide } from '../src/validator/decision.ts';
 import { KeyStore } from '../src/validator/key-store.ts';
 import { RateLimiter } from '../src/validator/rate-limiter.ts';
@@ -42,6 +43,7 @@ import {
   HASH_OBJECT_SHA256,
   hashObjectSha256,
   median,
+  processCpuMs,
 } from './lib.ts';
 
 const CHILD = fileURLToPath(new URL('./validator-child.ts', import.meta.url));
@@ -98,8 +100,10 @@ interface Child {
   keys: string[];
 }
 
+/** A child of validator-child.ts; the validator runs with the image's Node flags, the baselines bare. */
 async function startChild(args: string[]): Promise<Child> {
-  const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const flags = args[0] === 'serve-validator' ? NODE_FLAGS : [];
+  const child = spawn(process.execPath, [...flags, CHILD, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`child ${args[0]} exited with ${code}`)));
@@ -130,6 +134,9 @@ interface LoadResult {
   p50: number;
   p99: number;
   errors: number;
+  /** The answering process's CPU time per request, in µs (when the arm names its pid). */
+  cpuUs?: number;
+  requests: number;
 }
 
 /** A closed loop of CONNECTIONS keep-alive connections for `ms`, each sending the next request when answered. */
@@ -157,7 +164,13 @@ async function load(port: number, keys: string[], ms: number, shape: Shape): Pro
   await pool.close();
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { rps: (latencies.length * 1000) / elapsed, p50: at(0.5), p99: at(0.99), errors };
+  return {
+    rps: (latencies.length * 1000) / elapsed,
+    p50: at(0.5),
+    p99: at(0.99),
+    errors,
+    requests: latencies.length,
+  };
 }
 
 interface Arm {
@@ -165,6 +178,16 @@ interface Arm {
   port: number;
   keys: string[];
   shape: Shape;
+  /** The process that answers (the validator, or the bare handler in its place), for CPU per request. */
+  pid?: number | undefined;
+}
+
+/** One load round of an arm, with the CPU its answering process used per request. */
+async function measure(a: Arm, ms: number): Promise<LoadResult> {
+  const cpu0 = a.pid === undefined ? 0 : processCpuMs(a.pid);
+  const r = await load(a.port, a.keys, ms, a.shape);
+  if (a.pid !== undefined) r.cpuUs = ((processCpuMs(a.pid) - cpu0) * 1000) / r.requests;
+  return r;
 }
 
 /**
@@ -176,16 +199,19 @@ async function compareArms(arms: Arm[]): Promise<Map<string, LoadResult>> {
   const runs = new Map<string, LoadResult[]>(arms.map((a) => [a.name, []]));
   for (let round = 0; round < 3; round++) {
     const order = round % 2 === 0 ? arms : [...arms].reverse();
-    for (const a of order) runs.get(a.name)?.push(await load(a.port, a.keys, LOAD_MS, a.shape));
+    for (const a of order) runs.get(a.name)?.push(await measure(a, LOAD_MS));
   }
   const out = new Map<string, LoadResult>();
   for (const [name, rs] of runs) {
     if (rs.some((r) => r.errors > 0)) throw new Error(`${name}: requests were refused during the load test`);
+    const cpu = rs.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]));
     out.set(name, {
       rps: median(rs.map((r) => r.rps)),
       p50: median(rs.map((r) => r.p50)),
       p99: median(rs.map((r) => r.p99)),
       errors: 0,
+      requests: rs.reduce((n, r) => n + r.requests, 0),
+      ...(cpu.length > 0 ? { cpuUs: median(cpu) } : {}),
     });
   }
   return out;
@@ -199,11 +225,15 @@ function loadFigures(
   baseName: string,
 ): BenchFigure[] {
   if (!subject || !base) throw new Error(`${label}: missing a measurement`);
-  return [
+  const figures = [
     figure(`${label} throughput`, 'req/s', subject.rps, base.rps, baseName),
     figure(`${label} p50 latency`, 'ms', subject.p50, base.p50, baseName),
     figure(`${label} p99 latency`, 'ms', subject.p99, base.p99, baseName),
   ];
+  // What the answering process spends per request: unlike req/s, barely moved by other load.
+  if (subject.cpuUs !== undefined && base.cpuUs !== undefined)
+    figures.push(figure(`${label} CPU per request`, 'µs', subject.cpuUs, base.cpuUs, baseName));
+  return figures;
 }
 
 /** nginx `auth_request` in front of a bare app, asking `authPort` (/authz/nginx) about every request. */
@@ -248,9 +278,16 @@ async function httpFigures(): Promise<BenchFigure[]> {
   let nginx: Nginx | undefined;
   try {
     const authz = await compareArms([
-      { name: 'authz', port: validator.port, keys: validator.keys, shape: traefikAuthz },
-      { name: 'node', port: node.port, keys: [], shape: traefikAuthz },
-      { name: 'express', port: express.port, keys: [], shape: traefikAuthz },
+      // CPU per request only here: behind the proxy or nginx the bare app answers twice per request.
+      {
+        name: 'authz',
+        port: validator.port,
+        keys: validator.keys,
+        shape: traefikAuthz,
+        pid: validator.child.pid,
+      },
+      { name: 'node', port: node.port, keys: [], shape: traefikAuthz, pid: node.child.pid },
+      { name: 'express', port: express.port, keys: [], shape: traefikAuthz, pid: express.child.pid },
     ]);
     const proxied = await compareArms([
       { name: 'proxy', port: proxy.port, keys: proxy.keys, shape: appRequest },
@@ -350,7 +387,19 @@ async function disableToDeny(plane: LocalControlPlane, rest: KubeRest): Promise<
   );
   const validator = spawn(
     process.execPath,
-    [MAIN, 'validator', '--config', config, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1'],
+    [
+      ...NODE_FLAGS,
+      MAIN,
+      'validator',
+      '--config',
+      config,
+      '--port',
+      '0',
+      '--admin-port',
+      '0',
+      '--host',
+      '127.0.0.1',
+    ],
     {
       env: { ...process.env, KUBECONFIG: plane.kubeconfigPath },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -5,6 +5,7 @@ import { RECORD_KEYS_CONFIGMAP } from '../../api/hash-record.ts';
 import { LocalControlPlane } from '../../localcluster/cluster.ts';
 import { freePort } from '../../localcluster/ports.ts';
 import { ManagedProcess } from '../../localcluster/processes.ts';
+import { NODE_FLAGS } from '../../runtime/node-flags.ts';
 import { buildWebhookConfigurations } from '../../webhook/configurations.ts';
 import type { DevBackend, Endpoint } from './backend.ts';
 import { DEMO_API_SERVER, DEMO_NS, demoRoutes, OPERATOR_NS, REPO } from './demo.ts';
@@ -190,8 +191,9 @@ export class ProcessBackend implements DevBackend {
     );
   }
 
+  /** A keywarden part, run as the image runs it (the same Node flags). */
   #keywarden(name: string, args: string[]): void {
-    this.#node(name, [MAIN, ...args]);
+    this.#node(name, [...NODE_FLAGS, MAIN, ...args]);
   }
 }
 

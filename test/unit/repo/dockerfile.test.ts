@@ -65,7 +65,8 @@ describe('the image', () => {
     expect(dockerfile).toMatch(/^FROM node:24\.\d+\.\d+-\S+$/m);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER (?!0|root)\S+/m);
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "\/app\/src\/cli\/main\.ts"\]/m);
+    // With the Node flags in between: node-flags.test.ts.
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", (?:"--[^"]+", )*"\/app\/src\/cli\/main\.ts"\]$/m);
     // The injector's init container runs this file from the image.
     expect(existsSync('src/injector/compose-main.ts')).toBe(true);
     expect(pkg.engines.node).toMatch(/>=\s*24/);
