@@ -5,9 +5,9 @@ import { PERMISSION_PATTERN } from '../rules/index.ts';
 // object). The condition is true, and the webhook called, unless CEL proves that mutateApiKey would
 // answer "allowed, no patch": type and expiresAt present, permissions a short list of valid ASCII
 // permissions already sorted without duplicates, allowedSources a short list of canonical IPv4 CIDRs
-// (/32, /24, /16, /8) without duplicates, and the reveal annotations as mutate.ts would leave them. Anything else (IPv6,
-// bare addresses, wrong types, non-ASCII, long lists, a changed reveal request) calls the webhook, which
-// stays the one place that normalises. Every step guards types and sizes first (&& short-circuits), so
+// (/32, /24, /16, /8) without duplicates, and the reveal annotations as mutate.ts would leave them.
+// Anything else (IPv6, bare addresses, wrong types, non-ASCII, long lists, a changed reveal request)
+// calls the webhook, which stays the one place that normalises. Every step guards types and sizes first (&& short-circuits), so
 // the expression cannot fail: an error here with failurePolicy Fail would refuse the request.
 // The chart writes the same conditions by hand (charts/keywarden/templates/webhook-configurations.yaml);
 // test/integration/chart.test.ts holds them equal.
