@@ -27,10 +27,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Stops every nginx a previous run left behind (only ours: its command line names our folder). */
+/** Whether the test process that made a run folder (`run-<pid>-<ms>`) is another one, still alive. */
+function ownerAlive(run: string): boolean {
+  const owner = Number(/^run-(\d+)-/.exec(run)?.[1]);
+  if (!owner || owner === process.pid) return false;
+  try {
+    process.kill(owner, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Stops every nginx a previous run left behind (only ours: its command line names our folder), never
+ * one whose test process still runs (another test run on the same machine).
+ */
 export function reapLeftovers(): void {
   if (!existsSync(ROOT)) return;
   for (const run of readdirSync(ROOT)) {
+    if (ownerAlive(run)) continue;
     const dir = join(ROOT, run);
     const pidFile = join(dir, 'nginx.pid');
     if (existsSync(pidFile)) {
