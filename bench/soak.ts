@@ -1,29 +1,12 @@
-// Soak: N requests (SOAK_REQUESTS, default 1,000,000) through a validator child process over loopback
-// at a steady rate (SOAK_RATE per second, default 4,000), sampling the child's RSS and open file
-// descriptors (/proc/PID/status, /proc/PID/fd) once a second. Two runs, each on keep-alive
-// connections: forward auth (/authz), then the reverse proxy (the sidecar's mode) in front of a bare
-// node:http app, whose upstream connections are pooled too (SOAK_DOORS=authz or proxy runs one).
-// Pass/fail against stated bounds, for each run:
-//   - max RSS              <= SOAK_MAX_RSS_MB (default 320 MiB)
-//   - RSS growth           <= SOAK_MAX_GROWTH_MB (default 64 MiB) from the end of warm-up to the end
-//   - descriptors          count after the run (client sockets closed) <= count before it + 2
-//   - every answer as expected (200 for a valid key, 401 for a refused one), no socket error
-// `npm run soak` writes docs/soak.json and the "Soak" section of docs/BENCHMARKS.md (bench/run.ts keeps
-// that section when it refreshes the table). test/integration/soak.test.ts runs a short soak.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../src/runtime/node-flags.ts';
 import { UPSTREAM_IDLE_MS } from '../src/validator/http/forward.ts';
 import { authzRequest, proxiedRequest } from './lib.ts';
 import { type SoakReport, soakSection } from './soak-report.ts';
-
-const CHILD = fileURLToPath(new URL('./validator-child.ts', import.meta.url));
+import { startChild } from './validator-children.ts';
 
 export type SoakDoor = 'authz' | 'proxy';
 
@@ -64,19 +47,6 @@ function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
-
-/** A child of bench/validator-child.ts, once it listens: its process and first line. */
-async function startChild(args: string[]): Promise<{ child: ChildProcess; port: number; keys: string[] }> {
-  // The validator runs with the image's Node flags (its RSS is what the soak bounds); the app bare.
-  const flags = args[0] === 'serve-validator' ? NODE_FLAGS : [];
-  const child = spawn(process.execPath, [...flags, CHILD, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const first = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    rl.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`${args[0]} child exited (${code}) before listening`)));
-  });
-  return { child, ...(JSON.parse(first) as { port: number; keys: string[] }) };
-}
 
 export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));

@@ -12,7 +12,7 @@
 // (The key store's load time and heap are bench/key-store.bench.ts.)
 // Sizes: BENCH_VALIDATOR_LOAD_S (seconds per load round);
 // BENCH_VALIDATOR_CONTROL_PLANE=0 skips the figures that need a control plane.
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,8 +45,8 @@ import {
   median,
   processCpuMs,
 } from './lib.ts';
+import { startChild } from './validator-children.ts';
 
-const CHILD = fileURLToPath(new URL('./validator-child.ts', import.meta.url));
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const LOAD_MS = Number(process.env.BENCH_VALIDATOR_LOAD_S ?? 4) * 1000;
 const CONNECTIONS = 16;
@@ -93,23 +93,6 @@ function inProcessDecisions(): BenchFigure[] {
 }
 
 // --- the HTTP doors under load -----------------------------------------------------------------
-
-interface Child {
-  child: ChildProcess;
-  port: number;
-  keys: string[];
-}
-
-/** A child of validator-child.ts; the validator runs with the image's Node flags, the baselines bare. */
-async function startChild(args: string[]): Promise<Child> {
-  const flags = args[0] === 'serve-validator' ? NODE_FLAGS : [];
-  const child = spawn(process.execPath, [...flags, CHILD, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`child ${args[0]} exited with ${code}`)));
-  });
-  return { child, ...(JSON.parse(line) as { port: number; keys: string[] }) };
-}
 
 /** One kind of request: the path and headers for the i-th request (key: the key it carries, if any). */
 type Shape = (i: number, key: string | undefined) => { path: string; headers: Record<string, string> };
