@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CompactEncrypt, compactDecrypt, importJWK, type JWK } from 'jose';
+import { CompactEncrypt, compactDecrypt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { deliverySecretName } from '../api/hash-record.ts';
 import { API_VERSION, type ApiKey, type ApiKeySpec } from '../api/index.ts';
 import { COMPONENTS, LABELS, MANAGED_BY, SECRET_ANNOTATIONS, SECRET_TYPES } from '../api/metadata.ts';
@@ -12,8 +12,9 @@ import { isNotFound, type KubeRest, resourcePath } from '../kube/rest.ts';
 // second key for the same generation or losing the first.
 //
 // The key in it is sealed at rest (JWE, A256GCM) with a data key that lives in a second Secret, in the
-// ApiKey's own namespace: a reader of the operator namespace holds the ciphertext without its key, a
-// tenant holds its own data key without the ciphertext. Only the controller reads both.
+// ApiKey's own namespace (one per namespace): a reader of the operator namespace holds the ciphertext
+// without its key, a tenant holds its own namespace's data key without the ciphertext. Only the
+// controller reads both.
 
 const DELIVERY_KEY_FIELD = 'key';
 
@@ -140,38 +141,48 @@ export function deliverySecret(
   };
 }
 
-/** Name of the Secret, in the ApiKey's namespace, holding the data key its delivery is sealed with. */
-export function deliveryKeySecretName(apiKeyName: string): string {
+/**
+ * The Secret, in each namespace with ApiKeys, holding the data key their delivery copies are sealed
+ * with: one per namespace (written once, not once per key), so minting a key costs no write for it.
+ */
+export const DATA_KEY_SECRET_NAME = 'keywarden-delivery-key';
+
+/** Before issue 14's fourth round each ApiKey had its own data key, `NAME.keywarden-delivery-key`, owned by it. */
+export function legacyDataKeySecretName(apiKeyName: string): string {
   const name = `${apiKeyName}.keywarden-delivery-key`;
   if (name.length <= 253) return name;
   const digest = createHash('sha256').update(apiKeyName).digest('hex').slice(0, 10);
   return `${apiKeyName.slice(0, 200)}.${digest}.keywarden-delivery-key`;
 }
 
-/** The data-key Secret: owned by the ApiKey (gone with it), typed so validators never take it for a hash. */
-export function deliveryKeySecret(
-  ak: ApiKey & { metadata: { name: string; namespace: string; uid: string } },
-  dataKey: Uint8Array,
-): SecretObject {
+/**
+ * The namespace's data-key Secret, typed so validators never take it for a hash. It has no owner: it
+ * outlives any one ApiKey (install.md lists it among what stays after an uninstall).
+ */
+export function dataKeySecret(namespace: string, dataKey: Uint8Array): SecretObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     type: SECRET_TYPES.deliveryKey,
     metadata: {
-      name: deliveryKeySecretName(ak.metadata.name),
-      namespace: ak.metadata.namespace,
+      name: DATA_KEY_SECRET_NAME,
+      namespace,
       labels: { [LABELS.component]: COMPONENTS.deliveryKey, [LABELS.managedBy]: MANAGED_BY },
-      annotations: { [SECRET_ANNOTATIONS.apiKeyName]: ak.metadata.name },
-      ownerReferences: [ownerReference(ak)],
     },
     data: { [DELIVERY_KEY_FIELD]: Buffer.from(dataKey).toString('base64') },
   };
 }
 
-/** The data key in a data-key Secret, if it belongs to the ApiKey with this uid. */
-export function readDeliveryKey(secret: SecretObject, apiKeyUid: string): Uint8Array | undefined {
+/**
+ * The data key in a data-key Secret. `ownerUid`: a legacy per-key Secret, believed only when that
+ * ApiKey owns it (one left by a deleted ApiKey of the same name opens nothing).
+ */
+export function readDataKey(secret: SecretObject, ownerUid?: string): Uint8Array | undefined {
   if (secret.type !== SECRET_TYPES.deliveryKey) return undefined;
-  if (!secret.metadata.ownerReferences?.some((o) => o.kind === 'ApiKey' && o.uid === apiKeyUid))
+  if (
+    ownerUid !== undefined &&
+    !secret.metadata.ownerReferences?.some((o) => o.kind === 'ApiKey' && o.uid === ownerUid)
+  )
     return undefined;
   const raw = secret.data?.[DELIVERY_KEY_FIELD];
   const key = raw === undefined ? undefined : Buffer.from(raw, 'base64');
@@ -182,11 +193,26 @@ export function readDeliveryKey(secret: SecretObject, apiKeyUid: string): Uint8A
 export const atRestBinding = (s: { apiKeyUid: string; generation: number; keyId: string; hash: string }) =>
   `${s.apiKeyUid}/${s.generation}/${s.keyId}/${s.hash}`;
 
-/** Seals the key at rest with a 256-bit data key (JWE dir + A256GCM; the header binds it to its copy). */
+/** The protected-header field naming the data-key Secret a copy is sealed with (absent: the legacy per-key one). */
+const DATA_KEY_HEADER = 'dks';
+
+/**
+ * Seals the key at rest with the namespace's 256-bit data key (JWE dir + A256GCM; the header binds it
+ * to its copy and names the Secret that opens it).
+ */
 export function sealAtRest(plaintext: string, dataKey: Uint8Array, binding: string): Promise<string> {
   return new CompactEncrypt(new TextEncoder().encode(plaintext))
-    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: binding })
+    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: binding, [DATA_KEY_HEADER]: DATA_KEY_SECRET_NAME })
     .encrypt(dataKey);
+}
+
+/** Whether a copy was sealed with its namespace's data key (false: with its ApiKey's own, legacy). */
+export function sealedWithNamespaceKey(jwe: string): boolean {
+  try {
+    return decodeProtectedHeader(jwe)[DATA_KEY_HEADER] === DATA_KEY_SECRET_NAME;
+  } catch {
+    return false;
+  }
 }
 
 /** Opens what sealAtRest sealed; undefined when the key, the binding or the ciphertext does not match. */

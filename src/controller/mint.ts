@@ -1,28 +1,21 @@
-import { randomBytes } from 'node:crypto';
-import { isAlreadyExists, isConflict } from '../kube/rest.ts';
 import { generateKey, generateKeyId, hashKey, keyHint } from '../rules/index.ts';
+import { DataKeyConflict, type DataKeys } from './data-keys.ts';
 import {
   atRestBinding,
-  deliveryKeySecret,
-  deliveryKeySecretName,
   deliverySecret,
-  getSecret,
-  openAtRest,
-  readDeliveryKey,
   type SecretObject,
   type StagedKey,
   sealAtRest,
   sealForRecipient,
-  secretsPath,
 } from './delivery.ts';
-import type { LiveApiKey, Need } from './plan.ts';
-import type { KubeClient, Writes } from './writes.ts';
+import type { LiveApiKey, Need, StageRefused } from './plan.ts';
+import type { Writes } from './writes.ts';
 
-// The reconcile's I/O needs around the one-time copy: mint and stage a key (sealed at rest with the
-// ApiKey's data key, or to its recipient), and open a staged copy again.
+// The reconcile's I/O need of a mint: mint and stage a key (sealed at rest with the namespace's data
+// key, or to its recipient). Opening a staged copy again is DataKeys.open.
 
 export interface MintContext {
-  rest: KubeClient;
+  dataKeys: DataKeys;
   writes: Writes;
   operatorNamespace: string;
   deliveryTtlMs: number;
@@ -31,13 +24,14 @@ export interface MintContext {
 
 /**
  * Mints a key for the generation and writes its delivery Secret: the first write of a mint, so a crash
- * later is repaired from it. Returns a message when spec.delivery.recipient cannot be sealed to.
+ * later is repaired from it. Returns why not when spec.delivery.recipient cannot be sealed to or the
+ * namespace's data-key Secret is someone else's (the plan states it in the status).
  */
 export async function stageNewKey(
   ctx: MintContext,
   ak: LiveApiKey,
   need: Extract<Need, { kind: 'stage' }>,
-): Promise<(StagedKey & { secret: SecretObject }) | string> {
+): Promise<(StagedKey & { secret: SecretObject }) | { refused: StageRefused }> {
   const { generation } = need;
   const keyId = need.keyId ?? generateKeyId();
   const plaintext = generateKey({
@@ -50,17 +44,27 @@ export async function stageNewKey(
     try {
       jwe = await sealForRecipient(plaintext, ak.spec.delivery.recipient);
     } catch (err) {
-      return `spec.delivery.recipient is not a usable public JWK: ${(err as Error).message}`;
+      const message = `spec.delivery.recipient is not a usable public JWK: ${(err as Error).message}`;
+      return { refused: { reason: 'InvalidRecipient', message } };
     }
   }
   const hash = hashKey(plaintext);
-  const sealed = jwe
-    ? undefined
-    : await sealAtRest(
-        plaintext,
-        await dataKey(ctx.rest, ak),
-        atRestBinding({ apiKeyUid: ak.metadata.uid, generation, keyId, hash }),
-      );
+  let sealed: string | undefined;
+  if (!jwe) {
+    let dataKey: Uint8Array;
+    try {
+      dataKey = await ctx.dataKeys.forSealing(ak.metadata.namespace);
+    } catch (err) {
+      if (err instanceof DataKeyConflict)
+        return { refused: { reason: 'DataKeyConflict', message: err.message } };
+      throw err;
+    }
+    sealed = await sealAtRest(
+      plaintext,
+      dataKey,
+      atRestBinding({ apiKeyUid: ak.metadata.uid, generation, keyId, hash }),
+    );
+  }
   const staged = {
     generation,
     hash,
@@ -75,47 +79,4 @@ export async function stageNewKey(
   // generation's, staged by an earlier run: never a second key for one generation).
   const written = await ctx.writes.writeSecret(body, need.existing);
   return { ...staged, ...(jwe ? {} : { plaintext }), apiKeyUid: ak.metadata.uid, secret: written };
-}
-
-/** The ApiKey's data key (made on first use): what its delivery copy is sealed with at rest. */
-async function dataKey(rest: KubeClient, ak: LiveApiKey): Promise<Uint8Array> {
-  const ns = ak.metadata.namespace;
-  const name = deliveryKeySecretName(ak.metadata.name);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    // Create first: a new ApiKey (the common case) costs one call.
-    const fresh = new Uint8Array(randomBytes(32));
-    const body = deliveryKeySecret(ak, fresh);
-    try {
-      await rest.create(secretsPath(ns), body);
-      return fresh;
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-    }
-    const existing = await getSecret(rest, ns, name);
-    if (!existing) continue;
-    const key = readDeliveryKey(existing, ak.metadata.uid);
-    if (key) return key;
-    // Left by a deleted ApiKey of the same name: replace it (resourceVersion precondition).
-    body.metadata.resourceVersion = existing.metadata.resourceVersion;
-    try {
-      await rest.replace(secretsPath(ns, name), body);
-      return fresh;
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-    }
-  }
-  throw new Error(`cannot settle the data key Secret ${ns}/${name}: it keeps changing`);
-}
-
-/** Opens the copy sealed at rest; undefined when it cannot be (data key gone or replaced). */
-export async function openStaged(
-  rest: KubeClient,
-  ak: LiveApiKey,
-  staged: StagedKey,
-): Promise<string | undefined> {
-  if (staged.sealed === undefined) return undefined;
-  const secret = await getSecret(rest, ak.metadata.namespace, deliveryKeySecretName(ak.metadata.name));
-  const key = secret && readDeliveryKey(secret, ak.metadata.uid);
-  if (!key) return undefined;
-  return openAtRest(staged.sealed, key, atRestBinding(staged));
 }

@@ -22,8 +22,8 @@ export function planKey(
   if (record && record.rotationGeneration >= generation)
     return { record: syncRecord(d, record, trusted.signed, staged) };
   if (!delivery || !staged || staged.generation !== generation) {
-    if (d.obs.recipientError !== undefined)
-      return { done: planFailure(d, 'InvalidRecipient', d.obs.recipientError) };
+    const refused = d.obs.stageRefused;
+    if (refused !== undefined) return { done: planFailure(d, refused.reason, refused.message) };
     // The labels the minted key will have go with the finalizer, in one patch before the first write.
     const mintedState = stateOf(buildRecord(d.ak, { issuedAt: formatRfc3339(d.now) }), d.now);
     return {

@@ -23,6 +23,12 @@ export type LiveApiKey = ApiKey & {
   };
 };
 
+/** Why a mint could not stage its copy: the condition reason and the message the status shows. */
+export interface StageRefused {
+  reason: 'InvalidRecipient' | 'DataKeyConflict';
+  message: string;
+}
+
 export interface Observed {
   apiKey: LiveApiKey;
   /** The hash Secret of the ApiKey's name, whoever made it. */
@@ -37,8 +43,8 @@ export interface Observed {
   opened?: boolean;
   /** The staged key sealed to the pending reveal request's one-time key. */
   revealJwe?: string;
-  /** Why spec.delivery.recipient could not be sealed to. */
-  recipientError?: string;
+  /** Why no key could be staged: spec.delivery.recipient unusable, or the namespace's data-key Secret taken. */
+  stageRefused?: StageRefused;
   /** Why the secretRef Secret was not written (it exists and is not ours). */
   consumerRefused?: string;
 }

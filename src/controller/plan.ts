@@ -15,7 +15,7 @@ import { type Draft, emptyPlan, type Observed, type Plan, type Policy, wake } fr
 // The steps: the key (plan-key.ts), the one-time delivery (plan-delivery.ts), the state and its
 // conditions (plan-state.ts); deletion is its own plan (plan-deletion.ts).
 
-export type { LiveApiKey, Need, Observed, Plan, PlannedEvent, Policy } from './plan-types.ts';
+export type { LiveApiKey, Need, Observed, Plan, PlannedEvent, Policy, StageRefused } from './plan-types.ts';
 export { isEmptyPlan } from './plan-types.ts';
 
 export function plan(obs: Observed, policy: Policy, now: Date): Plan {

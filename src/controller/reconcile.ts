@@ -3,8 +3,9 @@ import { FINALIZER } from '../api/metadata.ts';
 import { type LifecycleEvent, lifecycleFromEvent } from '../audit/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { isConflict, isNotFound } from '../kube/rest.ts';
+import { DataKeys } from './data-keys.ts';
 import { getSecret, type SecretObject, sealForRecipient } from './delivery.ts';
-import { type MintContext, openStaged, stageNewKey } from './mint.ts';
+import { type MintContext, stageNewKey } from './mint.ts';
 import { FIELD_MANAGER } from './options.ts';
 import { OwnWrites } from './own-writes.ts';
 import { isEmptyPlan, type LiveApiKey, type Need, type Observed, type Plan, plan } from './plan.ts';
@@ -59,7 +60,7 @@ export class Reconciler {
     this.#writes = new Writes(ctx.rest, this.#apiKeys, this.#secrets);
     // Named one by one: spreading ctx would read its getters (the record signing key) before they are set.
     this.#mint = {
-      rest: ctx.rest,
+      dataKeys: new DataKeys(ctx.rest),
       writes: this.#writes,
       operatorNamespace: ctx.operatorNamespace,
       deliveryTtlMs: ctx.deliveryTtlMs,
@@ -182,11 +183,11 @@ export class Reconciler {
         return { ...obs, delivery: undefined };
       case 'stage': {
         const staged = await stageNewKey(this.#mint, ak, need);
-        if (typeof staged === 'string') return { ...obs, recipientError: staged };
+        if ('refused' in staged) return { ...obs, stageRefused: staged.refused };
         return { ...obs, delivery: staged.secret, plaintext: staged.plaintext, opened: true };
       }
       case 'open':
-        return { ...obs, plaintext: await openStaged(this.#ctx.rest, ak, need.staged), opened: true };
+        return { ...obs, plaintext: await this.#mint.dataKeys.open(ak, need.staged), opened: true };
       case 'seal':
         return { ...obs, revealJwe: await sealForRecipient(need.plaintext, need.request.jwk) };
     }

@@ -1,13 +1,17 @@
-import { calculateJwkThumbprint, compactDecrypt, exportJWK, generateKeyPair } from 'jose';
+import { CompactEncrypt, calculateJwkThumbprint, compactDecrypt, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { parseRevealRequest, serializeRevealRequest } from '../../../src/api/reveal.ts';
 import {
   atRestBinding,
-  deliveryKeySecret,
+  DATA_KEY_SECRET_NAME,
+  dataKeySecret,
   deliverySecret,
+  legacyDataKeySecretName,
   openAtRest,
-  readDeliveryKey,
+  ownerReference,
+  readDataKey,
   sealAtRest,
+  sealedWithNamespaceKey,
   sealForRecipient,
 } from '../../../src/controller/delivery.ts';
 
@@ -45,12 +49,36 @@ describe('the delivery copy at rest', () => {
     expect(await openAtRest(parts.join('.'), dataKey, atRestBinding(STAGED))).toBeUndefined();
   });
 
-  it('takes a data key only from a Secret owned by the same ApiKey (uid)', () => {
-    const secret = deliveryKeySecret(AK, new Uint8Array(32).fill(1));
-    expect(secret.metadata.namespace).toBe('team');
-    expect(readDeliveryKey(secret, 'uid-1')).toEqual(new Uint8Array(32).fill(1));
-    expect(readDeliveryKey(secret, 'uid-other')).toBeUndefined();
-    expect(readDeliveryKey({ ...secret, type: 'Opaque' }, 'uid-1')).toBeUndefined();
+  it('keeps one data key per namespace, unowned, typed so no validator takes it for a hash', () => {
+    const secret = dataKeySecret('team', new Uint8Array(32).fill(1));
+    expect(secret.metadata).toMatchObject({ name: DATA_KEY_SECRET_NAME, namespace: 'team' });
+    expect(secret.metadata.ownerReferences).toBeUndefined();
+    expect(readDataKey(secret)).toEqual(new Uint8Array(32).fill(1));
+    // Another type (a Secret someone else made under that name) or a key of the wrong size: none.
+    expect(readDataKey({ ...secret, type: 'Opaque' })).toBeUndefined();
+    expect(readDataKey({ ...secret, data: { key: Buffer.alloc(16).toString('base64') } })).toBeUndefined();
+  });
+
+  it('takes a legacy per-key data key only from a Secret owned by the same ApiKey (uid)', () => {
+    const legacy = dataKeySecret('team', new Uint8Array(32).fill(1));
+    legacy.metadata.name = legacyDataKeySecretName('web');
+    legacy.metadata.ownerReferences = [ownerReference(AK)];
+    expect(readDataKey(legacy, 'uid-1')).toEqual(new Uint8Array(32).fill(1));
+    expect(readDataKey(legacy, 'uid-other')).toBeUndefined();
+    expect(
+      readDataKey({ ...legacy, metadata: { ...legacy.metadata, ownerReferences: [] } }, 'uid-1'),
+    ).toBeUndefined();
+  });
+
+  it('marks what it seals as sealed with the namespace key; a copy sealed before (no mark) is legacy', async () => {
+    const dataKey = new Uint8Array(32).fill(7);
+    expect(sealedWithNamespaceKey(await sealAtRest(KEY, dataKey, atRestBinding(STAGED)))).toBe(true);
+    const legacy = await new CompactEncrypt(new TextEncoder().encode(KEY))
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: atRestBinding(STAGED) })
+      .encrypt(dataKey);
+    expect(sealedWithNamespaceKey(legacy)).toBe(false);
+    expect(await openAtRest(legacy, dataKey, atRestBinding(STAGED))).toBe(KEY);
+    expect(sealedWithNamespaceKey('not a jwe')).toBe(false);
   });
 });
 

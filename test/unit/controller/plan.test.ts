@@ -356,7 +356,10 @@ const rows: Row[] = [
   },
   {
     name: 'recipient that is not a usable key: InvalidRecipient, state Failed',
-    obs: () => ({ apiKey: apiKey({}, {}, undefined), recipientError: 'not a usable public JWK' }),
+    obs: () => ({
+      apiKey: apiKey({}, {}, undefined),
+      stageRefused: { reason: 'InvalidRecipient', message: 'not a usable public JWK' },
+    }),
     expect: (p) => {
       expect(p.status?.state).toBe('Failed');
       expect(ready(p)).toMatchObject({ status: 'False', reason: 'InvalidRecipient' });

@@ -62,13 +62,20 @@ function harness() {
 }
 
 describe('reconcile: API calls', () => {
-  it('a new key costs six writes (finalizer+labels, data key, delivery copy, hash, status, Event); re-reconciled unchanged, none', async () => {
+  it('a new key costs five writes (finalizer+labels, delivery copy, hash, status, Event); re-reconciled unchanged, none', async () => {
     const h = harness();
+    // The namespace's first key also reads and makes its data key, once.
+    await h.reconciler.reconcile(h.create('first'));
+    expect(h.calls().slice(0, 3)).toEqual([
+      'PATCH namespaces/team-a/apikeys/first',
+      'GET namespaces/team-a/secrets/keywarden-delivery-key',
+      'POST namespaces/team-a/secrets',
+    ]);
+    h.kube.calls.length = 0;
     const created = h.create('billing');
     await h.reconciler.reconcile(created);
     expect(h.calls()).toEqual([
       'PATCH namespaces/team-a/apikeys/billing',
-      'POST namespaces/team-a/secrets',
       'POST namespaces/keywarden-system/secrets',
       'POST namespaces/team-a/secrets',
       'PATCH namespaces/team-a/apikeys/billing/status',
@@ -175,8 +182,8 @@ describe('reconcile: API calls', () => {
     });
     ak.metadata.annotations = { [REVEAL_ANNOTATIONS.request]: request };
     await h.editAndReconcile(ak);
+    // The data key is held from the mint: opening the copy reads nothing.
     expect(h.calls()).toEqual([
-      'GET namespaces/team-a/secrets/billing.keywarden-delivery-key',
       'PATCH namespaces/team-a/apikeys/billing/status',
       'DELETE namespaces/keywarden-system/secrets/team-a.billing.delivery',
       'POST namespaces/team-a/events',
@@ -256,12 +263,35 @@ describe('reconcile: API calls', () => {
     await h.reconciler.reconcile(h.live('billing'));
     // It opens the copy and tries the write again (the Secret may be gone by now); nothing else is written.
     expect(h.calls()).toEqual([
-      'GET namespaces/team-a/secrets/billing.keywarden-delivery-key',
       'POST namespaces/consumers/secrets',
       'GET namespaces/consumers/secrets/billing-key',
     ]);
     expect(h.live('billing').metadata.labels?.['keywarden.dev/state']).toBe('Failed');
     expect(h.kube.peek(foreignPath)).toEqual(foreign);
+  });
+  it("attack: a tenant's own Secret named keywarden-delivery-key is never overwritten: Failed, DataKeyConflict; renamed, the key is minted", async () => {
+    const h = harness();
+    const path = secretsPath('team-a', 'keywarden-delivery-key');
+    const theirs = h.kube.seed(path, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: { name: 'keywarden-delivery-key', namespace: 'team-a' },
+      data: { password: 'aHVudGVyMg==' },
+    });
+    await h.reconciler.reconcile(h.create('billing'));
+    expect(h.kube.peek(path)).toEqual(theirs);
+    const status = h.live('billing').status;
+    expect(status?.state).toBe('Failed');
+    expect(status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      reason: 'DataKeyConflict',
+      message: expect.stringMatching(/team-a\/keywarden-delivery-key .*rename that Secret/),
+    });
+    expect(h.kube.peek(secretsPath(OP_NS, 'team-a.billing.delivery'))).toBeUndefined();
+    h.kube.objects.delete(path);
+    h.sync();
+    await h.reconciler.reconcile(h.live('billing'));
+    expect(h.live('billing').status).toMatchObject({ state: 'Active', delivery: { state: 'Pending' } });
   });
 });
 
