@@ -4,7 +4,8 @@
 //                                                     in-process; with URL, a reverse proxy to it
 //   node bench/validator-child.ts serve-express       a bare express handler answering 200
 //   node bench/validator-child.ts serve-node          a bare node:http handler answering 200
-//   node --expose-gc bench/validator-child.ts store   the key store synced from KUBECONFIG's API server
+//   node --expose-gc bench/validator-child.ts store NS [KEYS.json]   the key store synced from
+//                                                     KUBECONFIG's API server (verifying with KEYS.json)
 //   node --expose-gc bench/validator-child.ts list    baseline: one raw LIST of the same Secrets, kept
 // Each prints one JSON line on stdout.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -80,16 +81,21 @@ if (mode === 'serve-validator') {
   const t0 = performance.now();
   let held: unknown;
   if (mode === 'store') {
+    const recordKeysFile = process.argv[5];
     const store = KeyStore.watching(rest, {
       namespaces: [namespace],
       labelSelector: HASH_SECRET_SELECTOR,
+      ...(recordKeysFile ? { recordKeys: { file: recordKeysFile } } : {}),
     });
     store.start();
     await store.waitForSync(600_000);
+    // Synced: the validator is ready (a lookup verifies its key's record first).
     const ms = performance.now() - t0;
+    await store.verified();
+    const verifiedMs = performance.now() - t0;
     held = store;
     gc();
-    out({ ms, heapBytes: process.memoryUsage().heapUsed - heap0, size: store.size });
+    out({ ms, verifiedMs, heapBytes: process.memoryUsage().heapUsed - heap0, size: store.size });
   } else {
     const list = await rest.request<{ items: unknown[] }>('GET', `/api/v1/namespaces/${namespace}/secrets`, {
       query: { labelSelector: HASH_SECRET_SELECTOR },

@@ -6,11 +6,35 @@ import { Informer, objectKey } from '../kube/informer.ts';
 import { CONFIGMAPS, SECRETS } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { problemsLine } from '../rules/index.ts';
-import { type SecretLike, type StoredKey, storedKeyFromSecret } from './stored-key.ts';
+import {
+  readHashSecret,
+  type SecretLike,
+  type SignedRecord,
+  type StoredKey,
+  signatureRefusal,
+  storedKeyFromSecret,
+} from './stored-key.ts';
+
+/** A read record whose signature is still to be verified. */
+interface Waiting {
+  readonly ref: string;
+  readonly key: StoredKey;
+  readonly signed: SignedRecord;
+}
+
+/** Signatures verified per turn of the event loop by the background pass (~5 ms: requests keep flowing). */
+const VERIFY_BATCH = 64;
 
 // The validator's view of the hash Secrets: fed by list+watch, looked up by key id in O(1). It answers
 // from memory, so when the API server goes away it keeps serving what it last saw (fail-static); the
 // informer relists when it comes back, and changes made meanwhile arrive then.
+//
+// Record signatures are verified after the rest of the checks, off the load's path: an Ed25519
+// verification costs more than listing, parsing and checking a record together, so 100,000 of them
+// would keep a starting validator unready for seconds (minutes on a fraction of a core). A record
+// waits unverified, believed by nothing, until a background pass or the first lookup of its key id
+// verifies it: a lookup verifies every waiting claimant of its id first, so a forgery is never
+// believed and never blocks the real key (issue 14, DECISIONS).
 
 /** Where the controller's record verification keys come from (validator config keyStore.recordKeys). */
 export type RecordKeysSource = { configMap: { namespace: string; name: string } } | { file: string };
@@ -31,6 +55,11 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   /** Key ids claimed by more than one Secret (unusable until one remains), with every claimant. */
   readonly #contested = new Map<string, StoredKey[]>();
   readonly #bySecret = new Map<string, StoredKey>();
+  /** Read, checked, signature not verified yet: by Secret, and the Secrets by the key id they claim. */
+  readonly #waiting = new Map<string, Waiting>();
+  readonly #waitingByKeyId = new Map<string, Set<string>>();
+  #verifying: NodeJS.Immediate | undefined;
+  #verified: (() => void)[] = [];
   readonly #informers: Informer<SecretLike & { metadata: { name: string } }>[] = [];
   #lastUpdateMs = 0;
   refusedCount = 0;
@@ -130,6 +159,8 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   }
 
   stop(): void {
+    if (this.#verifying) clearImmediate(this.#verifying);
+    this.#verifying = undefined;
     this.#keysInformer?.stop();
     for (const i of this.#informers) i.stop();
   }
@@ -151,12 +182,26 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     return Math.max(this.#lastUpdateMs, ...this.#informers.map((i) => i.lastContactAt));
   }
 
+  /** Keys believed (signature verified when record keys are set); records still waiting are not counted. */
   get size(): number {
     return this.#bySecret.size;
   }
 
+  /** Records read and checked whose signature is not verified yet. */
+  get unverified(): number {
+    return this.#waiting.size;
+  }
+
+  /** Resolves once no record waits for its signature to be verified. */
+  verified(): Promise<void> {
+    if (this.#waiting.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#verified.push(resolve));
+  }
+
   /** The key with this id, or undefined when none (or, fail closed, when two Secrets claim the id). */
   get(keyId: string): StoredKey | undefined {
+    // Every waiting claimant of the id is verified before the answer (a forgery then drops out).
+    if (this.#waiting.size > 0) this.#verifyClaimants(keyId);
     // Sole claims are kept apart from contested ones so this is one Map read (it runs on every request).
     return this.#byKeyId.get(keyId);
   }
@@ -168,28 +213,106 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   /** Adds or replaces the key a Secret carries; a Secret that no longer parses removes its old key. */
   upsert(secret: SecretLike): void {
     const ref = objectKey(secret as { metadata: { name: string; namespace?: string } });
-    const result = storedKeyFromSecret(secret, ref, this.recordKeys);
-    if (!result.ok) {
-      this.remove(ref);
-      this.refusedCount++;
-      this.emit('refused', ref, problemsLine(result.problems));
+    if (!this.recordKeys) {
+      const result = storedKeyFromSecret(secret, ref);
+      if (result.ok) this.#believe(ref, result.value);
+      else this.#refuse(ref, problemsLine(result.problems));
       return;
     }
-    const old = this.#bySecret.get(ref);
-    if (old) this.#unclaim(old);
-    this.#bySecret.set(ref, result.value);
-    this.#claim(result.value);
+    const read = readHashSecret(secret, ref);
+    if (!read.ok) {
+      this.#refuse(ref, problemsLine(read.problems));
+      return;
+    }
+    // What the Secret says now counts once verified; what it said before stops counting now (a
+    // listener told of the change looks the key up, which verifies the new record first).
+    this.#unwait(ref);
+    this.#wait({ ref, ...read.value });
+    this.#forget(ref);
     this.touch();
-    this.emit('changed', result.value.keyId);
   }
 
   remove(secretRef: string): void {
-    const old = this.#bySecret.get(secretRef);
+    this.#unwait(secretRef);
+    this.#forget(secretRef);
+    this.#settled();
+  }
+
+  /** Stops believing what a Secret said. */
+  #forget(ref: string): void {
+    const old = this.#bySecret.get(ref);
     if (!old) return;
-    this.#bySecret.delete(secretRef);
+    this.#bySecret.delete(ref);
     this.#unclaim(old);
     this.touch();
     this.emit('changed', old.keyId);
+  }
+
+  #believe(ref: string, key: StoredKey): void {
+    const old = this.#bySecret.get(ref);
+    if (old) this.#unclaim(old);
+    this.#bySecret.set(ref, key);
+    this.#claim(key);
+    this.touch();
+    this.emit('changed', key.keyId);
+  }
+
+  #refuse(ref: string, reason: string): void {
+    this.remove(ref);
+    this.refusedCount++;
+    this.emit('refused', ref, reason);
+  }
+
+  #wait(w: Waiting): void {
+    this.#waiting.set(w.ref, w);
+    const refs = this.#waitingByKeyId.get(w.key.keyId);
+    if (refs) refs.add(w.ref);
+    else this.#waitingByKeyId.set(w.key.keyId, new Set([w.ref]));
+    this.#verifying ??= setImmediate(() => this.#verifyBatch());
+  }
+
+  #unwait(ref: string): Waiting | undefined {
+    const w = this.#waiting.get(ref);
+    if (!w) return undefined;
+    this.#waiting.delete(ref);
+    const refs = this.#waitingByKeyId.get(w.key.keyId);
+    refs?.delete(ref);
+    if (refs?.size === 0) this.#waitingByKeyId.delete(w.key.keyId);
+    return w;
+  }
+
+  #settled(): void {
+    if (this.#waiting.size === 0) for (const resolve of this.#verified.splice(0)) resolve();
+  }
+
+  /** Verifies a waiting record: believed when the controller signed it, refused (and counted) when not. */
+  #verify(w: Waiting): void {
+    this.#unwait(w.ref);
+    const refused = this.recordKeys ? signatureRefusal(w.signed, this.recordKeys) : undefined;
+    if (refused) this.#refuse(w.ref, problemsLine(refused.problems));
+    else this.#believe(w.ref, w.key);
+  }
+
+  #verifyClaimants(keyId: string): void {
+    const refs = this.#waitingByKeyId.get(keyId);
+    if (!refs) return;
+    for (const ref of [...refs]) {
+      const w = this.#waiting.get(ref);
+      if (w) this.#verify(w);
+    }
+    this.#settled();
+  }
+
+  /** The background pass: a batch per turn of the event loop until nothing waits. */
+  #verifyBatch(): void {
+    this.#verifying = undefined;
+    let n = 0;
+    for (const w of this.#waiting.values()) {
+      if (n++ === VERIFY_BATCH) break;
+      this.#verify(w);
+    }
+    if (this.#waiting.size > 0) this.#verifying = setImmediate(() => this.#verifyBatch());
+    else this.#settled();
   }
 
   touch(): void {

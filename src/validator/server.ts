@@ -159,7 +159,11 @@ export class Validator implements Component {
     if (this.#signing && this.config.identity.jwt)
       this.#signing.start(this.config.identity.jwt.signingKey, this.#rest);
     void this.store.waitForSync(24 * 3600_000).then(
-      () => this.#log.info({ keys: this.store.size, ms: Date.now() - t0 }, 'key store synced'),
+      () =>
+        this.#log.info(
+          { keys: this.store.size, unverified: this.store.unverified, ms: Date.now() - t0 },
+          'key store synced',
+        ),
       () => {},
     );
     this.#lastUsed?.start();

@@ -62,32 +62,55 @@ export type StoredKeyResult = Result<StoredKey>;
 /** A refusal that concerns the Secret or record as a whole (its message says what). */
 const refuse = (message: string, field = ''): Failed => failed([problem(field, message)]);
 
+/** The exact bytes the controller signed and the signature that came with them (KeyStore verifies it). */
+export interface SignedRecord {
+  readonly text: string;
+  readonly signature: string | undefined;
+}
+
+/** A key read from its Secret whose signature is still to be verified (KeyStore.upsert defers it). */
+export interface UnverifiedKey {
+  readonly key: StoredKey;
+  readonly signed: SignedRecord;
+}
+
 /**
  * Reads and checks one hash Secret. Refused (never guessed at): a wrong Secret type, a record that
  * does not parse, or a record that does not belong where it sits (its ApiKey's namespace, the hash
  * Secret name the controller gives it, and the owner the controller sets) — a record copied elsewhere
- * must not become a working key.
+ * must not become a working key. With `recordKeys`, a record without the controller's signature too.
  */
 export function storedKeyFromSecret(
   secret: SecretLike,
   ref?: string,
   recordKeys?: RecordKeySet,
 ): StoredKeyResult {
+  const read = readHashSecret(secret, ref);
+  if (!read.ok) return read;
+  if (recordKeys) {
+    const refused = signatureRefusal(read.value.signed, recordKeys);
+    if (refused) return refused;
+  }
+  return ok(read.value.key);
+}
+
+/**
+ * Everything storedKeyFromSecret checks except the signature, which costs more than all the rest
+ * together (an Ed25519 verification, ~50-90 µs): the key store verifies it later, and always before
+ * the key is believed.
+ */
+export function readHashSecret(secret: SecretLike, ref?: string): Result<UnverifiedKey> {
   const ns = secret.metadata.namespace ?? '';
   if (secret.type !== SECRET_TYPES.hash)
     return refuse(`Secret type is ${secret.type ?? '(none)'}, not ${SECRET_TYPES.hash}`);
   const data = secret.data?.[HASH_RECORD_KEY];
   if (data === undefined) return refuse(`Secret has no ${HASH_RECORD_KEY}`);
   const text = Buffer.from(data, 'base64').toString('utf8');
-  if (recordKeys) {
-    // Anyone who can write a Secret here can write any record: only the controller's signature counts.
-    const sig = secret.data?.[HASH_RECORD_SIGNATURE_KEY];
-    const signature = sig === undefined ? undefined : Buffer.from(sig, 'base64').toString('utf8');
-    if (!recordSignatureValid(text, signature, recordKeys))
-      return refuse(
-        `forged or unsigned record: ${sig === undefined ? 'no' : 'an invalid'} ${HASH_RECORD_SIGNATURE_KEY} (not written by the keywarden controller)`,
-      );
-  }
+  const sig = secret.data?.[HASH_RECORD_SIGNATURE_KEY];
+  const signed = {
+    text,
+    signature: sig === undefined ? undefined : Buffer.from(sig, 'base64').toString('utf8'),
+  };
   const parsed = parseHashRecord(text);
   if (!parsed.ok) return parsed;
   const r = parsed.value;
@@ -99,7 +122,16 @@ export function storedKeyFromSecret(
   if (!owner || owner.uid !== r.apiKey.uid || owner.name !== r.apiKey.name) {
     return refuse('Secret is not owned by the ApiKey its record names');
   }
-  return compileRecord(r, ref ?? `${ns}/${secret.metadata.name}`, secret.metadata.resourceVersion ?? '');
+  const key = compileRecord(r, ref ?? `${ns}/${secret.metadata.name}`, secret.metadata.resourceVersion ?? '');
+  return key.ok ? ok({ key: key.value, signed }) : key;
+}
+
+/** Why a record is not the controller's (anyone who can write a Secret here can write any record); undefined: it is. */
+export function signatureRefusal(signed: SignedRecord, recordKeys: RecordKeySet): Failed | undefined {
+  if (recordSignatureValid(signed.text, signed.signature, recordKeys)) return undefined;
+  return refuse(
+    `forged or unsigned record: ${signed.signature === undefined ? 'no' : 'an invalid'} ${HASH_RECORD_SIGNATURE_KEY} (not written by the keywarden controller)`,
+  );
 }
 
 const lists = new Interner<readonly string[]>();

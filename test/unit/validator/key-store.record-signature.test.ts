@@ -92,6 +92,63 @@ describe('a key store with the record keys', () => {
     ]);
   });
 
+  it('verifies off the load: records wait, believed by nothing, until the background pass believes the signed and counts the forged', async () => {
+    const store = new KeyStore({ recordKeys: keySet() });
+    const refused: string[] = [];
+    store.on('refused', (ref) => refused.push(ref));
+    const real = Array.from({ length: 150 }, (_, i) => makeKey({ name: `k-${i}` }));
+    for (const k of real) store.upsert(signed(k.secret));
+    const forged = makeKey({ name: 'forged', permissions: ['admin:*'] });
+    store.upsert(structuredClone(forged.secret));
+    expect(store.unverified).toBe(151);
+    expect(store.size).toBe(0);
+    expect([...store.keys()]).toEqual([]);
+    await store.verified();
+    expect(store.unverified).toBe(0);
+    expect(store.size).toBe(150);
+    expect(refused).toEqual([`${forged.secret.metadata.namespace}/${forged.secret.metadata.name}`]);
+    expect(store.refusedCount).toBe(1);
+    expect(store.get(forged.keyId)).toBeUndefined();
+  });
+
+  it('attack: a lookup before the background pass verifies every claimant first: a forgery planted before the real record never answers, nor blocks it', () => {
+    const store = new KeyStore({ recordKeys: keySet() });
+    const victim = makeKey({ namespace: 'team-b' });
+    store.upsert(
+      structuredClone(makeKey({ namespace: 'team-a', keyId: victim.keyId, permissions: ['admin:*'] }).secret),
+    );
+    expect(store.get(victim.keyId)).toBeUndefined();
+    store.upsert(signed(victim.secret));
+    // Same turn of the event loop: the background pass has not run.
+    expect(store.unverified).toBe(1);
+    expect(store.get(victim.keyId)?.record.permissions).toEqual(['devices:read']);
+    expect(store.refusedCount).toBe(1);
+    store.stop();
+  });
+
+  it('attack: a believed record replaced by a forged one stops counting at once; a listener told of an honest update sees the new record', () => {
+    const store = new KeyStore({ recordKeys: keySet() });
+    const k = makeKey({ permissions: ['devices:read'] });
+    store.upsert(signed(k.secret));
+    expect(store.get(k.keyId)).toBeDefined();
+    const seen: (string[] | undefined)[] = [];
+    store.on('changed', (id) => seen.push(store.get(id)?.record.permissions));
+    const edited = makeKey({ keyId: k.keyId, permissions: ['devices:read', 'devices:write'] });
+    store.upsert(signed({ ...edited.secret, metadata: { ...edited.secret.metadata, resourceVersion: '2' } }));
+    expect(seen[0]).toEqual(['devices:read', 'devices:write']);
+    const forged = structuredClone(k.secret);
+    forged.data = {
+      ...forged.data,
+      [HASH_RECORD_KEY]: Buffer.from(JSON.stringify({ ...k.record, permissions: ['admin:*'] })).toString(
+        'base64',
+      ),
+    };
+    store.upsert(signed(forged, signingKey()));
+    expect(store.get(k.keyId)).toBeUndefined();
+    expect(store.refusedCount).toBe(1);
+    store.stop();
+  });
+
   it('without record keys (no keyStore.recordKeys) believes unsigned records, as before', () => {
     const store = new KeyStore();
     const k = makeKey();
