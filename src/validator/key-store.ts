@@ -6,6 +6,7 @@ import { Informer, objectKey } from '../kube/informer.ts';
 import { CONFIGMAPS, SECRETS } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { problemsLine } from '../rules/index.ts';
+import { KeyIdClaims } from './key-id-claims.ts';
 import {
   readHashSecret,
   type SecretLike,
@@ -50,10 +51,7 @@ export interface KeyStoreEvents {
 }
 
 export class KeyStore extends EventEmitter<KeyStoreEvents> {
-  /** Key ids claimed by exactly one Secret: the only ones a lookup finds. */
-  readonly #byKeyId = new Map<string, StoredKey>();
-  /** Key ids claimed by more than one Secret (unusable until one remains), with every claimant. */
-  readonly #contested = new Map<string, StoredKey[]>();
+  readonly #claims = new KeyIdClaims();
   readonly #bySecret = new Map<string, StoredKey>();
   /** Read, checked, signature not verified yet: by Secret, and the Secrets by the key id they claim. */
   readonly #waiting = new Map<string, Waiting>();
@@ -202,8 +200,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   get(keyId: string): StoredKey | undefined {
     // Every waiting claimant of the id is verified before the answer (a forgery then drops out).
     if (this.#waiting.size > 0) this.#verifyClaimants(keyId);
-    // Sole claims are kept apart from contested ones so this is one Map read (it runs on every request).
-    return this.#byKeyId.get(keyId);
+    return this.#claims.get(keyId);
   }
 
   keys(): IterableIterator<StoredKey> {
@@ -243,16 +240,16 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     const old = this.#bySecret.get(ref);
     if (!old) return;
     this.#bySecret.delete(ref);
-    this.#unclaim(old);
+    this.#claims.unclaim(old);
     this.touch();
     this.emit('changed', old.keyId);
   }
 
   #believe(ref: string, key: StoredKey): void {
     const old = this.#bySecret.get(ref);
-    if (old) this.#unclaim(old);
+    if (old) this.#claims.unclaim(old);
     this.#bySecret.set(ref, key);
-    this.#claim(key);
+    this.#claims.claim(key);
     this.touch();
     this.emit('changed', key.keyId);
   }
@@ -317,39 +314,6 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
 
   touch(): void {
     this.#lastUpdateMs = Date.now();
-  }
-
-  #claim(key: StoredKey): void {
-    const id = key.keyId;
-    const contested = this.#contested.get(id);
-    if (contested) {
-      contested.push(key);
-      return;
-    }
-    const sole = this.#byKeyId.get(id);
-    if (sole) {
-      this.#byKeyId.delete(id);
-      this.#contested.set(id, [sole, key]);
-    } else {
-      this.#byKeyId.set(id, key);
-    }
-  }
-
-  #unclaim(key: StoredKey): void {
-    const id = key.keyId;
-    const contested = this.#contested.get(id);
-    if (!contested) {
-      if (this.#byKeyId.get(id) === key) this.#byKeyId.delete(id);
-      return;
-    }
-    const rest = contested.filter((k) => k !== key);
-    if (rest.length > 1) {
-      this.#contested.set(id, rest);
-      return;
-    }
-    this.#contested.delete(id);
-    const sole = rest[0];
-    if (sole) this.#byKeyId.set(id, sole);
   }
 }
 
