@@ -33,9 +33,9 @@ const VERIFY_BATCH = 64;
 // Record signatures are verified after the rest of the checks, off the load's path: an Ed25519
 // verification costs more than listing, parsing and checking a record together, so 100,000 of them
 // would keep a starting validator unready for seconds (minutes on a fraction of a core). A record
-// waits unverified, believed by nothing, until a background pass or the first lookup of its key id
-// verifies it: a lookup verifies every waiting claimant of its id first, so a forgery is never
-// believed and never blocks the real key (issue 14, DECISIONS).
+// waits unverified, believed by nothing, until the background pass (from the end of the first list
+// on) or the first lookup of its key id verifies it: a lookup verifies every waiting claimant of its
+// id first, so a forgery is never believed and never blocks the real key (issue 14, DECISIONS).
 
 /** Where the controller's record verification keys come from (validator config keyStore.recordKeys). */
 export type RecordKeysSource = { configMap: { namespace: string; name: string } } | { file: string };
@@ -57,6 +57,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   readonly #waiting = new Map<string, Waiting>();
   readonly #waitingByKeyId = new Map<string, Set<string>>();
   #verifying: NodeJS.Immediate | undefined;
+  #stopped = false;
   #verified: (() => void)[] = [];
   readonly #informers: Informer<SecretLike & { metadata: { name: string } }>[] = [];
   #lastUpdateMs = 0;
@@ -124,7 +125,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
       informer.on('add', (s) => store.upsert(s));
       informer.on('update', (s) => store.upsert(s));
       informer.on('delete', (s) => store.remove(objectKey(s)));
-      informer.on('relisted', () => store.touch());
+      informer.on('relisted', () => store.listed());
       store.#informers.push(informer);
     }
     return store;
@@ -157,6 +158,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   }
 
   stop(): void {
+    this.#stopped = true;
     if (this.#verifying) clearImmediate(this.#verifying);
     this.#verifying = undefined;
     this.#keysInformer?.stop();
@@ -265,7 +267,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     const refs = this.#waitingByKeyId.get(w.key.keyId);
     if (refs) refs.add(w.ref);
     else this.#waitingByKeyId.set(w.key.keyId, new Set([w.ref]));
-    this.#verifying ??= setImmediate(() => this.#verifyBatch());
+    this.#scheduleVerify();
   }
 
   #unwait(ref: string): Waiting | undefined {
@@ -300,6 +302,15 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     this.#settled();
   }
 
+  /**
+   * The background pass starts once every scope is listed: during the load it would take the CPU the
+   * pages need (on a fraction of a core, the load would last as long as verifying them first).
+   */
+  #scheduleVerify(): void {
+    if (this.#verifying || this.#waiting.size === 0 || this.#stopped || !this.synced) return;
+    this.#verifying = setImmediate(() => this.#verifyBatch());
+  }
+
   /** The background pass: a batch per turn of the event loop until nothing waits. */
   #verifyBatch(): void {
     this.#verifying = undefined;
@@ -308,12 +319,18 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
       if (n++ === VERIFY_BATCH) break;
       this.#verify(w);
     }
-    if (this.#waiting.size > 0) this.#verifying = setImmediate(() => this.#verifyBatch());
+    if (this.#waiting.size > 0) this.#scheduleVerify();
     else this.#settled();
   }
 
   touch(): void {
     this.#lastUpdateMs = Date.now();
+  }
+
+  /** A scope's list completed: once all are, the background pass verifies what waits. */
+  listed(): void {
+    this.touch();
+    this.#scheduleVerify();
   }
 }
 

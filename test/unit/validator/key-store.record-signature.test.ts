@@ -1,4 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import {
   HASH_RECORD_KEY,
@@ -10,6 +14,7 @@ import {
   recordSignatureValid,
   signRecordText,
 } from '../../../src/api/hash-record.ts';
+import type { KubeRest } from '../../../src/kube/rest.ts';
 import { problemsLine } from '../../../src/rules/index.ts';
 import { KeyStore } from '../../../src/validator/key-store.ts';
 import type { SecretLike } from '../../../src/validator/stored-key.ts';
@@ -109,6 +114,39 @@ describe('a key store with the record keys', () => {
     expect(refused).toEqual([`${forged.secret.metadata.namespace}/${forged.secret.metadata.name}`]);
     expect(store.refusedCount).toBe(1);
     expect(store.get(forged.keyId)).toBeUndefined();
+  });
+
+  it('leaves verifying in the background until the first list is complete (the load keeps the CPU); a lookup verifies meanwhile', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keywarden-record-keys-'));
+    const file = join(dir, 'keys.json');
+    writeFileSync(file, recordKeySetJson([CONTROLLER.publicKey]));
+    let answerList: (page: unknown) => void = () => {};
+    // A stand-in for the API server whose LIST answers when the test says so.
+    const rest = {
+      kc: new KubeConfig(),
+      request: () => new Promise((resolve) => (answerList = resolve)),
+    } as unknown as KubeRest;
+    const store = KeyStore.watching(rest, {
+      namespaces: ['team-a'],
+      labelSelector: 'x',
+      recordKeys: { file },
+    });
+    try {
+      store.start();
+      const [a, b] = [makeKey({ name: 'a' }), makeKey({ name: 'b' })];
+      store.upsert(signed(a.secret));
+      store.upsert(signed(b.secret));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(store.unverified).toBe(2);
+      expect(store.get(a.keyId)?.record.hash).toBe(a.record.hash);
+      expect(store.unverified).toBe(1);
+      answerList({ metadata: { resourceVersion: '1' }, items: [] });
+      await store.verified();
+      expect(store.size).toBe(2);
+    } finally {
+      store.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('attack: a lookup before the background pass verifies every claimant first: a forgery planted before the real record never answers, nor blocks it', () => {
