@@ -108,6 +108,9 @@ interface Probe {
   /** Until synced (the validator ready); in store mode `verifiedMs`: until every signature is verified. */
   ms: number;
   verifiedMs?: number;
+  /** Store mode: records waiting for their signature when the store synced; whether it verifies at all. */
+  unverifiedAtSync?: number;
+  verifying?: boolean;
   heapBytes: number;
   size: number;
 }
@@ -164,13 +167,21 @@ const bench: Bench = {
         unsigned.push(await probe('store', plane));
       }
       rmSync(keysDir, { recursive: true, force: true });
+      // The signed loads must have verified (a store without the key set believes records unsigned).
+      if (store.some((s) => !s.verifying) || unsigned.some((s) => s.verifying))
+        throw new Error('the signed loads did not verify signatures, or the unsigned ones did');
       if ([...store, ...unsigned, ...list].some((s) => s.size !== KEYS))
         throw new Error(`loaded ${[...store, ...unsigned, ...list].map((s) => s.size)} of ${KEYS} keys`);
       const mb = (b: number) => b / 1024 / 1024;
       return {
         name: 'key-store',
         description: 'the validator key store loading hash Secrets from a real API server vs one raw LIST',
-        params: { keys: KEYS, seedConcurrency: SEED_CONCURRENCY, seedSeconds: Math.round(seedS) },
+        params: {
+          keys: KEYS,
+          seedConcurrency: SEED_CONCURRENCY,
+          seedSeconds: Math.round(seedS),
+          unverifiedAtSync: median(store.map((s) => s.unverifiedAtSync ?? 0)),
+        },
         figures: [
           figure(
             `key store load, ${KEYS} keys`,

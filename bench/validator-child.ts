@@ -81,7 +81,7 @@ if (mode === 'serve-validator') {
   const t0 = performance.now();
   let held: unknown;
   if (mode === 'store') {
-    const recordKeysFile = process.argv[5];
+    const recordKeysFile = process.argv[4];
     const store = KeyStore.watching(rest, {
       namespaces: [namespace],
       labelSelector: HASH_SECRET_SELECTOR,
@@ -91,11 +91,19 @@ if (mode === 'serve-validator') {
     await store.waitForSync(600_000);
     // Synced: the validator is ready (a lookup verifies its key's record first).
     const ms = performance.now() - t0;
+    const unverifiedAtSync = store.unverified;
     await store.verified();
     const verifiedMs = performance.now() - t0;
     held = store;
     gc();
-    out({ ms, verifiedMs, heapBytes: process.memoryUsage().heapUsed - heap0, size: store.size });
+    out({
+      ms,
+      verifiedMs,
+      unverifiedAtSync,
+      verifying: store.recordKeys !== undefined,
+      heapBytes: process.memoryUsage().heapUsed - heap0,
+      size: store.size,
+    });
   } else {
     const list = await rest.request<{ items: unknown[] }>('GET', `/api/v1/namespaces/${namespace}/secrets`, {
       query: { labelSelector: HASH_SECRET_SELECTOR },

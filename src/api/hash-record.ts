@@ -177,9 +177,9 @@ export function signRecordText(recordText: string, key: RecordSigningKey): strin
   return `${key.kid}.${sign(null, Buffer.from(recordText, 'utf8'), key.privateKey).toString('base64url')}`;
 }
 
-/** Whether `signature` is a valid signature of exactly these bytes by a key in the set. */
+/** Whether `signature` is a valid signature of exactly these bytes (or this text's UTF-8) by a key in the set. */
 export function recordSignatureValid(
-  recordText: string,
+  recordText: string | Uint8Array,
   signature: string | undefined,
   keys: RecordKeySet,
 ): boolean {
@@ -191,7 +191,7 @@ export function recordSignatureValid(
   try {
     return verify(
       null,
-      Buffer.from(recordText, 'utf8'),
+      typeof recordText === 'string' ? Buffer.from(recordText, 'utf8') : recordText,
       key,
       Buffer.from(signature.slice(dot + 1), 'base64url'),
     );

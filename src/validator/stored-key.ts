@@ -62,9 +62,13 @@ export type StoredKeyResult = Result<StoredKey>;
 /** A refusal that concerns the Secret or record as a whole (its message says what). */
 const refuse = (message: string, field = ''): Failed => failed([problem(field, message)]);
 
-/** The exact bytes the controller signed and the signature that came with them (KeyStore verifies it). */
+/**
+ * The exact bytes the controller signed and the signature that came with them (KeyStore verifies it).
+ * Bytes, not text: a Buffer's memory is outside V8's heap, so 100,000 records waiting after a load do
+ * not make every garbage collection of the load walk them.
+ */
 export interface SignedRecord {
-  readonly text: string;
+  readonly bytes: Uint8Array;
   readonly signature: string | undefined;
 }
 
@@ -105,10 +109,11 @@ export function readHashSecret(secret: SecretLike, ref?: string): Result<Unverif
     return refuse(`Secret type is ${secret.type ?? '(none)'}, not ${SECRET_TYPES.hash}`);
   const data = secret.data?.[HASH_RECORD_KEY];
   if (data === undefined) return refuse(`Secret has no ${HASH_RECORD_KEY}`);
-  const text = Buffer.from(data, 'base64').toString('utf8');
+  const bytes = Buffer.from(data, 'base64');
+  const text = bytes.toString('utf8');
   const sig = secret.data?.[HASH_RECORD_SIGNATURE_KEY];
   const signed = {
-    text,
+    bytes,
     signature: sig === undefined ? undefined : Buffer.from(sig, 'base64').toString('utf8'),
   };
   const parsed = parseHashRecord(text);
@@ -128,7 +133,7 @@ export function readHashSecret(secret: SecretLike, ref?: string): Result<Unverif
 
 /** Why a record is not the controller's (anyone who can write a Secret here can write any record); undefined: it is. */
 export function signatureRefusal(signed: SignedRecord, recordKeys: RecordKeySet): Failed | undefined {
-  if (recordSignatureValid(signed.text, signed.signature, recordKeys)) return undefined;
+  if (recordSignatureValid(signed.bytes, signed.signature, recordKeys)) return undefined;
   return refuse(
     `forged or unsigned record: ${signed.signature === undefined ? 'no' : 'an invalid'} ${HASH_RECORD_SIGNATURE_KEY} (not written by the keywarden controller)`,
   );
