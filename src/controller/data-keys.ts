@@ -106,4 +106,4 @@ export class DataKeys {
 const isOurs = (s: SecretObject) => s.type === SECRET_TYPES.deliveryKey;
 
 const foreignMessage = (ns: string) =>
-  `the Secret ${ns}/${DATA_KEY_SECRET_NAME} exists and is not keywarden's data key (keywarden keeps the key that seals pending copies under that name): rename that Secret; the key is minted at the next resync (10 minutes) or edit`;
+  `the Secret ${ns}/${DATA_KEY_SECRET_NAME} exists and is not keywarden's data key (keywarden keeps the key that seals pending copies under that name): rename that Secret, and the key is minted at the controller's next resync (every 10 minutes by default) or the ApiKey's next change`;
