@@ -13,7 +13,6 @@ import {
   type SignedRecord,
   type StoredKey,
   signatureRefusal,
-  storedKeyFromSecret,
 } from './stored-key.ts';
 
 /** A read record whose signature is still to be verified. */
@@ -212,15 +211,14 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   /** Adds or replaces the key a Secret carries; a Secret that no longer parses removes its old key. */
   upsert(secret: SecretLike): void {
     const ref = objectKey(secret as { metadata: { name: string; namespace?: string } });
-    if (!this.recordKeys) {
-      const result = storedKeyFromSecret(secret, ref);
-      if (result.ok) this.#believe(ref, result.value);
-      else this.#refuse(ref, problemsLine(result.problems));
-      return;
-    }
     const read = readHashSecret(secret, ref);
     if (!read.ok) {
       this.#refuse(ref, problemsLine(read.problems));
+      return;
+    }
+    // No record keys (keyStore.recordKeys unset): records are believed unsigned.
+    if (!this.recordKeys) {
+      this.#believe(ref, read.value.key);
       return;
     }
     // What the Secret says now counts once verified; what it said before stops counting now (a

@@ -82,26 +82,9 @@ export interface UnverifiedKey {
  * Reads and checks one hash Secret. Refused (never guessed at): a wrong Secret type, a record that
  * does not parse, or a record that does not belong where it sits (its ApiKey's namespace, the hash
  * Secret name the controller gives it, and the owner the controller sets) — a record copied elsewhere
- * must not become a working key. With `recordKeys`, a record without the controller's signature too.
- */
-export function storedKeyFromSecret(
-  secret: SecretLike,
-  ref?: string,
-  recordKeys?: RecordKeySet,
-): StoredKeyResult {
-  const read = readHashSecret(secret, ref);
-  if (!read.ok) return read;
-  if (recordKeys) {
-    const refused = signatureRefusal(read.value.signed, recordKeys);
-    if (refused) return refused;
-  }
-  return ok(read.value.key);
-}
-
-/**
- * Everything storedKeyFromSecret checks except the signature, which costs more than all the rest
- * together (an Ed25519 verification, ~50-90 µs): the key store verifies it later, and always before
- * the key is believed.
+ * must not become a working key. The signature is not checked here: it costs more than all the rest
+ * together (an Ed25519 verification, ~50-90 µs), so the key store verifies it later (signatureRefusal),
+ * and always before the key is believed.
  */
 export function readHashSecret(secret: SecretLike, ref?: string): Result<UnverifiedKey> {
   const ns = secret.metadata.namespace ?? '';

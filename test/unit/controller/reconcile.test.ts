@@ -269,6 +269,7 @@ describe('reconcile: API calls', () => {
     expect(h.live('billing').metadata.labels?.['keywarden.dev/state']).toBe('Failed');
     expect(h.kube.peek(foreignPath)).toEqual(foreign);
   });
+
   it("attack: a tenant's own Secret named keywarden-delivery-key is never overwritten: Failed, DataKeyConflict; renamed, the key is minted", async () => {
     const h = harness();
     const path = secretsPath('team-a', 'keywarden-delivery-key');
