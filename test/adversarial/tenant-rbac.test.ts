@@ -504,6 +504,37 @@ describe('a tenant with only `edit` in its namespace (chart RBAC, real API serve
     expect((await getApiKey(rest, TEAM_A, 'squatter')).status?.keyId).not.toBe(victimKeyId);
     expect(await verify(victimKey)).toBe(`${TEAM_B}/victim`);
   });
+
+  it("cannot make the controller write its Secret by taking the data key's name (keywarden-delivery-key): never overwritten, keys still minted", async () => {
+    // A key minted first: the namespace's data key exists and the controller holds it.
+    await asTenant(['apply', '-f', '-'], apiKeyManifest('before-plant', {}));
+    await waitActive(TEAM_A, 'before-plant');
+    // The tenant replaces the namespace's data-key Secret with one of its own under the same name.
+    const path = `/api/v1/namespaces/${TEAM_A}/secrets/keywarden-delivery-key`;
+    expect((await asTenant(['delete', 'secret', 'keywarden-delivery-key', '-n', TEAM_A])).code).toBe(0);
+    const planted = await asTenant(
+      ['apply', '-f', '-'],
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        metadata: { name: 'keywarden-delivery-key', namespace: TEAM_A },
+        stringData: { key: 'the tenant chose this' },
+      }),
+    );
+    expect(planted.code, planted.stderr).toBe(0);
+    const before = await rest.get<{ metadata: { uid: string; resourceVersion: string } }>(path);
+    await asTenant(['apply', '-f', '-'], apiKeyManifest('after-plant', {}));
+    await waitActive(TEAM_A, 'after-plant');
+    for (const name of ['before-plant', 'after-plant'])
+      await asTenant(['delete', 'apikey', name, '-n', TEAM_A, '--wait=true', '--timeout=30s']);
+    const after = await rest.get<{ type: string; metadata: { uid: string; resourceVersion: string } }>(path);
+    expect(after.type).toBe('Opaque');
+    expect(after.metadata).toMatchObject({
+      uid: before.metadata.uid,
+      resourceVersion: before.metadata.resourceVersion,
+    });
+  });
 });
 
 async function refusedRecords(): Promise<number> {
