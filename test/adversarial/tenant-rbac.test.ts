@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { HASH_RECORD_KEY, type HashRecord, hashSecretName } from '../../src/api/hash-record.ts';
+import { SECRET_TYPES } from '../../src/api/metadata.ts';
 import { revealKey } from '../../src/client/reveal.ts';
 import type { KubeRest } from '../../src/kube/rest.ts';
 import { generateKey, hashKey } from '../../src/rules/index.ts';
@@ -29,6 +30,7 @@ const TEAM_A = `team-a-${suffix}`;
 const TEAM_B = `team-b-${suffix}`;
 const CONSUMERS = `team-a-consumers-${suffix}`; // the tenant may write here and the policy allows it
 const UNLISTED = `team-a-scratch-${suffix}`; // the tenant may write here, the policy does not list it
+const FRESH = `team-a-fresh-${suffix}`; // the tenant's second namespace, where no key is made before its test
 const OPERATOR = `kw-operator-${suffix}`;
 const RELEASE = 'kw-tenant';
 const SELECTOR = { 'adversarial-tenant': suffix };
@@ -144,14 +146,14 @@ async function installChartRbac(): Promise<void> {
 beforeAll(async () => {
   rest = adminRest();
   await applyCrds();
-  for (const ns of [TEAM_A, TEAM_B, CONSUMERS, UNLISTED, OPERATOR]) {
+  for (const ns of [TEAM_A, TEAM_B, CONSUMERS, UNLISTED, FRESH, OPERATOR]) {
     await kubectlOk(['create', 'namespace', ns]);
     await kubectlOk(['label', 'namespace', ns, ...Object.entries(SELECTOR).map(([k, v]) => `${k}=${v}`)]);
   }
   await installChartRbac();
   // The tenant: only `edit`, in its own namespace and the two namespaces it may write consumer Secrets to.
   await kubectlOk(['create', 'serviceaccount', 'tenant', '-n', TEAM_A]);
-  for (const ns of [TEAM_A, CONSUMERS, UNLISTED]) {
+  for (const ns of [TEAM_A, CONSUMERS, UNLISTED, FRESH]) {
     await kubectlOk([
       'create',
       'rolebinding',
@@ -197,7 +199,7 @@ beforeAll(async () => {
     '--operator-namespace',
     OPERATOR,
     '--namespaces',
-    [TEAM_A, TEAM_B].join(','),
+    [TEAM_A, TEAM_B, FRESH].join(','),
     '--admin-port',
     '0',
     '--lease-name',
@@ -251,7 +253,7 @@ afterAll(async () => {
       JSON.stringify([{ op: 'replace', path: '/spec', value: previousPolicySpec }]),
     ]);
   await kubectl(['delete', 'secret', '-n', 'kube-system', `precious-${suffix}`, '--ignore-not-found']);
-  for (const ns of [TEAM_A, TEAM_B, CONSUMERS, UNLISTED, OPERATOR]) {
+  for (const ns of [TEAM_A, TEAM_B, CONSUMERS, UNLISTED, FRESH, OPERATOR]) {
     // Finalizers would hold the namespaces once the controller is gone.
     const names = (await kubectl(['get', 'apikeys', '-n', ns, '-o', 'name'])).stdout.split('\n');
     for (const n of names.filter(Boolean))
@@ -534,6 +536,57 @@ describe('a tenant with only `edit` in its namespace (chart RBAC, real API serve
       uid: before.metadata.uid,
       resourceVersion: before.metadata.resourceVersion,
     });
+  });
+
+  it("cannot make the controller write its Secret by taking the data key's name before the namespace's first key: Failed with DataKeyConflict, minted once the tenant renames it", async () => {
+    // No key was ever made in FRESH, so the controller holds no data key for it and must read this one.
+    const path = `/api/v1/namespaces/${FRESH}/secrets/keywarden-delivery-key`;
+    const planted = await asTenant(
+      ['apply', '-f', '-'],
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        metadata: { name: 'keywarden-delivery-key', namespace: FRESH },
+        stringData: { key: 'the tenant chose this' },
+      }),
+    );
+    expect(planted.code, planted.stderr).toBe(0);
+    const before = await rest.get<{ metadata: { uid: string; resourceVersion: string } }>(path);
+    const manifest = (annotations: Record<string, string>) =>
+      stringify({
+        apiVersion: 'keywarden.dev/v1alpha1',
+        kind: 'ApiKey',
+        metadata: { name: 'first', namespace: FRESH, annotations },
+        spec: { environment: 'production', permissions: ['devices:read'] },
+      });
+    expect((await asTenant(['apply', '-f', '-'], manifest({}))).code).toBe(0);
+    const failed = await eventually(async () => {
+      const k = await getApiKey(rest, FRESH, 'first');
+      return k.status?.state === 'Failed' ? k : undefined;
+    }, 30_000);
+    // What the tenant reads: why, and what to do.
+    expect(failed.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'DataKeyConflict',
+      message: expect.stringContaining('rename that Secret'),
+    });
+    const untouched = await rest.get<{ type: string; metadata: { uid: string; resourceVersion: string } }>(
+      path,
+    );
+    expect(untouched.type).toBe('Opaque');
+    expect(untouched.metadata).toMatchObject({
+      uid: before.metadata.uid,
+      resourceVersion: before.metadata.resourceVersion,
+    });
+    expect(await secretExists(rest, OPERATOR, `${FRESH}.first.delivery`)).toBe(false);
+    // The tenant moves its Secret away and touches the ApiKey: the key is minted with a data key of ours.
+    expect((await asTenant(['delete', 'secret', 'keywarden-delivery-key', '-n', FRESH])).code).toBe(0);
+    expect((await asTenant(['apply', '-f', '-'], manifest({ 'example.com/retry': '1' }))).code).toBe(0);
+    await waitActive(FRESH, 'first');
+    const ours = await rest.get<{ type: string; metadata: { uid: string } }>(path);
+    expect(ours.type).toBe(SECRET_TYPES.deliveryKey);
+    expect(ours.metadata.uid).not.toBe(before.metadata.uid);
   });
 });
 
