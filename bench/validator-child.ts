@@ -4,6 +4,7 @@
 //                                                     in-process; with URL, a reverse proxy to it
 //   node bench/validator-child.ts serve-express       a bare express handler answering 200
 //   node bench/validator-child.ts serve-node          a bare node:http handler answering 200
+//   node bench/validator-child.ts serve-node-proxy URL  a minimal Node reverse proxy to URL, no checks
 //   node --expose-gc bench/validator-child.ts store NS [KEYS.json]   the key store synced from
 //                                                     KUBECONFIG's API server (verifying with KEYS.json)
 //   node --expose-gc bench/validator-child.ts list    baseline: one raw LIST of the same Secrets, kept
@@ -13,6 +14,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
+import { type Dispatcher, Pool } from 'undici';
 import { HASH_SECRET_SELECTOR } from '../src/api/metadata.ts';
 import { loadKubeConfig } from '../src/kube/config.ts';
 import { KubeRest } from '../src/kube/rest.ts';
@@ -68,6 +70,34 @@ if (mode === 'serve-validator') {
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'Content-Length': '0' });
     res.end();
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const a = server.address();
+    out({ port: typeof a === 'object' && a ? a.port : 0, keys: [] });
+  });
+} else if (mode === 'serve-node-proxy') {
+  // The floor of a reverse proxy in Node: the same server and client libraries as the sidecar's proxy
+  // (node:http in, undici's keep-alive Pool out, the answer streamed back), and no checks at all.
+  const pool = new Pool(arg, { connections: 64 });
+  const hopByHop = ['connection', 'keep-alive', 'transfer-encoding'];
+  const server = createServer((req, res) => {
+    const headers = { ...req.headers };
+    for (const h of hopByHop) delete headers[h];
+    pool
+      .request({
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        path: req.url ?? '/',
+        headers: headers as Record<string, string>,
+        body: req.method === 'GET' || req.method === 'HEAD' ? null : req,
+      })
+      .then(
+        ({ statusCode, headers: answer, body }) => {
+          for (const h of hopByHop) delete answer[h];
+          res.writeHead(statusCode, answer as Record<string, string>);
+          body.pipe(res);
+        },
+        () => res.writeHead(502).end(),
+      );
   });
   server.listen(0, '127.0.0.1', () => {
     const a = server.address();

@@ -4,7 +4,8 @@
 //   - /authz requests per second, p50 and p99  vs  a bare node:http handler and a bare express handler
 //     answering 200 (each in a child process, driven by the same closed-loop load generator here)
 //   - the sidecar reverse proxy (keep-alive both sides) in front of a bare node:http app  vs  the same
-//     client straight to that app
+//     client straight to that app; beside it, what any proxy costs on this machine: a minimal Node
+//     proxy with no checks (same libraries) and a real nginx `proxy_pass` with no checks, each vs direct
 //   - a real nginx (Debian nginx-light) `auth_request` → the validator's /authz/nginx  vs  the same
 //     nginx asking a bare node:http handler (skipped, with a note, when /usr/sbin/nginx is missing)
 //   - `disabled: true` → first 401 at a validator process  vs  a raw watch of the same hash Secret
@@ -250,16 +251,43 @@ function nginxFront(listen: number, authPort: number, appPort: number): string {
   }`;
 }
 
+/** nginx as a plain reverse proxy (keep-alive upstream, no auth): what a proxy in C costs here. */
+function nginxPlainProxy(listen: number, appPort: number): string {
+  return `
+  upstream plain_${listen} { server 127.0.0.1:${appPort}; keepalive 32; }
+  server {
+    listen 127.0.0.1:${listen};
+    location / {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://plain_${listen};
+    }
+  }`;
+}
+
 async function httpFigures(): Promise<BenchFigure[]> {
   const validator = await startChild(['serve-validator', '10000']);
   const express = await startChild(['serve-express']);
   const node = await startChild(['serve-node']);
   const proxy = await startChild(['serve-validator', '10000', `http://127.0.0.1:${node.port}`]);
-  const children = [validator, express, node, proxy];
-  const nginxPorts = [await freePort(), await freePort()];
-  const [toNode = 0, toValidator = 0] = nginxPorts;
+  const nodeProxy = await startChild(['serve-node-proxy', `http://127.0.0.1:${node.port}`]);
+  const children = [validator, express, node, proxy, nodeProxy];
+  const nginxPorts = [await freePort(), await freePort(), await freePort()];
+  const [toNode = 0, toValidator = 0, plainProxy = 0] = nginxPorts;
   let nginx: Nginx | undefined;
   try {
+    if (existsSync(NGINX_BIN)) {
+      nginx = await startNginx(
+        nginxFront(toNode, node.port, node.port) +
+          nginxFront(toValidator, validator.port, node.port) +
+          nginxPlainProxy(plainProxy, node.port),
+        nginxPorts,
+      );
+    } else {
+      process.stderr.write(
+        `validator bench: ${NGINX_BIN} is missing, no nginx figures (apt-get install -y nginx-light)\n`,
+      );
+    }
     const authz = await compareArms([
       // CPU per request only here: behind the proxy or nginx the bare app answers twice per request.
       {
@@ -275,6 +303,8 @@ async function httpFigures(): Promise<BenchFigure[]> {
     const proxied = await compareArms([
       { name: 'proxy', port: proxy.port, keys: proxy.keys, shape: appRequest },
       { name: 'direct', port: node.port, keys: [], shape: appRequest },
+      { name: 'node-proxy', port: nodeProxy.port, keys: [], shape: appRequest },
+      ...(nginx ? [{ name: 'nginx-proxy', port: plainProxy, keys: [], shape: appRequest }] : []),
     ]);
     const figures = [
       ...loadFigures(
@@ -295,11 +325,28 @@ async function httpFigures(): Promise<BenchFigure[]> {
         proxied.get('direct'),
         'the same client straight to the upstream (bare node:http answering 200)',
       ),
+      ...loadFigures(
+        'minimal Node proxy, no checks (what a Node proxy costs here)',
+        proxied.get('node-proxy'),
+        proxied.get('direct'),
+        'the same client straight to the upstream (bare node:http answering 200)',
+      ),
+      figure(
+        'sidecar reverse proxy vs a minimal Node proxy, throughput',
+        'req/s',
+        proxied.get('proxy')?.rps ?? 0,
+        proxied.get('node-proxy')?.rps ?? 0,
+        'the minimal Node proxy (node:http in, undici Pool out, no checks), same load',
+      ),
     ];
-    if (existsSync(NGINX_BIN)) {
-      nginx = await startNginx(
-        nginxFront(toNode, node.port, node.port) + nginxFront(toValidator, validator.port, node.port),
-        nginxPorts,
+    if (nginx) {
+      figures.push(
+        ...loadFigures(
+          'nginx proxy_pass, no checks (what a proxy in C costs here)',
+          proxied.get('nginx-proxy'),
+          proxied.get('direct'),
+          'the same client straight to the upstream (bare node:http answering 200)',
+        ),
       );
       const viaNginx = await compareArms([
         { name: 'validator', port: toValidator, keys: validator.keys, shape: appRequest },
@@ -312,10 +359,6 @@ async function httpFigures(): Promise<BenchFigure[]> {
           viaNginx.get('node'),
           'nginx auth_request → bare node:http answering 200 (same nginx, same app)',
         ),
-      );
-    } else {
-      process.stderr.write(
-        `validator bench: ${NGINX_BIN} is missing, no nginx figures (apt-get install -y nginx-light)\n`,
       );
     }
     return figures;
