@@ -76,8 +76,8 @@ if (mode === 'serve-validator') {
     out({ port: typeof a === 'object' && a ? a.port : 0, keys: [] });
   });
 } else if (mode === 'serve-node-proxy') {
-  // The floor of a reverse proxy in Node: the same server and client libraries as the sidecar's proxy
-  // (node:http in, undici's keep-alive Pool out, the answer streamed back), and no checks at all.
+  // A minimal reverse proxy in Node, for scale: the same server and client libraries as the sidecar's
+  // proxy (node:http in, undici's keep-alive Pool out, the answer streamed back), and no checks at all.
   const pool = new Pool(arg, { connections: 64 });
   const hopByHop = ['connection', 'keep-alive', 'transfer-encoding'];
   const server = createServer((req, res) => {
