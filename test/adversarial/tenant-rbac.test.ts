@@ -5,6 +5,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { HASH_RECORD_KEY, type HashRecord, hashSecretName } from '../../src/api/hash-record.ts';
 import { SECRET_TYPES } from '../../src/api/metadata.ts';
 import { revealKey } from '../../src/client/reveal.ts';
+import { DATA_KEY_SECRET_NAME } from '../../src/controller/delivery.ts';
 import type { KubeRest } from '../../src/kube/rest.ts';
 import { generateKey, hashKey } from '../../src/rules/index.ts';
 import { call } from '../support/http/client.ts';
@@ -512,47 +513,18 @@ describe('a tenant with only `edit` in its namespace (chart RBAC, real API serve
     await asTenant(['apply', '-f', '-'], apiKeyManifest('before-plant', {}));
     await waitActive(TEAM_A, 'before-plant');
     // The tenant replaces the namespace's data-key Secret with one of its own under the same name.
-    const path = `/api/v1/namespaces/${TEAM_A}/secrets/keywarden-delivery-key`;
-    expect((await asTenant(['delete', 'secret', 'keywarden-delivery-key', '-n', TEAM_A])).code).toBe(0);
-    const planted = await asTenant(
-      ['apply', '-f', '-'],
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'Opaque',
-        metadata: { name: 'keywarden-delivery-key', namespace: TEAM_A },
-        stringData: { key: 'the tenant chose this' },
-      }),
-    );
-    expect(planted.code, planted.stderr).toBe(0);
-    const before = await rest.get<{ metadata: { uid: string; resourceVersion: string } }>(path);
+    expect((await asTenant(['delete', 'secret', DATA_KEY_SECRET_NAME, '-n', TEAM_A])).code).toBe(0);
+    const before = await plantDataKeySecret(TEAM_A);
     await asTenant(['apply', '-f', '-'], apiKeyManifest('after-plant', {}));
     await waitActive(TEAM_A, 'after-plant');
     for (const name of ['before-plant', 'after-plant'])
       await asTenant(['delete', 'apikey', name, '-n', TEAM_A, '--wait=true', '--timeout=30s']);
-    const after = await rest.get<{ type: string; metadata: { uid: string; resourceVersion: string } }>(path);
-    expect(after.type).toBe('Opaque');
-    expect(after.metadata).toMatchObject({
-      uid: before.metadata.uid,
-      resourceVersion: before.metadata.resourceVersion,
-    });
+    expect(await dataKeySecret(TEAM_A)).toEqual(before);
   });
 
   it("cannot make the controller write its Secret by taking the data key's name before the namespace's first key: Failed with DataKeyConflict, minted once the tenant renames it", async () => {
     // No key was ever made in FRESH, so the controller holds no data key for it and must read this one.
-    const path = `/api/v1/namespaces/${FRESH}/secrets/keywarden-delivery-key`;
-    const planted = await asTenant(
-      ['apply', '-f', '-'],
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'Opaque',
-        metadata: { name: 'keywarden-delivery-key', namespace: FRESH },
-        stringData: { key: 'the tenant chose this' },
-      }),
-    );
-    expect(planted.code, planted.stderr).toBe(0);
-    const before = await rest.get<{ metadata: { uid: string; resourceVersion: string } }>(path);
+    const before = await plantDataKeySecret(FRESH);
     const manifest = (annotations: Record<string, string>) =>
       stringify({
         apiVersion: 'keywarden.dev/v1alpha1',
@@ -571,24 +543,49 @@ describe('a tenant with only `edit` in its namespace (chart RBAC, real API serve
       reason: 'DataKeyConflict',
       message: expect.stringContaining('rename that Secret'),
     });
-    const untouched = await rest.get<{ type: string; metadata: { uid: string; resourceVersion: string } }>(
-      path,
-    );
-    expect(untouched.type).toBe('Opaque');
-    expect(untouched.metadata).toMatchObject({
-      uid: before.metadata.uid,
-      resourceVersion: before.metadata.resourceVersion,
-    });
+    expect(await dataKeySecret(FRESH)).toEqual(before);
     expect(await secretExists(rest, OPERATOR, `${FRESH}.first.delivery`)).toBe(false);
     // The tenant moves its Secret away and touches the ApiKey: the key is minted with a data key of ours.
-    expect((await asTenant(['delete', 'secret', 'keywarden-delivery-key', '-n', FRESH])).code).toBe(0);
+    expect((await asTenant(['delete', 'secret', DATA_KEY_SECRET_NAME, '-n', FRESH])).code).toBe(0);
     expect((await asTenant(['apply', '-f', '-'], manifest({ 'example.com/retry': '1' }))).code).toBe(0);
     await waitActive(FRESH, 'first');
-    const ours = await rest.get<{ type: string; metadata: { uid: string } }>(path);
+    const ours = await dataKeySecret(FRESH);
     expect(ours.type).toBe(SECRET_TYPES.deliveryKey);
-    expect(ours.metadata.uid).not.toBe(before.metadata.uid);
+    expect(ours.uid).not.toBe(before.uid);
   });
 });
+
+interface SecretIdentity {
+  type: string;
+  uid: string;
+  resourceVersion: string;
+}
+
+/** The namespace's data-key Secret as the test compares it: type, uid, resourceVersion. */
+async function dataKeySecret(ns: string): Promise<SecretIdentity> {
+  const s = await rest.get<{ type: string; metadata: { uid: string; resourceVersion: string } }>(
+    `/api/v1/namespaces/${ns}/secrets/${DATA_KEY_SECRET_NAME}`,
+  );
+  return { type: s.type, uid: s.metadata.uid, resourceVersion: s.metadata.resourceVersion };
+}
+
+/** As the tenant: an Opaque Secret of its own under the data key's name. */
+async function plantDataKeySecret(ns: string): Promise<SecretIdentity> {
+  const planted = await asTenant(
+    ['apply', '-f', '-'],
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: { name: DATA_KEY_SECRET_NAME, namespace: ns },
+      stringData: { key: 'the tenant chose this' },
+    }),
+  );
+  expect(planted.code, planted.stderr).toBe(0);
+  const secret = await dataKeySecret(ns);
+  expect(secret.type).toBe('Opaque');
+  return secret;
+}
 
 async function refusedRecords(): Promise<number> {
   const r = await call(validator?.adminPort ?? 0, { path: '/metrics' });
