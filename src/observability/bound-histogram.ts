@@ -86,6 +86,10 @@ export class BoundHistogram<L extends string = string> {
     return s;
   }
 
+  /**
+   * Zeroes every series but keeps it: callers hold their bound series, so one dropped here would stop
+   * being exported. prom-client drops a reset histogram's label sets instead; only tests reset.
+   */
   reset(): void {
     for (const s of this.#series.values()) {
       s.counts.fill(0);
