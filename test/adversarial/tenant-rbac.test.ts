@@ -152,7 +152,7 @@ beforeAll(async () => {
     await kubectlOk(['label', 'namespace', ns, ...Object.entries(SELECTOR).map(([k, v]) => `${k}=${v}`)]);
   }
   await installChartRbac();
-  // The tenant: only `edit`, in its own namespace and the two namespaces it may write consumer Secrets to.
+  // The tenant: only `edit`, in its two own namespaces and the two it may write consumer Secrets to.
   await kubectlOk(['create', 'serviceaccount', 'tenant', '-n', TEAM_A]);
   for (const ns of [TEAM_A, CONSUMERS, UNLISTED, FRESH]) {
     await kubectlOk([
@@ -522,7 +522,7 @@ describe('a tenant with only `edit` in its namespace (chart RBAC, real API serve
     expect(await dataKeySecret(TEAM_A)).toEqual(before);
   });
 
-  it("cannot make the controller write its Secret by taking the data key's name before the namespace's first key: Failed with DataKeyConflict, minted once the tenant renames it", async () => {
+  it("cannot make the controller write its Secret by taking the data key's name before the namespace's first key: Failed with DataKeyConflict, minted once the tenant moves it away", async () => {
     // No key was ever made in FRESH, so the controller holds no data key for it and must read this one.
     const before = await plantDataKeySecret(FRESH);
     const manifest = (annotations: Record<string, string>) =>
