@@ -177,9 +177,9 @@ export function signRecordText(recordText: string, key: RecordSigningKey): strin
   return `${key.kid}.${sign(null, Buffer.from(recordText, 'utf8'), key.privateKey).toString('base64url')}`;
 }
 
-/** Whether `signature` is a valid signature of exactly these bytes (or this text's UTF-8) by a key in the set. */
+/** Whether `signature` is a valid signature of exactly these bytes (the record text's UTF-8) by a key in the set. */
 export function recordSignatureValid(
-  recordText: string | Uint8Array,
+  recordBytes: Uint8Array,
   signature: string | undefined,
   keys: RecordKeySet,
 ): boolean {
@@ -189,15 +189,30 @@ export function recordSignatureValid(
   const key = keys.get(signature.slice(0, dot));
   if (!key) return false;
   try {
-    return verify(
-      null,
-      typeof recordText === 'string' ? Buffer.from(recordText, 'utf8') : recordText,
-      key,
-      Buffer.from(signature.slice(dot + 1), 'base64url'),
-    );
+    return verify(null, recordBytes, key, Buffer.from(signature.slice(dot + 1), 'base64url'));
   } catch {
     return false;
   }
+}
+
+/** A hash Secret's record as it was signed: its bytes, their UTF-8 text, and the signature that came with it. */
+export interface RecordData {
+  bytes: Buffer;
+  text: string;
+  signature: string | undefined;
+}
+
+/** Reads the record and its signature from a hash Secret's data (the controller and validators alike); undefined: no record. */
+export function readRecordData(data: Readonly<Record<string, string>> | undefined): RecordData | undefined {
+  const record = data?.[HASH_RECORD_KEY];
+  if (record === undefined) return undefined;
+  const bytes = Buffer.from(record, 'base64');
+  const sig = data?.[HASH_RECORD_SIGNATURE_KEY];
+  return {
+    bytes,
+    text: bytes.toString('utf8'),
+    signature: sig === undefined ? undefined : Buffer.from(sig, 'base64').toString('utf8'),
+  };
 }
 
 /** The JWKS validators read (public keys only). */

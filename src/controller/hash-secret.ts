@@ -5,6 +5,7 @@ import {
   hashSecretName,
   parseHashRecord,
   type RecordSigningKey,
+  readRecordData,
   recordSignatureValid,
   serializeHashRecord,
   signRecordText,
@@ -58,17 +59,14 @@ export function trustedRecord(
   secret: SecretObject,
   key: RecordSigningKey,
 ): { record: HashRecord; signed: boolean } | undefined {
-  const data = secret.data?.[HASH_RECORD_KEY];
+  const data = readRecordData(secret.data);
   if (!data || !ownsHashSecret(secret, ak)) return undefined;
-  const text = Buffer.from(data, 'base64').toString('utf8');
-  const parsed = parseHashRecord(text);
+  const parsed = parseHashRecord(data.text);
   if (!parsed.ok || parsed.value.apiKey.uid !== ak.metadata.uid) return undefined;
-  const sig = secret.data?.[HASH_RECORD_SIGNATURE_KEY];
-  const signature = sig === undefined ? undefined : Buffer.from(sig, 'base64').toString('utf8');
-  if (recordSignatureValid(text, signature, new Map([[key.kid, key.publicKey]])))
+  if (recordSignatureValid(data.bytes, data.signature, new Map([[key.kid, key.publicKey]])))
     return { record: parsed.value, signed: true };
   const legacy =
-    sig === undefined &&
+    data.signature === undefined &&
     parsed.value.keyId === ak.status?.keyId &&
     parsed.value.rotationGeneration === (ak.status?.rotationGeneration ?? 0);
   return legacy ? { record: parsed.value, signed: false } : undefined;

@@ -5,6 +5,7 @@ import {
   hashSecretName,
   parseHashRecord,
   type RecordKeySet,
+  readRecordData,
   recordSignatureValid,
 } from '../api/hash-record.ts';
 import { SECRET_TYPES } from '../api/metadata.ts';
@@ -90,16 +91,11 @@ export function readHashSecret(secret: SecretLike, ref?: string): Result<Unverif
   const ns = secret.metadata.namespace ?? '';
   if (secret.type !== SECRET_TYPES.hash)
     return refuse(`Secret type is ${secret.type ?? '(none)'}, not ${SECRET_TYPES.hash}`);
-  const data = secret.data?.[HASH_RECORD_KEY];
-  if (data === undefined) return refuse(`Secret has no ${HASH_RECORD_KEY}`);
-  const bytes = Buffer.from(data, 'base64');
-  const text = bytes.toString('utf8');
-  const sig = secret.data?.[HASH_RECORD_SIGNATURE_KEY];
-  const signed = {
-    bytes,
-    signature: sig === undefined ? undefined : Buffer.from(sig, 'base64').toString('utf8'),
-  };
-  const parsed = parseHashRecord(text);
+  const data = readRecordData(secret.data);
+  if (!data) return refuse(`Secret has no ${HASH_RECORD_KEY}`);
+  // Only the bytes and the signature wait for verification (not the text: it would stay on the heap).
+  const signed = { bytes: data.bytes, signature: data.signature };
+  const parsed = parseHashRecord(data.text);
   if (!parsed.ok) return parsed;
   const r = parsed.value;
   if (r.apiKey.namespace !== ns)
