@@ -93,11 +93,15 @@ async function outsideUnchanged(attack: () => Promise<void>, settleMs = 3_000): 
   expect(changesOutsideTeamA(before, await allSecrets())).toEqual([]);
 }
 
-function apiKeyManifest(name: string, spec: Record<string, unknown>): string {
+function apiKeyManifest(
+  name: string,
+  spec: Record<string, unknown>,
+  { namespace = TEAM_A, annotations }: { namespace?: string; annotations?: Record<string, string> } = {},
+): string {
   return stringify({
     apiVersion: 'keywarden.dev/v1alpha1',
     kind: 'ApiKey',
-    metadata: { name, namespace: TEAM_A },
+    metadata: { name, namespace, ...(annotations ? { annotations } : {}) },
     spec: { environment: 'production', permissions: ['devices:read'], ...spec },
   });
 }
@@ -525,14 +529,9 @@ describe('a tenant with only `edit` in its namespace (chart RBAC, real API serve
   it("cannot make the controller write its Secret by taking the data key's name before the namespace's first key: Failed with DataKeyConflict, minted once the tenant moves it away", async () => {
     // No key was ever made in FRESH, so the controller holds no data key for it and must read this one.
     const before = await plantDataKeySecret(FRESH);
-    const manifest = (annotations: Record<string, string>) =>
-      stringify({
-        apiVersion: 'keywarden.dev/v1alpha1',
-        kind: 'ApiKey',
-        metadata: { name: 'first', namespace: FRESH, annotations },
-        spec: { environment: 'production', permissions: ['devices:read'] },
-      });
-    expect((await asTenant(['apply', '-f', '-'], manifest({}))).code).toBe(0);
+    expect(
+      (await asTenant(['apply', '-f', '-'], apiKeyManifest('first', {}, { namespace: FRESH }))).code,
+    ).toBe(0);
     const failed = await eventually(async () => {
       const k = await getApiKey(rest, FRESH, 'first');
       return k.status?.state === 'Failed' ? k : undefined;
@@ -547,7 +546,14 @@ describe('a tenant with only `edit` in its namespace (chart RBAC, real API serve
     expect(await secretExists(rest, OPERATOR, `${FRESH}.first.delivery`)).toBe(false);
     // The tenant moves its Secret away and touches the ApiKey: the key is minted with a data key of ours.
     expect((await asTenant(['delete', 'secret', DATA_KEY_SECRET_NAME, '-n', FRESH])).code).toBe(0);
-    expect((await asTenant(['apply', '-f', '-'], manifest({ 'example.com/retry': '1' }))).code).toBe(0);
+    expect(
+      (
+        await asTenant(
+          ['apply', '-f', '-'],
+          apiKeyManifest('first', {}, { namespace: FRESH, annotations: { 'example.com/retry': '1' } }),
+        )
+      ).code,
+    ).toBe(0);
     await waitActive(FRESH, 'first');
     const ours = await dataKeySecret(FRESH);
     expect(ours.type).toBe(SECRET_TYPES.deliveryKey);
